@@ -1,0 +1,44 @@
+"""Simulated time: runs faster than wall time so that realistic EKS durations fit in a test.
+
+``time_scale`` multiplies every simulated duration: with ``time_scale=0.01`` a control-plane update that
+takes ten simulated minutes completes in six wall-clock seconds. Simulated timestamps (``createdAt``,
+update times) advance at ``1 / time_scale`` so that they stay consistent with those durations.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+
+class SimClock:
+    """A clock whose simulated time runs ``1 / time_scale`` times faster than wall time."""
+
+    def __init__(self, time_scale: float = 1.0, start: datetime | None = None) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}")
+        self.time_scale = time_scale
+        self._start = start or datetime.now(UTC)
+        self._wall_start = time.monotonic()
+        self._skipped = timedelta()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """The current simulated time (timezone-aware, UTC)."""
+        elapsed = time.monotonic() - self._wall_start
+        with self._lock:
+            return self._start + timedelta(seconds=elapsed / self.time_scale) + self._skipped
+
+    def after(self, duration: timedelta) -> datetime:
+        """The simulated time at which something lasting ``duration`` (simulated) and starting now ends."""
+        return self.now() + duration
+
+    def skip(self, duration: timedelta) -> None:
+        """Jump simulated time forward, as if ``duration`` had passed (for tests and rehearsals)."""
+        with self._lock:
+            self._skipped += duration
+
+    def wall_seconds(self, duration: timedelta) -> float:
+        """How many wall-clock seconds a simulated ``duration`` lasts."""
+        return duration.total_seconds() * self.time_scale

@@ -1,0 +1,151 @@
+"""Fault injection: rehearse what happens when AWS throttles, fails, or an update goes wrong.
+
+Three kinds of fault, each a rule that can be added from the fleet file, the control API
+(``POST /_sandbox/faults``) or in-process (``sandbox.faults.add(...)``):
+
+- ``error`` — matching requests answer an AWS error instead of running: ``ThrottlingException`` (HTTP 429)
+  or ``InternalFailure`` / ``ServerException`` (HTTP 500), optionally only the first ``count`` times;
+- ``update_failure`` — the next matching EKS update ends ``Failed`` with the given ``errorCode``;
+- add-on degradation is immediate rather than a rule: ``POST /_sandbox/addons/degrade``
+  (see ``EksBackend.degrade_addon``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+#: AWS error code → HTTP status, for the errors a fault rule may inject.
+INJECTABLE_ERRORS = {
+    "ThrottlingException": 429,
+    "TooManyRequestsException": 429,
+    "InternalFailure": 500,
+    "ServerException": 500,
+    "ServiceUnavailableException": 503,
+}
+
+
+@dataclass
+class ErrorFault:
+    """Matching requests answer ``error`` (``count`` times, or always when ``count`` is None)."""
+
+    service: str = "*"
+    operation: str = "*"
+    match: dict[str, str] = field(default_factory=dict)
+    error: str = "ThrottlingException"
+    message: str = "Rate exceeded"
+    count: int | None = None
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.error not in INJECTABLE_ERRORS:
+            raise ValueError(f"unknown injectable error {self.error!r}; choose one of {sorted(INJECTABLE_ERRORS)}")
+
+    @property
+    def status(self) -> int:
+        return INJECTABLE_ERRORS[self.error]
+
+    def matches(self, service: str, operation: str, params: dict[str, Any]) -> bool:
+        if not fnmatch.fnmatchcase(service.lower(), self.service.lower()):
+            return False
+        if not fnmatch.fnmatchcase(operation, self.operation):
+            return False
+        return all(fnmatch.fnmatchcase(str(params.get(key, "")), pattern) for key, pattern in self.match.items())
+
+
+@dataclass
+class UpdateFailureFault:
+    """The next EKS update matching these fields ends Failed with ``error_code``."""
+
+    cluster: str = "*"
+    update_type: str = "*"
+    nodegroup: str | None = None
+    addon: str | None = None
+    error_code: str = "Unknown"
+    message: str = "Update failed (injected by the sandbox)"
+    count: int | None = 1
+    id: str = ""
+
+    def matches(self, cluster: str, update_type: str, nodegroup: str | None, addon: str | None) -> bool:
+        return (
+            fnmatch.fnmatchcase(cluster, self.cluster)
+            and fnmatch.fnmatchcase(update_type, self.update_type)
+            and (self.nodegroup is None or fnmatch.fnmatchcase(nodegroup or "", self.nodegroup))
+            and (self.addon is None or fnmatch.fnmatchcase(addon or "", self.addon))
+        )
+
+
+class FaultInjector:
+    """The active fault rules of one sandbox."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._errors: list[ErrorFault] = []
+        self._update_failures: list[UpdateFailureFault] = []
+
+    def add(self, rule: ErrorFault | UpdateFailureFault) -> str:
+        """Activate a rule; returns its id (for ``remove``)."""
+        with self._lock:
+            rule.id = rule.id or f"fault-{next(self._ids)}"
+            target = self._errors if isinstance(rule, ErrorFault) else self._update_failures
+            target.append(rule)
+            return rule.id
+
+    def add_from_dict(self, spec: dict[str, Any]) -> str:
+        """Activate a rule described as in the fleet file or the control API (``kind: error|update_failure``)."""
+        spec = dict(spec)
+        kind = spec.pop("kind", "error")
+        if kind == "error":
+            return self.add(ErrorFault(**spec))
+        if kind == "update_failure":
+            return self.add(UpdateFailureFault(**spec))
+        raise ValueError(f"unknown fault kind {kind!r}; expected 'error' or 'update_failure'")
+
+    def remove(self, rule_id: str) -> bool:
+        with self._lock:
+            for rules in (self._errors, self._update_failures):
+                for rule in rules:
+                    if rule.id == rule_id:
+                        rules.remove(rule)
+                        return True
+        return False
+
+    def clear(self) -> None:
+        with self._lock:
+            self._errors.clear()
+            self._update_failures.clear()
+
+    def rules(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {"kind": "error", **vars(rule)} for rule in self._errors
+            ] + [{"kind": "update_failure", **vars(rule)} for rule in self._update_failures]
+
+    def error_for(self, service: str, operation: str, params: dict[str, Any]) -> ErrorFault | None:
+        """The error fault that a request should answer with, if any (consumes one of its ``count``)."""
+        with self._lock:
+            return _take_first(self._errors, lambda rule: rule.matches(service, operation, params))
+
+    def update_failure_for(
+        self, cluster: str, update_type: str, nodegroup: str | None = None, addon: str | None = None
+    ) -> UpdateFailureFault | None:
+        """The failure an EKS update should end with, if any (consumes one of its ``count``)."""
+        with self._lock:
+            return _take_first(
+                self._update_failures, lambda rule: rule.matches(cluster, update_type, nodegroup, addon)
+            )
+
+
+def _take_first(rules: list, predicate) -> Any:
+    for rule in rules:
+        if predicate(rule):
+            if rule.count is not None:
+                rule.count -= 1
+                if rule.count <= 0:
+                    rules.remove(rule)
+            return rule
+    return None

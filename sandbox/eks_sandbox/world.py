@@ -1,0 +1,73 @@
+"""The simulated fleet: one lock, one clock, the EKS backend and a Kubernetes API per cluster.
+
+Every request (AWS or Kubernetes) is handled under ``Sandbox.lock`` after ``Sandbox.advance()`` has applied
+every state transition that is due by the simulated clock, so in-process use and server use behave the same.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from eks_sandbox.clock import SimClock
+from eks_sandbox.faults import FaultInjector
+
+if TYPE_CHECKING:
+    from eks_sandbox.eks.backend import EksBackend
+    from eks_sandbox.kube.cluster import KubeCluster
+
+#: include/ at the root of a source checkout; overridable for installed copies (EKS_SANDBOX_INCLUDE).
+DEFAULT_INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
+
+
+class Sandbox:
+    """State of one simulated fleet: every account, region, cluster and Kubernetes API in it."""
+
+    def __init__(
+        self,
+        time_scale: float = 1.0,
+        start: datetime | None = None,
+        include_dir: Path | None = None,
+    ) -> None:
+        from eks_sandbox.eks.backend import EksBackend
+
+        self.lock = threading.RLock()
+        self.clock = SimClock(time_scale=time_scale, start=start)
+        self.include_dir = include_dir or include_dir_from_env()
+        self.faults = FaultInjector()
+        #: Kubernetes API of each cluster, by the opaque id that appears in the cluster's endpoint.
+        self.kube_clusters: dict[str, KubeCluster] = {}
+        #: Base URL this sandbox is served on (``http://127.0.0.1:5055``); set by the server before use.
+        self.base_url = "http://127.0.0.1:5055"
+        self.eks: EksBackend = EksBackend(self)
+
+    def kube_endpoint(self, cluster_id: str) -> str:
+        """The Kubernetes API endpoint that DescribeCluster reports for a cluster."""
+        return f"{self.base_url}/k8s/{cluster_id}"
+
+    def advance(self) -> None:
+        """Apply every simulated transition that is due at the current simulated time."""
+        with self.lock:
+            self.eks.advance(self.clock.now())
+
+    def settle(self) -> None:
+        """Finish every transition in flight at once (fleet loading and tests that skip the waiting)."""
+        with self.lock:
+            self.eks.settle()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the sandbox lock with every due transition applied: the frame of one API request."""
+        with self.lock:
+            self.eks.advance(self.clock.now())
+            yield
+
+
+def include_dir_from_env() -> Path:
+    import os
+
+    return Path(os.environ.get("EKS_SANDBOX_INCLUDE", DEFAULT_INCLUDE_DIR))
