@@ -1,0 +1,75 @@
+"""Everything the sandbox needs from moto's internals, in one place, checked against the pinned version.
+
+moto is the sandbox's AWS for every service but EKS. The simulated EKS must agree with moto on which account
+and region a request belongs to (so an assumed-role session in account B sees account B's clusters and
+subnets), and it reads EC2 state (subnets, free IPs, instance types, launch templates) straight from moto's
+backends. Those are internal APIs: pin moto exactly (pyproject) and keep every such access here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import moto
+
+SUPPORTED_MOTO_VERSIONS = ("5.2.5",)
+
+if moto.__version__ not in SUPPORTED_MOTO_VERSIONS:
+    raise ImportError(
+        f"eks_sandbox was built against moto {', '.join(SUPPORTED_MOTO_VERSIONS)}, found {moto.__version__}: "
+        "re-check eks_sandbox/moto_compat.py against the new version before widening the pin."
+    )
+
+# AWS SigV4: "AWS4-HMAC-SHA256 Credential=AKID/20261121/us-east-1/eks/aws4_request, SignedHeaders=..., ..."
+_CREDENTIAL_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+DEFAULT_REGION = "us-east-1"
+
+
+def signing_scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(access key id, region, service) from a SigV4-signed request, or None for an unsigned one."""
+    match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if not match:
+        return None
+    return match.group(1), match.group(2), match.group(3)
+
+
+def account_for_access_key(access_key: str, headers_account: str | None = None) -> str:
+    """The account a request acts in, decided exactly as moto decides it for its own services."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if headers_account:
+        return headers_account
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key)
+
+
+def account_and_region(environ: dict[str, Any]) -> tuple[str, str]:
+    """(account id, region) of a signed request; unsigned requests fall in moto's default account."""
+    scope = signing_scope(environ)
+    access_key, region = (scope[0], scope[1]) if scope else ("", DEFAULT_REGION)
+    return account_for_access_key(access_key, environ.get("HTTP_X_MOTO_ACCOUNT_ID")), region
+
+
+def ec2_backend(account_id: str, region: str) -> Any:
+    """moto's EC2 state for one account and region (subnets, VPCs, launch templates, instances)."""
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[account_id][region]
+
+
+def instance_type_info(instance_type: str) -> dict[str, Any] | None:
+    """moto's copy of DescribeInstanceTypes for one type (vCPUs, memory, ENI and IP limits), or None."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    return INSTANCE_TYPES.get(instance_type)
+
+
+def reset_moto() -> None:
+    """Forget every moto resource (all services, all accounts), as ``/moto-api/reset`` does."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
