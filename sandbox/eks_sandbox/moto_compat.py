@@ -27,6 +27,9 @@ _CREDENTIAL_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_r
 
 DEFAULT_REGION = "us-east-1"
 
+#: The account unsigned requests and plain credentials act in (moto's default).
+DEFAULT_ACCOUNT_ID = "123456789012"
+
 
 def signing_scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
     """(access key id, region, service) from a SigV4-signed request, or None for an unsigned one."""

@@ -43,6 +43,8 @@ class Sandbox:
         self.kube_clusters: dict[str, KubeCluster] = {}
         #: Base URL this sandbox is served on (``http://127.0.0.1:5055``); set by the server before use.
         self.base_url = "http://127.0.0.1:5055"
+        #: False while ``eks-sandbox serve`` is still building its fleet (health reports it).
+        self.fleet_loaded = True
         self.eks: EksBackend = EksBackend(self)
 
     def kube_endpoint(self, cluster_id: str) -> str:

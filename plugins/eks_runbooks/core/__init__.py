@@ -1,0 +1,1 @@
+"""The Airflow-free domain core: plain data in, plain data (plans, findings, decisions) out."""

@@ -1,0 +1,71 @@
+"""``eks-sandbox``: serve a simulated EKS fleet on loopback.
+
+    eks-sandbox serve --fleet include/sandbox/fleets/demo.yaml --time-scale 0.05
+
+prints the endpoint, then serves until Ctrl-C or SIGTERM. Point an Airflow ``aws`` connection's
+``endpoint_url`` (or ``AWS_ENDPOINT_URL``) at it; DescribeCluster's ``endpoint`` of each cluster is its
+Kubernetes API on the same port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import yaml
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``eks-sandbox`` console script."""
+    parser = argparse.ArgumentParser(prog="eks-sandbox", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the simulated fleet until interrupted")
+    serve.add_argument("--fleet", type=Path, help="fleet file to load (YAML); default: an empty fleet")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=5055, help="port to bind (default: %(default)s)")
+    serve.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiplies every simulated duration: 1 = realistic minutes, 0.01 = 100x faster (default: 1)",
+    )
+    args = parser.parse_args(argv)
+    return _serve(args.fleet, args.host, args.port, args.time_scale)
+
+
+def _serve(fleet: Path | None, host: str, port: int, time_scale: float) -> int:
+    from eks_sandbox.fleet import load_fleet
+    from eks_sandbox.server import SandboxServer
+    from eks_sandbox.world import Sandbox
+
+    fleet_document = yaml.safe_load(fleet.read_text()) if fleet else None
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    sandbox = Sandbox(time_scale=time_scale)
+    sandbox.fleet_loaded = fleet_document is None
+    try:
+        server = SandboxServer(sandbox, host=host, port=port).start()
+    except OSError as error:
+        print(f"eks-sandbox: cannot listen on {host}:{port}: {error.strerror}", file=sys.stderr)
+        return 1
+    try:
+        if fleet_document is not None:
+            summary = load_fleet(sandbox, fleet_document)
+            sandbox.fleet_loaded = True
+            print(f"eks-sandbox: loaded fleet {fleet}: {json.dumps(summary['clusters'])}", flush=True)
+        print(f"eks-sandbox: serving AWS and Kubernetes APIs on {server.url} (time scale {time_scale})", flush=True)
+        stop.wait()
+    finally:
+        server.stop()
+        print("eks-sandbox: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

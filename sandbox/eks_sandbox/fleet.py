@@ -1,0 +1,311 @@
+"""Fleet files: a simulated fleet described in YAML, built through the same APIs a user has.
+
+The loader creates every resource by calling the sandbox's own AWS APIs with boto3 (EC2 for networks, IAM for
+roles, KMS for keys, EKS for clusters, node groups, add-ons, Pod Identity and access entries), so anything a
+fleet file holds can equally be built by hand or by a runbook. Kubernetes objects go through each cluster's
+API server model (admission, controllers) exactly as API requests do. Waiting is skipped with
+``Sandbox.settle()``: a fleet starts out ACTIVE, not CREATING. Format: docs/sandbox.md#fleet-files.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from typing import Any
+
+import boto3
+import yaml
+
+from eks_sandbox.moto_compat import DEFAULT_ACCOUNT_ID
+from eks_sandbox.world import Sandbox
+
+ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+
+def load_fleet(sandbox: Sandbox, fleet: dict[str, Any]) -> dict[str, Any]:
+    """Create everything a fleet document describes; returns ``{"clusters": [...]}`` naming what was built."""
+    built: list[dict[str, Any]] = []
+    for account in fleet.get("accounts", []):
+        account_id = str(account.get("id", DEFAULT_ACCOUNT_ID))
+        for region, spec in (account.get("regions") or {}).items():
+            aws = _AwsClients(sandbox.base_url, account_id, region)
+            network = _build_network(aws, spec.get("network") or {})
+            for cluster in spec.get("clusters", []):
+                built.append(_build_cluster(sandbox, aws, network, cluster))
+    for fault in fleet.get("faults", []):
+        sandbox.faults.add_from_dict(fault)
+    return {"clusters": built}
+
+
+class _AwsClients:
+    """boto3 clients acting in one account and region of the sandbox."""
+
+    def __init__(self, endpoint_url: str, account_id: str, region: str) -> None:
+        self.account_id = account_id
+        self.region = region
+        self._session = boto3.session.Session(
+            aws_access_key_id="sandbox-fleet-loader",
+            aws_secret_access_key="sandbox-fleet-loader",
+            region_name=region,
+        )
+        self._endpoint_url = endpoint_url
+        self._clients: dict[str, Any] = {}
+
+    def __getattr__(self, service: str) -> Any:
+        if service.startswith("_"):
+            raise AttributeError(service)
+        if service not in self._clients:
+            client = self._session.client(service, endpoint_url=self._endpoint_url)
+            # moto (and the simulated EKS, which follows moto) pick the account from this header.
+            client.meta.events.register("before-sign.*.*", self._add_account_header)
+            self._clients[service] = client
+        return self._clients[service]
+
+    def _add_account_header(self, request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = self.account_id
+
+
+def _build_network(aws: _AwsClients, spec: dict[str, Any]) -> dict[str, str]:
+    """VPC, subnets (private, or public with a route to an internet gateway), and their free IPs."""
+    vpc_id = aws.ec2.create_vpc(CidrBlock=spec.get("vpc_cidr", "10.0.0.0/16"))["Vpc"]["VpcId"]
+    subnet_ids: dict[str, str] = {}
+    public_route_table = None
+    for subnet in spec.get("subnets", []):
+        subnet_id = aws.ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=subnet["cidr"],
+            AvailabilityZone=subnet["az"],
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": subnet["name"]}]}],
+        )["Subnet"]["SubnetId"]
+        subnet_ids[subnet["name"]] = subnet_id
+        if subnet.get("public"):
+            public_route_table = public_route_table or _public_route_table(aws, vpc_id)
+            aws.ec2.associate_route_table(RouteTableId=public_route_table, SubnetId=subnet_id)
+        if "free_ips" in subnet:
+            _consume_ips(aws, subnet_id, keep_free=int(subnet["free_ips"]))
+    return subnet_ids
+
+
+def _public_route_table(aws: _AwsClients, vpc_id: str) -> str:
+    gateway = aws.ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    aws.ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+    table = aws.ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    aws.ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+    return table
+
+
+def _consume_ips(aws: _AwsClients, subnet_id: str, keep_free: int) -> None:
+    """Fill a subnet with network interfaces until only ``keep_free`` addresses remain (IP exhaustion)."""
+    while _free_ips(aws, subnet_id) > keep_free:
+        aws.ec2.create_network_interface(SubnetId=subnet_id, Description="sandbox: occupies an address")
+
+
+def _free_ips(aws: _AwsClients, subnet_id: str) -> int:
+    return aws.ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"]
+
+
+def _role(aws: _AwsClients, name: str, service: str) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    try:
+        return aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except aws.iam.exceptions.EntityAlreadyExistsException:
+        return aws.iam.get_role(RoleName=name)["Role"]["Arn"]
+
+
+def _build_cluster(
+    sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], spec: dict[str, Any]
+) -> dict[str, Any]:
+    name = spec["name"]
+    cluster_role = _role(aws, "eks-cluster-role", "eks.amazonaws.com")
+    node_role = _role(aws, "eks-node-role", "ec2.amazonaws.com")
+    endpoint = spec.get("endpoint", {})
+    request: dict[str, Any] = {
+        "name": name,
+        "version": str(spec["version"]),
+        "roleArn": cluster_role,
+        "resourcesVpcConfig": {
+            "subnetIds": [subnets[subnet] for subnet in spec.get("subnets", list(subnets))],
+            "endpointPublicAccess": endpoint.get("public", True),
+            "endpointPrivateAccess": endpoint.get("private", False),
+            "publicAccessCidrs": endpoint.get("public_cidrs", ["0.0.0.0/0"]),
+        },
+        "logging": {"clusterLogging": _logging(spec.get("logging", []))},
+        "accessConfig": {
+            "authenticationMode": spec.get("authentication_mode", "API_AND_CONFIG_MAP"),
+            "bootstrapClusterCreatorAdminPermissions": True,
+        },
+        "upgradePolicy": {"supportType": spec.get("upgrade_policy", "EXTENDED")},
+        "deletionProtection": bool(spec.get("deletion_protection", False)),
+        "tags": {str(key): str(value) for key, value in (spec.get("tags") or {}).items()},
+    }
+    if spec.get("secrets_encryption"):
+        key_arn = aws.kms.create_key(Description=f"EKS secrets for {name}")["KeyMetadata"]["Arn"]
+        request["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
+    aws.eks.create_cluster(**request)
+    sandbox.settle()
+
+    for addon in spec.get("addons", []):
+        addon = {"name": addon} if isinstance(addon, str) else addon
+        addon_request = {"clusterName": name, "addonName": addon["name"]}
+        if addon.get("version"):
+            addon_request["addonVersion"] = addon["version"]
+        aws.eks.create_addon(**addon_request)
+    for nodegroup in spec.get("nodegroups", []):
+        aws.eks.create_nodegroup(**_nodegroup_request(aws, name, node_role, subnets, nodegroup))
+    for profile in spec.get("fargate_profiles", []):
+        aws.eks.create_fargate_profile(
+            clusterName=name,
+            fargateProfileName=profile["name"],
+            podExecutionRoleArn=_role(aws, "eks-fargate-pod-role", "eks-fargate-pods.amazonaws.com"),
+            subnets=[subnets[subnet] for subnet in profile.get("subnets", spec.get("subnets", list(subnets)))],
+            selectors=profile.get("selectors", [{"namespace": profile["name"]}]),
+        )
+    for entry in spec.get("access_entries", []):
+        aws.eks.create_access_entry(clusterName=name, principalArn=entry["principal_arn"])
+        for policy in entry.get("policies", []):
+            aws.eks.associate_access_policy(
+                clusterName=name,
+                principalArn=entry["principal_arn"],
+                policyArn=f"arn:aws:eks::aws:cluster-access-policy/{policy}",
+                accessScope={"type": "cluster"},
+            )
+    sandbox.settle()
+
+    _apply_kubernetes_objects(sandbox, aws, name, spec)
+    for association in spec.get("pod_identity_associations", []):
+        aws.eks.create_pod_identity_association(
+            clusterName=name,
+            namespace=association["namespace"],
+            serviceAccount=association["service_account"],
+            roleArn=association["role_arn"],
+        )
+    cluster = aws.eks.describe_cluster(name=name)["cluster"]
+    return {
+        "account": aws.account_id,
+        "region": aws.region,
+        "name": name,
+        "version": cluster["version"],
+        "endpoint": cluster["endpoint"],
+    }
+
+
+def _logging(enabled: list[str]) -> list[dict[str, Any]]:
+    disabled = [log_type for log_type in ALL_LOG_TYPES if log_type not in enabled]
+    setups = []
+    if enabled:
+        setups.append({"types": list(enabled), "enabled": True})
+    if disabled:
+        setups.append({"types": disabled, "enabled": False})
+    return setups
+
+
+def _nodegroup_request(
+    aws: _AwsClients, cluster: str, node_role: str, subnets: dict[str, str], spec: dict[str, Any]
+) -> dict[str, Any]:
+    size = int(spec.get("size", 2))
+    request: dict[str, Any] = {
+        "clusterName": cluster,
+        "nodegroupName": spec["name"],
+        "nodeRole": node_role,
+        "subnets": [subnets[subnet] for subnet in spec.get("subnets", list(subnets))],
+        "scalingConfig": {
+            "minSize": int(spec.get("min_size", min(size, 1))),
+            "maxSize": int(spec.get("max_size", max(size, 1) * 2)),
+            "desiredSize": size,
+        },
+        "labels": {str(key): str(value) for key, value in (spec.get("labels") or {}).items()},
+        "capacityType": spec.get("capacity_type", "ON_DEMAND"),
+    }
+    if spec.get("taints"):
+        request["taints"] = spec["taints"]
+    if spec.get("launch_template"):
+        request["launchTemplate"] = _launch_template(aws, cluster, spec["name"], spec["launch_template"])
+        if not spec["launch_template"].get("image_id"):
+            request["amiType"] = spec.get("ami_type", "AL2023_x86_64_STANDARD")
+    else:
+        request["amiType"] = spec.get("ami_type", "AL2023_x86_64_STANDARD")
+        request["instanceTypes"] = spec.get("instance_types", ["m5.large"])
+    if spec.get("version") and "image_id" not in (spec.get("launch_template") or {}):
+        request["version"] = str(spec["version"])
+    return request
+
+
+def _launch_template(aws: _AwsClients, cluster: str, nodegroup: str, spec: dict[str, Any]) -> dict[str, str]:
+    data: dict[str, Any] = {
+        "InstanceType": spec.get("instance_type", "m5.large"),
+        "MetadataOptions": {
+            "HttpTokens": spec.get("http_tokens", "required"),
+            "HttpPutResponseHopLimit": int(spec.get("hop_limit", 2)),
+        },
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": "/dev/xvda",
+                "Ebs": {"VolumeSize": 20, "VolumeType": "gp3", "Encrypted": bool(spec.get("encrypted", True))},
+            }
+        ],
+    }
+    if spec.get("image_id"):
+        data["ImageId"] = spec["image_id"]
+    template = aws.ec2.create_launch_template(
+        LaunchTemplateName=f"{cluster}-{nodegroup}", LaunchTemplateData=data
+    )["LaunchTemplate"]
+    return {"id": template["LaunchTemplateId"], "version": str(template["LatestVersionNumber"])}
+
+
+def _apply_kubernetes_objects(sandbox: Sandbox, aws: _AwsClients, cluster_name: str, spec: dict[str, Any]) -> None:
+    objects = list(spec.get("kubernetes", []))
+    objects += [helm_release_secret(release) for release in spec.get("helm_releases", [])]
+    if not objects:
+        return
+    endpoint = aws.eks.describe_cluster(name=cluster_name)["cluster"]["endpoint"]
+    cluster_id = endpoint.rstrip("/").rpartition("/")[2]
+    with sandbox.transaction():
+        kube = sandbox.kube_clusters[cluster_id]
+        for obj in objects:
+            kube.apply(obj)
+
+
+def helm_release_secret(release: dict[str, Any]) -> dict[str, Any]:
+    """The Secret Helm 3 stores for a deployed release (``sh.helm.release.v1.<name>.v<revision>``).
+
+    Helm encodes the release as JSON → gzip → base64, and the Secret's data is base64 of that again.
+    The manifest is the rendered YAML of every object, which is where deprecation scanners look.
+    """
+    name, namespace = release["name"], release.get("namespace", "default")
+    revision = int(release.get("revision", 1))
+    manifest = "".join(
+        f"---\n# Source: {release.get('chart', name)}/templates/{obj['kind'].lower()}.yaml\n"
+        + yaml.safe_dump(obj, sort_keys=False)
+        for obj in release.get("manifests", [])
+    )
+    document = {
+        "name": name,
+        "namespace": namespace,
+        "version": revision,
+        "info": {"status": "deployed", "description": "Install complete"},
+        "chart": {
+            "metadata": {
+                "name": release.get("chart", name),
+                "version": str(release.get("chart_version", "1.0.0")),
+                "appVersion": str(release.get("app_version", "1.0.0")),
+                "apiVersion": "v2",
+            }
+        },
+        "manifest": manifest,
+    }
+    helm_encoded = base64.b64encode(gzip.compress(json.dumps(document).encode())).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "helm.sh/release.v1",
+        "metadata": {
+            "name": f"sh.helm.release.v1.{name}.v{revision}",
+            "namespace": namespace,
+            "labels": {"name": name, "owner": "helm", "status": "deployed", "version": str(revision)},
+        },
+        "data": {"release": base64.b64encode(helm_encoded.encode()).decode()},
+    }

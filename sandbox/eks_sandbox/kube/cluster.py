@@ -1,0 +1,446 @@
+"""``KubeCluster``: the Kubernetes side of one simulated EKS cluster (storage, admission, controllers).
+
+The EKS simulator drives it directly (nodes from managed node groups, add-on workloads, control-plane version)
+and ``eks_sandbox.kube.api`` serves it over HTTP to kubectl and the Kubernetes clients. Every method is called
+with the sandbox lock held, and every write ends with the controllers run to a fixed point
+(see ``controllers.reconcile``), so both paths see the same settled cluster.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eks_sandbox.clock import SimClock
+from eks_sandbox.kube.controllers import reconcile
+from eks_sandbox.kube.defaults import apply_defaults, qos_class, service_account_volume, validate
+from eks_sandbox.kube.disruption import (
+    eviction_allowed,
+    eviction_refused,
+    matching_budgets,
+    too_many_budgets,
+)
+from eks_sandbox.kube.errors import KubeApiError
+from eks_sandbox.kube.nodes import build_node, internal_ip_from_name
+from eks_sandbox.kube.resources import ResourceType, load_catalogue, parse_minor, split_api_version
+from eks_sandbox.kube.selectors import parse_field_selector, parse_label_selector
+from eks_sandbox.kube.store import ObjectStore
+
+PodMutator = Callable[["KubeCluster", dict[str, Any]], None]
+
+#: Namespaces every cluster starts with.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+#: ClusterIP of the ``kubernetes`` service: first address of the EKS default service CIDR 10.100.0.0/16.
+KUBERNETES_SERVICE_IP = "10.100.0.1"
+
+_SERVER_SET_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
+                        "managedFields", "selfLink")
+
+
+@dataclass
+class ApiUsage:
+    """How often one user agent called one group/version/resource, and when last (simulated clock)."""
+
+    count: int
+    last_request: datetime
+
+
+@dataclass(frozen=True)
+class EvictionBlock:
+    """An eviction a PodDisruptionBudget refused while draining a node."""
+
+    namespace: str
+    pod: str
+    disruption_budget: str
+
+
+class KubeCluster:
+    """The Kubernetes API of one EKS cluster: objects shaped exactly as the API serves them."""
+
+    def __init__(self, name: str, version: str, clock: SimClock) -> None:
+        self.name = name
+        self.version = _minor_string(version)
+        self.clock = clock
+        self.catalogue = load_catalogue()
+        self.store = ObjectStore(clock, seed=name)
+        #: Admission for every Pod created (API or controller), after defaulting: IRSA / Pod Identity webhooks.
+        self.pod_mutators: list[PodMutator] = []
+        #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
+        self.api_usage: dict[tuple[str, str, str], dict[str, ApiUsage]] = {}
+        self._bootstrap()
+
+    # --- version ---------------------------------------------------------------------------------------------
+
+    @property
+    def minor(self) -> tuple[int, int]:
+        return parse_minor(self.version)
+
+    def set_version(self, version: str) -> None:
+        """Upgrade (or set) the control plane: /version changes and removed apiVersions stop being served."""
+        self.version = _minor_string(version)
+
+    def version_info(self) -> dict[str, str]:
+        """The body of ``GET /version``, shaped like an EKS control plane's."""
+        patch = self.catalogue.patch_releases.get(self.version, 0)
+        commit = hashlib.sha1(f"eks-{self.version}.{patch}".encode()).hexdigest()
+        major, minor = self.minor
+        return {
+            "major": str(major),
+            "minor": str(minor),
+            "gitVersion": f"v{self.version}.{patch}-eks-{commit[:7]}",
+            "gitCommit": commit,
+            "gitTreeState": "clean",
+            "buildDate": "2025-04-16T03:27:04Z",
+            "goVersion": "go1.23.6",
+            "compiler": "gc",
+            "platform": "linux/amd64",
+        }
+
+    # --- resolving kinds -------------------------------------------------------------------------------------
+
+    def resource_type(self, api_version: str, kind: str) -> tuple[ResourceType, str]:
+        """The served resource for ``apiVersion``/``kind`` and its version, or the apiserver's 404."""
+        group, version = split_api_version(api_version)
+        resource_type = self.catalogue.by_kind(group, kind)
+        if resource_type is None or not resource_type.serves(version, self.minor):
+            raise KubeApiError(404, "NotFound", f'no matches for kind "{kind}" in version "{api_version}"')
+        return resource_type, version
+
+    def served_resource(self, group: str, version: str, resource: str) -> ResourceType | None:
+        """The resource behind ``/apis/<group>/<version>/<resource>`` if this cluster's version serves it."""
+        resource_type = self.catalogue.by_resource(group, resource)
+        if resource_type is None or not resource_type.serves(version, self.minor):
+            return None
+        return resource_type
+
+    def present(self, resource_type: ResourceType, obj: dict[str, Any], version: str) -> dict[str, Any]:
+        """A copy of a stored object as read through ``version`` (storage is per group+kind, not version)."""
+        presented = {"apiVersion": resource_type.api_version(version), "kind": resource_type.kind}
+        presented.update({k: copy.deepcopy(v) for k, v in obj.items() if k not in ("apiVersion", "kind")})
+        return presented
+
+    # --- object operations (the HTTP API and the contract methods share these) -------------------------------
+
+    def read_object(self, resource_type: ResourceType, version: str, namespace: str | None,
+                    name: str) -> dict[str, Any]:
+        obj = self.store.get(resource_type.group, resource_type.kind, _scope(resource_type, namespace), name)
+        if obj is None:
+            raise KubeApiError.not_found(resource_type.resource, name, resource_type.group)
+        return self.present(resource_type, obj, version)
+
+    def list_objects(self, resource_type: ResourceType, version: str, namespace: str | None,
+                     label_selector: str | None = None, field_selector: str | None = None) -> list[dict[str, Any]]:
+        labels_match = parse_label_selector(label_selector)
+        fields_match = parse_field_selector(field_selector)
+        return [
+            self.present(resource_type, obj, version)
+            for obj in self.store.all(resource_type.group, resource_type.kind, _scope(resource_type, namespace))
+            if labels_match(obj["metadata"].get("labels") or {}) and fields_match(obj)
+        ]
+
+    def create_object(self, resource_type: ResourceType, version: str, body: dict[str, Any],
+                      namespace: str | None, *, dry_run: bool = False) -> dict[str, Any]:
+        """POST: default, admit, validate and store a new object, then let the controllers act on it."""
+        obj = self._normalised(resource_type, version, body, namespace)
+        metadata = obj["metadata"]
+        for field in _SERVER_SET_METADATA:
+            metadata.pop(field, None)
+        if not metadata.get("name"):
+            if not metadata.get("generateName"):
+                raise KubeApiError.invalid(resource_type.kind, "", "metadata.name",
+                                           "Required value: name or generateName is required", resource_type.group)
+            metadata["name"] = metadata["generateName"] + self.store.random_suffix()
+        if resource_type.kind == "Pod":
+            self._admit_pod(obj)
+        else:
+            apply_defaults(obj)
+        validate(obj, resource_type.group)
+        scope = metadata.get("namespace")
+        if self.store.get(resource_type.group, resource_type.kind, scope, metadata["name"]) is not None:
+            raise KubeApiError.already_exists(resource_type.resource, metadata["name"], resource_type.group)
+        if dry_run:
+            return self.present(resource_type, obj, version)
+        if resource_type.kind == "Service":
+            self._allocate_cluster_ip(obj["spec"])
+        self.store.insert(resource_type.group, resource_type.kind, obj)
+        reconcile(self)
+        return self.read_object(resource_type, version, scope, metadata["name"])
+
+    def replace_object(self, resource_type: ResourceType, version: str, body: dict[str, Any],
+                       namespace: str | None, name: str, *, subresource: str | None = None,
+                       force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+        """PUT (and the end of PATCH): optimistic concurrency on resourceVersion; status only via /status."""
+        scope = _scope(resource_type, namespace)
+        current = self.store.get(resource_type.group, resource_type.kind, scope, name)
+        if current is None:
+            raise KubeApiError.not_found(resource_type.resource, name, resource_type.group)
+        obj = self._normalised(resource_type, version, body, scope)
+        if obj["metadata"].get("name", name) != name:
+            raise KubeApiError.bad_request(f"the name of the object ({obj['metadata']['name']}) does not match "
+                                           f"the name on the URL ({name})")
+        sent_version = obj["metadata"].get("resourceVersion")
+        if sent_version and sent_version != current["metadata"]["resourceVersion"] and not force:
+            raise KubeApiError.conflict(resource_type.resource, name, resource_type.group)
+        if subresource == "status":
+            updated = copy.deepcopy(current)
+            updated["status"] = obj.get("status") or {}
+        else:
+            updated = obj
+            if resource_type.subresource("status") is not None:
+                updated.pop("status", None)
+                if "status" in current:
+                    updated["status"] = copy.deepcopy(current["status"])
+            apply_defaults(updated)
+            validate(updated, resource_type.group)
+        for field in ("name", "uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
+            if field in current["metadata"]:
+                updated["metadata"][field] = current["metadata"][field]
+        if dry_run:
+            return self.present(resource_type, updated, version)
+        self.store.save(resource_type.group, resource_type.kind, updated)
+        reconcile(self)
+        return self.read_object(resource_type, version, scope, name)
+
+    def delete_object(self, resource_type: ResourceType, version: str, namespace: str | None,
+                      name: str) -> dict[str, Any]:
+        """DELETE: the object goes at once; dependents follow by garbage collection; returns what was deleted."""
+        scope = _scope(resource_type, namespace)
+        current = self.store.get(resource_type.group, resource_type.kind, scope, name)
+        if current is None:
+            raise KubeApiError.not_found(resource_type.resource, name, resource_type.group)
+        deleted = self.present(resource_type, current, version)
+        self.store.remove(resource_type.group, resource_type.kind, scope, name)
+        if resource_type.kind == "Namespace":
+            self._delete_namespace_contents(name)
+        reconcile(self)
+        return deleted
+
+    def evict(self, namespace: str, name: str, *, dry_run: bool = False) -> None:
+        """The ``pods/eviction`` subresource: delete the pod unless its PodDisruptionBudget forbids it (429)."""
+        pod = self.store.get("", "Pod", namespace, name)
+        if pod is None:
+            raise KubeApiError.not_found("pods", name)
+        budgets = matching_budgets(pod, self.store.all("policy", "PodDisruptionBudget"))
+        if len(budgets) > 1:
+            raise too_many_budgets()
+        pods = self.store.all("", "Pod")
+        if budgets and not eviction_allowed(pod, budgets[0], pods):
+            raise eviction_refused(budgets[0], pods)
+        if not dry_run:
+            self.store.remove("", "Pod", namespace, name)
+            reconcile(self)
+
+    def create_pod(self, pod: dict[str, Any]) -> dict[str, Any] | None:
+        """A controller creates a pod: same admission as the API; a refused pod is simply not created
+        (a real controller records a FailedCreate event and retries)."""
+        resource_type, version = self.resource_type("v1", "Pod")
+        try:
+            obj = self._normalised(resource_type, version, pod, pod["metadata"]["namespace"])
+            if not obj["metadata"].get("name"):
+                obj["metadata"]["name"] = obj["metadata"]["generateName"] + self.store.random_suffix()
+            self._admit_pod(obj)
+            validate(obj, "")
+        except KubeApiError:
+            return None
+        return self.store.insert("", "Pod", obj)
+
+    def record_usage(self, group: str, version: str, resource: str, user_agent: str) -> None:
+        """Count one request against group/version/resource for this user agent."""
+        per_agent = self.api_usage.setdefault((group, version, resource), {})
+        usage = per_agent.get(user_agent)
+        if usage is None:
+            per_agent[user_agent] = ApiUsage(count=1, last_request=self.clock.now())
+        else:
+            usage.count += 1
+            usage.last_request = self.clock.now()
+
+    # --- the contract used by the EKS simulator -------------------------------------------------------------
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create ``obj`` or replace the stored one (no resourceVersion check), through admission and
+        controllers, as ``kubectl apply --force`` would."""
+        resource_type, version = self.resource_type(obj["apiVersion"], obj["kind"])
+        metadata = obj.get("metadata") or {}
+        namespace = metadata.get("namespace") or ("default" if resource_type.namespaced else None)
+        existing = self.store.get(resource_type.group, resource_type.kind, _scope(resource_type, namespace),
+                                  metadata.get("name", ""))
+        if existing is None:
+            return self.create_object(resource_type, version, obj, namespace)
+        return self.replace_object(resource_type, version, obj, namespace, metadata["name"], force=True)
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        resource_type, version = self.resource_type(api_version, kind)
+        try:
+            return self.read_object(resource_type, version, _default_namespace(resource_type, namespace), name)
+        except KubeApiError:
+            return None
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None,
+             label_selector: str | None = None, field_selector: str | None = None) -> list[dict[str, Any]]:
+        resource_type, version = self.resource_type(api_version, kind)
+        return self.list_objects(resource_type, version, namespace, label_selector, field_selector)
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        resource_type, version = self.resource_type(api_version, kind)
+        try:
+            self.delete_object(resource_type, version, _default_namespace(resource_type, namespace), name)
+        except KubeApiError:
+            return False
+        return True
+
+    def add_node(self, name: str, *, labels: dict[str, str], kubelet_version: str, capacity: dict[str, str],
+                 provider_id: str, taints: list[dict] | None = None) -> dict:
+        """Register a Ready, schedulable node, as a managed node group's instance does when it joins."""
+        if self.store.get("", "Node", None, name) is not None:
+            raise KubeApiError.already_exists("nodes", name)
+        internal_ip = internal_ip_from_name(name) or (
+            f"10.0.{self.store.random.randrange(0, 256)}.{self.store.random.randrange(4, 255)}")
+        node = build_node(name, labels=labels, kubelet_version=kubelet_version, capacity=capacity,
+                          provider_id=provider_id, taints=taints, internal_ip=internal_ip, now=self.store.now())
+        self.store.insert("", "Node", node)
+        reconcile(self)
+        return self.get("v1", "Node", name) or node
+
+    def cordon(self, node_name: str) -> None:
+        """Mark a node unschedulable (kubectl cordon): new pods go elsewhere, running ones stay."""
+        node = self.store.get("", "Node", None, node_name)
+        if node is None:
+            raise KubeApiError.not_found("nodes", node_name)
+        updated = copy.deepcopy(node)
+        updated["spec"]["unschedulable"] = True
+        self.store.save("", "Node", updated)
+        reconcile(self)
+
+    def evict_pods(self, node_name: str) -> list[EvictionBlock]:
+        """Drain a node through the eviction rules; DaemonSet and mirror pods are skipped as kubectl drain does.
+
+        Each eviction lets the controllers re-create the pod elsewhere before the next is tried, so a budget
+        refuses only when the replacement could not become ready (e.g. no other schedulable node).
+        """
+        blocks = []
+        pods_on_node = [pod for pod in self.store.all("", "Pod") if pod["spec"].get("nodeName") == node_name]
+        for pod in pods_on_node:
+            metadata = pod["metadata"]
+            if any(ref.get("kind") == "DaemonSet" for ref in metadata.get("ownerReferences") or []):
+                continue
+            if "kubernetes.io/config.mirror" in (metadata.get("annotations") or {}):
+                continue
+            if self.store.get("", "Pod", metadata["namespace"], metadata["name"]) is None:
+                continue
+            budgets = matching_budgets(pod, self.store.all("policy", "PodDisruptionBudget"))
+            refused_by = [b["metadata"]["name"] for b in budgets
+                          if len(budgets) > 1 or not eviction_allowed(pod, b, self.store.all("", "Pod"))]
+            if refused_by:
+                blocks.append(EvictionBlock(metadata["namespace"], metadata["name"], ",".join(refused_by)))
+                continue
+            self.store.remove("", "Pod", metadata["namespace"], metadata["name"])
+            reconcile(self)
+        return blocks
+
+    def delete_node(self, node_name: str) -> None:
+        """The instance is gone: the node and its pods disappear; controllers re-create the pods elsewhere."""
+        if self.store.remove("", "Node", None, node_name) is not None:
+            reconcile(self)
+
+    # --- internals -------------------------------------------------------------------------------------------
+
+    def _normalised(self, resource_type: ResourceType, version: str, body: dict[str, Any],
+                    namespace: str | None) -> dict[str, Any]:
+        """A copy of a request body with kind, apiVersion and namespace checked and filled in."""
+        if not isinstance(body, dict):
+            raise KubeApiError.bad_request("the request body must be a JSON object")
+        obj = copy.deepcopy(body)
+        if obj.get("kind") not in (None, resource_type.kind):
+            raise KubeApiError.bad_request(f"the kind in the data ({obj['kind']}) does not match the expected "
+                                           f"kind ({resource_type.kind})")
+        obj["apiVersion"] = resource_type.api_version(version)
+        obj["kind"] = resource_type.kind
+        metadata = obj.setdefault("metadata", {})
+        if resource_type.namespaced:
+            body_namespace = metadata.get("namespace")
+            if namespace and body_namespace and body_namespace != namespace:
+                raise KubeApiError.bad_request("the namespace of the provided object does not match the namespace "
+                                               "sent on the request")
+            metadata["namespace"] = namespace or body_namespace or "default"
+            if self.store.get("", "Namespace", None, metadata["namespace"]) is None:
+                raise KubeApiError.not_found("namespaces", metadata["namespace"])
+        else:
+            metadata.pop("namespace", None)
+        return obj
+
+    def _admit_pod(self, pod: dict[str, Any]) -> None:
+        """Pod admission in the apiserver's order: defaulting, ServiceAccount plugin, mutating webhooks."""
+        apply_defaults(pod)
+        spec = pod["spec"]
+        namespace = pod["metadata"]["namespace"]
+        if self.store.get("", "ServiceAccount", namespace, spec["serviceAccountName"]) is None:
+            raise KubeApiError(403, "Forbidden", f'pods "{pod["metadata"]["name"]}" is forbidden: error looking up '
+                               f'service account {namespace}/{spec["serviceAccountName"]}: serviceaccount '
+                               f'"{spec["serviceAccountName"]}" not found')
+        if spec.get("automountServiceAccountToken", True) and not any(
+            v["name"].startswith("kube-api-access-") for v in spec.get("volumes") or []
+        ):
+            volume, mount = service_account_volume(self.store.random_suffix())
+            spec.setdefault("volumes", []).append(volume)
+            for container in [*(spec.get("initContainers") or []), *spec["containers"]]:
+                container.setdefault("volumeMounts", []).append(dict(mount))
+        for mutate in self.pod_mutators:
+            mutate(self, pod)
+        pod["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
+
+    def _allocate_cluster_ip(self, spec: dict[str, Any]) -> None:
+        if spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None":
+            return
+        if not spec.get("clusterIP"):
+            used = {svc["spec"].get("clusterIP") for svc in self.store.all("", "Service")}
+            address = KUBERNETES_SERVICE_IP
+            while address in used:
+                address = f"10.100.{self.store.random.randrange(0, 256)}.{self.store.random.randrange(1, 255)}"
+            spec["clusterIP"] = address
+        spec["clusterIPs"] = [spec["clusterIP"]]
+
+    def _delete_namespace_contents(self, namespace: str) -> None:
+        for group, kind in self.store.kinds():
+            resource_type = self.catalogue.by_kind(group, kind)
+            if resource_type is not None and resource_type.namespaced:
+                for obj in self.store.all(group, kind, namespace):
+                    self.store.remove(group, kind, namespace, obj["metadata"]["name"])
+
+    def _bootstrap(self) -> None:
+        """What a new EKS control plane already holds: system namespaces and the ``kubernetes`` service."""
+        for namespace in SYSTEM_NAMESPACES:
+            self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        self.apply({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": KUBERNETES_SERVICE_IP,
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}]},
+        })
+        self.apply({
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": "172.16.42.10"}, {"ip": "172.16.87.203"}],
+                         "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}],
+        })
+
+
+def _scope(resource_type: ResourceType, namespace: str | None) -> str | None:
+    return namespace if resource_type.namespaced else None
+
+
+def _default_namespace(resource_type: ResourceType, namespace: str | None) -> str | None:
+    # Like kubectl, a namespaced object named without a namespace is looked up in "default".
+    return (namespace or "default") if resource_type.namespaced else None
+
+
+def _minor_string(version: str) -> str:
+    major, minor = parse_minor(version)
+    return f"{major}.{minor}"

@@ -1,0 +1,210 @@
+"""Defaulting and validation kube-apiserver applies on every write, for the kinds runbooks touch.
+
+Defaults matter because clients read them back: the typed client refuses objects that lack required fields,
+and runbooks compare e.g. ``imagePullPolicy`` or ``strategy`` as a real cluster would report them.
+Values follow the ``SetDefaults_*`` functions of k8s.io/kubernetes pkg/apis/{core,apps,batch}/v1.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from eks_sandbox.kube.errors import KubeApiError
+from eks_sandbox.kube.selectors import matches_label_selector
+
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+#: Added by the DefaultTolerationSeconds admission plugin to every pod.
+DEFAULT_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+]
+
+_WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job")
+
+
+def apply_defaults(obj: dict[str, Any]) -> None:
+    """Fill the fields the apiserver defaults for ``obj``'s kind, in place."""
+    kind = obj.get("kind")
+    spec = obj.setdefault("spec", {}) if kind in (*_WORKLOAD_KINDS, "Pod", "Service", "CronJob") else None
+    if kind == "Pod":
+        default_pod_spec(spec)
+        spec.setdefault("serviceAccountName", "default")
+        spec["serviceAccount"] = spec["serviceAccountName"]
+        tolerations = spec.setdefault("tolerations", [])
+        for toleration in DEFAULT_TOLERATIONS:
+            if not any(t.get("key") == toleration["key"] for t in tolerations):
+                tolerations.append(dict(toleration))
+    elif kind in _WORKLOAD_KINDS:
+        default_pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+        _default_workload(kind, spec)
+    elif kind == "CronJob":
+        spec.setdefault("concurrencyPolicy", "Allow")
+        spec.setdefault("suspend", False)
+        spec.setdefault("successfulJobsHistoryLimit", 3)
+        spec.setdefault("failedJobsHistoryLimit", 1)
+        job_template = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
+        default_pod_spec(job_template.setdefault("template", {}).setdefault("spec", {}))
+    elif kind == "Service":
+        _default_service(spec)
+    elif kind == "Namespace":
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+        obj.setdefault("status", {}).setdefault("phase", "Active")
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    elif kind == "Secret":
+        obj.setdefault("type", "Opaque")
+    elif kind == "HorizontalPodAutoscaler":
+        status = obj.setdefault("status", {})
+        status.setdefault("currentReplicas", 0)
+        status.setdefault("desiredReplicas", 0)
+    elif kind == "CustomResourceDefinition":
+        _default_crd(obj)
+
+
+def default_pod_spec(spec: dict[str, Any]) -> None:
+    """Pod-level and container-level defaults, for pods and for pod templates alike."""
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("enableServiceLinks", True)
+    for container in [*(spec.get("initContainers") or []), *spec.setdefault("containers", [])]:
+        image = container.get("image") or ""
+        # An untagged or :latest image is pulled every time; anything else only if missing (SetDefaults_Container).
+        tag = image.rsplit("/", 1)[-1]
+        untagged_or_latest = "@" not in tag and (":" not in tag or tag.endswith(":latest"))
+        container.setdefault("imagePullPolicy", "Always" if untagged_or_latest else "IfNotPresent")
+        container.setdefault("terminationMessagePath", "/dev/termination-log")
+        container.setdefault("terminationMessagePolicy", "File")
+        container.setdefault("resources", {})
+        for port in container.get("ports") or []:
+            port.setdefault("protocol", "TCP")
+
+
+def _default_workload(kind: str, spec: dict[str, Any]) -> None:
+    if kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+        spec.setdefault("replicas", 1)
+    if kind == "Deployment":
+        strategy = spec.setdefault("strategy", {"type": "RollingUpdate"})
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            strategy.setdefault("type", "RollingUpdate")
+            rolling = strategy.setdefault("rollingUpdate", {})
+            rolling.setdefault("maxUnavailable", "25%")
+            rolling.setdefault("maxSurge", "25%")
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("progressDeadlineSeconds", 600)
+    elif kind == "DaemonSet":
+        strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+        if strategy.get("type") == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            rolling.setdefault("maxUnavailable", 1)
+            rolling.setdefault("maxSurge", 0)
+        spec.setdefault("revisionHistoryLimit", 10)
+    elif kind == "StatefulSet":
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+        strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+        if strategy.get("type") == "RollingUpdate":
+            strategy.setdefault("rollingUpdate", {"partition": 0})
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    elif kind == "Job":
+        spec.setdefault("parallelism", 1)
+        spec.setdefault("completions", 1)
+        spec.setdefault("backoffLimit", 6)
+        spec.setdefault("completionMode", "NonIndexed")
+        spec.setdefault("suspend", False)
+        spec["template"]["spec"]["restartPolicy"] = spec["template"]["spec"].get("restartPolicy", "Never")
+
+
+def _default_service(spec: dict[str, Any]) -> None:
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["type"] != "ExternalName":
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    for port in spec.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port.get("port"))
+
+
+def _default_crd(crd: dict[str, Any]) -> None:
+    spec = crd.get("spec") or {}
+    storage = next((v["name"] for v in spec.get("versions") or [] if v.get("storage")), None)
+    status = crd.setdefault("status", {})
+    status.setdefault("acceptedNames", spec.get("names") or {})
+    status.setdefault("storedVersions", [storage] if storage else [])
+    status.setdefault("conditions", [
+        {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"},
+        {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+         "message": "the initial names have been accepted"},
+    ])
+
+
+def validate(obj: dict[str, Any], group: str) -> None:
+    """The validation failures runbooks are likely to hit, with the apiserver's wording (422 Invalid)."""
+    kind, name = obj["kind"], obj["metadata"].get("name", "")
+    if not _DNS_SUBDOMAIN.fullmatch(name) or len(name) > 253:
+        raise KubeApiError.invalid(kind, name, "metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 '
+                                   "subdomain must consist of lower case alphanumeric characters, '-' or '.'", group)
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        _validate_containers(kind, name, spec, "spec", group)
+    elif kind in _WORKLOAD_KINDS:
+        template = spec.get("template") or {}
+        _validate_containers(kind, name, template.get("spec") or {}, "spec.template.spec", group)
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if kind != "Job" and not spec.get("selector"):
+            raise KubeApiError.invalid(kind, name, "spec.selector", "Required value", group)
+        if spec.get("selector") and not matches_label_selector(spec["selector"], labels):
+            raise KubeApiError.invalid(kind, name, "spec.template.metadata.labels",
+                                       "Invalid value: `selector` does not match template `labels`", group)
+    elif kind == "PodDisruptionBudget" and "minAvailable" in spec and "maxUnavailable" in spec:
+        raise KubeApiError.invalid(kind, name, "spec", "Invalid value: minAvailable and maxUnavailable cannot be "
+                                   "both set", group)
+
+
+def _validate_containers(kind: str, name: str, pod_spec: dict[str, Any], path: str, group: str) -> None:
+    containers = pod_spec.get("containers") or []
+    if not containers:
+        raise KubeApiError.invalid(kind, name, f"{path}.containers", "Required value", group)
+    for index, container in enumerate(containers):
+        for field in ("name", "image"):
+            if not container.get(field):
+                raise KubeApiError.invalid(kind, name, f"{path}.containers[{index}].{field}", "Required value", group)
+
+
+def qos_class(pod_spec: dict[str, Any]) -> str:
+    """Guaranteed, Burstable or BestEffort from the containers' requests and limits."""
+    containers = pod_spec.get("containers") or []
+    resources = [c.get("resources") or {} for c in containers]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    guaranteed = all(_limits_equal_requests(r) for r in resources)
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _limits_equal_requests(resources: dict[str, Any]) -> bool:
+    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+    return all(limits.get(res) and requests.get(res, limits[res]) == limits[res] for res in ("cpu", "memory"))
+
+
+def service_account_volume(suffix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The projected token volume and mount the ServiceAccount admission plugin adds to every pod."""
+    name = f"kube-api-access-{suffix}"
+    volume = {
+        "name": name,
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace",
+                                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+            ],
+        },
+    }
+    mount = {"name": name, "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+    return volume, mount

@@ -1,0 +1,187 @@
+"""The three PATCH formats kube-apiserver accepts: JSON merge, strategic merge and JSON patch.
+
+Strategic merge is what kubectl sends (``set image``, ``rollout restart``, ``cordon``, client-side ``apply``):
+lists of containers, env vars, volumes and ports merge element by element on their merge key instead of being
+replaced, so ``{"containers": [{"name": "web", "image": "v2"}]}`` changes one image and keeps the rest.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from eks_sandbox.kube.errors import KubeApiError
+
+#: patchMergeKey of the list fields that runbooks and kubectl patch, from the Kubernetes API types
+#: (k8s.io/api core/v1 and apps/v1 ``+patchMergeKey`` tags). Lists not named here are replaced.
+MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "conditions": "type",
+    "ownerReferences": "uid",
+    "readinessGates": "conditionType",
+    "addresses": "type",
+    "topologySpreadConstraints": "topologyKey",
+}
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: maps merge recursively, ``null`` deletes, everything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def strategic_merge_patch(target: Any, patch: Any) -> Any:
+    """Kubernetes strategic merge patch for the common list fields (see ``MERGE_KEYS``).
+
+    Supports ``$patch: replace|delete`` in maps and list elements and ignores the ``$setElementOrder`` and
+    ``$retainKeys`` directives kubectl adds (ordering and pruning do not change what runbooks observe).
+    """
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    directive = patch.get("$patch")
+    if directive == "replace":
+        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+    if directive == "delete":
+        return None
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if key.startswith("$"):
+            continue
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, list) and _merge_key(key, value, result.get(key)):
+            result[key] = _merge_list(result.get(key) or [], value, _merge_key(key, value, result.get(key)))
+        elif isinstance(value, dict):
+            merged = strategic_merge_patch(result.get(key), value)
+            if merged is None:
+                result.pop(key, None)
+            else:
+                result[key] = merged
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _merge_key(field: str, patch_list: list[Any], current: Any) -> str | None:
+    # Container ports merge on containerPort, service ports on port: same field name, different key.
+    if field == "ports":
+        sample = next((item for item in [*patch_list, *(current or [])] if isinstance(item, dict)), {})
+        return "containerPort" if "containerPort" in sample else "port"
+    return MERGE_KEYS.get(field)
+
+
+def _merge_list(current: list[Any], patch_list: list[Any], key: str) -> list[Any]:
+    result = copy.deepcopy(current)
+    for item in patch_list:
+        if not isinstance(item, dict) or key not in item:
+            raise KubeApiError.bad_request(f"map in a merging list lacks the merge key {key!r}")
+        index = next((i for i, existing in enumerate(result) if existing.get(key) == item[key]), None)
+        if item.get("$patch") == "delete":
+            if index is not None:
+                del result[index]
+        elif index is None:
+            result.append({k: copy.deepcopy(v) for k, v in item.items() if not k.startswith("$")})
+        else:
+            result[index] = strategic_merge_patch(result[index], item)
+    return result
+
+
+def json_patch(target: Any, operations: list[dict[str, Any]]) -> Any:
+    """RFC 6902 JSON patch (add, remove, replace, move, copy, test)."""
+    if not isinstance(operations, list):
+        raise KubeApiError.bad_request("a JSON patch must be a list of operations")
+    document = copy.deepcopy(target)
+    for operation in operations:
+        op, path = operation.get("op"), operation.get("path", "")
+        if op == "add":
+            document = _pointer_set(document, path, copy.deepcopy(operation["value"]), insert=True)
+        elif op == "remove":
+            document = _pointer_remove(document, path)
+        elif op == "replace":
+            _pointer_get(document, path)
+            document = _pointer_set(document, path, copy.deepcopy(operation["value"]), insert=False)
+        elif op == "move":
+            value = _pointer_get(document, operation["from"])
+            document = _pointer_remove(document, operation["from"])
+            document = _pointer_set(document, path, value, insert=True)
+        elif op == "copy":
+            document = _pointer_set(document, path, copy.deepcopy(_pointer_get(document, operation["from"])),
+                                    insert=True)
+        elif op == "test":
+            if _pointer_get(document, path) != operation.get("value"):
+                raise KubeApiError(422, "Invalid", f"the server rejected our request due to an error in our "
+                                   f"request: testing value {path} failed")
+        else:
+            raise KubeApiError.bad_request(f"unexpected JSON patch operation {op!r}")
+    return document
+
+
+def _tokens(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise KubeApiError.bad_request(f"invalid JSON pointer {path!r}")
+    return [token.replace("~1", "/").replace("~0", "~") for token in path[1:].split("/")]
+
+
+def _pointer_get(document: Any, path: str) -> Any:
+    for token in _tokens(path):
+        document = _child(document, token, path)
+    return document
+
+
+def _child(node: Any, token: str, path: str) -> Any:
+    try:
+        return node[int(token)] if isinstance(node, list) else node[token]
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise KubeApiError(422, "Invalid", f"the server rejected our request due to an error in our request: "
+                           f"jsonpatch path {path} does not exist") from None
+
+
+def _pointer_set(document: Any, path: str, value: Any, *, insert: bool) -> Any:
+    tokens = _tokens(path)
+    if not tokens:
+        return value
+    parent = document
+    for token in tokens[:-1]:
+        parent = _child(parent, token, path)
+    last = tokens[-1]
+    if isinstance(parent, list):
+        index = len(parent) if last == "-" else int(last)
+        if insert:
+            parent.insert(index, value)
+        else:
+            parent[index] = value
+    elif isinstance(parent, dict):
+        parent[last] = value
+    else:
+        raise KubeApiError.bad_request(f"cannot set {path}: parent is not a container")
+    return document
+
+
+def _pointer_remove(document: Any, path: str) -> Any:
+    tokens = _tokens(path)
+    _pointer_get(document, path)
+    parent = document
+    for token in tokens[:-1]:
+        parent = _child(parent, token, path)
+    if isinstance(parent, list):
+        del parent[int(tokens[-1])]
+    else:
+        del parent[tokens[-1]]
+    return document

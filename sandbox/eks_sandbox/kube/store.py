@@ -1,0 +1,94 @@
+"""Object storage of one simulated cluster: what etcd holds behind kube-apiserver.
+
+Objects are stored once per group+kind (not per version), with the server-set metadata kube-apiserver adds:
+``uid``, ``resourceVersion`` from one increasing counter, ``creationTimestamp`` from the simulated clock and
+``generation`` bumped whenever ``spec`` changes. Writes that change nothing keep the resourceVersion, which is
+what lets the controllers run to a fixed point.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import uuid
+from typing import Any
+
+from eks_sandbox.clock import SimClock
+
+#: Alphabet of generated name suffixes (k8s.io/apimachinery/pkg/util/rand: no vowels, no look-alikes).
+NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+Key = tuple[str, str]
+
+
+class ObjectStore:
+    """Live objects by (group, kind) then (namespace, name); callers copy before they change anything."""
+
+    def __init__(self, clock: SimClock, seed: str) -> None:
+        self.clock = clock
+        self.resource_version = 0
+        # Seeded per cluster so that generated names and uids repeat from one test run to the next.
+        self.random = random.Random(seed)
+        self._objects: dict[Key, dict[Key, dict[str, Any]]] = {}
+
+    def now(self) -> str:
+        """The simulated time as Kubernetes serialises timestamps (RFC 3339, seconds, UTC)."""
+        return self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def new_uid(self) -> str:
+        return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+
+    def random_suffix(self, length: int = 5) -> str:
+        return "".join(self.random.choice(NAME_ALPHABET) for _ in range(length))
+
+    def all(self, group: str, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Live objects of a kind (in one namespace, or all), ordered by namespace then name."""
+        objects = self._objects.get((group, kind), {})
+        return [objects[key] for key in sorted(objects) if namespace is None or key[0] == namespace]
+
+    def get(self, group: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self._objects.get((group, kind), {}).get((namespace or "", name))
+
+    def insert(self, group: str, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store a new object, adding the metadata the apiserver sets on create."""
+        metadata = obj.setdefault("metadata", {})
+        metadata["uid"] = self.new_uid()
+        metadata["creationTimestamp"] = self.now()
+        if "spec" in obj and kind != "Pod":
+            metadata["generation"] = 1
+        self._bump(metadata)
+        self._objects.setdefault((group, kind), {})[(metadata.get("namespace") or "", metadata["name"])] = obj
+        return obj
+
+    def save(self, group: str, kind: str, obj: dict[str, Any]) -> bool:
+        """Replace the stored copy of ``obj`` if anything changed; returns whether it did."""
+        metadata = obj["metadata"]
+        key = (metadata.get("namespace") or "", metadata["name"])
+        current = self._objects[(group, kind)][key]
+        if _without_resource_version(current) == _without_resource_version(obj):
+            return False
+        if "generation" in current["metadata"]:
+            generation = current["metadata"]["generation"]
+            metadata["generation"] = generation + 1 if obj.get("spec") != current.get("spec") else generation
+        self._bump(metadata)
+        self._objects[(group, kind)][key] = obj
+        return True
+
+    def remove(self, group: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        removed = self._objects.get((group, kind), {}).pop((namespace or "", name), None)
+        if removed is not None:
+            self.resource_version += 1
+        return removed
+
+    def kinds(self) -> list[Key]:
+        return sorted(self._objects)
+
+    def _bump(self, metadata: dict[str, Any]) -> None:
+        self.resource_version += 1
+        metadata["resourceVersion"] = str(self.resource_version)
+
+
+def _without_resource_version(obj: dict[str, Any]) -> dict[str, Any]:
+    stripped = copy.copy(obj)
+    stripped["metadata"] = {k: v for k, v in obj["metadata"].items() if k not in ("resourceVersion", "generation")}
+    return stripped

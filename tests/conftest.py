@@ -1,0 +1,165 @@
+"""Shared test harness: a fresh Airflow home and metadata DB per session, and the EKS fleet simulator.
+
+Environment is set before anything imports Airflow (Airflow reads its configuration at import time).
+Fixtures:
+
+- ``airflow_db`` — the session's fresh metadata DB (reset once, lazily: pure unit tests never pay for it);
+- ``sandbox`` — an in-process simulator served on an ephemeral loopback port, fresh for each test, with
+  ``AWS_ENDPOINT_URL`` and the ``aws_default`` connection pointing at it;
+- ``demo_fleet`` — ``sandbox`` with ``include/sandbox/fleets/demo.yaml`` loaded;
+- ``sandbox_process`` — a real ``eks-sandbox serve`` process with the demo fleet (session-scoped), for the
+  AWS CLI, kubectl and anything else that must talk to the server as users do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
+VENV_BIN = Path(sys.executable).parent
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="eks-runbooks-airflow-home-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # The EksHook kubeconfig's exec plugin runs `python3.X` from PATH: it must be this interpreter.
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+)
+for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(leaked, None)
+
+#: Simulated durations run this much faster in tests: a 10-minute control-plane update takes 0.6 s.
+TEST_TIME_SCALE = 0.001
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Iterator[None]:
+    """A fresh, empty Airflow metadata DB for this test session."""
+    from airflow.utils import db
+
+    db.resetdb()
+    yield
+
+
+def aws_connection_uri(endpoint_url: str, region: str = "us-east-1") -> str:
+    """An ``aws`` Airflow connection (JSON form) that sends every AWS call to the sandbox."""
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": endpoint_url, "region_name": region},
+        }
+    )
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """A fresh simulated fleet (empty), served in-process on an ephemeral loopback port."""
+    from eks_sandbox.moto_compat import reset_moto
+    from eks_sandbox.server import SandboxServer
+    from eks_sandbox.world import Sandbox
+
+    reset_moto()
+    world = Sandbox(time_scale=TEST_TIME_SCALE)
+    server = SandboxServer(world, port=0).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_connection_uri(server.url))
+    try:
+        yield world
+    finally:
+        server.stop()
+        reset_moto()
+
+
+@pytest.fixture
+def demo_fleet(sandbox):
+    """The in-process sandbox with the demo fleet loaded (clusters ACTIVE, nodes Ready)."""
+    import yaml
+
+    from eks_sandbox.fleet import load_fleet
+
+    load_fleet(sandbox, yaml.safe_load(DEMO_FLEET.read_text()))
+    return sandbox
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
+    """Wait until ``url`` answers at all (any status), failing early if ``process`` died."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def sandbox_process() -> Iterator[str]:
+    """A real ``eks-sandbox serve --fleet demo.yaml`` process; yields its endpoint URL."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="eks-sandbox-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [str(VENV_BIN / "eks-sandbox"), "serve", "--fleet", str(DEMO_FLEET), "--port", str(port),
+         "--time-scale", "0.002"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/_sandbox/health", process=process)
+        _wait_for_fleet(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def _wait_for_fleet(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    """The server answers before the fleet is loaded; wait for the loader's last cluster."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"eks-sandbox exited with {process.returncode} while loading the fleet")
+        with urllib.request.urlopen(f"{url}/_sandbox/health", timeout=5) as response:
+            if json.load(response).get("fleet_loaded"):
+                return
+        time.sleep(0.3)
+    raise TimeoutError("the demo fleet did not finish loading")

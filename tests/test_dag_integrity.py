@@ -1,0 +1,76 @@
+"""Every DAG file imports cleanly, is a complete runbook, and parses fast.
+
+Parse time matters because the DAG processor re-parses every file every few minutes in a freshly forked
+child: it is measured in a separate interpreter that has done ``import airflow`` (which, through
+``airflow_local_settings``, warms the runbook library exactly as the DAG processor's parent does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DAG_FILES = sorted((REPO / "dags").glob("*.py"))
+PARSE_BUDGET_MS = 50.0
+
+_MEASURE_PARSE = """
+import importlib.util, json, sys, time
+import airflow  # noqa: F401
+results = {}
+for path in sys.argv[1:]:
+    start = time.perf_counter()
+    spec = importlib.util.spec_from_file_location("dag_" + str(len(results)), path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    results[path] = (time.perf_counter() - start) * 1000
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def dag_bag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(REPO / "dags"))
+
+
+def test_every_dag_file_imports_without_errors(dag_bag):
+    assert DAG_FILES, "dags/ holds no DAG files"
+    assert dag_bag.import_errors == {}
+    assert {Path(dag.fileloc).name for dag in dag_bag.dags.values()} == {path.name for path in DAG_FILES}
+
+
+def test_every_dag_is_a_complete_runbook(dag_bag):
+    from eks_runbooks.policies import runbook_dag_problems
+
+    problems = {dag_id: runbook_dag_problems(dag) for dag_id, dag in dag_bag.dags.items()}
+    assert {dag_id: found for dag_id, found in problems.items() if found} == {}
+
+
+def test_dag_policy_refuses_an_undocumented_dag(airflow_db, tmp_path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    (tmp_path / "bare.py").write_text(
+        "from airflow.sdk import DAG\nfrom airflow.providers.standard.operators.empty import EmptyOperator\n"
+        "with DAG('bare', schedule=None):\n    EmptyOperator(task_id='noop')\n"
+    )
+    errors = DagBag(str(tmp_path)).import_errors
+    assert len(errors) == 1
+    message = next(iter(errors.values()))
+    assert "not a complete runbook" in message and "no doc_md" in message and "no tags" in message
+
+
+def test_each_dag_file_parses_within_budget_beyond_import_airflow():
+    output = subprocess.run(
+        [sys.executable, "-c", _MEASURE_PARSE, *map(str, DAG_FILES)],
+        capture_output=True, text=True, check=True, env=os.environ.copy(),
+    ).stdout
+    timings = json.loads(output.strip().splitlines()[-1])
+    report = ", ".join(f"{Path(path).name}: {ms:.1f} ms" for path, ms in timings.items())
+    print(f"DAG parse time beyond `import airflow`: {report}")
+    assert {path: ms for path, ms in timings.items() if ms > PARSE_BUDGET_MS} == {}, report
