@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,9 +23,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
-VENV_BIN = Path(sys.executable).parent
+from tests.helpers import DEMO_FLEET, REPO, TEST_TIME_SCALE, VENV_BIN, aws_connection_uri, free_port, wait_for_http
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="eks-runbooks-airflow-home-"))
 os.environ.update(
@@ -47,8 +43,6 @@ os.environ.update(
 for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(leaked, None)
 
-#: Simulated durations run this much faster in tests: a 10-minute control-plane update takes 0.6 s.
-TEST_TIME_SCALE = 0.001
 
 
 @pytest.fixture(scope="session")
@@ -58,18 +52,6 @@ def airflow_db() -> Iterator[None]:
 
     db.resetdb()
     yield
-
-
-def aws_connection_uri(endpoint_url: str, region: str = "us-east-1") -> str:
-    """An ``aws`` Airflow connection (JSON form) that sends every AWS call to the sandbox."""
-    return json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            "extra": {"endpoint_url": endpoint_url, "region_name": region},
-        }
-    )
 
 
 @pytest.fixture
@@ -102,52 +84,28 @@ def demo_fleet(sandbox):
     return sandbox
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
-    """Wait until ``url`` answers at all (any status), failing early if ``process`` died."""
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
 @pytest.fixture(scope="session")
-def sandbox_process() -> Iterator[str]:
+def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``eks-sandbox serve --fleet demo.yaml`` process; yields its endpoint URL."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="eks-sandbox-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [str(VENV_BIN / "eks-sandbox"), "serve", "--fleet", str(DEMO_FLEET), "--port", str(port),
-         "--time-scale", "0.002"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/_sandbox/health", process=process)
-        _wait_for_fleet(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    log_path = tmp_path_factory.mktemp("eks-sandbox") / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "eks-sandbox"), "serve", "--fleet", str(DEMO_FLEET), "--port", str(port),
+             "--time-scale", "0.002"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            wait_for_http(f"{url}/_sandbox/health", process=process)
+            _wait_for_fleet(url, process)
+            yield url
+        except Exception:
+            print(log_path.read_text())
+            raise
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
 
 
 def _wait_for_fleet(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:

@@ -28,16 +28,21 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument("--port", type=int, default=5055, help="port to bind (default: %(default)s)")
     serve.add_argument(
+        "--advertise-url",
+        help="base URL clients reach the sandbox at, used in cluster endpoints (default: http://HOST:PORT); "
+        "e.g. http://sandbox:5055 in docker-compose",
+    )
+    serve.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
         help="multiplies every simulated duration: 1 = realistic minutes, 0.01 = 100x faster (default: 1)",
     )
     args = parser.parse_args(argv)
-    return _serve(args.fleet, args.host, args.port, args.time_scale)
+    return _serve(args.fleet, args.host, args.port, args.time_scale, args.advertise_url)
 
 
-def _serve(fleet: Path | None, host: str, port: int, time_scale: float) -> int:
+def _serve(fleet: Path | None, host: str, port: int, time_scale: float, advertise_url: str | None) -> int:
     from eks_sandbox.fleet import load_fleet
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox
@@ -50,7 +55,7 @@ def _serve(fleet: Path | None, host: str, port: int, time_scale: float) -> int:
     sandbox = Sandbox(time_scale=time_scale)
     sandbox.fleet_loaded = fleet_document is None
     try:
-        server = SandboxServer(sandbox, host=host, port=port).start()
+        server = SandboxServer(sandbox, host=host, port=port, advertise_url=advertise_url).start()
     except OSError as error:
         print(f"eks-sandbox: cannot listen on {host}:{port}: {error.strerror}", file=sys.stderr)
         return 1

@@ -71,6 +71,8 @@ class SandboxDispatcher:
         scope = moto_compat.signing_scope(environ)
         service = scope[2] if scope else ""
         operation, params = self._operation(service, environ, body)
+        with self.sandbox.lock:
+            self.sandbox.api_calls[(service, operation)] += 1
         fault = self.sandbox.faults.error_for(service, operation, params)
         if fault is not None:
             return _fault_response(fault, environ)(environ, start_response)
@@ -98,12 +100,15 @@ class SandboxDispatcher:
 class SandboxServer:
     """Serves a sandbox on loopback from a background thread (tests) or the foreground (the CLI)."""
 
-    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 5055) -> None:
+    def __init__(
+        self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 5055, advertise_url: str | None = None
+    ) -> None:
         self.sandbox = sandbox
         self._server: BaseWSGIServer = make_server(host, port, SandboxDispatcher(sandbox), threaded=True)
         self._thread: threading.Thread | None = None
         self.url = f"http://{host}:{self._server.server_port}"
-        sandbox.base_url = self.url
+        # Cluster endpoints must be reachable by clients: in a container network that is not the bind address.
+        sandbox.base_url = (advertise_url or self.url).rstrip("/")
 
     def serve_forever(self) -> None:
         self._server.serve_forever()

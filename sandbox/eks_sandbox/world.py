@@ -7,6 +7,7 @@ every state transition that is due by the simulated clock, so in-process use and
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -43,6 +44,8 @@ class Sandbox:
         self.kube_clusters: dict[str, KubeCluster] = {}
         #: Base URL this sandbox is served on (``http://127.0.0.1:5055``); set by the server before use.
         self.base_url = "http://127.0.0.1:5055"
+        #: AWS calls served, by (service, operation): what a runbook really calls (IAM policies, benchmarks).
+        self.api_calls: Counter[tuple[str, str]] = Counter()
         #: False while ``eks-sandbox serve`` is still building its fleet (health reports it).
         self.fleet_loaded = True
         self.eks: EksBackend = EksBackend(self)

@@ -50,5 +50,5 @@ def test_inventory_lists_the_closest_end_of_support_first_and_flags_al2():
 
 @pytest.mark.parametrize("bad", ["1", "2.1", "1.x", "v1.31", ""])
 def test_malformed_versions_are_rejected(bad):
-    with pytest.raises(ValueError, match="1.NN"):
+    with pytest.raises(ValueError, match=r"1\.NN"):
         minor_of(bad)

@@ -1,0 +1,54 @@
+"""Helpers shared by tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
+VENV_BIN = Path(sys.executable).parent
+
+#: Simulated durations run this much faster in tests: a 10-minute control-plane update takes 0.6 s.
+TEST_TIME_SCALE = 0.001
+
+
+def aws_connection_uri(endpoint_url: str, region: str = "us-east-1") -> str:
+    """An ``aws`` Airflow connection (JSON form) that sends every AWS call to the sandbox."""
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": endpoint_url, "region_name": region},
+        }
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
+    """Wait until ``url`` answers at all (any status), failing early if ``process`` died."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
