@@ -8,12 +8,13 @@
 4. keeps everything up until Ctrl-C (or exits at once with ``--exit-after-run``), then stops both process
    groups — nothing is left running.
 
-State lives in ``var/`` (Airflow home, logs); delete it to start over.
+State lives in ``var/`` (Airflow home, logs; ``--state-dir`` to choose another); delete it to start over.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -26,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-VAR = REPO / "var"
-AIRFLOW_HOME = VAR / "airflow"
 DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
 REGIONS = ["us-east-1", "us-west-2"]
 
@@ -36,11 +35,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sandbox-port", type=int, default=5055)
     parser.add_argument("--airflow-port", type=int, default=8080)
-    parser.add_argument("--time-scale", type=float, default=0.01, help="simulated durations × this (default 0.01)")
+    parser.add_argument("--time-scale", type=float, default=0.01, help="multiplies simulated durations (default 0.01)")
     parser.add_argument("--exit-after-run", action="store_true", help="stop everything once the runbook ended")
+    parser.add_argument("--state-dir", type=Path, default=REPO / "var", help="Airflow home and logs (default: var/)")
     args = parser.parse_args()
 
-    VAR.mkdir(exist_ok=True)
+    state = args.state_dir.resolve()
+    airflow_home = state / "airflow"
+    airflow_home.mkdir(parents=True, exist_ok=True)
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
     airflow_url = f"http://localhost:{args.airflow_port}"
     processes: list[subprocess.Popen] = []
@@ -53,19 +55,19 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        processes.append(start_sandbox(args.sandbox_port, args.time_scale))
+        processes.append(start_sandbox(args.sandbox_port, args.time_scale, state))
         wait_until(lambda: health(f"{sandbox_url}/_sandbox/health").get("fleet_loaded"), "the sandbox fleet",
-                   processes, timeout=180)
+                   processes, state, timeout=180)
         print(f"sandbox: demo fleet served on {sandbox_url}", flush=True)
-        processes.append(start_airflow(args.airflow_port, sandbox_url))
-        wait_until(lambda: airflow_healthy(airflow_url), "Airflow", processes, timeout=240)
-        password = simple_auth_password()
+        processes.append(start_airflow(args.airflow_port, sandbox_url, state))
+        wait_until(lambda: airflow_healthy(airflow_url, airflow_home), "Airflow", processes, state, timeout=240)
+        password = simple_auth_password(airflow_home)
         print(f"airflow: UI on {airflow_url} (user admin, password {password})", flush=True)
 
-        state, report = run_inventory(airflow_url, password, processes)
-        print(f"eks_fleet_inventory finished: {state}\n{report}", flush=True)
+        outcome, report = run_inventory(airflow_url, password, processes, state)
+        print(f"eks_fleet_inventory finished: {outcome}\n{report}", flush=True)
         if args.exit_after_run:
-            return 0 if state == "success" else 1
+            return 0 if outcome == "success" else 1
         print("Press Ctrl-C to stop the sandbox and Airflow.", flush=True)
         while not stopping and all(process.poll() is None for process in processes):
             time.sleep(0.5)
@@ -76,15 +78,15 @@ def main() -> int:
         print("demo: sandbox and Airflow stopped", flush=True)
 
 
-def start_sandbox(port: int, time_scale: float) -> subprocess.Popen:
-    log = (VAR / "eks-sandbox.log").open("w")
+def start_sandbox(port: int, time_scale: float, state: Path) -> subprocess.Popen:
+    log = (state / "eks-sandbox.log").open("w")
     return subprocess.Popen(
         ["eks-sandbox", "serve", "--fleet", str(DEMO_FLEET), "--port", str(port), "--time-scale", str(time_scale)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
 
 
-def airflow_environment(port: int, sandbox_url: str) -> dict[str, str]:
+def airflow_environment(port: int, sandbox_url: str, airflow_home: Path) -> dict[str, str]:
     """Airflow settings for the demo: SQLite, LocalExecutor, the repo's dags/plugins, AWS → the sandbox."""
     connection = {
         "conn_type": "aws",
@@ -93,7 +95,7 @@ def airflow_environment(port: int, sandbox_url: str) -> dict[str, str]:
         "extra": {"endpoint_url": sandbox_url, "region_name": "us-east-1"},
     }
     return os.environ | {
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -111,27 +113,28 @@ def airflow_environment(port: int, sandbox_url: str) -> dict[str, str]:
     }
 
 
-def start_airflow(port: int, sandbox_url: str) -> subprocess.Popen:
-    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
-    log = (VAR / "airflow-standalone.log").open("w")
+def start_airflow(port: int, sandbox_url: str, state: Path) -> subprocess.Popen:
+    log = (state / "airflow-standalone.log").open("w")
     return subprocess.Popen(
-        ["airflow", "standalone"], env=airflow_environment(port, sandbox_url),
+        ["airflow", "standalone"], env=airflow_environment(port, sandbox_url, state / "airflow"),
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
 
 
-def simple_auth_password() -> str:
-    passwords = json.loads((AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated").read_text())
+def simple_auth_password(airflow_home: Path) -> str:
+    passwords = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
     return passwords["admin"]
 
 
-def run_inventory(airflow_url: str, password: str, processes: list[subprocess.Popen]) -> tuple[str, str]:
+def run_inventory(
+    airflow_url: str, password: str, processes: list[subprocess.Popen], state: Path
+) -> tuple[str, str]:
     """Trigger eks_fleet_inventory through the REST API and wait for it; returns (state, report)."""
     token = request_json(f"{airflow_url}/auth/token", {"username": "admin", "password": password})["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     dag_url = f"{airflow_url}/api/v2/dags/eks_fleet_inventory"
     wait_until(lambda: request_json(dag_url, headers=headers, default={}).get("dag_id"), "the DAG to be parsed",
-               processes, timeout=120)
+               processes, state, timeout=120)
     request_json(dag_url, {"is_paused": False}, headers=headers, method="PATCH")
     run_id = f"demo__{int(time.time())}"
     request_json(f"{dag_url}/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": {"regions": REGIONS}},
@@ -142,10 +145,10 @@ def run_inventory(airflow_url: str, password: str, processes: list[subprocess.Po
         state = request_json(run_url, headers=headers)["state"]
         return state if state in ("success", "failed") else None
 
-    state = wait_until(finished, "eks_fleet_inventory to finish", processes, timeout=300)
+    outcome = wait_until(finished, "eks_fleet_inventory to finish", processes, state, timeout=300)
     report = request_json(f"{run_url}/taskInstances/report/xcomEntries/return_value", headers=headers,
                           default={}).get("value", "(no report)")
-    return state, report
+    return outcome, report
 
 
 def request_json(url: str, body: dict | None = None, headers: dict | None = None, method: str | None = None,
@@ -172,44 +175,41 @@ def health(url: str) -> dict:
         return {}
 
 
-def airflow_healthy(airflow_url: str) -> bool:
+def airflow_healthy(airflow_url: str, airflow_home: Path) -> bool:
     status = health(f"{airflow_url}/api/v2/monitor/health")
     return bool(status) and all(
         part.get("status") == "healthy" for name, part in status.items() if name in ("metadatabase", "scheduler")
-    ) and (AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated").exists()
+    ) and (airflow_home / "simple_auth_manager_passwords.json.generated").exists()
 
 
-def wait_until(condition: Any, what: str, processes: list[subprocess.Popen], timeout: float) -> Any:
+def wait_until(condition: Any, what: str, processes: list[subprocess.Popen], state: Path, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
                 raise SystemExit(f"demo: {process.args[0]} exited ({process.returncode}) while waiting for {what}; "
-                                 f"see {VAR}/*.log")
+                                 f"see {state}/*.log")
         result = condition()
         if result:
             return result
         time.sleep(1)
-    raise SystemExit(f"demo: gave up waiting for {what} after {timeout:.0f} s; see {VAR}/*.log")
+    raise SystemExit(f"demo: gave up waiting for {what} after {timeout:.0f} s; see {state}/*.log")
 
 
 def stop_process_group(process: subprocess.Popen, grace: float = 20.0) -> None:
     """TERM the whole process group (standalone's children too), then KILL what outlives the grace period."""
     if process.poll() is not None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
     # Workers that outlive their parent stay in its group: make sure none remain.
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 if __name__ == "__main__":
