@@ -28,7 +28,7 @@ from eks_sandbox.kube.errors import KubeApiError
 from eks_sandbox.kube.nodes import build_node, internal_ip_from_name
 from eks_sandbox.kube.resources import ResourceType, load_catalogue, parse_minor, split_api_version
 from eks_sandbox.kube.selectors import parse_field_selector, parse_label_selector
-from eks_sandbox.kube.store import ObjectStore
+from eks_sandbox.kube.store import ObjectStore, clone
 
 PodMutator = Callable[["KubeCluster", dict[str, Any]], None]
 
@@ -120,7 +120,7 @@ class KubeCluster:
     def present(self, resource_type: ResourceType, obj: dict[str, Any], version: str) -> dict[str, Any]:
         """A copy of a stored object as read through ``version`` (storage is per group+kind, not version)."""
         presented = {"apiVersion": resource_type.api_version(version), "kind": resource_type.kind}
-        presented.update({k: copy.deepcopy(v) for k, v in obj.items() if k not in ("apiVersion", "kind")})
+        presented.update(clone({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}))
         return presented
 
     # --- object operations (the HTTP API and the contract methods share these) -------------------------------
@@ -168,7 +168,9 @@ class KubeCluster:
             self._allocate_cluster_ip(obj["spec"])
         self.store.insert(resource_type.group, resource_type.kind, obj)
         reconcile(self)
-        return self.read_object(resource_type, version, scope, metadata["name"])
+        # The controllers may already have removed it (e.g. a pod bound to a missing node); answer what was stored.
+        stored = self.store.get(resource_type.group, resource_type.kind, scope, metadata["name"]) or obj
+        return self.present(resource_type, stored, version)
 
     def replace_object(self, resource_type: ResourceType, version: str, body: dict[str, Any],
                        namespace: str | None, name: str, *, subresource: str | None = None,
@@ -186,14 +188,14 @@ class KubeCluster:
         if sent_version and sent_version != current["metadata"]["resourceVersion"] and not force:
             raise KubeApiError.conflict(resource_type.resource, name, resource_type.group)
         if subresource == "status":
-            updated = copy.deepcopy(current)
+            updated = clone(current)
             updated["status"] = obj.get("status") or {}
         else:
             updated = obj
             if resource_type.subresource("status") is not None:
                 updated.pop("status", None)
                 if "status" in current:
-                    updated["status"] = copy.deepcopy(current["status"])
+                    updated["status"] = clone(current["status"])
             apply_defaults(updated)
             validate(updated, resource_type.group)
         for field in ("name", "uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
@@ -301,7 +303,16 @@ class KubeCluster:
             f"10.0.{self.store.random.randrange(0, 256)}.{self.store.random.randrange(4, 255)}")
         node = build_node(name, labels=labels, kubelet_version=kubelet_version, capacity=capacity,
                           provider_id=provider_id, taints=taints, internal_ip=internal_ip, now=self.store.now())
-        self.store.insert("", "Node", node)
+        stored = self.store.insert("", "Node", node)
+        # The kubelet's heartbeat Lease; owned by the Node so that it goes when the node does.
+        self.store.insert("coordination.k8s.io", "Lease", {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease", "ownerReferences": [
+                {"apiVersion": "v1", "kind": "Node", "name": name, "uid": stored["metadata"]["uid"]}]},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": self.clock.now().strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ")},
+        })
         reconcile(self)
         return self.get("v1", "Node", name) or node
 
@@ -310,7 +321,7 @@ class KubeCluster:
         node = self.store.get("", "Node", None, node_name)
         if node is None:
             raise KubeApiError.not_found("nodes", node_name)
-        updated = copy.deepcopy(node)
+        updated = clone(node)
         updated["spec"]["unschedulable"] = True
         self.store.save("", "Node", updated)
         reconcile(self)

@@ -8,7 +8,6 @@ settled state a real cluster reaches a few seconds later.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from eks_sandbox.kube.disruption import budget_numbers, pod_is_ready
 from eks_sandbox.kube.nodes import UNSCHEDULABLE_TAINT_KEY, admits, is_ready, node_address
-from eks_sandbox.kube.store import NAME_ALPHABET, ObjectStore
+from eks_sandbox.kube.store import NAME_ALPHABET, ObjectStore, clone
 
 if TYPE_CHECKING:
     from eks_sandbox.kube.cluster import KubeCluster
@@ -62,11 +61,6 @@ def controller_ref(owner: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def controlled_by(obj: dict[str, Any], owner_uid: str) -> bool:
-    return any(ref.get("uid") == owner_uid and ref.get("controller")
-               for ref in obj["metadata"].get("ownerReferences") or [])
-
-
 def template_hash(template: dict[str, Any]) -> str:
     """A stable short hash of a pod template, spelled like the pod-template-hash label."""
     digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
@@ -96,9 +90,19 @@ def _live_pods(store: ObjectStore, namespace: str | None = None) -> list[dict[st
 
 
 def _save_status(store: ObjectStore, group: str, obj: dict[str, Any], status: dict[str, Any]) -> None:
-    updated = copy.deepcopy(obj)
-    updated["status"] = status
+    # A shallow copy is enough: only status and the metadata the store stamps change.
+    updated = {**obj, "metadata": dict(obj["metadata"]), "status": status}
     store.save(group, obj["kind"], updated)
+
+
+def _owned(objects: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Objects by the uid of their controller, so each controller scans the pods once per pass."""
+    index: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            if ref.get("controller"):
+                index.setdefault(ref["uid"], []).append(obj)
+    return index
 
 
 def _without_zeroes(status: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -115,7 +119,7 @@ def _pod_from_template(owner: dict[str, Any], template: dict[str, Any], labels: 
     }
     if template_metadata.get("annotations"):
         metadata["annotations"] = dict(template_metadata["annotations"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": copy.deepcopy(template["spec"])}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": clone(template["spec"])}
 
 
 # --- controllers, in the order one pass runs them --------------------------------------------------------------
@@ -159,7 +163,7 @@ def sync_unschedulable_taints(cluster: KubeCluster) -> None:
         has_taint = any(t.get("key") == UNSCHEDULABLE_TAINT_KEY for t in taints)
         if bool(spec.get("unschedulable")) == has_taint:
             continue
-        updated = copy.deepcopy(node)
+        updated = clone(node)
         if has_taint:
             updated["spec"]["taints"] = [t for t in taints if t.get("key") != UNSCHEDULABLE_TAINT_KEY]
             if not updated["spec"]["taints"]:
@@ -187,11 +191,11 @@ def sync_deployments(cluster: KubeCluster) -> None:
     are ready at once; PDBs are not consulted, exactly as a real rolling update does not consult them.
     """
     store = cluster.store
+    owned = _owned(store.all("apps", "ReplicaSet"))
     for deployment in store.all("apps", "Deployment"):
         namespace, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
         spec = deployment["spec"]
-        replica_sets = [rs for rs in store.all("apps", "ReplicaSet", namespace)
-                        if controlled_by(rs, deployment["metadata"]["uid"])]
+        replica_sets = list(owned.get(deployment["metadata"]["uid"], []))
         pod_hash = template_hash(spec["template"])
         current = next((rs for rs in replica_sets
                         if rs["metadata"].get("labels", {}).get("pod-template-hash") == pod_hash), None)
@@ -201,26 +205,29 @@ def sync_deployments(cluster: KubeCluster) -> None:
             replica_sets.append(current)
         elif current is not None and int(current["metadata"]["annotations"][REVISION_ANNOTATION]) < max(revisions):
             # Rolling back to an earlier template reuses its ReplicaSet under a new revision number.
-            updated = copy.deepcopy(current)
+            updated = clone(current)
             updated["metadata"]["annotations"][REVISION_ANNOTATION] = str(max(revisions) + 1)
             store.save("apps", "ReplicaSet", updated)
         for rs in replica_sets if current is not None else []:
             wanted = spec["replicas"] if rs["metadata"]["name"] == current["metadata"]["name"] else 0
             live = store.get("apps", "ReplicaSet", namespace, rs["metadata"]["name"])
             if live is not None and live["spec"]["replicas"] != wanted:
-                updated = copy.deepcopy(live)
+                updated = clone(live)
                 updated["spec"]["replicas"] = wanted
                 updated["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = (
                     str(spec["replicas"]))
                 store.save("apps", "ReplicaSet", updated)
-        _prune_history(store, deployment, current)
-        _update_deployment_status(store, store.get("apps", "Deployment", namespace, name) or deployment, pod_hash)
+        live_sets = [live for rs in replica_sets
+                     if (live := store.get("apps", "ReplicaSet", namespace, rs["metadata"]["name"])) is not None]
+        live_sets = _prune_history(store, deployment, live_sets, current)
+        _update_deployment_status(store, store.get("apps", "Deployment", namespace, name) or deployment,
+                                  live_sets, pod_hash)
 
 
 def _create_replica_set(store: ObjectStore, deployment: dict[str, Any], pod_hash: str, revision: int) -> dict:
-    template = copy.deepcopy(deployment["spec"]["template"])
+    template = clone(deployment["spec"]["template"])
     template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = pod_hash
-    selector = copy.deepcopy(deployment["spec"]["selector"])
+    selector = clone(deployment["spec"]["selector"])
     selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
     replicas = deployment["spec"]["replicas"]
     return store.insert("apps", "ReplicaSet", {
@@ -242,23 +249,22 @@ def _create_replica_set(store: ObjectStore, deployment: dict[str, Any], pod_hash
     })
 
 
-def _prune_history(store: ObjectStore, deployment: dict[str, Any], current: dict[str, Any] | None) -> None:
+def _prune_history(store: ObjectStore, deployment: dict[str, Any], replica_sets: list[dict[str, Any]],
+                   current: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Keep at most revisionHistoryLimit scaled-down ReplicaSets, dropping the oldest revisions."""
     limit = deployment["spec"].get("revisionHistoryLimit", 10)
-    namespace = deployment["metadata"]["namespace"]
-    old = [rs for rs in store.all("apps", "ReplicaSet", namespace)
-           if controlled_by(rs, deployment["metadata"]["uid"])
-           and (current is None or rs["metadata"]["name"] != current["metadata"]["name"])
+    old = [rs for rs in replica_sets
+           if (current is None or rs["metadata"]["name"] != current["metadata"]["name"])
            and rs["spec"]["replicas"] == 0 and not rs.get("status", {}).get("replicas")]
-    old.sort(key=lambda rs: int(rs["metadata"]["annotations"].get(REVISION_ANNOTATION, "0")))
-    for rs in old[: max(0, len(old) - limit)]:
-        store.remove("apps", "ReplicaSet", namespace, rs["metadata"]["name"])
+    old.sort(key=lambda rs: int(rs["metadata"].get("annotations", {}).get(REVISION_ANNOTATION, "0")))
+    pruned = {rs["metadata"]["name"] for rs in old[: max(0, len(old) - limit)]}
+    for rs_name in pruned:
+        store.remove("apps", "ReplicaSet", deployment["metadata"]["namespace"], rs_name)
+    return [rs for rs in replica_sets if rs["metadata"]["name"] not in pruned]
 
 
-def _update_deployment_status(store: ObjectStore, deployment: dict[str, Any], pod_hash: str) -> None:
-    namespace = deployment["metadata"]["namespace"]
-    replica_sets = [rs for rs in store.all("apps", "ReplicaSet", namespace)
-                    if controlled_by(rs, deployment["metadata"]["uid"])]
+def _update_deployment_status(store: ObjectStore, deployment: dict[str, Any], replica_sets: list[dict[str, Any]],
+                              pod_hash: str) -> None:
     current = next((rs for rs in replica_sets if rs["metadata"]["labels"].get("pod-template-hash") == pod_hash), None)
     desired = deployment["spec"]["replicas"]
 
@@ -299,13 +305,13 @@ def _update_deployment_status(store: ObjectStore, deployment: dict[str, Any], po
         "unavailableReplicas": max(0, desired - available),
         "conditions": conditions,
     }
-    updated = copy.deepcopy(deployment)
-    updated["status"] = _without_zeroes(status, ("replicas", "updatedReplicas", "readyReplicas",
-                                                 "availableReplicas", "unavailableReplicas"))
+    metadata = dict(deployment["metadata"])
     if current is not None:
-        updated["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = (
-            current["metadata"]["annotations"][REVISION_ANNOTATION])
-    store.save("apps", "Deployment", updated)
+        metadata["annotations"] = {**(metadata.get("annotations") or {}),
+                                   REVISION_ANNOTATION: current["metadata"]["annotations"][REVISION_ANNOTATION]}
+    status = _without_zeroes(status, ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas",
+                                      "unavailableReplicas"))
+    store.save("apps", "Deployment", {**deployment, "metadata": metadata, "status": status})
 
 
 def _round_down_budget(value: int | str, total: int) -> int:
@@ -318,21 +324,24 @@ def _round_down_budget(value: int | str, total: int) -> int:
 def sync_replica_sets(cluster: KubeCluster) -> None:
     """ReplicaSet → Pods: create or delete pods until ``spec.replicas`` of them exist; report status."""
     store = cluster.store
+    owned = _owned(_live_pods(store))
     for rs in store.all("apps", "ReplicaSet"):
         namespace, name = rs["metadata"]["namespace"], rs["metadata"]["name"]
-        pods = [pod for pod in _live_pods(store, namespace) if controlled_by(pod, rs["metadata"]["uid"])]
+        pods = list(owned.get(rs["metadata"]["uid"], []))
         missing = rs["spec"].get("replicas", 1) - len(pods)
         for _ in range(missing):
             pod = _pod_from_template(rs, rs["spec"]["template"], {})
             pod["metadata"]["generateName"] = f"{name}-"
-            cluster.create_pod(pod)
+            created = cluster.create_pod(pod)
+            if created is not None:
+                pods.append(created)
         if missing < 0:
             # Scale down the least useful pods first: unscheduled, then unready, then the newest.
             pods.sort(key=lambda p: (bool(p["spec"].get("nodeName")), pod_is_ready(p),
                                      _negated_timestamp(p["metadata"]["creationTimestamp"])))
             for pod in pods[: -missing]:
                 store.remove("", "Pod", namespace, pod["metadata"]["name"])
-        pods = [pod for pod in _live_pods(store, namespace) if controlled_by(pod, rs["metadata"]["uid"])]
+            pods = pods[-missing:]
         ready = sum(1 for pod in pods if pod_is_ready(pod))
         status = {
             "replicas": len(pods),
@@ -352,13 +361,13 @@ def _negated_timestamp(timestamp: str) -> list[int]:
 def sync_stateful_sets(cluster: KubeCluster) -> None:
     """StatefulSet → pods ``<name>-0 .. <name>-(n-1)``; pods of an older template revision are replaced."""
     store = cluster.store
+    owned = _owned(_live_pods(store))
     for sts in store.all("apps", "StatefulSet"):
         namespace, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
         revision = f"{name}-{template_hash(sts['spec']['template'])}"
         replicas = sts["spec"].get("replicas", 1)
         on_delete = (sts["spec"].get("updateStrategy") or {}).get("type") == "OnDelete"
-        pods = {pod["metadata"]["name"]: pod for pod in _live_pods(store, namespace)
-                if controlled_by(pod, sts["metadata"]["uid"])}
+        pods = {pod["metadata"]["name"]: pod for pod in owned.get(sts["metadata"]["uid"], [])}
         for pod_name, pod in pods.items():
             ordinal = pod_name.rsplit("-", 1)[-1]
             outdated = pod["metadata"]["labels"].get("controller-revision-hash") != revision and not on_delete
@@ -377,7 +386,8 @@ def sync_stateful_sets(cluster: KubeCluster) -> None:
                 if sts["spec"].get("serviceName"):
                     pod["spec"]["subdomain"] = sts["spec"]["serviceName"]
                 cluster.create_pod(pod)
-        pods_now = [pod for pod in _live_pods(store, namespace) if controlled_by(pod, sts["metadata"]["uid"])]
+        pods_now = [pod for ordinal in range(replicas)
+                    if (pod := store.get("", "Pod", namespace, f"{name}-{ordinal}")) is not None]
         ready = sum(1 for pod in pods_now if pod_is_ready(pod))
         updated = sum(1 for pod in pods_now if pod["metadata"]["labels"].get("controller-revision-hash") == revision)
         status = {
@@ -399,22 +409,24 @@ def sync_daemon_sets(cluster: KubeCluster) -> None:
     """DaemonSet → one pod on every node it may run on (cordoned nodes included, as upstream)."""
     store = cluster.store
     nodes = store.all("", "Node")
+    owned = _owned(_live_pods(store))
     for ds in store.all("apps", "DaemonSet"):
         namespace, name = ds["metadata"]["namespace"], ds["metadata"]["name"]
         revision = template_hash(ds["spec"]["template"])
-        pod_spec = copy.deepcopy(ds["spec"]["template"]["spec"])
+        pod_spec = clone(ds["spec"]["template"]["spec"])
         tolerations = pod_spec.setdefault("tolerations", [])
         tolerations.extend(t for t in DAEMONSET_TOLERATIONS if t not in tolerations)
         eligible = {node["metadata"]["name"] for node in nodes if admits(node, pod_spec)}
-        pods = [pod for pod in _live_pods(store, namespace) if controlled_by(pod, ds["metadata"]["uid"])]
+        pods = []
         covered = set()
-        for pod in pods:
+        for pod in owned.get(ds["metadata"]["uid"], []):
             node_name = pod["spec"].get("nodeName")
             outdated = pod["metadata"]["labels"].get("controller-revision-hash") != revision
             if node_name not in eligible or node_name in covered or outdated:
                 store.remove("", "Pod", namespace, pod["metadata"]["name"])
             else:
                 covered.add(node_name)
+                pods.append(pod)
         for node_name in sorted(eligible - covered):
             pod = _pod_from_template(ds, {**ds["spec"]["template"], "spec": pod_spec},
                                      {"controller-revision-hash": revision, "pod-template-generation":
@@ -424,8 +436,9 @@ def sync_daemon_sets(cluster: KubeCluster) -> None:
             pod["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [{"matchFields": [
                     {"key": "metadata.name", "operator": "In", "values": [node_name]}]}]}}}
-            cluster.create_pod(pod)
-        pods = [pod for pod in _live_pods(store, namespace) if controlled_by(pod, ds["metadata"]["uid"])]
+            created = cluster.create_pod(pod)
+            if created is not None:
+                pods.append(created)
         ready = sum(1 for pod in pods if pod_is_ready(pod))
         status = {
             "currentNumberScheduled": len(pods),
@@ -459,7 +472,7 @@ def schedule_pods(cluster: KubeCluster) -> None:
             if is_ready(node) and admits(node, pod["spec"])
             and load[node["metadata"]["name"]] < int(node["status"].get("allocatable", {}).get("pods", "110"))
         ]
-        updated = copy.deepcopy(pod)
+        updated = clone(pod)
         status = updated.setdefault("status", {"phase": "Pending"})
         if candidates:
             chosen = min(candidates, key=lambda node: (load[node["metadata"]["name"]], node["metadata"]["name"]))
@@ -497,7 +510,7 @@ def run_pods(cluster: KubeCluster) -> None:
 
 def _start_pod(store: ObjectStore, pod: dict[str, Any], node: dict[str, Any]) -> None:
     now = store.now()
-    updated = copy.deepcopy(pod)
+    updated = clone(pod)
     status = updated.setdefault("status", {})
     previous = {c["name"]: c for c in status.get("containerStatuses") or []}
     conditions = status.get("conditions") or []

@@ -39,7 +39,8 @@ def build_node(
     if taints:
         spec["taints"] = [dict(taint) for taint in taints]
     conditions = [
-        _condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", now),
+        _condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                   "kubelet has sufficient memory available", now),
         _condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now),
         _condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", now),
         _condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", now),

@@ -9,6 +9,7 @@ what lets the controllers run to a fixed point.
 from __future__ import annotations
 
 import copy
+import json
 import random
 import uuid
 from typing import Any
@@ -86,6 +87,11 @@ class ObjectStore:
     def _bump(self, metadata: dict[str, Any]) -> None:
         self.resource_version += 1
         metadata["resourceVersion"] = str(self.resource_version)
+
+
+def clone(obj: Any) -> Any:
+    """A deep copy of JSON-shaped data; several times faster than ``copy.deepcopy`` on API objects."""
+    return json.loads(json.dumps(obj))
 
 
 def _without_resource_version(obj: dict[str, Any]) -> dict[str, Any]:

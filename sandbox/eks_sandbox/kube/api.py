@@ -1,0 +1,326 @@
+"""The HTTP face of a ``KubeCluster``: kube-apiserver's REST paths, verbs, errors and content types.
+
+The sandbox dispatcher mounts this app at ``/k8s/<cluster_id>`` (``SCRIPT_NAME``), holds the sandbox lock,
+applies due transitions, and passes the cluster in ``environ["eks_sandbox.kube_cluster"]``. Any bearer token
+is accepted: authentication is not what runbooks rehearse against the simulator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import yaml
+from werkzeug.wrappers import Request, Response
+
+from eks_sandbox.kube.cluster import KubeCluster
+from eks_sandbox.kube.discovery import api_group, api_group_list, api_resource_list, api_versions
+from eks_sandbox.kube.errors import KubeApiError
+from eks_sandbox.kube.openapi import openapi_group_version, openapi_index
+from eks_sandbox.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from eks_sandbox.kube.resources import ResourceType
+from eks_sandbox.kube.selectors import label_selector_string
+from eks_sandbox.kube.tables import build_table, wants_table
+
+CLUSTER_ENVIRON_KEY = "eks_sandbox.kube_cluster"
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+_PATCHERS = {
+    "application/json-patch+json": json_patch,
+    "application/merge-patch+json": merge_patch,
+    "application/strategic-merge-patch+json": strategic_merge_patch,
+    # Server-side apply is approximated by a merge of the applied configuration (no field ownership).
+    "application/apply-patch+yaml": merge_patch,
+}
+
+
+def make_kube_app() -> WsgiApp:
+    """The WSGI app serving the Kubernetes API of the cluster found in ``environ``."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        cluster: KubeCluster = environ[CLUSTER_ENVIRON_KEY]
+        try:
+            response = _dispatch(request, cluster)
+        except KubeApiError as error:
+            response = _json(error.status(), error.code)
+        return response(environ, start_response)
+
+    return app
+
+
+@dataclass(frozen=True)
+class ResourcePath:
+    """A parsed ``/api[s]/.../[namespaces/<ns>/]<resource>[/<name>[/<subresource>]]`` path."""
+
+    resource_type: ResourceType
+    version: str
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+def _dispatch(request: Request, cluster: KubeCluster) -> Response:
+    segments = [segment for segment in request.path.split("/") if segment]
+    if segments == ["version"]:
+        return _json(cluster.version_info())
+    if segments in (["healthz"], ["livez"], ["readyz"]):
+        return Response("ok", mimetype="text/plain")
+    if segments[:2] == ["openapi", "v3"]:
+        return _openapi(cluster, segments[2:])
+    if segments[:1] == ["api"]:
+        if len(segments) == 1:
+            return _json(api_versions(f"{request.host}"))
+        group, version, rest = "", segments[1], segments[2:]
+    elif segments[:1] == ["apis"]:
+        if len(segments) == 1:
+            return _json(api_group_list(cluster.catalogue, cluster.minor))
+        group = segments[1]
+        if len(segments) == 2:
+            versions = cluster.catalogue.group_versions(cluster.minor).get(group)
+            if not versions:
+                raise KubeApiError.no_such_path()
+            return _json(api_group(group, versions))
+        version, rest = segments[2], segments[3:]
+    else:
+        raise KubeApiError.no_such_path()
+    if not rest:
+        resource_list = api_resource_list(cluster.catalogue, group, version, cluster.minor)
+        if resource_list is None:
+            raise KubeApiError.no_such_path()
+        return _json(resource_list)
+    target = _resource_path(cluster, group, version, rest)
+    cluster.record_usage(group, version, target.resource_type.resource, request.headers.get("User-Agent", ""))
+    return _serve_resource(request, cluster, target)
+
+
+def _openapi(cluster: KubeCluster, rest: list[str]) -> Response:
+    if not rest:
+        return _json(openapi_index(cluster.catalogue, cluster.minor))
+    if rest[0] == "api" and len(rest) == 2:
+        document = openapi_group_version(cluster.catalogue, "", rest[1], cluster.minor)
+    elif rest[0] == "apis" and len(rest) == 3:
+        document = openapi_group_version(cluster.catalogue, rest[1], rest[2], cluster.minor)
+    else:
+        document = None
+    if document is None:
+        raise KubeApiError.no_such_path()
+    return _json(document)
+
+
+def _resource_path(cluster: KubeCluster, group: str, version: str, rest: list[str]) -> ResourcePath:
+    namespace = None
+    # /api/v1/namespaces/<name>/status addresses the namespace itself, not a resource inside it.
+    namespace_subresource = group == "" and len(rest) == 3 and rest[2] in ("status", "finalize")
+    if rest[0] == "namespaces" and len(rest) >= 3 and not namespace_subresource:
+        namespace, rest = rest[1], rest[2:]
+    if len(rest) > 3:
+        raise KubeApiError.no_such_path()
+    resource_type = cluster.served_resource(group, version, rest[0])
+    if resource_type is None or (namespace is not None and not resource_type.namespaced):
+        raise KubeApiError.no_such_path()
+    name = rest[1] if len(rest) > 1 else None
+    subresource = rest[2] if len(rest) > 2 else None
+    if subresource is not None and resource_type.subresource(subresource) is None:
+        raise KubeApiError.no_such_path()
+    return ResourcePath(resource_type, version, namespace, name, subresource)
+
+
+def _serve_resource(request: Request, cluster: KubeCluster, target: ResourcePath) -> Response:
+    method = request.method
+    dry_run = request.args.get("dryRun") == "All"
+    if target.name is None:
+        if method == "GET":
+            return _list(request, cluster, target)
+        if method == "POST":
+            created = cluster.create_object(target.resource_type, target.version, _body(request), target.namespace,
+                                            dry_run=dry_run)
+            return _json(created, 201)
+        if method == "DELETE":
+            return _delete_collection(request, cluster, target)
+        raise KubeApiError.method_not_allowed()
+    if target.subresource == "eviction" and method == "POST":
+        return _evict(request, cluster, target, dry_run)
+    if target.subresource == "log" and method == "GET":
+        return _log(request, cluster, target)
+    if target.subresource == "scale":
+        return _scale(request, cluster, target, dry_run)
+    if method == "GET":
+        obj = cluster.read_object(target.resource_type, target.version, target.namespace, target.name)
+        return _maybe_table(request, cluster, target, [obj]) or _json(obj)
+    if method == "PUT":
+        return _json(cluster.replace_object(target.resource_type, target.version, _body(request), target.namespace,
+                                            target.name, subresource=target.subresource, dry_run=dry_run))
+    if method == "PATCH":
+        return _patch(request, cluster, target, dry_run)
+    if method == "DELETE":
+        return _delete(cluster, target)
+    raise KubeApiError.method_not_allowed()
+
+
+def _list(request: Request, cluster: KubeCluster, target: ResourcePath) -> Response:
+    items = cluster.list_objects(target.resource_type, target.version, target.namespace,
+                                 request.args.get("labelSelector"), request.args.get("fieldSelector"))
+    resource_version = str(cluster.store.resource_version)
+    if request.args.get("watch", "").lower() in ("true", "1"):
+        return _watch(request, items)
+    table = _maybe_table(request, cluster, target, items)
+    if table is not None:
+        return table
+    return _json({
+        "kind": f"{target.resource_type.kind}List",
+        "apiVersion": target.resource_type.api_version(target.version),
+        "metadata": {"resourceVersion": resource_version},
+        "items": items,
+    })
+
+
+def _watch(request: Request, items: list[dict[str, Any]]) -> Response:
+    """A watch that reports the objects newer than ``resourceVersion`` as ADDED events, then ends.
+
+    The simulator cannot hold a connection open under the sandbox lock; clients re-watch, as they do after a
+    server-side timeout.
+    """
+    since = request.args.get("resourceVersion") or "0"
+    newer = [item for item in items if since in ("", "0") or int(item["metadata"]["resourceVersion"]) > int(since)]
+    lines = "".join(json.dumps({"type": "ADDED", "object": item}) + "\n" for item in newer)
+    return Response(lines, mimetype="application/json")
+
+
+def _maybe_table(request: Request, cluster: KubeCluster, target: ResourcePath,
+                 objects: list[dict[str, Any]]) -> Response | None:
+    if not wants_table(request.headers.get("Accept", "")):
+        return None
+    return _json(build_table(target.resource_type.kind, objects, cluster.clock.now(),
+                             str(cluster.store.resource_version), request.args.get("includeObject", "Metadata")))
+
+
+def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run: bool) -> Response:
+    patcher = _PATCHERS.get(request.mimetype)
+    if patcher is None:
+        raise KubeApiError.unsupported_media_type(request.mimetype)
+    patch = _body(request)
+    try:
+        current = cluster.read_object(target.resource_type, target.version, target.namespace, target.name)
+    except KubeApiError as error:
+        if error.code == 404 and request.mimetype == "application/apply-patch+yaml":
+            return _json(cluster.create_object(target.resource_type, target.version, patch, target.namespace,
+                                               dry_run=dry_run), 201)
+        raise
+    patched = patcher(current, patch)
+    return _json(cluster.replace_object(target.resource_type, target.version, patched, target.namespace,
+                                        target.name, subresource=target.subresource, dry_run=dry_run))
+
+
+def _delete(cluster: KubeCluster, target: ResourcePath) -> Response:
+    deleted = cluster.delete_object(target.resource_type, target.version, target.namespace, target.name or "")
+    if target.resource_type.kind in ("Pod", "Namespace"):
+        # Pods and namespaces answer with the object, marked for deletion, as kube-apiserver does.
+        deleted["metadata"]["deletionTimestamp"] = cluster.store.now()
+        if target.resource_type.kind == "Namespace":
+            deleted["status"] = {"phase": "Terminating"}
+        return _json(deleted)
+    return _json({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": target.name, "group": target.resource_type.group,
+                    "kind": target.resource_type.resource, "uid": deleted["metadata"].get("uid")},
+    })
+
+
+def _delete_collection(request: Request, cluster: KubeCluster, target: ResourcePath) -> Response:
+    items = cluster.list_objects(target.resource_type, target.version, target.namespace,
+                                 request.args.get("labelSelector"), request.args.get("fieldSelector"))
+    for item in items:
+        cluster.delete_object(target.resource_type, target.version, item["metadata"].get("namespace"),
+                              item["metadata"]["name"])
+    return _json({"kind": f"{target.resource_type.kind}List",
+                  "apiVersion": target.resource_type.api_version(target.version),
+                  "metadata": {"resourceVersion": str(cluster.store.resource_version)}, "items": items})
+
+
+def _evict(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run: bool) -> Response:
+    eviction = _body(request)
+    name = (eviction.get("metadata") or {}).get("name", target.name)
+    if name != target.name:
+        raise KubeApiError.bad_request(f"name in URL does not match name in Eviction object: {target.name} != {name}")
+    options = eviction.get("deleteOptions") or {}
+    cluster.evict(target.namespace or "default", target.name or "", dry_run=dry_run or options.get("dryRun") == ["All"])
+    return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
+
+
+def _log(request: Request, cluster: KubeCluster, target: ResourcePath) -> Response:
+    pod = cluster.read_object(target.resource_type, target.version, target.namespace, target.name or "")
+    names = [container["name"] for container in pod["spec"].get("containers") or []]
+    container = request.args.get("container")
+    if container is None and len(names) > 1:
+        raise KubeApiError.bad_request(f"a container name must be specified for pod {target.name}, choose one of: "
+                                       f"[{' '.join(names)}]")
+    container = container or names[0]
+    if container not in names:
+        raise KubeApiError.bad_request(f"container {container} is not valid for pod {target.name}")
+    started = cluster.clock.now() - timedelta(seconds=5)
+    lines = [
+        f"{started.strftime('%Y-%m-%dT%H:%M:%S.%fZ')} simulated container {container} of pod {target.name} started",
+        f"{cluster.clock.now().strftime('%Y-%m-%dT%H:%M:%S.%fZ')} ready",
+    ]
+    return Response("\n".join(lines) + "\n", mimetype="text/plain")
+
+
+def _scale(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run: bool) -> Response:
+    """``<workload>/scale``: an autoscaling/v1 Scale view of spec.replicas (kubectl scale, HPA)."""
+    parent = cluster.read_object(target.resource_type, target.version, target.namespace, target.name or "")
+    scale = _scale_of(parent)
+    if request.method == "GET":
+        return _json(scale)
+    if request.method == "PUT":
+        wanted = _body(request)
+    elif request.method == "PATCH":
+        patcher = _PATCHERS.get(request.mimetype)
+        if patcher is None:
+            raise KubeApiError.unsupported_media_type(request.mimetype)
+        wanted = patcher(scale, _body(request))
+    else:
+        raise KubeApiError.method_not_allowed()
+    sent_version = (wanted.get("metadata") or {}).get("resourceVersion")
+    if sent_version and sent_version != parent["metadata"]["resourceVersion"]:
+        raise KubeApiError.conflict(target.resource_type.resource, target.name or "", target.resource_type.group)
+    parent["spec"]["replicas"] = (wanted.get("spec") or {}).get("replicas", 0)
+    updated = cluster.replace_object(target.resource_type, target.version, parent, target.namespace,
+                                     target.name or "", dry_run=dry_run)
+    return _json(_scale_of(updated))
+
+
+def _scale_of(workload: dict[str, Any]) -> dict[str, Any]:
+    metadata = workload["metadata"]
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {key: metadata[key] for key in ("name", "namespace", "uid", "resourceVersion",
+                                                     "creationTimestamp") if key in metadata},
+        "spec": {"replicas": workload["spec"].get("replicas", 1)},
+        "status": {"replicas": (workload.get("status") or {}).get("replicas", 0),
+                   "selector": label_selector_string(workload["spec"].get("selector") or {})},
+    }
+
+
+def _body(request: Request) -> Any:
+    raw = request.get_data()
+    if not raw:
+        return {}
+    try:
+        if "yaml" in (request.mimetype or ""):
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as error:
+        raise KubeApiError.bad_request(f"the body of the request could not be decoded: {error}") from None
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
