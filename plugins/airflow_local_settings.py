@@ -9,14 +9,34 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from typing import Any
 
-from airflow.sdk import dag as _dag  # noqa: F401  (warm-up, see module docstring)
-from airflow.sdk import task as _task  # noqa: F401  (warm-up, see module docstring)
+# When the runbook library itself is what imports Airflow (a script or test importing a hook first), it is
+# being loaded already; importing it again from here would re-enter its half-initialised modules.
+_LIBRARY_IS_LOADING = any(name.startswith("eks_runbooks.") for name in sys.modules)
 
-import eks_runbooks.operators.eks  # noqa: F401  (warm-up, see module docstring)
-import eks_runbooks.sensors.eks  # noqa: F401  (warm-up, see module docstring)
-from eks_runbooks.policies import runbook_dag_problems
+from eks_runbooks.policies import runbook_dag_problems  # noqa: E402  (after the check above, on purpose)
+
+#: What DAG files take from ``airflow.sdk`` (resolved lazily there, so resolve them here) ...
+WARM_UP_SDK_NAMES = ("DAG", "dag", "task", "task_group", "Param", "get_current_context", "TriggerRule")
+#: ... what those load on first use (TaskFlow's operator, schedules, Variables), and the runbook adapters.
+WARM_UP_MODULES = (
+    "airflow.providers.standard.decorators.python",
+    "airflow.sdk.definitions.decorators.setup_teardown",
+    "airflow.sdk.definitions.timetables.interval",
+    "airflow.models.variable",
+    "eks_runbooks.operators.eks",
+    "eks_runbooks.sensors.eks",
+)
+
+if not _LIBRARY_IS_LOADING:
+    _sdk = importlib.import_module("airflow.sdk")
+    for _name in WARM_UP_SDK_NAMES:
+        getattr(_sdk, _name)
+    for _module in WARM_UP_MODULES:
+        importlib.import_module(_module)
 
 
 def dag_policy(dag: Any) -> None:

@@ -93,7 +93,7 @@ def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [str(VENV_BIN / "eks-sandbox"), "serve", "--fleet", str(DEMO_FLEET), "--port", str(port),
-             "--time-scale", "0.002"],
+             "--time-scale", "0.01"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:

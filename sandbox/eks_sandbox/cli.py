@@ -38,11 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="multiplies every simulated duration: 1 = realistic minutes, 0.01 = 100x faster (default: 1)",
     )
+    serve.add_argument("--log-requests", action="store_true", help="log every request served (to stderr)")
     args = parser.parse_args(argv)
-    return _serve(args.fleet, args.host, args.port, args.time_scale, args.advertise_url)
+    return _serve(args.fleet, args.host, args.port, args.time_scale, args.advertise_url, args.log_requests)
 
 
-def _serve(fleet: Path | None, host: str, port: int, time_scale: float, advertise_url: str | None) -> int:
+def _serve(
+    fleet: Path | None, host: str, port: int, time_scale: float, advertise_url: str | None, log_requests: bool
+) -> int:
     from eks_sandbox.fleet import load_fleet
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox
@@ -55,9 +58,11 @@ def _serve(fleet: Path | None, host: str, port: int, time_scale: float, advertis
     sandbox = Sandbox(time_scale=time_scale)
     sandbox.fleet_loaded = fleet_document is None
     try:
-        server = SandboxServer(sandbox, host=host, port=port, advertise_url=advertise_url).start()
-    except OSError as error:
-        print(f"eks-sandbox: cannot listen on {host}:{port}: {error.strerror}", file=sys.stderr)
+        server = SandboxServer(
+            sandbox, host=host, port=port, advertise_url=advertise_url, log_requests=log_requests
+        ).start()
+    except (OSError, SystemExit):  # werkzeug reports a busy port itself, then exits
+        print(f"eks-sandbox: cannot listen on {host}:{port}; choose another --port", file=sys.stderr)
         return 1
     try:
         if fleet_document is not None:

@@ -97,12 +97,9 @@ def _public_route_table(aws: _AwsClients, vpc_id: str) -> str:
 
 def _consume_ips(aws: _AwsClients, subnet_id: str, keep_free: int) -> None:
     """Fill a subnet with network interfaces until only ``keep_free`` addresses remain (IP exhaustion)."""
-    while _free_ips(aws, subnet_id) > keep_free:
+    free = aws.ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"]
+    for _ in range(free - keep_free):
         aws.ec2.create_network_interface(SubnetId=subnet_id, Description="sandbox: occupies an address")
-
-
-def _free_ips(aws: _AwsClients, subnet_id: str) -> int:
-    return aws.ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"]
 
 
 def _role(aws: _AwsClients, name: str, service: str) -> str:

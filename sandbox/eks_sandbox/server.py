@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
 
 from eks_sandbox import moto_compat
@@ -97,14 +97,29 @@ class SandboxDispatcher:
         return params.pop("Action", ""), params
 
 
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its per-request access log (a fleet load makes hundreds of requests)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
 class SandboxServer:
     """Serves a sandbox on loopback from a background thread (tests) or the foreground (the CLI)."""
 
     def __init__(
-        self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 5055, advertise_url: str | None = None
+        self,
+        sandbox: Sandbox,
+        host: str = "127.0.0.1",
+        port: int = 5055,
+        advertise_url: str | None = None,
+        log_requests: bool = False,
     ) -> None:
         self.sandbox = sandbox
-        self._server: BaseWSGIServer = make_server(host, port, SandboxDispatcher(sandbox), threaded=True)
+        handler = WSGIRequestHandler if log_requests else _QuietRequestHandler
+        self._server: BaseWSGIServer = make_server(
+            host, port, SandboxDispatcher(sandbox), threaded=True, request_handler=handler
+        )
         self._thread: threading.Thread | None = None
         self.url = f"http://{host}:{self._server.server_port}"
         # Cluster endpoints must be reachable by clients: in a container network that is not the bind address.

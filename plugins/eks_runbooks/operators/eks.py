@@ -152,9 +152,14 @@ class EksUpdateClusterVersionOperator(EksUpdateOperatorBase):
         self.force = force
 
     def start_update(self, token: str) -> dict[str, Any]:
-        return self.hook.conn.update_cluster_version(
-            name=self.cluster_name, version=self.kubernetes_version, force=self.force, clientRequestToken=token
-        )["update"]
+        request: dict[str, Any] = {
+            "name": self.cluster_name,
+            "version": self.kubernetes_version,
+            "clientRequestToken": token,
+        }
+        if self.force:
+            request["force"] = True
+        return self.hook.conn.update_cluster_version(**request)["update"]
 
 
 class EksUpdateAddonOperator(EksUpdateOperatorBase):
@@ -236,9 +241,10 @@ class EksUpdateNodegroupVersionOperator(EksUpdateOperatorBase):
         request: dict[str, Any] = {
             "clusterName": self.cluster_name,
             "nodegroupName": self.nodegroup_name,
-            "force": self.force,
             "clientRequestToken": token,
         }
+        if self.force:
+            request["force"] = True
         if self.launch_template:
             request["launchTemplate"] = self.launch_template
         else:
