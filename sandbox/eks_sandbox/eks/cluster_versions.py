@@ -3,13 +3,13 @@ DescribeClusterVersions."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox.eks import moto_reads
-from eks_sandbox.eks.catalogue import EXTENDED_SUPPORT, minor_of, minor_version
+from eks_sandbox.eks.catalogue import EXTENDED_SUPPORT, minor_of
 from eks_sandbox.eks.clusters import Cluster, VersionChange
-from eks_sandbox.eks.errors import EksError, invalid_parameter, invalid_request, resource_in_use
+from eks_sandbox.eks.errors import invalid_parameter, invalid_request, resource_in_use
 from eks_sandbox.eks.operations import Request, operation, paginate
 from eks_sandbox.eks.updates import SUCCESSFUL, Update, fail_if_injected, start_update, update_in_progress
 
@@ -73,7 +73,9 @@ def _start_version_update(request: Request, cluster: Cluster, params: dict[str, 
             if target_minor == current_minor - 1
             else " Upgrade one minor version at a time."
         )
-        raise invalid_parameter(f"Unsupported Kubernetes minor version update from {cluster.version} to {target}.{hint}")
+        raise invalid_parameter(
+            f"Unsupported Kubernetes minor version update from {cluster.version} to {target}.{hint}"
+        )
     calendar = backend.catalogue.calendar
     if not calendar.is_supported(target, request.now):
         raise invalid_parameter(f"unsupported Kubernetes version {target}")
@@ -202,14 +204,5 @@ def describe_cluster_versions(request: Request, params: dict[str, Any]) -> dict[
     return {"clusterVersions": page, "nextToken": token}
 
 
-def _midnight(day) -> datetime:
-    from datetime import UTC
-
+def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def next_minor(version: str) -> str:
-    return minor_version(minor_of(version) + 1)
-
-
-__all__ = ["EksError", "ensure_cluster_idle", "kubelet_skew_limit", "next_minor"]

@@ -255,9 +255,7 @@ def delete_cluster(request: Request, params: dict[str, Any]) -> dict[str, Any]:
     if cluster.nodegroups:
         raise resource_in_use(f"Cluster has nodegroups attached: {', '.join(sorted(cluster.nodegroups))}")
     if cluster.fargate_profiles:
-        raise resource_in_use(
-            f"Cluster has fargate profiles attached: {', '.join(sorted(cluster.fargate_profiles))}"
-        )
+        raise resource_in_use(f"Cluster has fargate profiles attached: {', '.join(sorted(cluster.fargate_profiles))}")
     if cluster.status != "DELETING":
         cluster.status = "DELETING"
         backend.timeline.at(

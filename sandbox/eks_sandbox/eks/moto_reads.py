@@ -56,7 +56,9 @@ def launch_template(account: str, region: str, spec: dict[str, Any]) -> LaunchTe
     backend = moto_compat.ec2_backend(account, region)
     try:
         template = (
-            backend.get_launch_template(spec["id"]) if spec.get("id") else backend.get_launch_template_by_name(spec["name"])
+            backend.get_launch_template(spec["id"])
+            if spec.get("id")
+            else backend.get_launch_template_by_name(spec["name"])
         )
         version = template.get_version(spec.get("version") or "$Default")
     except Exception:  # moto's InvalidLaunchTemplate*NotFound

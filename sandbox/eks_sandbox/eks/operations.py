@@ -65,7 +65,11 @@ class Request:
         token = params.get("clientRequestToken")
         if not token:
             return run()()
-        fingerprint = json.dumps({k: v for k, v in params.items() if k != "clientRequestToken"}, sort_keys=True)
+        # An explicit default (force=False) is the same request as an omitted member.
+        fingerprint = json.dumps(
+            {k: v for k, v in params.items() if k != "clientRequestToken" and v is not None and v is not False},
+            sort_keys=True,
+        )
         key = (operation_name, params.get("clusterName") or params.get("name"), token)
         seen = self.state.request_tokens.get(key)
         if seen is not None:

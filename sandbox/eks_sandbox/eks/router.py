@@ -73,7 +73,9 @@ class EksRouter:
             uri_members=uri_members,
         )
 
-    def match(self, method: str, path: str, query: str | dict[str, list[str]] = "") -> tuple[str, dict[str, Any]] | None:
+    def match(
+        self, method: str, path: str, query: str | dict[str, list[str]] = ""
+    ) -> tuple[str, dict[str, Any]] | None:
         """(operation name, input from path and querystring) of a request, or None if no operation has this path.
 
         ``path`` is best passed still percent-encoded (werkzeug's ``RAW_URI``/``REQUEST_URI`` without the query):

@@ -35,6 +35,3 @@ class Timeline:
         while self._heap:
             due, _, transition = heapq.heappop(self._heap)
             transition(due)
-
-    def __len__(self) -> int:
-        return len(self._heap)

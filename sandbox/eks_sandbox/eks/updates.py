@@ -68,11 +68,7 @@ def start_update(
 def update_in_progress(cluster: Cluster, nodegroup: str | None = None, addon: str | None = None) -> Update | None:
     """The update of this scope (the cluster itself, one node group, one add-on) still running, if any."""
     return next(
-        (
-            u
-            for u in cluster.updates
-            if u.status == IN_PROGRESS and u.nodegroup == nodegroup and u.addon == addon
-        ),
+        (u for u in cluster.updates if u.status == IN_PROGRESS and u.nodegroup == nodegroup and u.addon == addon),
         None,
     )
 

@@ -1,0 +1,92 @@
+"""The Kubernetes objects an add-on runs (``workloads`` in ``include/eks/addons.yaml``), applied into the
+cluster when the add-on becomes ACTIVE and removed when it is deleted."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from eks_sandbox.eks.catalogue import AddonSpec, AddonVersion
+
+if TYPE_CHECKING:
+    from eks_sandbox.eks.clusters import Cluster
+
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+def image(template: str, region: str, version: AddonVersion) -> str:
+    return template.format(region=region, version=version.version, upstream=version.upstream, build=version.build)
+
+
+def _labels(spec: AddonSpec, workload: dict[str, Any], managed: bool) -> dict[str, str]:
+    labels = {"k8s-app": workload["name"], "eks.amazonaws.com/component": workload["name"]}
+    if managed:
+        # Tells managed add-on resources from self-managed ones (label value UNCONFIRMED).
+        labels["app.kubernetes.io/managed-by"] = "EKS"
+    return labels
+
+
+def workload_manifest(
+    cluster: Cluster,
+    spec: AddonSpec,
+    version: AddonVersion,
+    workload: dict[str, Any],
+    managed: bool,
+    configuration: dict[str, Any],
+) -> dict[str, Any]:
+    daemon = workload["kind"] == "DaemonSet"
+    pod_spec: dict[str, Any] = {
+        "priorityClassName": "system-node-critical" if daemon else "system-cluster-critical",
+        "containers": [
+            {"name": c["name"], "image": image(c["image"], cluster.region, version)} for c in workload["containers"]
+        ],
+        # Node agents tolerate every taint; cluster services only the critical-add-on one.
+        "tolerations": [{"operator": "Exists"}] if daemon else [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
+    }
+    if workload.get("service_account"):
+        pod_spec["serviceAccountName"] = workload["service_account"]
+    if workload.get("host_network"):
+        pod_spec["hostNetwork"] = True
+    selector = {"k8s-app": workload["name"]}
+    manifest_spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector},
+        "template": {"metadata": {"labels": dict(selector)}, "spec": pod_spec},
+    }
+    if not daemon:
+        manifest_spec["replicas"] = int(configuration.get("replicaCount") or workload.get("replicas") or 1)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": workload["kind"],
+        "metadata": {"name": workload["name"], "namespace": spec.namespace, "labels": _labels(spec, workload, managed)},
+        "spec": manifest_spec,
+    }
+
+
+def apply_workloads(
+    cluster: Cluster,
+    spec: AddonSpec,
+    version: str,
+    managed: bool,
+    service_account_role_arn: str | None = None,
+    configuration: dict[str, Any] | None = None,
+) -> None:
+    """Create or replace the add-on's service accounts, then its DaemonSets/Deployments (image tag = version)."""
+    addon_version = spec.version(version)
+    for account in spec.service_accounts():
+        existing = cluster.kube.get("v1", "ServiceAccount", account, spec.namespace)
+        annotations = dict(((existing or {}).get("metadata") or {}).get("annotations") or {})
+        if service_account_role_arn and account == spec.iam_service_account:
+            # serviceAccountRoleArn is IRSA: EKS annotates the add-on's service account with the role.
+            annotations[IRSA_ROLE_ANNOTATION] = service_account_role_arn
+        metadata: dict[str, Any] = {"name": account, "namespace": spec.namespace}
+        if annotations:
+            metadata["annotations"] = annotations
+        cluster.kube.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata})
+    for workload in spec.workloads:
+        cluster.kube.apply(workload_manifest(cluster, spec, addon_version, workload, managed, configuration or {}))
+
+
+def remove_workloads(cluster: Cluster, spec: AddonSpec) -> None:
+    for workload in spec.workloads:
+        cluster.kube.delete("apps/v1", workload["kind"], workload["name"], spec.namespace)
+    for account in spec.service_accounts():
+        cluster.kube.delete("v1", "ServiceAccount", account, spec.namespace)

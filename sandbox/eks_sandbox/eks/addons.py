@@ -1,0 +1,391 @@
+"""Managed add-ons: Create/Describe/List/Update/DeleteAddon, DescribeAddonVersions, DescribeAddonConfiguration."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from eks_sandbox.eks.addon_workloads import apply_workloads, remove_workloads
+from eks_sandbox.eks.catalogue import AddonSpec, AddonVersion
+from eks_sandbox.eks.clusters import Cluster
+from eks_sandbox.eks.errors import invalid_parameter, invalid_request, not_found, resource_in_use
+from eks_sandbox.eks.operations import Request, operation, paginate
+from eks_sandbox.eks.updates import SUCCESSFUL, Update, fail_if_injected, start_update, update_in_progress
+
+if TYPE_CHECKING:
+    from eks_sandbox.eks.backend import EksBackend
+
+#: AddonIssueCode values [BC]; an injected update failure with another errorCode shows as InternalFailure.
+ADDON_ISSUE_CODES = {
+    "AccessDenied",
+    "InternalFailure",
+    "ClusterUnreachable",
+    "InsufficientNumberOfReplicas",
+    "ConfigurationConflict",
+    "AdmissionRequestDenied",
+    "UnsupportedAddonModification",
+    "K8sResourceNotFound",
+    "AddonSubscriptionNeeded",
+    "AddonPermissionFailure",
+}
+
+
+@dataclass
+class Addon:
+    name: str
+    arn: str
+    cluster_name: str
+    version: str
+    created_at: datetime
+    modified_at: datetime
+    service_account_role_arn: str | None
+    configuration_values: str | None
+    resolve_conflicts: str | None
+    tags: dict[str, str]
+    status: str = "CREATING"
+    deleted: bool = False
+    health_issues: list[dict[str, Any]] = field(default_factory=list)
+    pod_identity_association_arns: list[str] = field(default_factory=list)
+
+    def describe(self, spec: AddonSpec) -> dict[str, Any]:
+        described = {
+            "addonName": self.name,
+            "clusterName": self.cluster_name,
+            "status": self.status,
+            "addonVersion": self.version,
+            "health": {"issues": self.health_issues},
+            "addonArn": self.arn,
+            "createdAt": self.created_at,
+            "modifiedAt": self.modified_at,
+            "tags": self.tags,
+            "publisher": spec.publisher,
+            "owner": spec.owner,
+            "podIdentityAssociations": self.pod_identity_association_arns,
+            "namespaceConfig": {"namespace": spec.namespace},
+        }
+        if self.service_account_role_arn:
+            described["serviceAccountRoleArn"] = self.service_account_role_arn
+        if self.configuration_values:
+            described["configurationValues"] = self.configuration_values
+        return described
+
+
+def addon_spec(request: Request, name: str) -> AddonSpec:
+    spec = request.backend.catalogue.addons.get(name)
+    if spec is None:
+        raise invalid_parameter(f"Addon {name} specified is not supported")
+    return spec
+
+
+def get_addon(cluster: Cluster, name: str) -> Addon:
+    addon = cluster.addons.get(name)
+    if addon is None:
+        raise not_found(f"No addon: {name} found in cluster: {cluster.name}")
+    return addon
+
+
+def _compatible_version(spec: AddonSpec, version: str, cluster: Cluster) -> AddonVersion:
+    found = spec.version(version)
+    if found is None:
+        raise invalid_parameter(f"Addon version {version} specified is not supported for addon {spec.name}")
+    if cluster.version not in found.cluster_versions:
+        raise invalid_parameter(
+            f"Addon version {version} of {spec.name} is not compatible with Kubernetes {cluster.version} of cluster "
+            f"{cluster.name}; see DescribeAddonVersions(kubernetesVersion={cluster.version})"
+        )
+    return found
+
+
+def parse_configuration(spec: AddonSpec, values: str | None) -> dict[str, Any]:
+    """configurationValues (JSON or YAML) checked against the add-on's schema, top level only."""
+    if not values:
+        return {}
+    try:
+        parsed = yaml.safe_load(values)
+    except yaml.YAMLError as exc:
+        raise invalid_parameter(f"ConfigurationValue provided in request is not valid JSON or YAML: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise invalid_parameter("ConfigurationValue provided in request must be an object")
+    schema = spec.configuration_schema
+    properties = schema.get("properties", {})
+    json_types = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool}
+    for key, value in parsed.items():
+        if key not in properties and schema.get("additionalProperties") is False:
+            raise invalid_parameter(
+                "ConfigurationValue provided in request is not supported: Json schema validation failed with error: "
+                f"[$.{key}: is not defined in the schema and the schema does not allow additional properties]"
+            )
+        expected = json_types.get(properties.get(key, {}).get("type", ""))
+        if expected and not isinstance(value, expected):
+            raise invalid_parameter(
+                "ConfigurationValue provided in request is not supported: Json schema validation failed with error: "
+                f"[$.{key}: {type(value).__name__} found, {properties[key]['type']} expected]"
+            )
+    return parsed
+
+
+def _set_pod_identity_associations(
+    request: Request, cluster: Cluster, addon: Addon, spec: AddonSpec, wanted: list[dict[str, str]]
+) -> None:
+    """Make the add-on's own associations exactly ``wanted`` (UpdateAddon: ``[]`` deletes them all [BC])."""
+    from eks_sandbox.eks.pod_identity import create_association, delete_association
+
+    allowed = {c["serviceAccount"] for c in spec.pod_identity}
+    for entry in wanted:
+        if entry["serviceAccount"] not in allowed:
+            raise invalid_parameter(
+                f"Service account {entry['serviceAccount']} is not used by addon {spec.name}; "
+                f"see DescribeAddonConfiguration (supported: {', '.join(sorted(allowed)) or 'none'})"
+            )
+    owned = [a for a in cluster.pod_identity_associations.values() if a.owner_arn == addon.arn]
+    for association in owned:
+        delete_association(cluster, association.id)
+    addon.pod_identity_association_arns = [
+        create_association(
+            request, cluster, spec.namespace, entry["serviceAccount"], entry["roleArn"], owner_arn=addon.arn
+        ).arn
+        for entry in wanted
+    ]
+
+
+@operation("CreateAddon")
+def create_addon(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = request.cluster(params["clusterName"])
+
+    def run():
+        addon, spec = _create(request, cluster, params)
+        return lambda: {"addon": addon.describe(spec)}
+
+    return request.idempotent("CreateAddon", params, run)
+
+
+def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> tuple[Addon, AddonSpec]:
+    spec = addon_spec(request, params["addonName"])
+    if spec.name in cluster.addons:
+        raise resource_in_use(f"Addon {spec.name} already exists on cluster {cluster.name}")
+    if cluster.status not in ("ACTIVE", "UPDATING"):
+        raise invalid_request(f"Cluster {cluster.name} is {cluster.status}; add-ons can be created once it is ACTIVE")
+    if params.get("addonVersion"):
+        version = _compatible_version(spec, params["addonVersion"], cluster)
+    else:
+        version = spec.default_version(cluster.version)
+        if version is None:
+            raise invalid_parameter(f"Addon {spec.name} has no version for Kubernetes {cluster.version}")
+    configuration = parse_configuration(spec, params.get("configurationValues"))
+    addon = Addon(
+        name=spec.name,
+        arn=request.arn(f"addon/{cluster.name}/{spec.name}/{uuid.uuid4()}"),
+        cluster_name=cluster.name,
+        version=version.version,
+        created_at=request.now,
+        modified_at=request.now,
+        service_account_role_arn=params.get("serviceAccountRoleArn"),
+        configuration_values=params.get("configurationValues"),
+        resolve_conflicts=params.get("resolveConflicts"),
+        tags=dict(params.get("tags") or {}),
+    )
+    if params.get("podIdentityAssociations"):
+        _set_pod_identity_associations(request, cluster, addon, spec, params["podIdentityAssociations"])
+    cluster.addons[spec.name] = addon
+    backend = request.backend
+
+    def active(at: datetime) -> None:
+        if addon.deleted:
+            return
+        apply_workloads(cluster, spec, addon.version, True, addon.service_account_role_arn, configuration)
+        addon.status = "ACTIVE"
+        addon.modified_at = backend.stamp(at)
+
+    backend.timeline.at(backend.clock.after(backend.catalogue.timings["addon_create"]), active)
+    return addon, spec
+
+
+@operation("DescribeAddon")
+def describe_addon(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = request.cluster(params["clusterName"])
+    addon = get_addon(cluster, params["addonName"])
+    return {"addon": addon.describe(addon_spec(request, addon.name))}
+
+
+@operation("ListAddons")
+def list_addons(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = request.cluster(params["clusterName"])
+    page, token = paginate(sorted(cluster.addons), params)
+    return {"addons": page, "nextToken": token}
+
+
+@operation("UpdateAddon")
+def update_addon(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = request.cluster(params["clusterName"])
+    addon = get_addon(cluster, params["addonName"])
+
+    def run():
+        update = _start_update(request, cluster, addon, params)
+        return lambda: {"update": update.describe()}
+
+    return request.idempotent("UpdateAddon", params, run)
+
+
+def _start_update(request: Request, cluster: Cluster, addon: Addon, params: dict[str, Any]) -> Update:
+    spec = addon_spec(request, addon.name)
+    running = update_in_progress(cluster, addon=addon.name)
+    if running is not None:
+        raise resource_in_use(
+            f"Cannot UpdateAddon because addon {addon.name} currently has update {running.id} in progress"
+        )
+    if addon.status in ("CREATING", "DELETING"):
+        raise resource_in_use(f"Cannot UpdateAddon because addon {addon.name} is currently {addon.status}")
+    target = addon.version
+    if params.get("addonVersion"):
+        target = _compatible_version(spec, params["addonVersion"], cluster).version
+        current_minor, target_minor = spec.version(addon.version).minor, spec.version(target).minor
+        if spec.one_minor_version_at_a_time and abs(target_minor[1] - current_minor[1]) > 1:
+            # [UG workloads/eks-add-ons.adoc @4d52b4d] "You can only update one minor version at a time"
+            raise invalid_parameter(
+                f"Updating {spec.name} from {addon.version} to {target} skips a minor version: {spec.name} can only "
+                "be updated one minor version at a time"
+            )
+    configuration_values = params.get("configurationValues", addon.configuration_values)
+    configuration = parse_configuration(spec, configuration_values)
+    role_arn = params.get("serviceAccountRoleArn", addon.service_account_role_arn)
+    update_params = {"AddonVersion": target}
+    if params.get("resolveConflicts"):
+        update_params["ResolveConflicts"] = params["resolveConflicts"]
+    if "configurationValues" in params:
+        update_params["ConfigurationValues"] = params["configurationValues"]
+    if "serviceAccountRoleArn" in params:
+        update_params["ServiceAccountRoleArn"] = params["serviceAccountRoleArn"]
+    if params.get("podIdentityAssociations") is not None:
+        _set_pod_identity_associations(request, cluster, addon, spec, params["podIdentityAssociations"])
+        update_params["PodIdentityAssociations"] = json.dumps(addon.pod_identity_association_arns)
+    update = start_update(cluster, "AddonUpdate", update_params, request.now, addon=addon.name)
+    addon.status = "UPDATING"
+    addon.resolve_conflicts = params.get("resolveConflicts") or addon.resolve_conflicts
+    backend = request.backend
+
+    def finish(at: datetime) -> None:
+        if addon.deleted or update.status != "InProgress":
+            return
+        addon.modified_at = backend.stamp(at)
+        if fail_if_injected(backend, cluster, update, [addon.name]):
+            error = update.errors[0]
+            code = error["errorCode"] if error["errorCode"] in ADDON_ISSUE_CODES else "InternalFailure"
+            addon.status = "UPDATE_FAILED"
+            addon.health_issues = [{"code": code, "message": error["errorMessage"], "resourceIds": []}]
+            return
+        addon.version = target
+        addon.configuration_values = configuration_values
+        addon.service_account_role_arn = role_arn
+        apply_workloads(cluster, spec, target, True, role_arn, configuration)
+        addon.status = "ACTIVE"
+        addon.health_issues = []
+        update.status = SUCCESSFUL
+
+    backend.timeline.at(backend.clock.after(backend.catalogue.timings["addon_update"]), finish)
+    return update
+
+
+@operation("DeleteAddon")
+def delete_addon(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    from eks_sandbox.eks.pod_identity import delete_association
+
+    cluster = request.cluster(params["clusterName"])
+    addon = get_addon(cluster, params["addonName"])
+    spec = addon_spec(request, addon.name)
+    backend = request.backend
+    if addon.status != "DELETING":
+        addon.status = "DELETING"
+        preserve = bool(params.get("preserve"))
+        for association in [a for a in cluster.pod_identity_associations.values() if a.owner_arn == addon.arn]:
+            delete_association(cluster, association.id)
+
+        def deleted(at: datetime) -> None:
+            # preserve=true keeps the add-on's Kubernetes resources running, now self-managed [BC DeleteAddon].
+            if not preserve:
+                remove_workloads(cluster, spec)
+            addon.deleted = True
+            cluster.addons.pop(addon.name, None)
+
+        backend.timeline.at(backend.clock.after(backend.catalogue.timings["addon_delete"]), deleted)
+    return {"addon": addon.describe(spec)}
+
+
+def degrade(backend: EksBackend, cluster: Cluster, addon: Addon, code: str, message: str) -> None:
+    addon.status = "DEGRADED"
+    addon.health_issues = [{"code": code, "message": message, "resourceIds": []}]
+    addon.modified_at = backend.clock.now()
+
+
+def heal(backend: EksBackend, addon: Addon) -> None:
+    addon.status = "ACTIVE"
+    addon.health_issues = []
+    addon.modified_at = backend.clock.now()
+
+
+@operation("DescribeAddonVersions")
+def describe_addon_versions(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    kubernetes_version = params.get("kubernetesVersion")
+    rows = []
+    for spec in request.backend.catalogue.addons.addons.values():
+        if params.get("addonName") and spec.name != params["addonName"]:
+            continue
+        if params.get("types") and spec.type not in params["types"]:
+            continue
+        if params.get("publishers") and spec.publisher not in params["publishers"]:
+            continue
+        if params.get("owners") and spec.owner not in params["owners"]:
+            continue
+        versions = [
+            _version_info(spec, version, kubernetes_version)
+            for version in reversed(spec.versions)
+            if kubernetes_version is None or kubernetes_version in version.cluster_versions
+        ]
+        if not versions:
+            continue
+        rows.append(
+            {
+                "addonName": spec.name,
+                "type": spec.type,
+                "addonVersions": versions,
+                "publisher": spec.publisher,
+                "owner": spec.owner,
+                "defaultNamespace": spec.namespace,
+            }
+        )
+    page, token = paginate(rows, params)
+    return {"addons": page, "nextToken": token}
+
+
+def _version_info(spec: AddonSpec, version: AddonVersion, kubernetes_version: str | None) -> dict[str, Any]:
+    cluster_versions = [kubernetes_version] if kubernetes_version else list(version.cluster_versions)
+    return {
+        "addonVersion": version.version,
+        "architecture": ["amd64", "arm64"],
+        "computeTypes": ["ec2"],
+        "compatibilities": [
+            {"clusterVersion": v, "platformVersions": ["*"], "defaultVersion": v in version.default_for}
+            for v in cluster_versions
+        ],
+        "requiresConfiguration": False,
+        "requiresIamPermissions": spec.requires_iam_permissions,
+    }
+
+
+@operation("DescribeAddonConfiguration")
+def describe_addon_configuration(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    spec = addon_spec(request, params["addonName"])
+    if spec.version(params["addonVersion"]) is None:
+        raise invalid_parameter(
+            f"Addon version {params['addonVersion']} specified is not supported for addon {spec.name}"
+        )
+    return {
+        "addonName": spec.name,
+        "addonVersion": params["addonVersion"],
+        "configurationSchema": json.dumps(spec.configuration_schema),
+        "podIdentityConfiguration": [dict(entry) for entry in spec.pod_identity],
+    }

@@ -1,0 +1,131 @@
+"""The state of the simulated EKS: every account and region, the clock-driven transitions, the operations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from eks_sandbox.eks import (  # noqa: F401 - importing registers each module's operations
+    access_entries,
+    addons,
+    cluster_config,
+    cluster_versions,
+    clusters,
+    fargate,
+    insights,
+    nodegroup_upgrades,
+    nodegroups,
+    pod_identity,
+    updates,
+)
+from eks_sandbox.eks.catalogue import Catalogue, load_catalogue
+from eks_sandbox.eks.errors import invalid_request, not_found
+from eks_sandbox.eks.operations import OPERATIONS, Request
+from eks_sandbox.eks.timeline import Timeline
+
+if TYPE_CHECKING:
+    from eks_sandbox.kube.cluster import KubeCluster
+    from eks_sandbox.world import Sandbox
+
+
+@dataclass
+class RegionState:
+    """Everything EKS holds for one account in one region."""
+
+    clusters: dict[str, clusters.Cluster] = field(default_factory=dict)
+    #: (operation, cluster, clientRequestToken) → (request fingerprint, how to render the original result)
+    request_tokens: dict[tuple[str, str | None, str], tuple[str, Callable[[], dict[str, Any]]]] = field(
+        default_factory=dict
+    )
+    #: private IPs handed to simulated nodes (so node names are unique per region)
+    allocated_ips: set[str] = field(default_factory=set)
+
+
+class EksBackend:
+    """The simulated EKS control plane of one sandbox. Every method is called with ``sandbox.lock`` held."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.clock = sandbox.clock
+        self.catalogue: Catalogue = load_catalogue(sandbox.include_dir)
+        self.timeline = Timeline()
+        self._regions: dict[tuple[str, str], RegionState] = {}
+
+    # --- time ------------------------------------------------------------------------------------------------
+
+    def advance(self, now: datetime) -> None:
+        """Apply, in time order, every transition due at ``now`` (called at the start of every request)."""
+        self.timeline.run_due(now)
+
+    def settle(self) -> None:
+        """Complete everything in flight at once, in the order it would have happened.
+
+        The clock is not moved: a chain that would end in the future (a 15-minute drain timeout) is decided by
+        its own simulated timestamps, and recorded times are capped at the current simulated time.
+        """
+        self.timeline.run_all()
+
+    def stamp(self, at: datetime) -> datetime:
+        """The timestamp to record for a transition due at ``at`` (``settle`` may run it ahead of the clock)."""
+        return min(at, self.clock.now())
+
+    # --- requests --------------------------------------------------------------------------------------------
+
+    def region(self, account: str, region: str) -> RegionState:
+        return self._regions.setdefault((account, region), RegionState())
+
+    def handle(
+        self, operation: str, params: dict[str, Any], account: str, region: str, access_key: str = ""
+    ) -> dict[str, Any]:
+        """Run one EKS operation (input keyed by botocore member names); returns its output or raises EksError."""
+        handler = OPERATIONS.get(operation)
+        if handler is None:
+            raise invalid_request(
+                f"{operation} is not simulated by the EKS sandbox (see docs/sandbox-design.md); nothing was changed"
+            )
+        return handler(Request(self, account, region, self.clock.now(), access_key), params)
+
+    def cluster(self, account: str, region: str, name: str) -> clusters.Cluster:
+        cluster = self.region(account, region).clusters.get(name)
+        if cluster is None:
+            raise not_found(f"No cluster found for name: {name}.")
+        return cluster
+
+    def describe_cluster(self, cluster: clusters.Cluster) -> dict[str, Any]:
+        return cluster.describe(self.sandbox.kube_endpoint(cluster.id))
+
+    # --- the Kubernetes side ---------------------------------------------------------------------------------
+
+    def create_kube_cluster(self, cluster_id: str, name: str, version: str) -> KubeCluster:
+        from eks_sandbox.kube.cluster import KubeCluster
+
+        return KubeCluster(name, version, self.clock)
+
+    def attach_kube_cluster(self, cluster: clusters.Cluster) -> None:
+        """Serve the cluster's Kubernetes API at its endpoint and install the credential-injection webhook."""
+        self.sandbox.kube_clusters[cluster.id] = cluster.kube
+        cluster.kube.pod_mutators.append(pod_identity.CredentialInjector(cluster, cluster.region))
+
+    def forget_cluster(self, cluster: clusters.Cluster) -> None:
+        cluster.deleted = True
+        self.region(cluster.account, cluster.region).clusters.pop(cluster.name, None)
+        self.sandbox.kube_clusters.pop(cluster.id, None)
+
+    # --- fault injection -------------------------------------------------------------------------------------
+
+    def degrade_addon(
+        self, account: str, region: str, cluster: str, addon: str, code: str, message: str
+    ) -> dict[str, Any]:
+        """Put a managed add-on in DEGRADED with one health issue (``POST /_sandbox/addons/degrade``)."""
+        found = self.cluster(account, region, cluster)
+        target = addons.get_addon(found, addon)
+        addons.degrade(self, found, target, code, message)
+        return target.describe(self.catalogue.addons.get(target.name))
+
+    def heal_addon(self, account: str, region: str, cluster: str, addon: str) -> dict[str, Any]:
+        """Back to ACTIVE with no health issues (``POST /_sandbox/addons/heal``)."""
+        target = addons.get_addon(self.cluster(account, region, cluster), addon)
+        addons.heal(self, target)
+        return target.describe(self.catalogue.addons.get(target.name))

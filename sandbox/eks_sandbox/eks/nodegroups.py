@@ -1,0 +1,457 @@
+"""Managed node groups: the model, Create/Describe/List/Delete and UpdateNodegroupConfig.
+
+UpdateNodegroupVersion (node replacement) lives in ``nodegroup_upgrades``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from eks_sandbox.eks import moto_reads
+from eks_sandbox.eks.catalogue import minor_of
+from eks_sandbox.eks.clusters import Cluster, validate_subnets
+from eks_sandbox.eks.errors import invalid_parameter, invalid_request, limit_exceeded, not_found, resource_in_use
+from eks_sandbox.eks.nodes import (
+    InstanceShape,
+    ManagedNode,
+    instance_shape,
+    kube_taint,
+    kubelet_version,
+    launch_node,
+    remove_node,
+)
+from eks_sandbox.eks.operations import Request, operation, paginate
+from eks_sandbox.eks.updates import SUCCESSFUL, Update, fail_if_injected, start_update, update_in_progress
+
+if TYPE_CHECKING:
+    from eks_sandbox.eks.backend import EksBackend
+
+#: EKS stopped publishing AL2 AMIs after Kubernetes 1.32 [docs.aws.amazon.com/eks/latest/userguide/
+#: eks-ami-build-scripts.html; awslabs/amazon-eks-ami#2545].
+LAST_AL2_MINOR = 32
+DEFAULT_INSTANCE_TYPE = "t3.medium"
+
+
+@dataclass
+class Nodegroup:
+    name: str
+    arn: str
+    cluster_name: str
+    version: str
+    release_version: str
+    created_at: datetime
+    modified_at: datetime
+    capacity_type: str
+    scaling_config: dict[str, int]
+    instance_type: str
+    shape: InstanceShape
+    subnets: list[moto_reads.SubnetInfo]
+    ami_type: str
+    node_role: str
+    labels: dict[str, str]
+    taints: list[dict[str, Any]]
+    disk_size: int | None
+    update_config: dict[str, Any]
+    launch_template: dict[str, str] | None
+    tags: dict[str, str]
+    asg_name: str
+    remote_access: dict[str, Any] | None = None
+    node_repair_config: dict[str, Any] | None = None
+    status: str = "CREATING"
+    deleted: bool = False
+    nodes: list[ManagedNode] = field(default_factory=list)
+    health_issues: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def custom_ami(self) -> bool:
+        return self.ami_type == "CUSTOM"
+
+    def image_id(self, release_version: str) -> str:
+        """The AMI of a release: the custom AMI itself, else a stable made-up EKS optimized AMI id."""
+        if release_version.startswith("ami-"):
+            return release_version
+        return "ami-" + hashlib.sha1(f"{self.ami_type}/{release_version}".encode()).hexdigest()[:17]
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "nodegroupName": self.name,
+            "nodegroupArn": self.arn,
+            "clusterName": self.cluster_name,
+            "version": self.version,
+            "releaseVersion": self.release_version,
+            "createdAt": self.created_at,
+            "modifiedAt": self.modified_at,
+            "status": self.status,
+            "capacityType": self.capacity_type,
+            "scalingConfig": self.scaling_config,
+            "subnets": [s.id for s in self.subnets],
+            "amiType": self.ami_type,
+            "nodeRole": self.node_role,
+            "labels": self.labels,
+            "taints": self.taints,
+            "resources": {"autoScalingGroups": [{"name": self.asg_name}]},
+            "health": {"issues": self.health_issues},
+            "updateConfig": self.update_config,
+            "tags": self.tags,
+        }
+        # Launch-template node groups report neither instance types nor disk size: the template owns them [BC].
+        if self.launch_template:
+            described["launchTemplate"] = self.launch_template
+        else:
+            described["instanceTypes"] = [self.instance_type]
+            described["diskSize"] = self.disk_size
+            if self.remote_access:
+                described["remoteAccess"] = self.remote_access
+        if self.node_repair_config is not None:
+            described["nodeRepairConfig"] = self.node_repair_config
+        return described
+
+
+def get_nodegroup(cluster: Cluster, name: str) -> Nodegroup:
+    nodegroup = cluster.nodegroups.get(name)
+    if nodegroup is None:
+        raise not_found(f"No node group found for name: {name}.")
+    return nodegroup
+
+
+def validate_release_version(version: str, release_version: str) -> None:
+    # eksctl-io/eksctl#7976: "Requested release version 1.31.3-20250103 is not valid for kubernetes version 1.30"
+    if not release_version.startswith(f"{version}."):
+        raise invalid_parameter(
+            f"Requested release version {release_version} is not valid for kubernetes version {version}"
+        )
+
+
+def validate_ami_type(ami_type: str, version: str) -> None:
+    if ami_type.startswith("AL2_") and minor_of(version) > LAST_AL2_MINOR:
+        raise invalid_parameter(
+            f"AMI type {ami_type} is not supported for Kubernetes version {version}: EKS publishes no Amazon Linux 2 "
+            "AMIs after 1.32. Use an AL2023 or Bottlerocket AMI type."
+        )
+
+
+def _validate_scaling(scaling: dict[str, int]) -> None:
+    low, high, desired = scaling["minSize"], scaling["maxSize"], scaling["desiredSize"]
+    if high < 1 or not 0 <= low <= desired <= high:
+        raise invalid_parameter(
+            f"Invalid scalingConfig minSize={low} desiredSize={desired} maxSize={high}: need "
+            "0 <= minSize <= desiredSize <= maxSize and maxSize >= 1"
+        )
+    # 450 nodes per managed node group (docs.amazonaws.cn/en_us/eks/latest/userguide/service-quotas.html)
+    if high > 450:
+        raise invalid_parameter("maxSize cannot exceed 450 nodes per managed node group")
+
+
+def _validate_update_config(config: dict[str, Any]) -> None:
+    if "maxUnavailable" in config and not 1 <= config["maxUnavailable"] <= 100:
+        raise invalid_parameter("updateConfig.maxUnavailable must be between 1 and 100")
+    if "maxUnavailablePercentage" in config and not 1 <= config["maxUnavailablePercentage"] <= 100:
+        raise invalid_parameter("updateConfig.maxUnavailablePercentage must be between 1 and 100")
+
+
+def resolve_launch_template(request: Request, spec: dict[str, Any]) -> moto_reads.LaunchTemplateInfo:
+    if not spec.get("id") and not spec.get("name"):
+        raise invalid_parameter("launchTemplate needs an id or a name")
+    template = moto_reads.launch_template(request.account, request.region, spec)
+    if template is None:
+        raise invalid_parameter(
+            f"Launch template {spec.get('id') or spec.get('name')} version {spec.get('version') or '$Default'} "
+            "does not exist"
+        )
+    return template
+
+
+@operation("CreateNodegroup")
+def create_nodegroup(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = request.cluster(params["clusterName"])
+
+    def run():
+        nodegroup = _create(request, cluster, params)
+        return lambda: {"nodegroup": nodegroup.describe()}
+
+    return request.idempotent("CreateNodegroup", params, run)
+
+
+def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> Nodegroup:
+    from eks_sandbox.eks.access_entries import register_node_role
+
+    name = params["nodegroupName"]
+    if name in cluster.nodegroups:
+        raise resource_in_use(f"NodeGroup already exists with name {name} and cluster name {cluster.name}")
+    if cluster.status not in ("ACTIVE", "UPDATING"):
+        raise invalid_request(
+            f"Cluster {cluster.name} is {cluster.status}; node groups can be created once it is ACTIVE"
+        )
+    # 30 managed node groups per cluster (service-quotas.html)
+    if len(cluster.nodegroups) >= 30:
+        raise limit_exceeded(f"Cluster {cluster.name} already has 30 managed node groups (the quota per cluster)")
+    calendar = request.backend.catalogue.calendar
+    subnets = validate_subnets(request, params["subnets"])
+    launch_template = None
+    image_id = None
+    instance_type = (params.get("instanceTypes") or [None])[0]
+    if params.get("launchTemplate"):
+        template = resolve_launch_template(request, params["launchTemplate"])
+        launch_template = {"name": template.name, "version": template.version, "id": template.id}
+        image_id = template.image_id
+        instance_type = instance_type or template.instance_type
+        if template.instance_type and params.get("instanceTypes"):
+            raise invalid_parameter("Instance types cannot be specified both in the launch template and the request")
+    instance_type = instance_type or DEFAULT_INSTANCE_TYPE
+    shape = instance_shape(instance_type)
+    if shape is None:
+        raise invalid_parameter(f"Instance type {instance_type} is not supported")
+    if image_id:
+        # A custom AMI in the launch template owns the version: amiType, releaseVersion and version are refused
+        # [UG nodes/launch-templates.adoc; BC CreateNodegroupRequest].
+        for member in ("amiType", "releaseVersion", "version"):
+            if params.get(member):
+                raise invalid_parameter(
+                    f"{member} cannot be specified when the launch template {launch_template['id']} specifies a "
+                    f"custom AMI ({image_id})"
+                )
+        version, release_version, ami_type = cluster.version, image_id, "CUSTOM"
+    else:
+        version = params.get("version") or cluster.version
+        if minor_of(version) > minor_of(cluster.version):
+            raise invalid_parameter(
+                f"Requested Nodegroup version {version} is newer than cluster {cluster.name}'s version "
+                f"{cluster.version}"
+            )
+        if calendar.get(version) is None:
+            raise invalid_parameter(f"unsupported Kubernetes version {version}")
+        release_version = params.get("releaseVersion") or calendar.get(version).ami_release_version
+        validate_release_version(version, release_version)
+        # AL2023 is the default AMI family for new managed node groups from 1.30 [UG nodes/eks-optimized-ami.adoc].
+        default_ami = "AL2023_ARM_64_STANDARD" if shape.architecture == "arm64" else "AL2023_x86_64_STANDARD"
+        ami_type = params.get("amiType") or default_ami
+        validate_ami_type(ami_type, version)
+    scaling = {"minSize": 1, "maxSize": 2, "desiredSize": 2, **(params.get("scalingConfig") or {})}
+    _validate_scaling(scaling)
+    update_config = params.get("updateConfig") or {"maxUnavailable": 1}
+    _validate_update_config(update_config)
+    taints = list(params.get("taints") or [])
+    nodegroup = Nodegroup(
+        name=name,
+        arn=request.arn(f"nodegroup/{cluster.name}/{name}/{uuid.uuid4()}"),
+        cluster_name=cluster.name,
+        version=version,
+        release_version=release_version,
+        created_at=request.now,
+        modified_at=request.now,
+        capacity_type=params.get("capacityType") or "ON_DEMAND",
+        scaling_config=scaling,
+        instance_type=instance_type,
+        shape=shape,
+        subnets=subnets,
+        ami_type=ami_type,
+        node_role=params["nodeRole"],
+        labels=dict(params.get("labels") or {}),
+        taints=taints,
+        disk_size=None if launch_template else params.get("diskSize") or 20,
+        update_config=update_config,
+        launch_template=launch_template,
+        tags=dict(params.get("tags") or {}),
+        asg_name=f"eks-{name}-{uuid.uuid4()}",
+        remote_access=params.get("remoteAccess"),
+        node_repair_config=params.get("nodeRepairConfig"),
+    )
+    cluster.nodegroups[name] = nodegroup
+    register_node_role(request, cluster, nodegroup.node_role)
+    backend = request.backend
+    backend.timeline.at(
+        backend.clock.after(backend.catalogue.timings["nodegroup_create"]),
+        lambda at: _created(backend, cluster, nodegroup, at),
+    )
+    return nodegroup
+
+
+def _created(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup, at: datetime) -> None:
+    if nodegroup.deleted:
+        return
+    scale_to(backend, cluster, nodegroup, nodegroup.scaling_config["desiredSize"])
+    nodegroup.status = "ACTIVE"
+    nodegroup.modified_at = backend.stamp(at)
+
+
+def launch_current_node(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup) -> ManagedNode:
+    """One more instance at the node group's current version, as the Auto Scaling group launches it."""
+    return launch_node(
+        backend.region(cluster.account, cluster.region),
+        cluster,
+        nodegroup,
+        nodegroup.version,
+        nodegroup.release_version,
+        kubelet_for(backend, nodegroup.version, nodegroup.release_version),
+        (nodegroup.launch_template or {}).get("version"),
+    )
+
+
+def kubelet_for(backend: EksBackend, version: str, release_version: str) -> str:
+    if release_version.startswith("ami-"):
+        # A custom AMI's kubelet is unknown: assume it was built for the node group's version.
+        return kubelet_version(backend.catalogue.calendar.get(version).ami_release_version)
+    return kubelet_version(release_version)
+
+
+def scale_to(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup, desired: int) -> None:
+    while len(nodegroup.nodes) < desired:
+        launch_current_node(backend, cluster, nodegroup)
+    while len(nodegroup.nodes) > desired:
+        remove_node(cluster, nodegroup, nodegroup.nodes[-1])
+
+
+@operation("DescribeNodegroup")
+def describe_nodegroup(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = request.cluster(params["clusterName"])
+    return {"nodegroup": get_nodegroup(cluster, params["nodegroupName"]).describe()}
+
+
+@operation("ListNodegroups")
+def list_nodegroups(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = request.cluster(params["clusterName"])
+    page, token = paginate(sorted(cluster.nodegroups), params)
+    return {"nodegroups": page, "nextToken": token}
+
+
+@operation("DeleteNodegroup")
+def delete_nodegroup(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = request.cluster(params["clusterName"])
+    nodegroup = get_nodegroup(cluster, params["nodegroupName"])
+    backend = request.backend
+    if nodegroup.status != "DELETING":
+        nodegroup.status = "DELETING"
+        nodegroup.modified_at = request.now
+
+        def deleted(at: datetime) -> None:
+            # EKS drains the nodes (PodDisruptionBudgets are honoured as far as they allow) and terminates them.
+            for node in list(nodegroup.nodes):
+                remove_node(cluster, nodegroup, node)
+            nodegroup.deleted = True
+            cluster.nodegroups.pop(nodegroup.name, None)
+
+        backend.timeline.at(backend.clock.after(backend.catalogue.timings["nodegroup_delete"]), deleted)
+    return {"nodegroup": nodegroup.describe()}
+
+
+def ensure_nodegroup_idle(nodegroup: Nodegroup, operation_name: str, cluster: Cluster) -> None:
+    running = update_in_progress(cluster, nodegroup=nodegroup.name)
+    if running is not None:
+        raise resource_in_use(
+            f"Cannot {operation_name} because nodegroup {nodegroup.name} currently has update {running.id} in progress"
+        )
+    if nodegroup.status not in ("ACTIVE", "DEGRADED"):
+        raise resource_in_use(
+            f"Cannot {operation_name} because nodegroup {nodegroup.name} is currently {nodegroup.status}"
+        )
+
+
+@operation("UpdateNodegroupConfig")
+def update_nodegroup_config(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    cluster = request.cluster(params["clusterName"])
+    nodegroup = get_nodegroup(cluster, params["nodegroupName"])
+
+    def run():
+        update = _start_config_update(request, cluster, nodegroup, params)
+        return lambda: {"update": update.describe()}
+
+    return request.idempotent("UpdateNodegroupConfig", params, run)
+
+
+def _start_config_update(request: Request, cluster: Cluster, nodegroup: Nodegroup, params: dict[str, Any]) -> Update:
+    ensure_nodegroup_idle(nodegroup, "UpdateNodegroupConfig", cluster)
+    update_params: dict[str, str] = {}
+    labels = params.get("labels") or {}
+    taints = params.get("taints") or {}
+    scaling = {**nodegroup.scaling_config, **(params.get("scalingConfig") or {})}
+    _validate_scaling(scaling)
+    update_config = params.get("updateConfig")
+    if update_config:
+        _validate_update_config(update_config)
+    for key, value in (
+        ("LabelsToAdd", labels.get("addOrUpdateLabels")),
+        ("LabelsToRemove", labels.get("removeLabels")),
+        ("TaintsToAdd", taints.get("addOrUpdateTaints")),
+        ("TaintsToRemove", taints.get("removeTaints")),
+    ):
+        if value:
+            update_params[key] = json.dumps(value)
+    for key, member in (("MinSize", "minSize"), ("MaxSize", "maxSize"), ("DesiredSize", "desiredSize")):
+        if member in (params.get("scalingConfig") or {}):
+            update_params[key] = str(scaling[member])
+    for key, member in (
+        ("MaxUnavailable", "maxUnavailable"),
+        ("MaxUnavailablePercentage", "maxUnavailablePercentage"),
+        ("UpdateStrategy", "updateStrategy"),
+    ):
+        if member in (update_config or {}):
+            update_params[key] = str(update_config[member])
+    if params.get("nodeRepairConfig") is not None:
+        update_params["NodeRepairEnabled"] = str(bool(params["nodeRepairConfig"].get("enabled"))).lower()
+    if not update_params:
+        raise invalid_parameter("No changes needed for the provided node group configuration")
+    update = start_update(cluster, "ConfigUpdate", update_params, request.now, nodegroup=nodegroup.name)
+    nodegroup.status = "UPDATING"
+    backend = request.backend
+
+    def finish(at: datetime) -> None:
+        if nodegroup.deleted or update.status != "InProgress":
+            return
+        nodegroup.status = "ACTIVE"
+        nodegroup.modified_at = backend.stamp(at)
+        if fail_if_injected(backend, cluster, update, [nodegroup.name]):
+            return
+        _apply_labels_and_taints(cluster, nodegroup, labels, taints)
+        nodegroup.scaling_config = scaling
+        if update_config:
+            nodegroup.update_config = update_config
+        if params.get("nodeRepairConfig") is not None:
+            nodegroup.node_repair_config = params["nodeRepairConfig"]
+        scale_to(backend, cluster, nodegroup, scaling["desiredSize"])
+        update.status = SUCCESSFUL
+
+    backend.timeline.at(backend.clock.after(backend.catalogue.timings["nodegroup_config_update"]), finish)
+    return update
+
+
+def _apply_labels_and_taints(
+    cluster: Cluster, nodegroup: Nodegroup, labels: dict[str, Any], taints: dict[str, Any]
+) -> None:
+    """EKS applies label and taint changes to the running nodes too, without replacing them."""
+    removed_labels = set(labels.get("removeLabels") or [])
+    added_labels = labels.get("addOrUpdateLabels") or {}
+    nodegroup.labels = {k: v for k, v in nodegroup.labels.items() if k not in removed_labels} | added_labels
+    removed_keys = {(t["key"], t["effect"]) for t in taints.get("removeTaints") or []}
+    added = taints.get("addOrUpdateTaints") or []
+    added_keys = {(t["key"], t["effect"]) for t in added}
+    nodegroup.taints = [t for t in nodegroup.taints if (t["key"], t["effect"]) not in removed_keys | added_keys] + list(
+        added
+    )
+    if not (labels or taints):
+        return
+    for node in nodegroup.nodes:
+        obj = cluster.kube.get("v1", "Node", node.name)
+        if obj is None:
+            continue
+        metadata = obj.setdefault("metadata", {})
+        node_labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k not in removed_labels}
+        metadata["labels"] = node_labels | added_labels
+        kube_removed = {(t["key"], kube_taint(t)["effect"]) for t in taints.get("removeTaints") or []}
+        kube_added = [kube_taint(t) for t in added]
+        replaced = kube_removed | {(t["key"], t["effect"]) for t in kube_added}
+        spec = obj.setdefault("spec", {})
+        spec["taints"] = [t for t in spec.get("taints") or [] if (t["key"], t["effect"]) not in replaced] + kube_added
+        cluster.kube.apply(obj)
+
+
+def max_unavailable(nodegroup: Nodegroup) -> int:
+    config = nodegroup.update_config
+    if config.get("maxUnavailablePercentage"):
+        return max(1, math.floor(nodegroup.scaling_config["desiredSize"] * config["maxUnavailablePercentage"] / 100))
+    return config.get("maxUnavailable") or 1

@@ -1,0 +1,96 @@
+"""An in-process sandbox for the simulated EKS, served on a loopback port and driven through boto3.
+
+Every test gets a fresh ``Sandbox`` (fixed simulated start date, so the version calendar is deterministic),
+a reset moto, and EKS clients whose every successful response is checked against botocore's output shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from eks_sandbox.moto_compat import reset_moto
+from eks_sandbox.server import SandboxServer
+from eks_sandbox.world import Sandbox
+from tests.sandbox.eks.shape import validate_every_response
+
+#: 1.28-1.33 are available then; 1.27 has left extended support, 1.34 is not released yet.
+SIMULATED_START = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
+#: slow enough that a test's own wall time (~0.1 s → 6 simulated s) never finishes a transition by itself
+TIME_SCALE = 0.01
+REGION = "us-east-1"
+
+
+@dataclass
+class EksWorld:
+    sandbox: Sandbox
+    url: str
+    eks: Any
+    ec2: Any
+    iam: Any
+    subnets: list[str] = field(default_factory=list)
+
+    def kube(self, cluster_name: str) -> Any:
+        endpoint = self.eks.describe_cluster(name=cluster_name)["cluster"]["endpoint"]
+        return self.sandbox.kube_clusters[endpoint.rpartition("/")[2]]
+
+    def client(self, service: str, region: str = REGION) -> Any:
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def create_cluster(self, name: str = "prod", version: str = "1.31", settle: bool = True, **extra: Any) -> dict:
+        cluster = self.eks.create_cluster(
+            name=name,
+            version=version,
+            roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+            resourcesVpcConfig={"subnetIds": self.subnets[:2]},
+            **extra,
+        )["cluster"]
+        if settle:
+            self.sandbox.settle()
+        return cluster
+
+    def create_nodegroup(self, cluster: str = "prod", name: str = "ng-1", size: int = 2, **extra: Any) -> dict:
+        nodegroup = self.eks.create_nodegroup(
+            clusterName=cluster,
+            nodegroupName=name,
+            subnets=self.subnets[:2],
+            nodeRole="arn:aws:iam::123456789012:role/eks-node",
+            instanceTypes=["m5.large"],
+            scalingConfig={"minSize": 1, "maxSize": size + 2, "desiredSize": size},
+            **extra,
+        )["nodegroup"]
+        self.sandbox.settle()
+        return nodegroup
+
+
+@pytest.fixture
+def world() -> Iterator[EksWorld]:
+    reset_moto()
+    sandbox = Sandbox(time_scale=TIME_SCALE, start=SIMULATED_START)
+    server = SandboxServer(sandbox, port=0).start()
+    try:
+        built = EksWorld(sandbox, server.url, None, None, None)
+        built.eks, built.ec2, built.iam = built.client("eks"), built.client("ec2"), built.client("iam")
+        validate_every_response(built.eks)
+        vpc = built.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        for index, zone in enumerate(("us-east-1a", "us-east-1b", "us-east-1c")):
+            built.subnets.append(
+                built.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{index * 16}.0/20", AvailabilityZone=zone)[
+                    "Subnet"
+                ]["SubnetId"]
+            )
+        yield built
+    finally:
+        server.stop()
+        reset_moto()

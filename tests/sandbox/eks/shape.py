@@ -1,0 +1,88 @@
+"""Validate EKS responses as they travel on the wire against botocore's output shapes.
+
+``assert_matches_output_shape`` walks the operation's output shape: unknown keys, wrong types, enum values
+the model doesn't know and missing required members all fail. ``validate_every_response`` hooks it into a
+boto3 EKS client so that every successful call a test makes is checked.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import botocore.session
+from botocore.model import Shape
+
+_MODEL = botocore.session.get_session().get_service_model("eks")
+
+#: every EKS operation that gave some test a successful, shape-valid answer (test_eks_zz_every_operation.py)
+SEEN_OPERATIONS: set[str] = set()
+
+
+def assert_matches_output_shape(operation: str, response_json: dict[str, Any]) -> None:
+    """Fail (AssertionError naming the path) unless ``response_json`` fits ``operation``'s output shape."""
+    output = _MODEL.operation_model(operation).output_shape
+    problems: list[str] = []
+    if output is None:
+        if response_json:
+            problems.append(f"$: {operation} has no output, got {response_json!r}")
+    else:
+        _check(output, response_json, "$", problems)
+    assert not problems, f"{operation} response does not match botocore's output shape:\n" + "\n".join(problems)
+
+
+def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            problems.append(f"{path}: expected object ({shape.name}), got {type(value).__name__}")
+            return
+        for key in value:
+            if key not in shape.members:
+                problems.append(f"{path}.{key}: not a member of {shape.name}")
+        for required in shape.required_members:
+            if required not in value:
+                problems.append(f"{path}.{required}: required member of {shape.name} missing")
+        for key, member in shape.members.items():
+            if key in value:
+                _check(member, value[key], f"{path}.{key}", problems)
+    elif kind == "list":
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected list ({shape.name}), got {type(value).__name__}")
+            return
+        for index, item in enumerate(value):
+            _check(shape.member, item, f"{path}[{index}]", problems)
+    elif kind == "map":
+        if not isinstance(value, dict):
+            problems.append(f"{path}: expected map ({shape.name}), got {type(value).__name__}")
+            return
+        for key, item in value.items():
+            _check(shape.key, key, f"{path} key", problems)
+            _check(shape.value, item, f"{path}[{key!r}]", problems)
+    elif kind == "string":
+        if not isinstance(value, str):
+            problems.append(f"{path}: expected string ({shape.name}), got {type(value).__name__}")
+        elif shape.enum and value not in shape.enum:
+            problems.append(f"{path}: {value!r} is not one of {shape.name} {shape.enum}")
+    elif kind in ("integer", "long"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(f"{path}: expected integer ({shape.name}), got {value!r}")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            problems.append(f"{path}: expected boolean ({shape.name}), got {value!r}")
+    elif kind in ("timestamp", "double", "float"):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            problems.append(f"{path}: expected epoch seconds ({shape.name}), got {value!r}")
+    else:
+        problems.append(f"{path}: shape type {kind} not handled by the validator")
+
+
+def validate_every_response(client: Any) -> None:
+    """Check each successful response of ``client`` (boto3 EKS) on the wire; record it in ``SEEN_OPERATIONS``."""
+
+    def check(http_response: Any, model: Any, **_: Any) -> None:
+        if http_response.status_code == 200:
+            assert_matches_output_shape(model.name, json.loads(http_response.content or b"{}"))
+            SEEN_OPERATIONS.add(model.name)
+
+    client.meta.events.register("after-call.eks", check)
