@@ -31,12 +31,19 @@ REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
         "aws_conn_id": Param(
-            "aws_default", type="string", minLength=1, title="AWS connection",
+            "aws_default",
+            type="string",
+            minLength=1,
+            title="AWS connection",
             description="Airflow connection whose identity lists the clusters.",
         ),
         "regions": Param(
-            ["us-east-1"], type="array", minItems=1, items={"type": "string", "pattern": REGION_PATTERN},
-            title="Regions", description="AWS regions to inventory, e.g. us-east-1.",
+            ["us-east-1"],
+            type="array",
+            minItems=1,
+            items={"type": "string", "pattern": REGION_PATTERN},
+            title="Regions",
+            description="AWS regions to inventory, e.g. us-east-1.",
         ),
     },
 )

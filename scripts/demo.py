@@ -56,8 +56,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         processes.append(start_sandbox(args.sandbox_port, args.time_scale, state))
-        wait_until(lambda: health(f"{sandbox_url}/_sandbox/health").get("fleet_loaded"), "the sandbox fleet",
-                   processes, state, timeout=180)
+        wait_until(
+            lambda: health(f"{sandbox_url}/_sandbox/health").get("fleet_loaded"),
+            "the sandbox fleet",
+            processes,
+            state,
+            timeout=180,
+        )
         print(f"sandbox: demo fleet served on {sandbox_url}", flush=True)
         processes.append(start_airflow(args.airflow_port, sandbox_url, state))
         wait_until(lambda: airflow_healthy(airflow_url, airflow_home), "Airflow", processes, state, timeout=240)
@@ -82,7 +87,9 @@ def start_sandbox(port: int, time_scale: float, state: Path) -> subprocess.Popen
     log = (state / "eks-sandbox.log").open("w")
     return subprocess.Popen(
         ["eks-sandbox", "serve", "--fleet", str(DEMO_FLEET), "--port", str(port), "--time-scale", str(time_scale)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -116,8 +123,11 @@ def airflow_environment(port: int, sandbox_url: str, airflow_home: Path) -> dict
 def start_airflow(port: int, sandbox_url: str, state: Path) -> subprocess.Popen:
     log = (state / "airflow-standalone.log").open("w")
     return subprocess.Popen(
-        ["airflow", "standalone"], env=airflow_environment(port, sandbox_url, state / "airflow"),
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        ["airflow", "standalone"],
+        env=airflow_environment(port, sandbox_url, state / "airflow"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -126,19 +136,25 @@ def simple_auth_password(airflow_home: Path) -> str:
     return passwords["admin"]
 
 
-def run_inventory(
-    airflow_url: str, password: str, processes: list[subprocess.Popen], state: Path
-) -> tuple[str, str]:
+def run_inventory(airflow_url: str, password: str, processes: list[subprocess.Popen], state: Path) -> tuple[str, str]:
     """Trigger eks_fleet_inventory through the REST API and wait for it; returns (state, report)."""
     token = request_json(f"{airflow_url}/auth/token", {"username": "admin", "password": password})["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     dag_url = f"{airflow_url}/api/v2/dags/eks_fleet_inventory"
-    wait_until(lambda: request_json(dag_url, headers=headers, default={}).get("dag_id"), "the DAG to be parsed",
-               processes, state, timeout=120)
+    wait_until(
+        lambda: request_json(dag_url, headers=headers, default={}).get("dag_id"),
+        "the DAG to be parsed",
+        processes,
+        state,
+        timeout=120,
+    )
     request_json(dag_url, {"is_paused": False}, headers=headers, method="PATCH")
     run_id = f"demo__{int(time.time())}"
-    request_json(f"{dag_url}/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": {"regions": REGIONS}},
-                 headers=headers)
+    request_json(
+        f"{dag_url}/dagRuns",
+        {"dag_run_id": run_id, "logical_date": None, "conf": {"regions": REGIONS}},
+        headers=headers,
+    )
     run_url = f"{dag_url}/dagRuns/{run_id}"
 
     def finished() -> str | None:
@@ -146,13 +162,15 @@ def run_inventory(
         return state if state in ("success", "failed") else None
 
     outcome = wait_until(finished, "eks_fleet_inventory to finish", processes, state, timeout=300)
-    report = request_json(f"{run_url}/taskInstances/report/xcomEntries/return_value", headers=headers,
-                          default={}).get("value", "(no report)")
+    report = request_json(f"{run_url}/taskInstances/report/xcomEntries/return_value", headers=headers, default={}).get(
+        "value", "(no report)"
+    )
     return outcome, report
 
 
-def request_json(url: str, body: dict | None = None, headers: dict | None = None, method: str | None = None,
-                 default: Any = None) -> Any:
+def request_json(
+    url: str, body: dict | None = None, headers: dict | None = None, method: str | None = None, default: Any = None
+) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
     request.add_header("Content-Type", "application/json")
@@ -177,9 +195,13 @@ def health(url: str) -> dict:
 
 def airflow_healthy(airflow_url: str, airflow_home: Path) -> bool:
     status = health(f"{airflow_url}/api/v2/monitor/health")
-    return bool(status) and all(
-        part.get("status") == "healthy" for name, part in status.items() if name in ("metadatabase", "scheduler")
-    ) and (airflow_home / "simple_auth_manager_passwords.json.generated").exists()
+    return (
+        bool(status)
+        and all(
+            part.get("status") == "healthy" for name, part in status.items() if name in ("metadatabase", "scheduler")
+        )
+        and (airflow_home / "simple_auth_manager_passwords.json.generated").exists()
+    )
 
 
 def wait_until(condition: Any, what: str, processes: list[subprocess.Popen], state: Path, timeout: float) -> Any:
@@ -187,8 +209,9 @@ def wait_until(condition: Any, what: str, processes: list[subprocess.Popen], sta
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
-                raise SystemExit(f"demo: {process.args[0]} exited ({process.returncode}) while waiting for {what}; "
-                                 f"see {state}/*.log")
+                raise SystemExit(
+                    f"demo: {process.args[0]} exited ({process.returncode}) while waiting for {what}; see {state}/*.log"
+                )
         result = condition()
         if result:
             return result

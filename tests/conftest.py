@@ -44,7 +44,6 @@ for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(leaked, None)
 
 
-
 @pytest.fixture(scope="session")
 def airflow_db() -> Iterator[None]:
     """A fresh, empty Airflow metadata DB for this test session."""
@@ -92,9 +91,19 @@ def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("eks-sandbox") / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(VENV_BIN / "eks-sandbox"), "serve", "--fleet", str(DEMO_FLEET), "--port", str(port),
-             "--time-scale", "0.01"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(VENV_BIN / "eks-sandbox"),
+                "serve",
+                "--fleet",
+                str(DEMO_FLEET),
+                "--port",
+                str(port),
+                "--time-scale",
+                "0.01",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             wait_for_http(f"{url}/_sandbox/health", process=process)

@@ -68,7 +68,10 @@ def test_dag_policy_refuses_an_undocumented_dag(airflow_db, tmp_path):
 def test_each_dag_file_parses_within_budget_beyond_import_airflow():
     output = subprocess.run(
         [sys.executable, "-c", _MEASURE_PARSE, *map(str, DAG_FILES)],
-        capture_output=True, text=True, check=True, env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
     ).stdout
     timings = json.loads(output.strip().splitlines()[-1])
     report = ", ".join(f"{Path(path).name}: {ms:.1f} ms" for path, ms in timings.items())

@@ -46,16 +46,18 @@ def eks_kubernetes_client(
     from eks_runbooks.hooks.eks import EksRunbookHook
 
     hook = hook or EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region_name)
-    with _airflow_interpreter_first_on_path():
-        with hook.generate_config_file_with_credentials(eks_cluster_name=cluster_name, pod_namespace=None) as (
+    with (
+        _airflow_interpreter_first_on_path(),
+        hook.generate_config_file_with_credentials(eks_cluster_name=cluster_name, pod_namespace=None) as (
             kubeconfig,
             _credentials,
-        ):
-            api_client = config.new_client_from_config(config_file=kubeconfig)
-            try:
-                yield api_client
-            finally:
-                api_client.close()
+        ),
+    ):
+        api_client = config.new_client_from_config(config_file=kubeconfig)
+        try:
+            yield api_client
+        finally:
+            api_client.close()
 
 
 @contextmanager

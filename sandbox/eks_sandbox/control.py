@@ -64,7 +64,10 @@ def _dispatch(sandbox: Sandbox, route: tuple[str, str], request: Request) -> Res
             region = spec.get("region", "us-east-1")
             if path == "/addons/degrade":
                 sandbox.eks.degrade_addon(
-                    account, region, spec["cluster"], spec["addon"],
+                    account,
+                    region,
+                    spec["cluster"],
+                    spec["addon"],
                     spec.get("code", "InsufficientNumberOfReplicas"),
                     spec.get("message", "The add-on is unhealthy (injected by the sandbox)"),
                 )

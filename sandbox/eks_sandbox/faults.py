@@ -121,9 +121,9 @@ class FaultInjector:
 
     def rules(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [
-                {"kind": "error", **vars(rule)} for rule in self._errors
-            ] + [{"kind": "update_failure", **vars(rule)} for rule in self._update_failures]
+            return [{"kind": "error", **vars(rule)} for rule in self._errors] + [
+                {"kind": "update_failure", **vars(rule)} for rule in self._update_failures
+            ]
 
     def error_for(self, service: str, operation: str, params: dict[str, Any]) -> ErrorFault | None:
         """The error fault that a request should answer with, if any (consumes one of its ``count``)."""
@@ -135,9 +135,7 @@ class FaultInjector:
     ) -> UpdateFailureFault | None:
         """The failure an EKS update should end with, if any (consumes one of its ``count``)."""
         with self._lock:
-            return _take_first(
-                self._update_failures, lambda rule: rule.matches(cluster, update_type, nodegroup, addon)
-            )
+            return _take_first(self._update_failures, lambda rule: rule.matches(cluster, update_type, nodegroup, addon))
 
 
 def _take_first(rules: list, predicate) -> Any:

@@ -113,9 +113,7 @@ def _role(aws: _AwsClients, name: str, service: str) -> str:
         return aws.iam.get_role(RoleName=name)["Role"]["Arn"]
 
 
-def _build_cluster(
-    sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], spec: dict[str, Any]
-) -> dict[str, Any]:
+def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], spec: dict[str, Any]) -> dict[str, Any]:
     name = spec["name"]
     cluster_role = _role(aws, "eks-cluster-role", "eks.amazonaws.com")
     node_role = _role(aws, "eks-node-role", "ec2.amazonaws.com")
@@ -247,9 +245,9 @@ def _launch_template(aws: _AwsClients, cluster: str, nodegroup: str, spec: dict[
     }
     if spec.get("image_id"):
         data["ImageId"] = spec["image_id"]
-    template = aws.ec2.create_launch_template(
-        LaunchTemplateName=f"{cluster}-{nodegroup}", LaunchTemplateData=data
-    )["LaunchTemplate"]
+    template = aws.ec2.create_launch_template(LaunchTemplateName=f"{cluster}-{nodegroup}", LaunchTemplateData=data)[
+        "LaunchTemplate"
+    ]
     return {"id": template["LaunchTemplateId"], "version": str(template["LatestVersionNumber"])}
 
 

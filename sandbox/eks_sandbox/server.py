@@ -159,7 +159,9 @@ def _flat_json(body: bytes) -> dict[str, Any]:
         document = json.loads(body or b"{}")
     except ValueError:
         return {}
-    return {key: value for key, value in document.items() if isinstance(value, str)} if isinstance(document, dict) else {}
+    if not isinstance(document, dict):
+        return {}
+    return {key: value for key, value in document.items() if isinstance(value, str)}
 
 
 def _fault_response(fault: ErrorFault, environ: dict[str, Any]) -> Response:
@@ -200,4 +202,3 @@ def _kube_not_found(cluster_id: str) -> Response:
         "code": 404,
     }
     return Response(json.dumps(status), 404, content_type="application/json")
-

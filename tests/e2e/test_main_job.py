@@ -22,9 +22,23 @@ def test_demo_runs_the_inventory_through_airflow_and_stops_cleanly(tmp_path):
     env.pop("AIRFLOW_HOME", None)
     env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
     process = subprocess.Popen(
-        [str(VENV_BIN / "python"), str(REPO / "scripts" / "demo.py"), "--exit-after-run",
-         "--sandbox-port", str(free_port()), "--airflow-port", str(free_port()), "--state-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True, cwd=REPO,
+        [
+            str(VENV_BIN / "python"),
+            str(REPO / "scripts" / "demo.py"),
+            "--exit-after-run",
+            "--sandbox-port",
+            str(free_port()),
+            "--airflow-port",
+            str(free_port()),
+            "--state-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+        cwd=REPO,
     )
     output, _ = process.communicate(timeout=420)
     assert process.returncode == 0, output

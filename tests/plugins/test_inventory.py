@@ -7,10 +7,18 @@ import pytest
 from eks_runbooks.core.inventory import minor_of, render_inventory, summarize_cluster
 
 CALENDAR = [
-    {"clusterVersion": "1.31", "versionStatus": "EXTENDED_SUPPORT",
-     "endOfStandardSupportDate": "2025-11-26T00:00:00+00:00", "endOfExtendedSupportDate": "2026-11-26T00:00:00+00:00"},
-    {"clusterVersion": "1.34", "versionStatus": "STANDARD_SUPPORT",
-     "endOfStandardSupportDate": "2026-12-02T00:00:00+00:00", "endOfExtendedSupportDate": "2027-12-02T00:00:00+00:00"},
+    {
+        "clusterVersion": "1.31",
+        "versionStatus": "EXTENDED_SUPPORT",
+        "endOfStandardSupportDate": "2025-11-26T00:00:00+00:00",
+        "endOfExtendedSupportDate": "2026-11-26T00:00:00+00:00",
+    },
+    {
+        "clusterVersion": "1.34",
+        "versionStatus": "STANDARD_SUPPORT",
+        "endOfStandardSupportDate": "2026-12-02T00:00:00+00:00",
+        "endOfExtendedSupportDate": "2027-12-02T00:00:00+00:00",
+    },
 ]
 
 

@@ -50,8 +50,12 @@ def test_control_plane_upgrade_waits_in_the_worker_until_successful(demo_fleet):
 
 def test_control_plane_upgrade_deferred_holds_no_worker_and_completes_through_the_trigger(demo_fleet):
     operator = EksUpdateClusterVersionOperator(
-        task_id="upgrade", cluster_name="payments-prod", kubernetes_version="1.33", client_request_token="t-2",
-        deferrable=True, **FAST,
+        task_id="upgrade",
+        cluster_name="payments-prod",
+        kubernetes_version="1.33",
+        client_request_token="t-2",
+        deferrable=True,
+        **FAST,
     )
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute({})
@@ -65,8 +69,13 @@ def test_control_plane_upgrade_deferred_holds_no_worker_and_completes_through_th
 
 def test_trigger_serializes_to_what_the_triggerer_rebuilds():
     trigger = EksUpdateTrigger(
-        cluster_name="c", update_id="u", addon_name="coredns", waiter_delay=5, waiter_max_attempts=9,
-        aws_conn_id="aws_default", region_name="eu-west-1",
+        cluster_name="c",
+        update_id="u",
+        addon_name="coredns",
+        waiter_delay=5,
+        waiter_max_attempts=9,
+        aws_conn_id="aws_default",
+        region_name="eu-west-1",
     )
     path, kwargs = trigger.serialize()
     assert path == "eks_runbooks.triggers.eks.EksUpdateTrigger"
@@ -90,8 +99,13 @@ def test_a_retried_task_attaches_to_the_update_it_already_started(demo_fleet):
 
 def test_failed_update_fails_the_task_with_eks_error_codes(demo_fleet):
     demo_fleet.faults.add_from_dict(
-        {"kind": "update_failure", "cluster": "payments-prod", "update_type": "VersionUpdate",
-         "error_code": "ClusterUnreachable", "message": "the control plane did not come back healthy"}
+        {
+            "kind": "update_failure",
+            "cluster": "payments-prod",
+            "update_type": "VersionUpdate",
+            "error_code": "ClusterUnreachable",
+            "message": "the control plane did not come back healthy",
+        }
     )
     operator = EksUpdateClusterVersionOperator(
         task_id="upgrade", cluster_name="payments-prod", kubernetes_version="1.33", client_request_token="t-3", **FAST
@@ -108,8 +122,12 @@ def test_nodegroup_update_blocked_by_a_pdb_names_it(demo_fleet):
     eks().update_cluster_version(name="analytics-staging", version="1.32")
     demo_fleet.settle()
     operator = EksUpdateNodegroupVersionOperator(
-        task_id="ng", cluster_name="analytics-staging", nodegroup_name="workers", kubernetes_version="1.32",
-        client_request_token="t-4", **FAST,
+        task_id="ng",
+        cluster_name="analytics-staging",
+        nodegroup_name="workers",
+        kubernetes_version="1.32",
+        client_request_token="t-4",
+        **FAST,
     )
     with pytest.raises(EksUpdateFailedError) as failure:
         operator.execute({})
@@ -121,8 +139,12 @@ def test_addon_update_waits_until_successful(demo_fleet):
     current = eks().describe_addon(clusterName="payments-prod", addonName="coredns")["addon"]["addonVersion"]
     target = next(v["addonVersion"] for v in versions["addonVersions"] if v["addonVersion"] != current)
     operator = EksUpdateAddonOperator(
-        task_id="coredns", cluster_name="payments-prod", addon_name="coredns", addon_version=target,
-        client_request_token="t-5", **FAST,
+        task_id="coredns",
+        cluster_name="payments-prod",
+        addon_name="coredns",
+        addon_version=target,
+        client_request_token="t-5",
+        **FAST,
     )
     assert operator.execute({})["status"] == "Successful"
     assert eks().describe_addon(clusterName="payments-prod", addonName="coredns")["addon"]["addonVersion"] == target
@@ -130,8 +152,9 @@ def test_addon_update_waits_until_successful(demo_fleet):
 
 def test_sensor_follows_an_update_started_elsewhere(demo_fleet):
     update = eks().update_cluster_version(name="payments-prod", version="1.33")["update"]
-    sensor = EksUpdateSensor(task_id="follow", cluster_name="payments-prod", update_id=update["id"],
-                             region_name="us-east-1")
+    sensor = EksUpdateSensor(
+        task_id="follow", cluster_name="payments-prod", update_id=update["id"], region_name="us-east-1"
+    )
     assert sensor.poke({}) is False
     demo_fleet.settle()
     assert sensor.poke({}) is True
@@ -141,7 +164,8 @@ def test_sensor_fails_when_the_followed_update_fails(demo_fleet):
     demo_fleet.faults.add_from_dict({"kind": "update_failure", "cluster": "payments-prod", "error_code": "Unknown"})
     update = eks().update_cluster_version(name="payments-prod", version="1.33")["update"]
     demo_fleet.settle()
-    sensor = EksUpdateSensor(task_id="follow", cluster_name="payments-prod", update_id=update["id"],
-                             region_name="us-east-1")
+    sensor = EksUpdateSensor(
+        task_id="follow", cluster_name="payments-prod", update_id=update["id"], region_name="us-east-1"
+    )
     with pytest.raises(EksUpdateFailedError, match="Unknown"):
         sensor.poke({})

@@ -22,7 +22,11 @@ def aws(endpoint: str, *args: str, region: str = "us-east-1", check: bool = True
     env = os.environ | {"AWS_DEFAULT_REGION": region, "AWS_PAGER": ""}
     return subprocess.run(
         [str(VENV_BIN / "aws"), "--endpoint-url", endpoint, "--output", "json", *args],
-        capture_output=True, text=True, env=env, check=check, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=check,
+        timeout=60,
     )
 
 
@@ -36,36 +40,69 @@ def test_list_clusters_shows_the_demo_fleet(sandbox_process):
 
 def test_version_update_runs_in_progress_then_successful_and_refuses_a_second(sandbox_process):
     update = json.loads(
-        aws(sandbox_process, "eks", "update-cluster-version", "--name", "analytics-staging",
-            "--kubernetes-version", "1.32").stdout
+        aws(
+            sandbox_process,
+            "eks",
+            "update-cluster-version",
+            "--name",
+            "analytics-staging",
+            "--kubernetes-version",
+            "1.32",
+        ).stdout
     )["update"]
     assert update["status"] == "InProgress"
-    second = aws(sandbox_process, "eks", "update-cluster-version", "--name", "analytics-staging",
-                 "--kubernetes-version", "1.32", check=False)
+    second = aws(
+        sandbox_process,
+        "eks",
+        "update-cluster-version",
+        "--name",
+        "analytics-staging",
+        "--kubernetes-version",
+        "1.32",
+        check=False,
+    )
     assert second.returncode != 0 and "ResourceInUseException" in second.stderr
-    assert json.loads(aws(sandbox_process, "eks", "describe-update", "--name", "analytics-staging",
-                          "--update-id", update["id"]).stdout)["update"]["status"] == "InProgress"
+    assert (
+        json.loads(
+            aws(
+                sandbox_process, "eks", "describe-update", "--name", "analytics-staging", "--update-id", update["id"]
+            ).stdout
+        )["update"]["status"]
+        == "InProgress"
+    )
     deadline = time.monotonic() + 60
     status = "InProgress"
     while status == "InProgress" and time.monotonic() < deadline:
         time.sleep(0.5)
-        status = json.loads(aws(sandbox_process, "eks", "describe-update", "--name", "analytics-staging",
-                                "--update-id", update["id"]).stdout)["update"]["status"]
+        status = json.loads(
+            aws(
+                sandbox_process, "eks", "describe-update", "--name", "analytics-staging", "--update-id", update["id"]
+            ).stdout
+        )["update"]["status"]
     assert status == "Successful"
     cluster = json.loads(aws(sandbox_process, "eks", "describe-cluster", "--name", "analytics-staging").stdout)
     assert cluster["cluster"]["version"] == "1.32"
 
 
 def test_skipping_a_minor_version_is_refused(sandbox_process):
-    result = aws(sandbox_process, "eks", "update-cluster-version", "--name", "payments-prod",
-                 "--kubernetes-version", "1.34", check=False)
+    result = aws(
+        sandbox_process,
+        "eks",
+        "update-cluster-version",
+        "--name",
+        "payments-prod",
+        "--kubernetes-version",
+        "1.34",
+        check=False,
+    )
     assert result.returncode != 0
     assert "InvalidParameterException" in result.stderr and "1.32" in result.stderr and "1.34" in result.stderr
 
 
 def test_addon_catalogue_names_default_versions(sandbox_process):
-    catalogue = json.loads(aws(sandbox_process, "eks", "describe-addon-versions",
-                               "--kubernetes-version", "1.32").stdout)["addons"]
+    catalogue = json.loads(
+        aws(sandbox_process, "eks", "describe-addon-versions", "--kubernetes-version", "1.32").stdout
+    )["addons"]
     names = {addon["addonName"] for addon in catalogue}
     assert {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"} <= names
     for addon in catalogue:
@@ -82,36 +119,55 @@ def test_addon_catalogue_names_default_versions(sandbox_process):
 def test_kubectl_lists_the_nodes_of_a_demo_cluster_at_its_version(sandbox_process, tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     aws(sandbox_process, "eks", "update-kubeconfig", "--name", "payments-prod", "--kubeconfig", str(kubeconfig))
-    env = os.environ | {"KUBECONFIG": str(kubeconfig), "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_ENDPOINT_URL": sandbox_process}
-    nodes = subprocess.run(["kubectl", "get", "nodes", "-o", "json"], capture_output=True, text=True, env=env,
-                           timeout=60, check=True)
+    env = os.environ | {
+        "KUBECONFIG": str(kubeconfig),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": sandbox_process,
+    }
+    nodes = subprocess.run(
+        ["kubectl", "get", "nodes", "-o", "json"], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
     versions = {node["status"]["nodeInfo"]["kubeletVersion"] for node in json.loads(nodes.stdout)["items"]}
     assert len(json.loads(nodes.stdout)["items"]) == 5  # general (3) + batch (2)
     assert all(version.startswith("v1.32.") for version in versions), versions
-    table = subprocess.run(["kubectl", "get", "nodes"], capture_output=True, text=True, env=env, timeout=60,
-                           check=True).stdout
+    table = subprocess.run(
+        ["kubectl", "get", "nodes"], capture_output=True, text=True, env=env, timeout=60, check=True
+    ).stdout
     assert "Ready" in table and "v1.32." in table
 
 
 def test_injected_throttling_reaches_the_aws_cli_as_throttling(sandbox_process):
-    rule = _post(f"{sandbox_process}/_sandbox/faults",
-                 {"kind": "error", "service": "eks", "operation": "DescribeCluster", "error": "ThrottlingException",
-                  "match": {"name": "payments-prod"}, "count": 20})
+    rule = _post(
+        f"{sandbox_process}/_sandbox/faults",
+        {
+            "kind": "error",
+            "service": "eks",
+            "operation": "DescribeCluster",
+            "error": "ThrottlingException",
+            "match": {"name": "payments-prod"},
+            "count": 20,
+        },
+    )
     try:
         result = aws(sandbox_process, "eks", "describe-cluster", "--name", "payments-prod", check=False)
         assert result.returncode != 0 and "ThrottlingException" in result.stderr
         assert aws(sandbox_process, "eks", "describe-cluster", "--name", "analytics-staging").returncode == 0
     finally:
-        urllib.request.urlopen(urllib.request.Request(f"{sandbox_process}/_sandbox/faults/{rule['id']}",
-                                                      method="DELETE")).close()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{sandbox_process}/_sandbox/faults/{rule['id']}", method="DELETE")
+        ).close()
     assert aws(sandbox_process, "eks", "describe-cluster", "--name", "payments-prod").returncode == 0
 
 
 def test_serve_stops_cleanly_on_sigterm(tmp_path: Path):
     port = free_port()
-    process = subprocess.Popen([str(VENV_BIN / "eks-sandbox"), "serve", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [str(VENV_BIN / "eks-sandbox"), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     wait_for_http(f"http://127.0.0.1:{port}/_sandbox/health", process=process)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=20)
@@ -121,13 +177,15 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path):
 
 def test_serve_explains_a_port_already_in_use(sandbox_process):
     port = sandbox_process.rpartition(":")[2]
-    result = subprocess.run([str(VENV_BIN / "eks-sandbox"), "serve", "--port", port], capture_output=True,
-                            text=True, timeout=30)
+    result = subprocess.run(
+        [str(VENV_BIN / "eks-sandbox"), "serve", "--port", port], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
 def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request) as response:
         return json.load(response)

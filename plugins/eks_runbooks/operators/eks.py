@@ -87,7 +87,11 @@ class EksUpdateOperatorBase(AwsBaseOperator[EksRunbookHook]):
         token = self.client_request_token or default_request_token(context)
         update = self.start_update(token)
         self.log.info(
-            "Started EKS %s %s on cluster %s (%s)", update["type"], update["id"], self.cluster_name, update_target(self.nodegroup_name, self.addon_name)
+            "Started EKS %s %s on cluster %s (%s)",
+            update["type"],
+            update["id"],
+            self.cluster_name,
+            update_target(self.nodegroup_name, self.addon_name),
         )
         if self.deferrable:
             self.defer(
@@ -131,7 +135,9 @@ class EksUpdateOperatorBase(AwsBaseOperator[EksRunbookHook]):
     def _outcome(self, update_id: str) -> dict[str, Any]:
         update = self.hook.describe_update(self.cluster_name, update_id, self.nodegroup_name, self.addon_name)
         if update["status"] != "Successful":
-            raise EksUpdateFailedError(failure_message(self.cluster_name, update_target(self.nodegroup_name, self.addon_name), update))
+            raise EksUpdateFailedError(
+                failure_message(self.cluster_name, update_target(self.nodegroup_name, self.addon_name), update)
+            )
         self.log.info("EKS update %s on cluster %s is Successful", update_id, self.cluster_name)
         return update_summary(self.cluster_name, update)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from eks_runbooks.hooks.eks import EksRunbookHook, update_request
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+
+from eks_runbooks.hooks.eks import EksRunbookHook, update_request
 
 
 class EksUpdateTrigger(AwsBaseWaiterTrigger):

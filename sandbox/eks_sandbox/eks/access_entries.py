@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from eks_sandbox.eks import moto_reads
+from eks_sandbox import moto_compat
 from eks_sandbox.eks.clusters import Cluster
 from eks_sandbox.eks.errors import invalid_parameter, invalid_request, not_found, resource_in_use
 from eks_sandbox.eks.operations import Request, operation, paginate
@@ -130,7 +130,7 @@ def add_entry(
 
 def create_creator_admin_entry(request: Request, cluster: Cluster) -> None:
     """bootstrapClusterCreatorAdminPermissions: the creator gets an entry with AmazonEKSClusterAdminPolicy [BC]."""
-    principal = moto_reads.caller_principal_arn(request.account, request.region, request.access_key)
+    principal = moto_compat.caller_principal_arn(request.account, request.region, request.access_key)
     if not _IAM_PRINCIPAL.match(principal):
         return
     entry = add_entry(request, cluster, principal)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from eks_sandbox.eks import moto_reads
+from eks_sandbox import moto_compat
 from eks_sandbox.eks.catalogue import EXTENDED_SUPPORT, minor_of
 from eks_sandbox.eks.clusters import Cluster, VersionChange
 from eks_sandbox.eks.errors import invalid_parameter, invalid_request, resource_in_use
@@ -137,7 +137,7 @@ def _check_free_ips(request: Request, cluster: Cluster) -> None:
     subnets = [
         (subnet_id, info.free_ips if info else 0)
         for subnet_id in cluster.vpc_config["subnetIds"]
-        for info in [moto_reads.subnet(request.account, request.region, subnet_id)]
+        for info in [moto_compat.subnet(request.account, request.region, subnet_id)]
     ]
     if sum(1 for _, free in subnets if free >= MIN_FREE_IPS) < min(MIN_SUBNETS_WITH_FREE_IPS, len(subnets)):
         listing = " , ".join(f"{subnet_id} Free IPs: {free}" for subnet_id, free in subnets)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from eks_sandbox.eks import moto_reads
+from eks_sandbox import moto_compat
 from eks_sandbox.eks.errors import EksError, invalid_parameter, invalid_request, resource_in_use
 from eks_sandbox.eks.operations import Request, operation, paginate
 
@@ -111,10 +111,10 @@ def _certificate_authority_data(name: str) -> str:
     return base64.b64encode(pem.encode()).decode()
 
 
-def validate_subnets(request: Request, subnet_ids: list[str]) -> list[moto_reads.SubnetInfo]:
+def validate_subnets(request: Request, subnet_ids: list[str]) -> list[moto_compat.SubnetInfo]:
     found = []
     for subnet_id in subnet_ids:
-        info = moto_reads.subnet(request.account, request.region, subnet_id)
+        info = moto_compat.subnet(request.account, request.region, subnet_id)
         if info is None:
             raise invalid_parameter(f"The subnet ID '{subnet_id}' does not exist (Service: AmazonEC2)")
         found.append(info)
@@ -129,7 +129,7 @@ def _vpc_config(request: Request, requested: dict[str, Any]) -> dict[str, Any]:
     if len({s.vpc_id for s in subnets}) > 1:
         raise invalid_parameter("Subnets must all belong to the same VPC")
     for group_id in requested.get("securityGroupIds") or []:
-        if not moto_reads.security_group_exists(request.account, request.region, group_id):
+        if not moto_compat.security_group_exists(request.account, request.region, group_id):
             raise invalid_parameter(f"The security group '{group_id}' does not exist")
     return {
         "subnetIds": [s.id for s in subnets],

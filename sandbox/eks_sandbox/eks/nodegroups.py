@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from eks_sandbox.eks import moto_reads
+from eks_sandbox import moto_compat
 from eks_sandbox.eks.catalogue import minor_of
 from eks_sandbox.eks.clusters import Cluster, validate_subnets
 from eks_sandbox.eks.errors import invalid_parameter, invalid_request, limit_exceeded, not_found, resource_in_use
@@ -51,7 +51,7 @@ class Nodegroup:
     scaling_config: dict[str, int]
     instance_type: str
     shape: InstanceShape
-    subnets: list[moto_reads.SubnetInfo]
+    subnets: list[moto_compat.SubnetInfo]
     ami_type: str
     node_role: str
     labels: dict[str, str]
@@ -155,10 +155,10 @@ def _validate_update_config(config: dict[str, Any]) -> None:
         raise invalid_parameter("updateConfig.maxUnavailablePercentage must be between 1 and 100")
 
 
-def resolve_launch_template(request: Request, spec: dict[str, Any]) -> moto_reads.LaunchTemplateInfo:
+def resolve_launch_template(request: Request, spec: dict[str, Any]) -> moto_compat.LaunchTemplateInfo:
     if not spec.get("id") and not spec.get("name"):
         raise invalid_parameter("launchTemplate needs an id or a name")
-    template = moto_reads.launch_template(request.account, request.region, spec)
+    template = moto_compat.launch_template(request.account, request.region, spec)
     if template is None:
         raise invalid_parameter(
             f"Launch template {spec.get('id') or spec.get('name')} version {spec.get('version') or '$Default'} "

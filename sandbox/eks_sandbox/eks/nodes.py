@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eks_sandbox.eks import moto_reads
+from eks_sandbox import moto_compat
 
 if TYPE_CHECKING:
     from eks_sandbox.eks.backend import RegionState
@@ -41,7 +41,7 @@ class InstanceShape:
 
 
 def instance_shape(instance_type: str) -> InstanceShape | None:
-    info = moto_reads.instance_type(instance_type)
+    info = moto_compat.instance_type_info(instance_type)
     if info is None:
         return None
     network = info["NetworkInfo"]

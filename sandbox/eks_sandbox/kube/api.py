@@ -137,8 +137,9 @@ def _serve_resource(request: Request, cluster: KubeCluster, target: ResourcePath
         if method == "GET":
             return _list(request, cluster, target)
         if method == "POST":
-            created = cluster.create_object(target.resource_type, target.version, _body(request), target.namespace,
-                                            dry_run=dry_run)
+            created = cluster.create_object(
+                target.resource_type, target.version, _body(request), target.namespace, dry_run=dry_run
+            )
             return _json(created, 201)
         if method == "DELETE":
             return _delete_collection(request, cluster, target)
@@ -153,8 +154,17 @@ def _serve_resource(request: Request, cluster: KubeCluster, target: ResourcePath
         obj = cluster.read_object(target.resource_type, target.version, target.namespace, target.name)
         return _maybe_table(request, cluster, target, [obj]) or _json(obj)
     if method == "PUT":
-        return _json(cluster.replace_object(target.resource_type, target.version, _body(request), target.namespace,
-                                            target.name, subresource=target.subresource, dry_run=dry_run))
+        return _json(
+            cluster.replace_object(
+                target.resource_type,
+                target.version,
+                _body(request),
+                target.namespace,
+                target.name,
+                subresource=target.subresource,
+                dry_run=dry_run,
+            )
+        )
     if method == "PATCH":
         return _patch(request, cluster, target, dry_run)
     if method == "DELETE":
@@ -163,20 +173,27 @@ def _serve_resource(request: Request, cluster: KubeCluster, target: ResourcePath
 
 
 def _list(request: Request, cluster: KubeCluster, target: ResourcePath) -> Response:
-    items = cluster.list_objects(target.resource_type, target.version, target.namespace,
-                                 request.args.get("labelSelector"), request.args.get("fieldSelector"))
+    items = cluster.list_objects(
+        target.resource_type,
+        target.version,
+        target.namespace,
+        request.args.get("labelSelector"),
+        request.args.get("fieldSelector"),
+    )
     resource_version = str(cluster.store.resource_version)
     if request.args.get("watch", "").lower() in ("true", "1"):
         return _watch(request, items)
     table = _maybe_table(request, cluster, target, items)
     if table is not None:
         return table
-    return _json({
-        "kind": f"{target.resource_type.kind}List",
-        "apiVersion": target.resource_type.api_version(target.version),
-        "metadata": {"resourceVersion": resource_version},
-        "items": items,
-    })
+    return _json(
+        {
+            "kind": f"{target.resource_type.kind}List",
+            "apiVersion": target.resource_type.api_version(target.version),
+            "metadata": {"resourceVersion": resource_version},
+            "items": items,
+        }
+    )
 
 
 def _watch(request: Request, items: list[dict[str, Any]]) -> Response:
@@ -191,12 +208,20 @@ def _watch(request: Request, items: list[dict[str, Any]]) -> Response:
     return Response(lines, mimetype="application/json")
 
 
-def _maybe_table(request: Request, cluster: KubeCluster, target: ResourcePath,
-                 objects: list[dict[str, Any]]) -> Response | None:
+def _maybe_table(
+    request: Request, cluster: KubeCluster, target: ResourcePath, objects: list[dict[str, Any]]
+) -> Response | None:
     if not wants_table(request.headers.get("Accept", "")):
         return None
-    return _json(build_table(target.resource_type.kind, objects, cluster.clock.now(),
-                             str(cluster.store.resource_version), request.args.get("includeObject", "Metadata")))
+    return _json(
+        build_table(
+            target.resource_type.kind,
+            objects,
+            cluster.clock.now(),
+            str(cluster.store.resource_version),
+            request.args.get("includeObject", "Metadata"),
+        )
+    )
 
 
 def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run: bool) -> Response:
@@ -208,12 +233,23 @@ def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
         current = cluster.read_object(target.resource_type, target.version, target.namespace, target.name)
     except KubeApiError as error:
         if error.code == 404 and request.mimetype == "application/apply-patch+yaml":
-            return _json(cluster.create_object(target.resource_type, target.version, patch, target.namespace,
-                                               dry_run=dry_run), 201)
+            return _json(
+                cluster.create_object(target.resource_type, target.version, patch, target.namespace, dry_run=dry_run),
+                201,
+            )
         raise
     patched = patcher(current, patch)
-    return _json(cluster.replace_object(target.resource_type, target.version, patched, target.namespace,
-                                        target.name, subresource=target.subresource, dry_run=dry_run))
+    return _json(
+        cluster.replace_object(
+            target.resource_type,
+            target.version,
+            patched,
+            target.namespace,
+            target.name,
+            subresource=target.subresource,
+            dry_run=dry_run,
+        )
+    )
 
 
 def _delete(cluster: KubeCluster, target: ResourcePath) -> Response:
@@ -224,25 +260,42 @@ def _delete(cluster: KubeCluster, target: ResourcePath) -> Response:
         if target.resource_type.kind == "Namespace":
             deleted["status"] = {"phase": "Terminating"}
         return _json(deleted)
-    return _json({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": {"name": target.name, "group": target.resource_type.group,
-                    "kind": target.resource_type.resource, "uid": deleted["metadata"].get("uid")},
-    })
+    return _json(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": target.name,
+                "group": target.resource_type.group,
+                "kind": target.resource_type.resource,
+                "uid": deleted["metadata"].get("uid"),
+            },
+        }
+    )
 
 
 def _delete_collection(request: Request, cluster: KubeCluster, target: ResourcePath) -> Response:
-    items = cluster.list_objects(target.resource_type, target.version, target.namespace,
-                                 request.args.get("labelSelector"), request.args.get("fieldSelector"))
+    items = cluster.list_objects(
+        target.resource_type,
+        target.version,
+        target.namespace,
+        request.args.get("labelSelector"),
+        request.args.get("fieldSelector"),
+    )
     for item in items:
-        cluster.delete_object(target.resource_type, target.version, item["metadata"].get("namespace"),
-                              item["metadata"]["name"])
-    return _json({"kind": f"{target.resource_type.kind}List",
-                  "apiVersion": target.resource_type.api_version(target.version),
-                  "metadata": {"resourceVersion": str(cluster.store.resource_version)}, "items": items})
+        cluster.delete_object(
+            target.resource_type, target.version, item["metadata"].get("namespace"), item["metadata"]["name"]
+        )
+    return _json(
+        {
+            "kind": f"{target.resource_type.kind}List",
+            "apiVersion": target.resource_type.api_version(target.version),
+            "metadata": {"resourceVersion": str(cluster.store.resource_version)},
+            "items": items,
+        }
+    )
 
 
 def _evict(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run: bool) -> Response:
@@ -260,8 +313,9 @@ def _log(request: Request, cluster: KubeCluster, target: ResourcePath) -> Respon
     names = [container["name"] for container in pod["spec"].get("containers") or []]
     container = request.args.get("container")
     if container is None and len(names) > 1:
-        raise KubeApiError.bad_request(f"a container name must be specified for pod {target.name}, choose one of: "
-                                       f"[{' '.join(names)}]")
+        raise KubeApiError.bad_request(
+            f"a container name must be specified for pod {target.name}, choose one of: [{' '.join(names)}]"
+        )
     container = container or names[0]
     if container not in names:
         raise KubeApiError.bad_request(f"container {container} is not valid for pod {target.name}")
@@ -292,8 +346,9 @@ def _scale(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
     if sent_version and sent_version != parent["metadata"]["resourceVersion"]:
         raise KubeApiError.conflict(target.resource_type.resource, target.name or "", target.resource_type.group)
     parent["spec"]["replicas"] = (wanted.get("spec") or {}).get("replicas", 0)
-    updated = cluster.replace_object(target.resource_type, target.version, parent, target.namespace,
-                                     target.name or "", dry_run=dry_run)
+    updated = cluster.replace_object(
+        target.resource_type, target.version, parent, target.namespace, target.name or "", dry_run=dry_run
+    )
     return _json(_scale_of(updated))
 
 
@@ -302,11 +357,16 @@ def _scale_of(workload: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
-        "metadata": {key: metadata[key] for key in ("name", "namespace", "uid", "resourceVersion",
-                                                     "creationTimestamp") if key in metadata},
+        "metadata": {
+            key: metadata[key]
+            for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if key in metadata
+        },
         "spec": {"replicas": workload["spec"].get("replicas", 1)},
-        "status": {"replicas": (workload.get("status") or {}).get("replicas", 0),
-                   "selector": label_selector_string(workload["spec"].get("selector") or {})},
+        "status": {
+            "replicas": (workload.get("status") or {}).get("replicas", 0),
+            "selector": label_selector_string(workload["spec"].get("selector") or {}),
+        },
     }
 
 

@@ -37,8 +37,15 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 #: ClusterIP of the ``kubernetes`` service: first address of the EKS default service CIDR 10.100.0.0/16.
 KUBERNETES_SERVICE_IP = "10.100.0.1"
 
-_SERVER_SET_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
-                        "managedFields", "selfLink")
+_SERVER_SET_METADATA = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "managedFields",
+    "selfLink",
+)
 
 
 @dataclass
@@ -125,15 +132,22 @@ class KubeCluster:
 
     # --- object operations (the HTTP API and the contract methods share these) -------------------------------
 
-    def read_object(self, resource_type: ResourceType, version: str, namespace: str | None,
-                    name: str) -> dict[str, Any]:
+    def read_object(
+        self, resource_type: ResourceType, version: str, namespace: str | None, name: str
+    ) -> dict[str, Any]:
         obj = self.store.get(resource_type.group, resource_type.kind, _scope(resource_type, namespace), name)
         if obj is None:
             raise KubeApiError.not_found(resource_type.resource, name, resource_type.group)
         return self.present(resource_type, obj, version)
 
-    def list_objects(self, resource_type: ResourceType, version: str, namespace: str | None,
-                     label_selector: str | None = None, field_selector: str | None = None) -> list[dict[str, Any]]:
+    def list_objects(
+        self,
+        resource_type: ResourceType,
+        version: str,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
         labels_match = parse_label_selector(label_selector)
         fields_match = parse_field_selector(field_selector)
         return [
@@ -142,8 +156,15 @@ class KubeCluster:
             if labels_match(obj["metadata"].get("labels") or {}) and fields_match(obj)
         ]
 
-    def create_object(self, resource_type: ResourceType, version: str, body: dict[str, Any],
-                      namespace: str | None, *, dry_run: bool = False) -> dict[str, Any]:
+    def create_object(
+        self,
+        resource_type: ResourceType,
+        version: str,
+        body: dict[str, Any],
+        namespace: str | None,
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
         """POST: default, admit, validate and store a new object, then let the controllers act on it."""
         obj = self._normalised(resource_type, version, body, namespace)
         metadata = obj["metadata"]
@@ -151,8 +172,13 @@ class KubeCluster:
             metadata.pop(field, None)
         if not metadata.get("name"):
             if not metadata.get("generateName"):
-                raise KubeApiError.invalid(resource_type.kind, "", "metadata.name",
-                                           "Required value: name or generateName is required", resource_type.group)
+                raise KubeApiError.invalid(
+                    resource_type.kind,
+                    "",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                    resource_type.group,
+                )
             metadata["name"] = metadata["generateName"] + self.store.random_suffix()
         if resource_type.kind == "Pod":
             self._admit_pod(obj)
@@ -172,9 +198,18 @@ class KubeCluster:
         stored = self.store.get(resource_type.group, resource_type.kind, scope, metadata["name"]) or obj
         return self.present(resource_type, stored, version)
 
-    def replace_object(self, resource_type: ResourceType, version: str, body: dict[str, Any],
-                       namespace: str | None, name: str, *, subresource: str | None = None,
-                       force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+    def replace_object(
+        self,
+        resource_type: ResourceType,
+        version: str,
+        body: dict[str, Any],
+        namespace: str | None,
+        name: str,
+        *,
+        subresource: str | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
         """PUT (and the end of PATCH): optimistic concurrency on resourceVersion; status only via /status."""
         scope = _scope(resource_type, namespace)
         current = self.store.get(resource_type.group, resource_type.kind, scope, name)
@@ -182,8 +217,9 @@ class KubeCluster:
             raise KubeApiError.not_found(resource_type.resource, name, resource_type.group)
         obj = self._normalised(resource_type, version, body, scope)
         if obj["metadata"].get("name", name) != name:
-            raise KubeApiError.bad_request(f"the name of the object ({obj['metadata']['name']}) does not match "
-                                           f"the name on the URL ({name})")
+            raise KubeApiError.bad_request(
+                f"the name of the object ({obj['metadata']['name']}) does not match the name on the URL ({name})"
+            )
         sent_version = obj["metadata"].get("resourceVersion")
         if sent_version and sent_version != current["metadata"]["resourceVersion"] and not force:
             raise KubeApiError.conflict(resource_type.resource, name, resource_type.group)
@@ -207,8 +243,9 @@ class KubeCluster:
         reconcile(self)
         return self.read_object(resource_type, version, scope, name)
 
-    def delete_object(self, resource_type: ResourceType, version: str, namespace: str | None,
-                      name: str) -> dict[str, Any]:
+    def delete_object(
+        self, resource_type: ResourceType, version: str, namespace: str | None, name: str
+    ) -> dict[str, Any]:
         """DELETE: the object goes at once; dependents follow by garbage collection; returns what was deleted."""
         scope = _scope(resource_type, namespace)
         current = self.store.get(resource_type.group, resource_type.kind, scope, name)
@@ -268,8 +305,9 @@ class KubeCluster:
         resource_type, version = self.resource_type(obj["apiVersion"], obj["kind"])
         metadata = obj.get("metadata") or {}
         namespace = metadata.get("namespace") or ("default" if resource_type.namespaced else None)
-        existing = self.store.get(resource_type.group, resource_type.kind, _scope(resource_type, namespace),
-                                  metadata.get("name", ""))
+        existing = self.store.get(
+            resource_type.group, resource_type.kind, _scope(resource_type, namespace), metadata.get("name", "")
+        )
         if existing is None:
             return self.create_object(resource_type, version, obj, namespace)
         return self.replace_object(resource_type, version, obj, namespace, metadata["name"], force=True)
@@ -281,8 +319,14 @@ class KubeCluster:
         except KubeApiError:
             return None
 
-    def list(self, api_version: str, kind: str, namespace: str | None = None,
-             label_selector: str | None = None, field_selector: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
         resource_type, version = self.resource_type(api_version, kind)
         return self.list_objects(resource_type, version, namespace, label_selector, field_selector)
 
@@ -294,25 +338,54 @@ class KubeCluster:
             return False
         return True
 
-    def add_node(self, name: str, *, labels: dict[str, str], kubelet_version: str, capacity: dict[str, str],
-                 provider_id: str, taints: list[dict] | None = None) -> dict:
+    def add_node(
+        self,
+        name: str,
+        *,
+        labels: dict[str, str],
+        kubelet_version: str,
+        capacity: dict[str, str],
+        provider_id: str,
+        taints: list[dict] | None = None,
+    ) -> dict:
         """Register a Ready, schedulable node, as a managed node group's instance does when it joins."""
         if self.store.get("", "Node", None, name) is not None:
             raise KubeApiError.already_exists("nodes", name)
         internal_ip = internal_ip_from_name(name) or (
-            f"10.0.{self.store.random.randrange(0, 256)}.{self.store.random.randrange(4, 255)}")
-        node = build_node(name, labels=labels, kubelet_version=kubelet_version, capacity=capacity,
-                          provider_id=provider_id, taints=taints, internal_ip=internal_ip, now=self.store.now())
+            f"10.0.{self.store.random.randrange(0, 256)}.{self.store.random.randrange(4, 255)}"
+        )
+        node = build_node(
+            name,
+            labels=labels,
+            kubelet_version=kubelet_version,
+            capacity=capacity,
+            provider_id=provider_id,
+            taints=taints,
+            internal_ip=internal_ip,
+            now=self.store.now(),
+        )
         stored = self.store.insert("", "Node", node)
         # The kubelet's heartbeat Lease; owned by the Node so that it goes when the node does.
-        self.store.insert("coordination.k8s.io", "Lease", {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": name, "namespace": "kube-node-lease", "ownerReferences": [
-                {"apiVersion": "v1", "kind": "Node", "name": name, "uid": stored["metadata"]["uid"]}]},
-            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": self.clock.now().strftime(
-                "%Y-%m-%dT%H:%M:%S.%fZ")},
-        })
+        self.store.insert(
+            "coordination.k8s.io",
+            "Lease",
+            {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {
+                    "name": name,
+                    "namespace": "kube-node-lease",
+                    "ownerReferences": [
+                        {"apiVersion": "v1", "kind": "Node", "name": name, "uid": stored["metadata"]["uid"]}
+                    ],
+                },
+                "spec": {
+                    "holderIdentity": name,
+                    "leaseDurationSeconds": 40,
+                    "renewTime": self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                },
+            },
+        )
         reconcile(self)
         return self.get("v1", "Node", name) or node
 
@@ -343,8 +416,11 @@ class KubeCluster:
             if self.store.get("", "Pod", metadata["namespace"], metadata["name"]) is None:
                 continue
             budgets = matching_budgets(pod, self.store.all("policy", "PodDisruptionBudget"))
-            refused_by = [b["metadata"]["name"] for b in budgets
-                          if len(budgets) > 1 or not eviction_allowed(pod, b, self.store.all("", "Pod"))]
+            refused_by = [
+                b["metadata"]["name"]
+                for b in budgets
+                if len(budgets) > 1 or not eviction_allowed(pod, b, self.store.all("", "Pod"))
+            ]
             if refused_by:
                 blocks.append(EvictionBlock(metadata["namespace"], metadata["name"], ",".join(refused_by)))
                 continue
@@ -359,23 +435,26 @@ class KubeCluster:
 
     # --- internals -------------------------------------------------------------------------------------------
 
-    def _normalised(self, resource_type: ResourceType, version: str, body: dict[str, Any],
-                    namespace: str | None) -> dict[str, Any]:
+    def _normalised(
+        self, resource_type: ResourceType, version: str, body: dict[str, Any], namespace: str | None
+    ) -> dict[str, Any]:
         """A copy of a request body with kind, apiVersion and namespace checked and filled in."""
         if not isinstance(body, dict):
             raise KubeApiError.bad_request("the request body must be a JSON object")
         obj = copy.deepcopy(body)
         if obj.get("kind") not in (None, resource_type.kind):
-            raise KubeApiError.bad_request(f"the kind in the data ({obj['kind']}) does not match the expected "
-                                           f"kind ({resource_type.kind})")
+            raise KubeApiError.bad_request(
+                f"the kind in the data ({obj['kind']}) does not match the expected kind ({resource_type.kind})"
+            )
         obj["apiVersion"] = resource_type.api_version(version)
         obj["kind"] = resource_type.kind
         metadata = obj.setdefault("metadata", {})
         if resource_type.namespaced:
             body_namespace = metadata.get("namespace")
             if namespace and body_namespace and body_namespace != namespace:
-                raise KubeApiError.bad_request("the namespace of the provided object does not match the namespace "
-                                               "sent on the request")
+                raise KubeApiError.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             metadata["namespace"] = namespace or body_namespace or "default"
             if self.store.get("", "Namespace", None, metadata["namespace"]) is None:
                 raise KubeApiError.not_found("namespaces", metadata["namespace"])
@@ -389,9 +468,13 @@ class KubeCluster:
         spec = pod["spec"]
         namespace = pod["metadata"]["namespace"]
         if self.store.get("", "ServiceAccount", namespace, spec["serviceAccountName"]) is None:
-            raise KubeApiError(403, "Forbidden", f'pods "{pod["metadata"]["name"]}" is forbidden: error looking up '
-                               f'service account {namespace}/{spec["serviceAccountName"]}: serviceaccount '
-                               f'"{spec["serviceAccountName"]}" not found')
+            raise KubeApiError(
+                403,
+                "Forbidden",
+                f'pods "{pod["metadata"]["name"]}" is forbidden: error looking up '
+                f"service account {namespace}/{spec['serviceAccountName']}: serviceaccount "
+                f'"{spec["serviceAccountName"]}" not found',
+            )
         if spec.get("automountServiceAccountToken", True) and not any(
             v["name"].startswith("kube-api-access-") for v in spec.get("volumes") or []
         ):
@@ -425,22 +508,38 @@ class KubeCluster:
         """What a new EKS control plane already holds: system namespaces and the ``kubernetes`` service."""
         for namespace in SYSTEM_NAMESPACES:
             self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-        self.apply({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": KUBERNETES_SERVICE_IP,
-                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}]},
-        })
-        self.apply({
-            "apiVersion": "v1",
-            "kind": "Endpoints",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": [{"addresses": [{"ip": "172.16.42.10"}, {"ip": "172.16.87.203"}],
-                         "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}],
-        })
+        self.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "clusterIP": KUBERNETES_SERVICE_IP,
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}],
+                },
+            }
+        )
+        self.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+                },
+                "subsets": [
+                    {
+                        "addresses": [{"ip": "172.16.42.10"}, {"ip": "172.16.87.203"}],
+                        "ports": [{"name": "https", "port": 443, "protocol": "TCP"}],
+                    }
+                ],
+            }
+        )
 
 
 def _scope(resource_type: ResourceType, namespace: str | None) -> str | None:

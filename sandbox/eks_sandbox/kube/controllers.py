@@ -50,6 +50,7 @@ def reconcile(cluster: KubeCluster) -> None:
 
 # --- helpers shared by the controllers -------------------------------------------------------------------------
 
+
 def controller_ref(owner: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": owner["apiVersion"],
@@ -68,13 +69,21 @@ def template_hash(template: dict[str, Any]) -> str:
 
 
 def set_condition(
-    conditions: list[dict[str, Any]], kind: str, status: str, reason: str, message: str, now: str,
-    *, update_time: bool = False,
+    conditions: list[dict[str, Any]],
+    kind: str,
+    status: str,
+    reason: str,
+    message: str,
+    now: str,
+    *,
+    update_time: bool = False,
 ) -> list[dict[str, Any]]:
     """Conditions with ``kind`` set; timestamps move only when something changes, so reconcile can settle."""
     existing = next((c for c in conditions if c.get("type") == kind), None)
     if existing and (existing.get("status"), existing.get("reason", ""), existing.get("message", "")) == (
-        status, reason, message
+        status,
+        reason,
+        message,
     ):
         return conditions
     condition: dict[str, Any] = {"type": kind, "status": status}
@@ -124,6 +133,7 @@ def _pod_from_template(owner: dict[str, Any], template: dict[str, Any], labels: 
 
 # --- controllers, in the order one pass runs them --------------------------------------------------------------
 
+
 def collect_garbage(cluster: KubeCluster) -> None:
     """Delete dependents whose every owner is gone (background cascading deletion)."""
     store = cluster.store
@@ -141,17 +151,30 @@ def sync_namespaces(cluster: KubeCluster) -> None:
     for namespace in store.all("", "Namespace"):
         name = namespace["metadata"]["name"]
         if store.get("", "ServiceAccount", name, "default") is None:
-            store.insert("", "ServiceAccount", {"apiVersion": "v1", "kind": "ServiceAccount",
-                                                "metadata": {"name": "default", "namespace": name}})
+            store.insert(
+                "",
+                "ServiceAccount",
+                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}},
+            )
         if store.get("", "ConfigMap", name, "kube-root-ca.crt") is None:
-            store.insert("", "ConfigMap", {
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "kube-root-ca.crt", "namespace": name,
-                             "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used "
-                                             "to verify the kube-apiserver when using internal endpoints such as "
-                                             "the internal service IP or kubernetes.default.svc."}},
-                "data": {"ca.crt": ROOT_CA_PEM},
-            })
+            store.insert(
+                "",
+                "ConfigMap",
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {
+                        "name": "kube-root-ca.crt",
+                        "namespace": name,
+                        "annotations": {
+                            "kubernetes.io/description": "Contains a CA bundle that can be used "
+                            "to verify the kube-apiserver when using internal endpoints such as "
+                            "the internal service IP or kubernetes.default.svc."
+                        },
+                    },
+                    "data": {"ca.crt": ROOT_CA_PEM},
+                },
+            )
 
 
 def sync_unschedulable_taints(cluster: KubeCluster) -> None:
@@ -169,8 +192,10 @@ def sync_unschedulable_taints(cluster: KubeCluster) -> None:
             if not updated["spec"]["taints"]:
                 del updated["spec"]["taints"]
         else:
-            updated["spec"]["taints"] = [*taints, {"key": UNSCHEDULABLE_TAINT_KEY, "effect": "NoSchedule",
-                                                   "timeAdded": store.now()}]
+            updated["spec"]["taints"] = [
+                *taints,
+                {"key": UNSCHEDULABLE_TAINT_KEY, "effect": "NoSchedule", "timeAdded": store.now()},
+            ]
         store.save("", "Node", updated)
 
 
@@ -197,8 +222,9 @@ def sync_deployments(cluster: KubeCluster) -> None:
         spec = deployment["spec"]
         replica_sets = list(owned.get(deployment["metadata"]["uid"], []))
         pod_hash = template_hash(spec["template"])
-        current = next((rs for rs in replica_sets
-                        if rs["metadata"].get("labels", {}).get("pod-template-hash") == pod_hash), None)
+        current = next(
+            (rs for rs in replica_sets if rs["metadata"].get("labels", {}).get("pod-template-hash") == pod_hash), None
+        )
         revisions = [int(rs["metadata"].get("annotations", {}).get(REVISION_ANNOTATION, "0")) for rs in replica_sets]
         if current is None and not spec.get("paused"):
             current = _create_replica_set(store, deployment, pod_hash, max(revisions, default=0) + 1)
@@ -214,14 +240,19 @@ def sync_deployments(cluster: KubeCluster) -> None:
             if live is not None and live["spec"]["replicas"] != wanted:
                 updated = clone(live)
                 updated["spec"]["replicas"] = wanted
-                updated["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = (
-                    str(spec["replicas"]))
+                updated["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = str(
+                    spec["replicas"]
+                )
                 store.save("apps", "ReplicaSet", updated)
-        live_sets = [live for rs in replica_sets
-                     if (live := store.get("apps", "ReplicaSet", namespace, rs["metadata"]["name"])) is not None]
+        live_sets = [
+            live
+            for rs in replica_sets
+            if (live := store.get("apps", "ReplicaSet", namespace, rs["metadata"]["name"])) is not None
+        ]
         live_sets = _prune_history(store, deployment, live_sets, current)
-        _update_deployment_status(store, store.get("apps", "Deployment", namespace, name) or deployment,
-                                  live_sets, pod_hash)
+        _update_deployment_status(
+            store, store.get("apps", "Deployment", namespace, name) or deployment, live_sets, pod_hash
+        )
 
 
 def _create_replica_set(store: ObjectStore, deployment: dict[str, Any], pod_hash: str, revision: int) -> dict:
@@ -230,32 +261,41 @@ def _create_replica_set(store: ObjectStore, deployment: dict[str, Any], pod_hash
     selector = clone(deployment["spec"]["selector"])
     selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
     replicas = deployment["spec"]["replicas"]
-    return store.insert("apps", "ReplicaSet", {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {
-            "name": f"{deployment['metadata']['name']}-{pod_hash}",
-            "namespace": deployment["metadata"]["namespace"],
-            "labels": dict(template["metadata"]["labels"]),
-            "annotations": {
-                REVISION_ANNOTATION: str(revision),
-                "deployment.kubernetes.io/desired-replicas": str(replicas),
-                "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+    return store.insert(
+        "apps",
+        "ReplicaSet",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": f"{deployment['metadata']['name']}-{pod_hash}",
+                "namespace": deployment["metadata"]["namespace"],
+                "labels": dict(template["metadata"]["labels"]),
+                "annotations": {
+                    REVISION_ANNOTATION: str(revision),
+                    "deployment.kubernetes.io/desired-replicas": str(replicas),
+                    "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+                },
+                "ownerReferences": [controller_ref(deployment)],
             },
-            "ownerReferences": [controller_ref(deployment)],
+            "spec": {"replicas": replicas, "selector": selector, "template": template, "minReadySeconds": 0},
+            "status": {"replicas": 0},
         },
-        "spec": {"replicas": replicas, "selector": selector, "template": template, "minReadySeconds": 0},
-        "status": {"replicas": 0},
-    })
+    )
 
 
-def _prune_history(store: ObjectStore, deployment: dict[str, Any], replica_sets: list[dict[str, Any]],
-                   current: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _prune_history(
+    store: ObjectStore, deployment: dict[str, Any], replica_sets: list[dict[str, Any]], current: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     """Keep at most revisionHistoryLimit scaled-down ReplicaSets, dropping the oldest revisions."""
     limit = deployment["spec"].get("revisionHistoryLimit", 10)
-    old = [rs for rs in replica_sets
-           if (current is None or rs["metadata"]["name"] != current["metadata"]["name"])
-           and rs["spec"]["replicas"] == 0 and not rs.get("status", {}).get("replicas")]
+    old = [
+        rs
+        for rs in replica_sets
+        if (current is None or rs["metadata"]["name"] != current["metadata"]["name"])
+        and rs["spec"]["replicas"] == 0
+        and not rs.get("status", {}).get("replicas")
+    ]
     old.sort(key=lambda rs: int(rs["metadata"].get("annotations", {}).get(REVISION_ANNOTATION, "0")))
     pruned = {rs["metadata"]["name"] for rs in old[: max(0, len(old) - limit)]}
     for rs_name in pruned:
@@ -263,8 +303,9 @@ def _prune_history(store: ObjectStore, deployment: dict[str, Any], replica_sets:
     return [rs for rs in replica_sets if rs["metadata"]["name"] not in pruned]
 
 
-def _update_deployment_status(store: ObjectStore, deployment: dict[str, Any], replica_sets: list[dict[str, Any]],
-                              pod_hash: str) -> None:
+def _update_deployment_status(
+    store: ObjectStore, deployment: dict[str, Any], replica_sets: list[dict[str, Any]], pod_hash: str
+) -> None:
     current = next((rs for rs in replica_sets if rs["metadata"]["labels"].get("pod-template-hash") == pod_hash), None)
     desired = deployment["spec"]["replicas"]
 
@@ -281,21 +322,52 @@ def _update_deployment_status(store: ObjectStore, deployment: dict[str, Any], re
     now = store.now()
     conditions = list(deployment.get("status", {}).get("conditions") or [])
     if available >= desired - max_unavailable:
-        conditions = set_condition(conditions, "Available", "True", "MinimumReplicasAvailable",
-                                   "Deployment has minimum availability.", now, update_time=True)
+        conditions = set_condition(
+            conditions,
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+            now,
+            update_time=True,
+        )
     else:
-        conditions = set_condition(conditions, "Available", "False", "MinimumReplicasUnavailable",
-                                   "Deployment does not have minimum availability.", now, update_time=True)
+        conditions = set_condition(
+            conditions,
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+            now,
+            update_time=True,
+        )
     if current is not None:
-        complete = (updated_replicas == desired and total("replicas") == desired
-                    and current.get("status", {}).get("availableReplicas", 0) == desired)
+        complete = (
+            updated_replicas == desired
+            and total("replicas") == desired
+            and current.get("status", {}).get("availableReplicas", 0) == desired
+        )
         rs_name = current["metadata"]["name"]
         if complete:
-            conditions = set_condition(conditions, "Progressing", "True", "NewReplicaSetAvailable",
-                                       f'ReplicaSet "{rs_name}" has successfully progressed.', now, update_time=True)
+            conditions = set_condition(
+                conditions,
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{rs_name}" has successfully progressed.',
+                now,
+                update_time=True,
+            )
         else:
-            conditions = set_condition(conditions, "Progressing", "True", "ReplicaSetUpdated",
-                                       f'ReplicaSet "{rs_name}" is progressing.', now, update_time=True)
+            conditions = set_condition(
+                conditions,
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                f'ReplicaSet "{rs_name}" is progressing.',
+                now,
+                update_time=True,
+            )
     status = {
         "observedGeneration": deployment["metadata"].get("generation", 1),
         "replicas": total("replicas"),
@@ -307,10 +379,13 @@ def _update_deployment_status(store: ObjectStore, deployment: dict[str, Any], re
     }
     metadata = dict(deployment["metadata"])
     if current is not None:
-        metadata["annotations"] = {**(metadata.get("annotations") or {}),
-                                   REVISION_ANNOTATION: current["metadata"]["annotations"][REVISION_ANNOTATION]}
-    status = _without_zeroes(status, ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas",
-                                      "unavailableReplicas"))
+        metadata["annotations"] = {
+            **(metadata.get("annotations") or {}),
+            REVISION_ANNOTATION: current["metadata"]["annotations"][REVISION_ANNOTATION],
+        }
+    status = _without_zeroes(
+        status, ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas")
+    )
     store.save("apps", "Deployment", {**deployment, "metadata": metadata, "status": status})
 
 
@@ -337,9 +412,14 @@ def sync_replica_sets(cluster: KubeCluster) -> None:
                 pods.append(created)
         if missing < 0:
             # Scale down the least useful pods first: unscheduled, then unready, then the newest.
-            pods.sort(key=lambda p: (bool(p["spec"].get("nodeName")), pod_is_ready(p),
-                                     _negated_timestamp(p["metadata"]["creationTimestamp"])))
-            for pod in pods[: -missing]:
+            pods.sort(
+                key=lambda p: (
+                    bool(p["spec"].get("nodeName")),
+                    pod_is_ready(p),
+                    _negated_timestamp(p["metadata"]["creationTimestamp"]),
+                )
+            )
+            for pod in pods[:-missing]:
                 store.remove("", "Pod", namespace, pod["metadata"]["name"])
             pods = pods[-missing:]
         ready = sum(1 for pod in pods if pod_is_ready(pod))
@@ -350,8 +430,9 @@ def sync_replica_sets(cluster: KubeCluster) -> None:
             "availableReplicas": ready,
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
-        _save_status(store, "apps", rs, _without_zeroes(status, ("fullyLabeledReplicas", "readyReplicas",
-                                                                 "availableReplicas")))
+        _save_status(
+            store, "apps", rs, _without_zeroes(status, ("fullyLabeledReplicas", "readyReplicas", "availableReplicas"))
+        )
 
 
 def _negated_timestamp(timestamp: str) -> list[int]:
@@ -376,18 +457,25 @@ def sync_stateful_sets(cluster: KubeCluster) -> None:
         for ordinal in range(replicas):
             pod_name = f"{name}-{ordinal}"
             if store.get("", "Pod", namespace, pod_name) is None:
-                pod = _pod_from_template(sts, sts["spec"]["template"], {
-                    "controller-revision-hash": revision,
-                    "statefulset.kubernetes.io/pod-name": pod_name,
-                    "apps.kubernetes.io/pod-index": str(ordinal),
-                })
+                pod = _pod_from_template(
+                    sts,
+                    sts["spec"]["template"],
+                    {
+                        "controller-revision-hash": revision,
+                        "statefulset.kubernetes.io/pod-name": pod_name,
+                        "apps.kubernetes.io/pod-index": str(ordinal),
+                    },
+                )
                 pod["metadata"]["name"] = pod_name
                 pod["spec"]["hostname"] = pod_name
                 if sts["spec"].get("serviceName"):
                     pod["spec"]["subdomain"] = sts["spec"]["serviceName"]
                 cluster.create_pod(pod)
-        pods_now = [pod for ordinal in range(replicas)
-                    if (pod := store.get("", "Pod", namespace, f"{name}-{ordinal}")) is not None]
+        pods_now = [
+            pod
+            for ordinal in range(replicas)
+            if (pod := store.get("", "Pod", namespace, f"{name}-{ordinal}")) is not None
+        ]
         ready = sum(1 for pod in pods_now if pod_is_ready(pod))
         updated = sum(1 for pod in pods_now if pod["metadata"]["labels"].get("controller-revision-hash") == revision)
         status = {
@@ -401,8 +489,9 @@ def sync_stateful_sets(cluster: KubeCluster) -> None:
             "updateRevision": revision,
             "collisionCount": 0,
         }
-        _save_status(store, "apps", sts, _without_zeroes(status, ("readyReplicas", "currentReplicas",
-                                                                  "updatedReplicas")))
+        _save_status(
+            store, "apps", sts, _without_zeroes(status, ("readyReplicas", "currentReplicas", "updatedReplicas"))
+        )
 
 
 def sync_daemon_sets(cluster: KubeCluster) -> None:
@@ -428,14 +517,25 @@ def sync_daemon_sets(cluster: KubeCluster) -> None:
                 covered.add(node_name)
                 pods.append(pod)
         for node_name in sorted(eligible - covered):
-            pod = _pod_from_template(ds, {**ds["spec"]["template"], "spec": pod_spec},
-                                     {"controller-revision-hash": revision, "pod-template-generation":
-                                      str(ds["metadata"].get("generation", 1))})
+            pod = _pod_from_template(
+                ds,
+                {**ds["spec"]["template"], "spec": pod_spec},
+                {
+                    "controller-revision-hash": revision,
+                    "pod-template-generation": str(ds["metadata"].get("generation", 1)),
+                },
+            )
             pod["metadata"]["generateName"] = f"{name}-"
             pod["spec"]["nodeName"] = node_name
-            pod["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [{"matchFields": [
-                    {"key": "metadata.name", "operator": "In", "values": [node_name]}]}]}}}
+            pod["spec"]["affinity"] = {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node_name]}]}
+                        ]
+                    }
+                }
+            }
             created = cluster.create_pod(pod)
             if created is not None:
                 pods.append(created)
@@ -450,8 +550,12 @@ def sync_daemon_sets(cluster: KubeCluster) -> None:
             "numberUnavailable": max(0, len(eligible) - ready),
             "observedGeneration": ds["metadata"].get("generation", 1),
         }
-        _save_status(store, "apps", ds, _without_zeroes(status, ("numberAvailable", "updatedNumberScheduled",
-                                                                 "numberUnavailable")))
+        _save_status(
+            store,
+            "apps",
+            ds,
+            _without_zeroes(status, ("numberAvailable", "updatedNumberScheduled", "numberUnavailable")),
+        )
 
 
 def schedule_pods(cluster: KubeCluster) -> None:
@@ -468,8 +572,10 @@ def schedule_pods(cluster: KubeCluster) -> None:
         if pod["spec"].get("nodeName"):
             continue
         candidates = [
-            node for node in nodes
-            if is_ready(node) and admits(node, pod["spec"])
+            node
+            for node in nodes
+            if is_ready(node)
+            and admits(node, pod["spec"])
             and load[node["metadata"]["name"]] < int(node["status"].get("allocatable", {}).get("pods", "110"))
         ]
         updated = clone(pod)
@@ -481,8 +587,9 @@ def schedule_pods(cluster: KubeCluster) -> None:
             status["conditions"] = set_condition(status.get("conditions") or [], "PodScheduled", "True", "", "", now)
         else:
             message = f"0/{len(nodes)} nodes are available: no node matches the pod's scheduling requirements."
-            status["conditions"] = set_condition(status.get("conditions") or [], "PodScheduled", "False",
-                                                 "Unschedulable", message, now)
+            status["conditions"] = set_condition(
+                status.get("conditions") or [], "PodScheduled", "False", "Unschedulable", message, now
+            )
         for condition in status["conditions"]:
             condition.setdefault("lastProbeTime", None)
             if not condition.get("reason"):
@@ -530,34 +637,45 @@ def _start_pod(store: ObjectStore, pod: dict[str, Any], node: dict[str, Any]) ->
         old = previous.get(container["name"])
         restarted = old is not None and old.get("image") != container["image"]
         started_at = now if old is None or restarted else old["state"]["running"]["startedAt"]
-        container_statuses.append({
-            "name": container["name"],
-            "image": container["image"],
-            "imageID": f"{container['image'].split(':')[0]}@sha256:"
-                       f"{hashlib.sha256(container['image'].encode()).hexdigest()}",
-            "containerID": "containerd://" + hashlib.sha256(
-                f"{pod['metadata']['uid']}/{container['name']}/{started_at}".encode()).hexdigest(),
-            "ready": True,
-            "started": True,
-            "restartCount": (old.get("restartCount", 0) + (1 if restarted else 0)) if old else 0,
-            "state": {"running": {"startedAt": started_at}},
-            "lastState": {},
-        })
-    status.update({
-        "phase": "Running",
-        "conditions": conditions,
-        "hostIP": host_ip,
-        "hostIPs": [{"ip": host_ip}],
-        "podIPs": [{"ip": status["podIP"]}],
-        "startTime": status.get("startTime", now),
-        "containerStatuses": container_statuses,
-    })
+        container_statuses.append(
+            {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": f"{container['image'].split(':')[0]}@sha256:"
+                f"{hashlib.sha256(container['image'].encode()).hexdigest()}",
+                "containerID": "containerd://"
+                + hashlib.sha256(f"{pod['metadata']['uid']}/{container['name']}/{started_at}".encode()).hexdigest(),
+                "ready": True,
+                "started": True,
+                "restartCount": (old.get("restartCount", 0) + (1 if restarted else 0)) if old else 0,
+                "state": {"running": {"startedAt": started_at}},
+                "lastState": {},
+            }
+        )
+    status.update(
+        {
+            "phase": "Running",
+            "conditions": conditions,
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}],
+            "podIPs": [{"ip": status["podIP"]}],
+            "startTime": status.get("startTime", now),
+            "containerStatuses": container_statuses,
+        }
+    )
     if pod["spec"].get("initContainers"):
-        status["initContainerStatuses"] = [{
-            "name": container["name"], "image": container["image"], "imageID": "", "ready": True,
-            "restartCount": 0, "started": False,
-            "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}},
-        } for container in pod["spec"]["initContainers"]]
+        status["initContainerStatuses"] = [
+            {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": "",
+                "ready": True,
+                "restartCount": 0,
+                "started": False,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}},
+            }
+            for container in pod["spec"]["initContainers"]
+        ]
     store.save("", "Pod", updated)
 
 
@@ -571,8 +689,12 @@ def update_disruption_budgets(cluster: KubeCluster) -> None:
         generation = pdb["metadata"].get("generation", 1)
         allowed = numbers["disruptionsAllowed"] > 0
         conditions = set_condition(
-            list((pdb.get("status") or {}).get("conditions") or []), "DisruptionAllowed",
-            "True" if allowed else "False", "SufficientPods" if allowed else "InsufficientPods", "", now,
+            list((pdb.get("status") or {}).get("conditions") or []),
+            "DisruptionAllowed",
+            "True" if allowed else "False",
+            "SufficientPods" if allowed else "InsufficientPods",
+            "",
+            now,
         )
         for condition in conditions:
             condition["observedGeneration"] = generation

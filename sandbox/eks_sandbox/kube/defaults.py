@@ -136,19 +136,32 @@ def _default_crd(crd: dict[str, Any]) -> None:
     status = crd.setdefault("status", {})
     status.setdefault("acceptedNames", spec.get("names") or {})
     status.setdefault("storedVersions", [storage] if storage else [])
-    status.setdefault("conditions", [
-        {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"},
-        {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-         "message": "the initial names have been accepted"},
-    ])
+    status.setdefault(
+        "conditions",
+        [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"},
+            {
+                "type": "Established",
+                "status": "True",
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+            },
+        ],
+    )
 
 
 def validate(obj: dict[str, Any], group: str) -> None:
     """The validation failures runbooks are likely to hit, with the apiserver's wording (422 Invalid)."""
     kind, name = obj["kind"], obj["metadata"].get("name", "")
     if not _DNS_SUBDOMAIN.fullmatch(name) or len(name) > 253:
-        raise KubeApiError.invalid(kind, name, "metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 '
-                                   "subdomain must consist of lower case alphanumeric characters, '-' or '.'", group)
+        raise KubeApiError.invalid(
+            kind,
+            name,
+            "metadata.name",
+            f'Invalid value: "{name}": a lowercase RFC 1123 '
+            "subdomain must consist of lower case alphanumeric characters, '-' or '.'",
+            group,
+        )
     spec = obj.get("spec") or {}
     if kind == "Pod":
         _validate_containers(kind, name, spec, "spec", group)
@@ -159,11 +172,17 @@ def validate(obj: dict[str, Any], group: str) -> None:
         if kind != "Job" and not spec.get("selector"):
             raise KubeApiError.invalid(kind, name, "spec.selector", "Required value", group)
         if spec.get("selector") and not matches_label_selector(spec["selector"], labels):
-            raise KubeApiError.invalid(kind, name, "spec.template.metadata.labels",
-                                       "Invalid value: `selector` does not match template `labels`", group)
+            raise KubeApiError.invalid(
+                kind,
+                name,
+                "spec.template.metadata.labels",
+                "Invalid value: `selector` does not match template `labels`",
+                group,
+            )
     elif kind == "PodDisruptionBudget" and "minAvailable" in spec and "maxUnavailable" in spec:
-        raise KubeApiError.invalid(kind, name, "spec", "Invalid value: minAvailable and maxUnavailable cannot be "
-                                   "both set", group)
+        raise KubeApiError.invalid(
+            kind, name, "spec", "Invalid value: minAvailable and maxUnavailable cannot be both set", group
+        )
 
 
 def _validate_containers(kind: str, name: str, pod_spec: dict[str, Any], path: str, group: str) -> None:
@@ -201,8 +220,13 @@ def service_account_volume(suffix: str) -> tuple[dict[str, Any], dict[str, Any]]
             "sources": [
                 {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
                 {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                {"downwardAPI": {"items": [{"path": "namespace",
-                                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}
+                        ]
+                    }
+                },
             ],
         },
     }

@@ -29,11 +29,7 @@ def api_group(group: str, versions: list[str]) -> dict[str, Any]:
 
 def api_group_list(catalogue: Catalogue, minor: tuple[int, int]) -> dict[str, Any]:
     """``GET /apis``: every named group with at least one version served at ``minor``."""
-    groups = [
-        api_group(group, versions)
-        for group, versions in catalogue.group_versions(minor).items()
-        if group
-    ]
+    groups = [api_group(group, versions) for group, versions in catalogue.group_versions(minor).items() if group]
     for group in groups:
         del group["kind"], group["apiVersion"]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}

@@ -17,8 +17,10 @@ EVICTION_REFUSED_MESSAGE = "Cannot evict pod as it would violate the pod's disru
 
 
 def pod_is_ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def resolve_int_or_percent(value: int | str, total: int) -> int:
@@ -33,7 +35,8 @@ def covered_pods(pdb: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[s
     namespace = pdb["metadata"].get("namespace")
     selector = (pdb.get("spec") or {}).get("selector")
     return [
-        pod for pod in pods
+        pod
+        for pod in pods
         if pod["metadata"].get("namespace") == namespace
         and "deletionTimestamp" not in pod["metadata"]
         and matches_label_selector(selector, pod["metadata"].get("labels") or {})
@@ -64,7 +67,8 @@ def matching_budgets(pod: dict[str, Any], pdbs: list[dict[str, Any]]) -> list[di
     """The PDBs of the pod's namespace whose selector matches the pod."""
     labels = pod["metadata"].get("labels") or {}
     return [
-        pdb for pdb in pdbs
+        pdb
+        for pdb in pdbs
         if pdb["metadata"].get("namespace") == pod["metadata"].get("namespace")
         and matches_label_selector((pdb.get("spec") or {}).get("selector"), labels)
     ]
@@ -85,8 +89,11 @@ def eviction_allowed(pod: dict[str, Any], pdb: dict[str, Any], pods: list[dict[s
 
 
 def too_many_budgets() -> KubeApiError:
-    return KubeApiError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the "
-                        "eviction subresource does not support.")
+    return KubeApiError(
+        500,
+        "InternalError",
+        "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+    )
 
 
 def eviction_refused(pdb: dict[str, Any], pods: list[dict[str, Any]]) -> KubeApiError:
@@ -96,9 +103,15 @@ def eviction_refused(pdb: dict[str, Any], pods: list[dict[str, Any]]) -> KubeApi
         429,
         "TooManyRequests",
         EVICTION_REFUSED_MESSAGE,
-        {"causes": [{
-            "reason": "DisruptionBudget",
-            "message": f"The disruption budget {pdb['metadata']['name']} needs {numbers['desiredHealthy']} healthy "
-                       f"pods and has {numbers['currentHealthy']} currently",
-        }]},
+        {
+            "causes": [
+                {
+                    "reason": "DisruptionBudget",
+                    "message": (
+                        f"The disruption budget {pdb['metadata']['name']} needs {numbers['desiredHealthy']} "
+                        f"healthy pods and has {numbers['currentHealthy']} currently"
+                    ),
+                }
+            ]
+        },
     )

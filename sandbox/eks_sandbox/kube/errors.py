@@ -36,8 +36,12 @@ class KubeApiError(Exception):
     @classmethod
     def not_found(cls, resource: str, name: str, group: str = "") -> KubeApiError:
         qualified = f"{resource}.{group}" if group else resource
-        return cls(404, "NotFound", f'{qualified} "{name}" not found',
-                   {"name": name, "group": group, "kind": resource} if group else {"name": name, "kind": resource})
+        return cls(
+            404,
+            "NotFound",
+            f'{qualified} "{name}" not found',
+            {"name": name, "group": group, "kind": resource} if group else {"name": name, "kind": resource},
+        )
 
     @classmethod
     def no_such_path(cls) -> KubeApiError:
@@ -46,8 +50,12 @@ class KubeApiError(Exception):
     @classmethod
     def already_exists(cls, resource: str, name: str, group: str = "") -> KubeApiError:
         qualified = f"{resource}.{group}" if group else resource
-        return cls(409, "AlreadyExists", f'{qualified} "{name}" already exists',
-                   {"name": name, "group": group, "kind": resource} if group else {"name": name, "kind": resource})
+        return cls(
+            409,
+            "AlreadyExists",
+            f'{qualified} "{name}" already exists',
+            {"name": name, "group": group, "kind": resource} if group else {"name": name, "kind": resource},
+        )
 
     @classmethod
     def conflict(cls, resource: str, name: str, group: str = "") -> KubeApiError:
@@ -66,8 +74,12 @@ class KubeApiError(Exception):
             422,
             "Invalid",
             f'{kind}{"." + group if group else ""} "{name}" is invalid: {field}: {detail}',
-            {"name": name, "group": group, "kind": kind,
-             "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": field}]},
+            {
+                "name": name,
+                "group": group,
+                "kind": kind,
+                "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": field}],
+            },
         )
 
     @classmethod
@@ -80,6 +92,10 @@ class KubeApiError(Exception):
 
     @classmethod
     def unsupported_media_type(cls, content_type: str) -> KubeApiError:
-        return cls(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted "
-                   f"media types include: application/json-patch+json, application/merge-patch+json, "
-                   f"application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type})")
+        return cls(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted "
+            f"media types include: application/json-patch+json, application/merge-patch+json, "
+            f"application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type})",
+        )

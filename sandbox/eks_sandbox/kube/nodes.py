@@ -39,8 +39,9 @@ def build_node(
     if taints:
         spec["taints"] = [dict(taint) for taint in taints]
     conditions = [
-        _condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                   "kubelet has sufficient memory available", now),
+        _condition(
+            "MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", now
+        ),
         _condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now),
         _condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", now),
         _condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", now),
@@ -51,8 +52,10 @@ def build_node(
         "metadata": {
             "name": name,
             "labels": node_labels,
-            "annotations": {"node.alpha.kubernetes.io/ttl": "0",
-                            "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
+            "annotations": {
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            },
         },
         "spec": spec,
         "status": {
@@ -83,8 +86,14 @@ def build_node(
 
 
 def _condition(kind: str, status: str, reason: str, message: str, now: str) -> dict[str, Any]:
-    return {"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now,
-            "reason": reason, "message": message}
+    return {
+        "type": kind,
+        "status": status,
+        "lastHeartbeatTime": now,
+        "lastTransitionTime": now,
+        "reason": reason,
+        "message": message,
+    }
 
 
 def internal_ip_from_name(name: str) -> str | None:
@@ -97,8 +106,9 @@ def internal_ip_from_name(name: str) -> str | None:
 
 
 def is_ready(node: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in node.get("status", {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in node.get("status", {}).get("conditions") or []
+    )
 
 
 def node_address(node: dict[str, Any]) -> str:

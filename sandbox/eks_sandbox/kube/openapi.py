@@ -27,8 +27,9 @@ def openapi_index(catalogue: Catalogue, minor: tuple[int, int]) -> dict[str, Any
     return {"paths": paths}
 
 
-def openapi_group_version(catalogue: Catalogue, group: str, version: str,
-                          minor: tuple[int, int]) -> dict[str, Any] | None:
+def openapi_group_version(
+    catalogue: Catalogue, group: str, version: str, minor: tuple[int, int]
+) -> dict[str, Any] | None:
     """``GET /openapi/v3/apis/<group>/<version>``: the PATCH operation of every served kind."""
     served = catalogue.served_in(group, version, minor)
     if not served:
@@ -42,8 +43,10 @@ def openapi_group_version(catalogue: Catalogue, group: str, version: str,
                 "operationId": f"patch{resource_type.kind}",
                 "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": resource_type.kind},
                 "x-kubernetes-action": "patch",
-                "parameters": [{"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-                               for name in _WRITE_PARAMETERS],
+                "parameters": [
+                    {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+                    for name in _WRITE_PARAMETERS
+                ],
                 "responses": {"200": {"description": "OK"}},
             }
         }

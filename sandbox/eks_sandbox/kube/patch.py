@@ -120,12 +120,16 @@ def json_patch(target: Any, operations: list[dict[str, Any]]) -> Any:
             document = _pointer_remove(document, operation["from"])
             document = _pointer_set(document, path, value, insert=True)
         elif op == "copy":
-            document = _pointer_set(document, path, copy.deepcopy(_pointer_get(document, operation["from"])),
-                                    insert=True)
+            document = _pointer_set(
+                document, path, copy.deepcopy(_pointer_get(document, operation["from"])), insert=True
+            )
         elif op == "test":
             if _pointer_get(document, path) != operation.get("value"):
-                raise KubeApiError(422, "Invalid", f"the server rejected our request due to an error in our "
-                                   f"request: testing value {path} failed")
+                raise KubeApiError(
+                    422,
+                    "Invalid",
+                    f"the server rejected our request due to an error in our request: testing value {path} failed",
+                )
         else:
             raise KubeApiError.bad_request(f"unexpected JSON patch operation {op!r}")
     return document
@@ -149,8 +153,11 @@ def _child(node: Any, token: str, path: str) -> Any:
     try:
         return node[int(token)] if isinstance(node, list) else node[token]
     except (KeyError, IndexError, ValueError, TypeError):
-        raise KubeApiError(422, "Invalid", f"the server rejected our request due to an error in our request: "
-                           f"jsonpatch path {path} does not exist") from None
+        raise KubeApiError(
+            422,
+            "Invalid",
+            f"the server rejected our request due to an error in our request: jsonpatch path {path} does not exist",
+        ) from None
 
 
 def _pointer_set(document: Any, path: str, value: Any, *, insert: bool) -> Any:

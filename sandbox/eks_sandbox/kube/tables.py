@@ -19,8 +19,9 @@ def wants_table(accept: str) -> bool:
     return "as=Table" in accept
 
 
-def build_table(kind: str, objects: list[dict[str, Any]], now: datetime, resource_version: str,
-                include_object: str = "Metadata") -> dict[str, Any]:
+def build_table(
+    kind: str, objects: list[dict[str, Any]], now: datetime, resource_version: str, include_object: str = "Metadata"
+) -> dict[str, Any]:
     """A Table of ``objects``; each row carries the object (or its metadata) so kubectl can add NAMESPACE."""
     columns, cells_of = PRINTERS.get(kind, (_NAME_AGE, _name_age_cells))
     rows = []
@@ -29,16 +30,24 @@ def build_table(kind: str, objects: list[dict[str, Any]], now: datetime, resourc
         if include_object == "Object":
             row["object"] = obj
         elif include_object != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": obj["metadata"]}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
         rows.append(row)
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version},
         "columnDefinitions": [
-            {"name": name, "type": kind_, "format": "name" if name == "Name" else "", "description": name,
-             "priority": priority}
+            {
+                "name": name,
+                "type": kind_,
+                "format": "name" if name == "Name" else "",
+                "description": name,
+                "priority": priority,
+            }
             for name, kind_, priority in columns
         ],
         "rows": rows,
@@ -89,9 +98,18 @@ def _name_age_cells(obj: dict[str, Any], now: datetime) -> Row:
     return [obj["metadata"]["name"], _age(obj, now)]
 
 
-_NODE: Columns = [("Name", "string", 0), ("Status", "string", 0), ("Roles", "string", 0), ("Age", "string", 0),
-                  ("Version", "string", 0), ("Internal-IP", "string", 1), ("External-IP", "string", 1),
-                  ("OS-Image", "string", 1), ("Kernel-Version", "string", 1), ("Container-Runtime", "string", 1)]
+_NODE: Columns = [
+    ("Name", "string", 0),
+    ("Status", "string", 0),
+    ("Roles", "string", 0),
+    ("Age", "string", 0),
+    ("Version", "string", 0),
+    ("Internal-IP", "string", 1),
+    ("External-IP", "string", 1),
+    ("OS-Image", "string", 1),
+    ("Kernel-Version", "string", 1),
+    ("Container-Runtime", "string", 1),
+]
 
 
 def _node_cells(node: dict[str, Any], now: datetime) -> Row:
@@ -101,18 +119,34 @@ def _node_cells(node: dict[str, Any], now: datetime) -> Row:
     if (node.get("spec") or {}).get("unschedulable"):
         state += ",SchedulingDisabled"
     prefix = "node-role.kubernetes.io/"
-    roles = sorted(key[len(prefix):] for key in node["metadata"].get("labels") or {} if key.startswith(prefix))
+    roles = sorted(key[len(prefix) :] for key in node["metadata"].get("labels") or {} if key.startswith(prefix))
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
     info = status.get("nodeInfo") or {}
-    return [node["metadata"]["name"], state, ",".join(roles) or "<none>", _age(node, now),
-            info.get("kubeletVersion", ""), addresses.get("InternalIP", "<none>"),
-            addresses.get("ExternalIP", "<none>"), info.get("osImage", ""), info.get("kernelVersion", ""),
-            info.get("containerRuntimeVersion", "")]
+    return [
+        node["metadata"]["name"],
+        state,
+        ",".join(roles) or "<none>",
+        _age(node, now),
+        info.get("kubeletVersion", ""),
+        addresses.get("InternalIP", "<none>"),
+        addresses.get("ExternalIP", "<none>"),
+        info.get("osImage", ""),
+        info.get("kernelVersion", ""),
+        info.get("containerRuntimeVersion", ""),
+    ]
 
 
-_POD: Columns = [("Name", "string", 0), ("Ready", "string", 0), ("Status", "string", 0),
-                 ("Restarts", "string", 0), ("Age", "string", 0), ("IP", "string", 1), ("Node", "string", 1),
-                 ("Nominated Node", "string", 1), ("Readiness Gates", "string", 1)]
+_POD: Columns = [
+    ("Name", "string", 0),
+    ("Ready", "string", 0),
+    ("Status", "string", 0),
+    ("Restarts", "string", 0),
+    ("Age", "string", 0),
+    ("IP", "string", 1),
+    ("Node", "string", 1),
+    ("Nominated Node", "string", 1),
+    ("Readiness Gates", "string", 1),
+]
 
 
 def _pod_cells(pod: dict[str, Any], now: datetime) -> Row:
@@ -120,57 +154,102 @@ def _pod_cells(pod: dict[str, Any], now: datetime) -> Row:
     containers = status.get("containerStatuses") or []
     ready = sum(1 for c in containers if c.get("ready"))
     total = len((pod.get("spec") or {}).get("containers") or [])
-    phase = "Terminating" if pod["metadata"].get("deletionTimestamp") else status.get("reason") or status.get(
-        "phase", "Pending")
+    phase = (
+        "Terminating"
+        if pod["metadata"].get("deletionTimestamp")
+        else status.get("reason") or status.get("phase", "Pending")
+    )
     restarts = sum(c.get("restartCount", 0) for c in containers)
-    return [pod["metadata"]["name"], f"{ready}/{total}", phase, str(restarts), _age(pod, now),
-            status.get("podIP", "<none>"), (pod.get("spec") or {}).get("nodeName", "<none>"), "<none>", "<none>"]
+    return [
+        pod["metadata"]["name"],
+        f"{ready}/{total}",
+        phase,
+        str(restarts),
+        _age(pod, now),
+        status.get("podIP", "<none>"),
+        (pod.get("spec") or {}).get("nodeName", "<none>"),
+        "<none>",
+        "<none>",
+    ]
 
 
-_DEPLOYMENT: Columns = [("Name", "string", 0), ("Ready", "string", 0), ("Up-to-date", "string", 0),
-                        ("Available", "string", 0), ("Age", "string", 0), ("Containers", "string", 1),
-                        ("Images", "string", 1)]
+_DEPLOYMENT: Columns = [
+    ("Name", "string", 0),
+    ("Ready", "string", 0),
+    ("Up-to-date", "string", 0),
+    ("Available", "string", 0),
+    ("Age", "string", 0),
+    ("Containers", "string", 1),
+    ("Images", "string", 1),
+]
 
 
 def _deployment_cells(deployment: dict[str, Any], now: datetime) -> Row:
     status = deployment.get("status") or {}
     containers = deployment["spec"]["template"]["spec"].get("containers") or []
-    return [deployment["metadata"]["name"],
-            f"{status.get('readyReplicas', 0)}/{deployment['spec'].get('replicas', 1)}",
-            status.get("updatedReplicas", 0), status.get("availableReplicas", 0), _age(deployment, now),
-            ",".join(c["name"] for c in containers), ",".join(c["image"] for c in containers)]
+    return [
+        deployment["metadata"]["name"],
+        f"{status.get('readyReplicas', 0)}/{deployment['spec'].get('replicas', 1)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        _age(deployment, now),
+        ",".join(c["name"] for c in containers),
+        ",".join(c["image"] for c in containers),
+    ]
 
 
-_DAEMONSET: Columns = [("Name", "string", 0), ("Desired", "integer", 0), ("Current", "integer", 0),
-                       ("Ready", "integer", 0), ("Up-to-date", "integer", 0), ("Available", "integer", 0),
-                       ("Node Selector", "string", 0), ("Age", "string", 0)]
+_DAEMONSET: Columns = [
+    ("Name", "string", 0),
+    ("Desired", "integer", 0),
+    ("Current", "integer", 0),
+    ("Ready", "integer", 0),
+    ("Up-to-date", "integer", 0),
+    ("Available", "integer", 0),
+    ("Node Selector", "string", 0),
+    ("Age", "string", 0),
+]
 
 
 def _daemonset_cells(ds: dict[str, Any], now: datetime) -> Row:
     status = ds.get("status") or {}
     selector = ds["spec"]["template"]["spec"].get("nodeSelector") or {}
-    return [ds["metadata"]["name"], status.get("desiredNumberScheduled", 0),
-            status.get("currentNumberScheduled", 0), status.get("numberReady", 0),
-            status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0),
-            ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>", _age(ds, now)]
+    return [
+        ds["metadata"]["name"],
+        status.get("desiredNumberScheduled", 0),
+        status.get("currentNumberScheduled", 0),
+        status.get("numberReady", 0),
+        status.get("updatedNumberScheduled", 0),
+        status.get("numberAvailable", 0),
+        ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>",
+        _age(ds, now),
+    ]
 
 
 _NAMESPACE: Columns = [("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)]
 
 
 def _namespace_cells(namespace: dict[str, Any], now: datetime) -> Row:
-    return [namespace["metadata"]["name"], (namespace.get("status") or {}).get("phase", "Active"),
-            _age(namespace, now)]
+    return [namespace["metadata"]["name"], (namespace.get("status") or {}).get("phase", "Active"), _age(namespace, now)]
 
 
-_REPLICASET: Columns = [("Name", "string", 0), ("Desired", "integer", 0), ("Current", "integer", 0),
-                        ("Ready", "integer", 0), ("Age", "string", 0)]
+_REPLICASET: Columns = [
+    ("Name", "string", 0),
+    ("Desired", "integer", 0),
+    ("Current", "integer", 0),
+    ("Ready", "integer", 0),
+    ("Age", "string", 0),
+]
 
 
 def _replicaset_cells(rs: dict[str, Any], now: datetime) -> Row:
     status = rs.get("status") or {}
-    return [rs["metadata"]["name"], rs["spec"].get("replicas", 1), status.get("replicas", 0),
-            status.get("readyReplicas", 0), _age(rs, now)]
+    return [
+        rs["metadata"]["name"],
+        rs["spec"].get("replicas", 1),
+        status.get("replicas", 0),
+        status.get("readyReplicas", 0),
+        _age(rs, now),
+    ]
 
 
 _STATEFULSET: Columns = [("Name", "string", 0), ("Ready", "string", 0), ("Age", "string", 0)]
@@ -181,30 +260,57 @@ def _statefulset_cells(sts: dict[str, Any], now: datetime) -> Row:
     return [sts["metadata"]["name"], f"{ready}/{sts['spec'].get('replicas', 1)}", _age(sts, now)]
 
 
-_SERVICE: Columns = [("Name", "string", 0), ("Type", "string", 0), ("Cluster-IP", "string", 0),
-                     ("External-IP", "string", 0), ("Port(s)", "string", 0), ("Age", "string", 0)]
+_SERVICE: Columns = [
+    ("Name", "string", 0),
+    ("Type", "string", 0),
+    ("Cluster-IP", "string", 0),
+    ("External-IP", "string", 0),
+    ("Port(s)", "string", 0),
+    ("Age", "string", 0),
+]
 
 
 def _service_cells(service: dict[str, Any], now: datetime) -> Row:
     spec = service.get("spec") or {}
     ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     external = ",".join(i.get("hostname") or i.get("ip", "") for i in ingress) or (
-        "<pending>" if spec.get("type") == "LoadBalancer" else "<none>")
-    ports = ",".join(
-        f"{p['port']}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
-        for p in spec.get("ports") or []) or "<none>"
-    return [service["metadata"]["name"], spec.get("type", "ClusterIP"), spec.get("clusterIP", "<none>"), external,
-            ports, _age(service, now)]
+        "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+    )
+    ports = (
+        ",".join(
+            f"{p['port']}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
+            for p in spec.get("ports") or []
+        )
+        or "<none>"
+    )
+    return [
+        service["metadata"]["name"],
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP", "<none>"),
+        external,
+        ports,
+        _age(service, now),
+    ]
 
 
-_PDB: Columns = [("Name", "string", 0), ("Min Available", "string", 0), ("Max Unavailable", "string", 0),
-                 ("Allowed Disruptions", "integer", 0), ("Age", "string", 0)]
+_PDB: Columns = [
+    ("Name", "string", 0),
+    ("Min Available", "string", 0),
+    ("Max Unavailable", "string", 0),
+    ("Allowed Disruptions", "integer", 0),
+    ("Age", "string", 0),
+]
 
 
 def _pdb_cells(pdb: dict[str, Any], now: datetime) -> Row:
     spec = pdb.get("spec") or {}
-    return [pdb["metadata"]["name"], str(spec.get("minAvailable", "N/A")), str(spec.get("maxUnavailable", "N/A")),
-            (pdb.get("status") or {}).get("disruptionsAllowed", 0), _age(pdb, now)]
+    return [
+        pdb["metadata"]["name"],
+        str(spec.get("minAvailable", "N/A")),
+        str(spec.get("maxUnavailable", "N/A")),
+        (pdb.get("status") or {}).get("disruptionsAllowed", 0),
+        _age(pdb, now),
+    ]
 
 
 PRINTERS: dict[str, tuple[Columns, Callable[[dict[str, Any], datetime], Row]]] = {

@@ -44,7 +44,7 @@ class _Mount:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
         environ["SCRIPT_NAME"] = PREFIX
-        environ["PATH_INFO"] = path[len(PREFIX):] or "/"
+        environ["PATH_INFO"] = path[len(PREFIX) :] or "/"
         environ[CLUSTER_ENVIRON_KEY] = self.cluster
         with self.lock:
             return list(self.app(environ, start_response))

@@ -22,8 +22,10 @@ def _deployment(name: str, replicas: int = 2, containers: list[dict] | None = No
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}},
-                         "spec": {"containers": containers or [{"name": "web", "image": "nginx:1.25"}]}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": containers or [{"name": "web", "image": "nginx:1.25"}]},
+            },
         },
     }
 
@@ -31,12 +33,17 @@ def _deployment(name: str, replicas: int = 2, containers: list[dict] | None = No
 def test_typed_client_crud_on_namespaces_configmaps_and_pods(kube, api_client: client.ApiClient):
     core = client.CoreV1Api(api_client)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="team-a")))
-    core.create_namespaced_config_map("team-a", client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="settings"), data={"mode": "blue"}))
+    core.create_namespaced_config_map(
+        "team-a", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="settings"), data={"mode": "blue"})
+    )
     core.patch_namespaced_config_map("settings", "team-a", {"data": {"mode": "green"}})
-    pod = core.create_namespaced_pod("team-a", client.V1Pod(
-        metadata=client.V1ObjectMeta(generate_name="worker-", labels={"app": "worker"}),
-        spec=client.V1PodSpec(containers=[client.V1Container(name="main", image="busybox:1.36")])))
+    pod = core.create_namespaced_pod(
+        "team-a",
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(generate_name="worker-", labels={"app": "worker"}),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="main", image="busybox:1.36")]),
+        ),
+    )
 
     assert core.read_namespaced_config_map("settings", "team-a").data == {"mode": "green"}
     running = core.read_namespaced_pod(pod.metadata.name, "team-a")
@@ -47,7 +54,12 @@ def test_typed_client_crud_on_namespaces_configmaps_and_pods(kube, api_client: c
     assert running.spec.containers[0].image_pull_policy == "IfNotPresent"
     assert running.status.container_statuses[0].ready is True
     assert {ns.metadata.name for ns in core.list_namespace().items} >= {
-        "default", "kube-system", "kube-public", "kube-node-lease", "team-a"}
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "team-a",
+    }
 
     core.delete_namespaced_pod(pod.metadata.name, "team-a")
     core.delete_namespace("team-a")
@@ -109,21 +121,30 @@ def test_label_and_field_selectors_filter_pods(kube, api_client: client.ApiClien
 
 def test_merge_and_strategic_merge_patches_change_one_container_image(api_client: client.ApiClient):
     apps = client.AppsV1Api(api_client)
-    apps.create_namespaced_deployment("default", _deployment("web", containers=[
-        {"name": "web", "image": "nginx:1.25"}, {"name": "proxy", "image": "envoy:1.30"}]))
+    apps.create_namespaced_deployment(
+        "default",
+        _deployment(
+            "web", containers=[{"name": "web", "image": "nginx:1.25"}, {"name": "proxy", "image": "envoy:1.30"}]
+        ),
+    )
 
     # The typed client sends a dict body as a strategic merge patch: containers merge by name.
-    apps.patch_namespaced_deployment("web", "default", {"spec": {"template": {"spec": {"containers": [
-        {"name": "web", "image": "nginx:1.27"}]}}}})
+    apps.patch_namespaced_deployment(
+        "web", "default", {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
+    )
     images = {c.name: c.image for c in apps.read_namespaced_deployment("web", "default").spec.template.spec.containers}
     assert images == {"web": "nginx:1.27", "proxy": "envoy:1.30"}
 
     # A JSON merge patch replaces the whole list, as RFC 7386 says.
     api_client.call_api(
-        "/apis/apps/v1/namespaces/default/deployments/web", "PATCH",
+        "/apis/apps/v1/namespaces/default/deployments/web",
+        "PATCH",
         header_params={"Content-Type": "application/merge-patch+json", "Accept": "application/json"},
         body={"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}}}},
-        auth_settings=["BearerToken"], response_types_map={200: "V1Deployment"}, _return_http_data_only=True)
+        auth_settings=["BearerToken"],
+        response_types_map={200: "V1Deployment"},
+        _return_http_data_only=True,
+    )
     deployment = apps.read_namespaced_deployment("web", "default")
     assert [(c.name, c.image) for c in deployment.spec.template.spec.containers] == [("web", "nginx:1.28")]
     pods = client.CoreV1Api(api_client).list_namespaced_pod("default", label_selector="app=web").items
@@ -134,8 +155,9 @@ def test_merge_and_strategic_merge_patches_change_one_container_image(api_client
 def test_json_patch_and_scale_subresource(api_client: client.ApiClient):
     apps = client.AppsV1Api(api_client)
     apps.create_namespaced_deployment("default", _deployment("web", replicas=2))
-    apps.patch_namespaced_deployment("web", "default", [
-        {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "nginx:1.26"}])
+    apps.patch_namespaced_deployment(
+        "web", "default", [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "nginx:1.26"}]
+    )
     apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 4}})
     scale = apps.read_namespaced_deployment_scale("web", "default")
     assert (scale.spec.replicas, scale.status.replicas, scale.status.selector) == (4, 4, "app=web")
@@ -144,20 +166,22 @@ def test_json_patch_and_scale_subresource(api_client: client.ApiClient):
     assert deployment.status.ready_replicas == 4
 
 
-def test_dynamic_client_serves_flowschema_v1beta3_until_1_32_and_v1_throughout(kube,
-                                                                               api_client: client.ApiClient,
-                                                                               tmp_path: Path):
+def test_dynamic_client_serves_flowschema_v1beta3_until_1_32_and_v1_throughout(
+    kube, api_client: client.ApiClient, tmp_path: Path
+):
     from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic.exceptions import NotFoundError
 
     dynamic = DynamicClient(api_client, cache_file=str(tmp_path / "discovery.json"))
     beta = dynamic.resources.get(api_version="flowcontrol.apiserver.k8s.io/v1beta3", kind="FlowSchema")
-    created = beta.create(body={
-        "apiVersion": "flowcontrol.apiserver.k8s.io/v1beta3",
-        "kind": "FlowSchema",
-        "metadata": {"name": "runbook-exempt"},
-        "spec": {"priorityLevelConfiguration": {"name": "exempt"}, "matchingPrecedence": 500},
-    })
+    created = beta.create(
+        body={
+            "apiVersion": "flowcontrol.apiserver.k8s.io/v1beta3",
+            "kind": "FlowSchema",
+            "metadata": {"name": "runbook-exempt"},
+            "spec": {"priorityLevelConfiguration": {"name": "exempt"}, "matchingPrecedence": 500},
+        }
+    )
     assert beta.get(name="runbook-exempt").metadata.uid == created.metadata.uid
 
     kube.cluster.set_version("1.32")
@@ -165,7 +189,8 @@ def test_dynamic_client_serves_flowschema_v1beta3_until_1_32_and_v1_throughout(k
     with pytest.raises(NotFoundError):
         beta.get(name="runbook-exempt")
     ga = DynamicClient(api_client, cache_file=str(tmp_path / "after.json")).resources.get(
-        api_version="flowcontrol.apiserver.k8s.io/v1", kind="FlowSchema")
+        api_version="flowcontrol.apiserver.k8s.io/v1", kind="FlowSchema"
+    )
     through_v1 = ga.get(name="runbook-exempt")
     assert through_v1.apiVersion == "flowcontrol.apiserver.k8s.io/v1"
     assert through_v1.metadata.uid == created.metadata.uid
@@ -208,8 +233,9 @@ def test_version_endpoint_follows_set_version(kube, api_client: client.ApiClient
 
 
 def test_api_usage_counts_requests_per_group_version_resource_and_user_agent(kube):
-    request = urllib.request.Request(f"{kube.url}/apis/autoscaling/v2/horizontalpodautoscalers",
-                                     headers={"User-Agent": "velero/1.13"})
+    request = urllib.request.Request(
+        f"{kube.url}/apis/autoscaling/v2/horizontalpodautoscalers", headers={"User-Agent": "velero/1.13"}
+    )
     for _ in range(2):
         urllib.request.urlopen(request).close()
     usage = kube.cluster.api_usage[("autoscaling", "v2", "horizontalpodautoscalers")]["velero/1.13"]
@@ -223,18 +249,26 @@ def test_kubectl_gets_nodes_with_kubelet_version_and_pods_in_all_namespaces(
 ):
     client.AppsV1Api(api_client).create_namespaced_deployment("default", _deployment("web"))
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "sim", "cluster": {"server": kube.url}}],
-        "users": [{"name": "runbook", "user": {"token": "sim-token"}}],
-        "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "runbook"}}],
-        "current-context": "sim",
-    }))
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "sim", "cluster": {"server": kube.url}}],
+                "users": [{"name": "runbook", "user": {"token": "sim-token"}}],
+                "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "runbook"}}],
+                "current-context": "sim",
+            }
+        )
+    )
 
     def kubectl(*args: str) -> str:
-        result = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"),
-                                 *args], capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -245,40 +279,76 @@ def test_kubectl_gets_nodes_with_kubelet_version_and_pods_in_all_namespaces(
     assert pods.split()[:6] == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert pods.count("Running") == 2
     manifest = tmp_path / "api.yaml"
-    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
-                                    "metadata": {"name": "runbook", "namespace": "default"}, "data": {"a": "1"}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "runbook", "namespace": "default"},
+                "data": {"a": "1"},
+            }
+        )
+    )
     assert "configmap/runbook created" in kubectl("apply", "-f", str(manifest))
     kubectl("rollout", "restart", "deployment/web")
     kubectl("cordon", "ip-10-0-1-10.ec2.internal")
     assert "SchedulingDisabled" in kubectl("get", "node", "ip-10-0-1-10.ec2.internal")
-    assert json.loads(kubectl("get", "deployment", "web", "-o", "json"))["spec"]["template"]["metadata"][
-        "annotations"]["kubectl.kubernetes.io/restartedAt"]
+    assert json.loads(kubectl("get", "deployment", "web", "-o", "json"))["spec"]["template"]["metadata"]["annotations"][
+        "kubectl.kubernetes.io/restartedAt"
+    ]
 
 
-def test_typed_client_deserialises_workloads_and_cluster_objects_with_validation_on(
-    kube, api_client: client.ApiClient
-):
+def test_typed_client_deserialises_workloads_and_cluster_objects_with_validation_on(kube, api_client: client.ApiClient):
     template = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
     for manifest in [
-        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s", "namespace": "default"},
-         "spec": {"selector": {"matchLabels": {"app": "x"}}, "serviceName": "s", "template": template}},
-        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj", "namespace": "default"},
-         "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template}}}},
-        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h", "namespace":
-         "default"}, "spec": {"maxReplicas": 3, "scaleTargetRef": {"kind": "Deployment", "name": "x"}}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sh.helm.release.v1.x.v1", "namespace": "default"},
-         "type": "helm.sh/release.v1", "data": {"release": "SDRzSQ=="}},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "s", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "x"}}, "serviceName": "s", "template": template},
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "cj", "namespace": "default"},
+            "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template}}},
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "h", "namespace": "default"},
+            "spec": {"maxReplicas": 3, "scaleTargetRef": {"kind": "Deployment", "name": "x"}},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "sh.helm.release.v1.x.v1", "namespace": "default"},
+            "type": "helm.sh/release.v1",
+            "data": {"release": "SDRzSQ=="},
+        },
     ]:
         kube.cluster.apply(manifest)
     core = client.CoreV1Api(api_client)
     assert core.list_node().items[0].status.node_info.kubelet_version == "v1.31.7-eks-4cb2c3f"
     assert client.AppsV1Api(api_client).list_stateful_set_for_all_namespaces().items[0].status.ready_replicas == 1
     assert client.BatchV1Api(api_client).list_cron_job_for_all_namespaces().items[0].spec.concurrency_policy == "Allow"
-    assert client.AutoscalingV1Api(api_client).list_horizontal_pod_autoscaler_for_all_namespaces().items[
-        0].status.current_replicas == 0
+    assert (
+        client.AutoscalingV1Api(api_client)
+        .list_horizontal_pod_autoscaler_for_all_namespaces()
+        .items[0]
+        .status.current_replicas
+        == 0
+    )
     assert core.list_namespaced_secret("default", field_selector="type=helm.sh/release.v1").items[0].type == (
-        "helm.sh/release.v1")
-    assert [lease.spec.holder_identity for lease in client.CoordinationV1Api(api_client).list_namespaced_lease(
-        "kube-node-lease").items] == [f"ip-10-0-1-{n}.ec2.internal" for n in (10, 11, 12)]
+        "helm.sh/release.v1"
+    )
+    assert [
+        lease.spec.holder_identity
+        for lease in client.CoordinationV1Api(api_client).list_namespaced_lease("kube-node-lease").items
+    ] == [f"ip-10-0-1-{n}.ec2.internal" for n in (10, 11, 12)]
     assert {sa.metadata.namespace for sa in core.list_service_account_for_all_namespaces().items} == {
-        "default", "kube-system", "kube-public", "kube-node-lease"}
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+    }

@@ -10,8 +10,12 @@ from eks_sandbox.kube.selectors import parse_field_selector, parse_label_selecto
 
 POD_SPEC = {
     "containers": [
-        {"name": "app", "image": "app:1", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-         "ports": [{"containerPort": 8080, "protocol": "TCP"}]},
+        {
+            "name": "app",
+            "image": "app:1",
+            "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+        },
         {"name": "sidecar", "image": "envoy:1.30"},
     ],
     "tolerations": [{"key": "a", "operator": "Exists"}],
@@ -19,10 +23,18 @@ POD_SPEC = {
 
 
 def test_strategic_merge_patch_merges_containers_env_and_ports_by_key():
-    patched = strategic_merge_patch(POD_SPEC, {"containers": [
-        {"name": "app", "env": [{"name": "B", "value": "3"}, {"name": "C", "value": "4"}],
-         "ports": [{"containerPort": 9090}]},
-    ]})
+    patched = strategic_merge_patch(
+        POD_SPEC,
+        {
+            "containers": [
+                {
+                    "name": "app",
+                    "env": [{"name": "B", "value": "3"}, {"name": "C", "value": "4"}],
+                    "ports": [{"containerPort": 9090}],
+                },
+            ]
+        },
+    )
     app, sidecar = patched["containers"]
     assert app["image"] == "app:1" and sidecar == POD_SPEC["containers"][1]
     assert app["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}, {"name": "C", "value": "4"}]
@@ -31,11 +43,14 @@ def test_strategic_merge_patch_merges_containers_env_and_ports_by_key():
 
 
 def test_strategic_merge_patch_directives_and_lists_without_merge_key():
-    patched = strategic_merge_patch(POD_SPEC, {
-        "$setElementOrder/containers": [{"name": "app"}],
-        "containers": [{"name": "sidecar", "$patch": "delete"}],
-        "tolerations": [{"key": "b", "operator": "Exists"}],
-    })
+    patched = strategic_merge_patch(
+        POD_SPEC,
+        {
+            "$setElementOrder/containers": [{"name": "app"}],
+            "containers": [{"name": "sidecar", "$patch": "delete"}],
+            "tolerations": [{"key": "b", "operator": "Exists"}],
+        },
+    )
     assert [c["name"] for c in patched["containers"]] == ["app"]
     assert patched["tolerations"] == [{"key": "b", "operator": "Exists"}]
     assert strategic_merge_patch({"a": {"x": 1, "y": 2}}, {"a": {"$patch": "replace", "z": 3}}) == {"a": {"z": 3}}
@@ -48,29 +63,35 @@ def test_merge_patch_replaces_lists_and_null_deletes():
 
 def test_json_patch_operations():
     document = {"spec": {"replicas": 1, "items": ["a", "b"]}, "metadata": {"labels": {"x/y": "1"}}}
-    patched = json_patch(document, [
-        {"op": "replace", "path": "/spec/replicas", "value": 3},
-        {"op": "add", "path": "/spec/items/-", "value": "c"},
-        {"op": "remove", "path": "/metadata/labels/x~1y"},
-        {"op": "test", "path": "/spec/items/0", "value": "a"},
-        {"op": "copy", "from": "/spec/replicas", "path": "/spec/copied"},
-    ])
+    patched = json_patch(
+        document,
+        [
+            {"op": "replace", "path": "/spec/replicas", "value": 3},
+            {"op": "add", "path": "/spec/items/-", "value": "c"},
+            {"op": "remove", "path": "/metadata/labels/x~1y"},
+            {"op": "test", "path": "/spec/items/0", "value": "a"},
+            {"op": "copy", "from": "/spec/replicas", "path": "/spec/copied"},
+        ],
+    )
     assert patched == {"spec": {"replicas": 3, "items": ["a", "b", "c"], "copied": 3}, "metadata": {"labels": {}}}
     with pytest.raises(KubeApiError) as failed:
         json_patch(document, [{"op": "test", "path": "/spec/replicas", "value": 2}])
     assert failed.value.code == 422
 
 
-@pytest.mark.parametrize(("selector", "matches"), [
-    ("app=web", True),
-    ("app==web,tier!=db", True),
-    ("app in (web, api),tier notin (db)", True),
-    ("tier", True),
-    ("!canary", True),
-    ("canary", False),
-    ("app notin (web)", False),
-    ("", True),
-])
+@pytest.mark.parametrize(
+    ("selector", "matches"),
+    [
+        ("app=web", True),
+        ("app==web,tier!=db", True),
+        ("app in (web, api),tier notin (db)", True),
+        ("tier", True),
+        ("!canary", True),
+        ("canary", False),
+        ("app notin (web)", False),
+        ("", True),
+    ],
+)
 def test_label_selector_operators(selector: str, matches: bool):
     assert parse_label_selector(selector)({"app": "web", "tier": "frontend"}) is matches
 

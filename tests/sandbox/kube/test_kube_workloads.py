@@ -13,27 +13,40 @@ from eks_sandbox.kube.disruption import EVICTION_REFUSED_MESSAGE
 
 
 def _apply_deployment(cluster: KubeCluster, name: str, replicas: int, namespace: str = "default") -> dict:
-    return cluster.apply({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}},
-                         "spec": {"containers": [{"name": name, "image": "nginx:1.25",
-                                                  "readinessProbe": {"httpGet": {"path": "/", "port": 80}}}]}},
-        },
-    })
+    return cluster.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": name,
+                                "image": "nginx:1.25",
+                                "readinessProbe": {"httpGet": {"path": "/", "port": 80}},
+                            }
+                        ]
+                    },
+                },
+            },
+        }
+    )
 
 
 def _apply_pdb(cluster: KubeCluster, name: str, app: str, **budget: int | str) -> dict:
-    return cluster.apply({
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"selector": {"matchLabels": {"app": app}}, **budget},
-    })
+    return cluster.apply(
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": app}}, **budget},
+        }
+    )
 
 
 def _pods(cluster: KubeCluster, selector: str) -> list[dict]:
@@ -44,15 +57,19 @@ def test_deployment_creates_replicaset_and_ready_pods_with_complete_status(kube,
     _apply_deployment(kube.cluster, "web", 3)
     deployment = client.AppsV1Api(api_client).read_namespaced_deployment("web", "default")
     assert (deployment.status.replicas, deployment.status.ready_replicas, deployment.status.available_replicas) == (
-        3, 3, 3)
+        3,
+        3,
+        3,
+    )
     assert {c.type: c.status for c in deployment.status.conditions} == {"Available": "True", "Progressing": "True"}
     assert deployment.spec.strategy.rolling_update.max_unavailable == "25%"
     replica_sets = client.AppsV1Api(api_client).list_namespaced_replica_set("default").items
     assert len(replica_sets) == 1
     assert replica_sets[0].metadata.owner_references[0].name == "web"
     pods = client.CoreV1Api(api_client).list_namespaced_pod("default", label_selector="app=web").items
-    assert {p.metadata.labels["pod-template-hash"] for p in pods} == {replica_sets[0].metadata.labels[
-        "pod-template-hash"]}
+    assert {p.metadata.labels["pod-template-hash"] for p in pods} == {
+        replica_sets[0].metadata.labels["pod-template-hash"]
+    }
     assert all(p.status.phase == "Running" and p.status.container_statuses[0].ready for p in pods)
 
 
@@ -60,17 +77,28 @@ def test_rollout_restart_replaces_every_pod_through_a_new_replicaset(kube, api_c
     _apply_deployment(kube.cluster, "web", 2)
     before = {p["metadata"]["name"] for p in _pods(kube.cluster, "app=web")}
     apps = client.AppsV1Api(api_client)
-    apps.patch_namespaced_deployment("web", "default", {"spec": {"template": {"metadata": {"annotations": {
-        "kubectl.kubernetes.io/restartedAt": "2025-05-01T10:00:00Z"}}}}})
+    apps.patch_namespaced_deployment(
+        "web",
+        "default",
+        {
+            "spec": {
+                "template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2025-05-01T10:00:00Z"}}}
+            }
+        },
+    )
 
     after = _pods(kube.cluster, "app=web")
     assert len(after) == 2
     assert before.isdisjoint({p["metadata"]["name"] for p in after})
-    replica_sets = {rs.metadata.annotations["deployment.kubernetes.io/revision"]: rs.spec.replicas
-                    for rs in apps.list_namespaced_replica_set("default").items}
+    replica_sets = {
+        rs.metadata.annotations["deployment.kubernetes.io/revision"]: rs.spec.replicas
+        for rs in apps.list_namespaced_replica_set("default").items
+    }
     assert replica_sets == {"1": 0, "2": 2}
-    assert apps.read_namespaced_deployment("web", "default").metadata.annotations[
-        "deployment.kubernetes.io/revision"] == "2"
+    assert (
+        apps.read_namespaced_deployment("web", "default").metadata.annotations["deployment.kubernetes.io/revision"]
+        == "2"
+    )
 
 
 def test_deleting_a_deployment_garbage_collects_its_replicasets_and_pods(kube):
@@ -80,37 +108,57 @@ def test_deleting_a_deployment_garbage_collects_its_replicasets_and_pods(kube):
     assert _pods(kube.cluster, "app=web") == []
 
 
-def test_daemonset_runs_one_pod_per_node_including_cordoned_and_new_nodes(kube, worker,
-                                                                         api_client: client.ApiClient):
+def test_daemonset_runs_one_pod_per_node_including_cordoned_and_new_nodes(kube, worker, api_client: client.ApiClient):
     kube.cluster.cordon("ip-10-0-1-10.ec2.internal")
-    kube.cluster.apply({
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": "aws-node", "namespace": "kube-system"},
-        "spec": {"selector": {"matchLabels": {"k8s-app": "aws-node"}},
-                 "template": {"metadata": {"labels": {"k8s-app": "aws-node"}},
-                              "spec": {"containers": [{"name": "aws-node", "image": "amazon-k8s-cni:v1.19.2"}]}}},
-    })
+    kube.cluster.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "aws-node", "namespace": "kube-system"},
+            "spec": {
+                "selector": {"matchLabels": {"k8s-app": "aws-node"}},
+                "template": {
+                    "metadata": {"labels": {"k8s-app": "aws-node"}},
+                    "spec": {"containers": [{"name": "aws-node", "image": "amazon-k8s-cni:v1.19.2"}]},
+                },
+            },
+        }
+    )
     worker(kube.cluster, "ip-10-0-2-20.ec2.internal")
 
     pods = kube.cluster.list("v1", "Pod", "kube-system", label_selector="k8s-app=aws-node")
     assert sorted(p["spec"]["nodeName"] for p in pods) == [
-        "ip-10-0-1-10.ec2.internal", "ip-10-0-1-11.ec2.internal", "ip-10-0-1-12.ec2.internal",
-        "ip-10-0-2-20.ec2.internal"]
+        "ip-10-0-1-10.ec2.internal",
+        "ip-10-0-1-11.ec2.internal",
+        "ip-10-0-1-12.ec2.internal",
+        "ip-10-0-2-20.ec2.internal",
+    ]
     status = client.AppsV1Api(api_client).read_namespaced_daemon_set("aws-node", "kube-system").status
-    assert (status.desired_number_scheduled, status.current_number_scheduled, status.number_ready,
-            status.number_misscheduled) == (4, 4, 4, 0)
+    assert (
+        status.desired_number_scheduled,
+        status.current_number_scheduled,
+        status.number_ready,
+        status.number_misscheduled,
+    ) == (4, 4, 4, 0)
 
 
 def test_statefulset_pods_are_numbered(kube):
-    kube.cluster.apply({
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "db", "namespace": "default"},
-        "spec": {"replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
-                 "template": {"metadata": {"labels": {"app": "db"}},
-                              "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}},
-    })
+    kube.cluster.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": "default"},
+            "spec": {
+                "replicas": 3,
+                "serviceName": "db",
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {
+                    "metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "postgres:16"}]},
+                },
+            },
+        }
+    )
     assert sorted(p["metadata"]["name"] for p in _pods(kube.cluster, "app=db")) == ["db-0", "db-1", "db-2"]
     assert kube.cluster.get("apps/v1", "StatefulSet", "db", "default")["status"]["readyReplicas"] == 3
 
@@ -121,8 +169,12 @@ def test_eviction_is_refused_with_429_by_a_pdb_with_max_unavailable_zero_and_all
     _apply_deployment(kube.cluster, "web", 3)
     _apply_pdb(kube.cluster, "web", "web", maxUnavailable=0)
     pdb = client.PolicyV1Api(api_client).read_namespaced_pod_disruption_budget("web", "default")
-    assert (pdb.status.current_healthy, pdb.status.desired_healthy, pdb.status.disruptions_allowed,
-            pdb.status.expected_pods) == (3, 3, 0, 3)
+    assert (
+        pdb.status.current_healthy,
+        pdb.status.desired_healthy,
+        pdb.status.disruptions_allowed,
+        pdb.status.expected_pods,
+    ) == (3, 3, 0, 3)
     victim = _pods(kube.cluster, "app=web")[0]["metadata"]["name"]
     eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name=victim, namespace="default"))
     policy = client.PolicyV1Api(api_client)
@@ -152,12 +204,20 @@ def test_evict_pods_skips_daemonset_pods_and_reports_budget_blocks(kube):
     _apply_deployment(kube.cluster, "web", 3)
     _apply_deployment(kube.cluster, "batch", 3)
     _apply_pdb(kube.cluster, "web-strict", "web", maxUnavailable=0)
-    kube.cluster.apply({
-        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
-        "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
-                 "template": {"metadata": {"labels": {"k8s-app": "kube-proxy"}},
-                              "spec": {"containers": [{"name": "kube-proxy", "image": "kube-proxy:v1.31.3"}]}}},
-    })
+    kube.cluster.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+            "spec": {
+                "selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
+                "template": {
+                    "metadata": {"labels": {"k8s-app": "kube-proxy"}},
+                    "spec": {"containers": [{"name": "kube-proxy", "image": "kube-proxy:v1.31.3"}]},
+                },
+            },
+        }
+    )
     web_on_node = [p["metadata"]["name"] for p in _pods(kube.cluster, "app=web") if p["spec"]["nodeName"] == node]
     kube.cluster.cordon(node)
 
@@ -166,8 +226,8 @@ def test_evict_pods_skips_daemonset_pods_and_reports_budget_blocks(kube):
     assert blocks == [EvictionBlock("default", name, "web-strict") for name in web_on_node]
     left = {p["metadata"]["name"] for p in kube.cluster.list("v1", "Pod", field_selector=f"spec.nodeName={node}")}
     assert left == set(web_on_node) | {
-        p["metadata"]["name"] for p in kube.cluster.list("v1", "Pod", "kube-system")
-        if p["spec"]["nodeName"] == node}
+        p["metadata"]["name"] for p in kube.cluster.list("v1", "Pod", "kube-system") if p["spec"]["nodeName"] == node
+    }
     assert len(_pods(kube.cluster, "app=batch")) == 3
 
 
@@ -192,19 +252,22 @@ def test_pods_stay_pending_without_a_schedulable_node_until_one_joins(kube, work
     worker(kube.cluster, "ip-10-0-3-30.ec2.internal")
     running = _pods(kube.cluster, "app=web")
     assert {(p["status"]["phase"], p["spec"]["nodeName"]) for p in running} == {
-        ("Running", "ip-10-0-3-30.ec2.internal")}
+        ("Running", "ip-10-0-3-30.ec2.internal")
+    }
 
 
 def test_pod_mutators_admit_api_and_controller_pods(kube, api_client: client.ApiClient):
     def inject_irsa(cluster: KubeCluster, pod: dict) -> None:
         for container in pod["spec"]["containers"]:
             container.setdefault("env", []).append(
-                {"name": "AWS_ROLE_ARN", "value": f"arn:aws:iam::111122223333:role/{cluster.name}"})
+                {"name": "AWS_ROLE_ARN", "value": f"arn:aws:iam::111122223333:role/{cluster.name}"}
+            )
 
     kube.cluster.pod_mutators.append(inject_irsa)
     _apply_deployment(kube.cluster, "web", 1)
-    direct = client.CoreV1Api(api_client).create_namespaced_pod("default", {
-        "metadata": {"name": "direct"}, "spec": {"containers": [{"name": "main", "image": "busybox"}]}})
+    direct = client.CoreV1Api(api_client).create_namespaced_pod(
+        "default", {"metadata": {"name": "direct"}, "spec": {"containers": [{"name": "main", "image": "busybox"}]}}
+    )
 
     for pod in [direct.to_dict(), *_pods(kube.cluster, "app=web")]:
         env = [(var["name"], var["value"]) for var in pod["spec"]["containers"][0]["env"]]
