@@ -22,13 +22,27 @@ class SimClock:
         self._start = start or datetime.now(UTC)
         self._wall_start = time.monotonic()
         self._skipped = timedelta()
+        self._paused_at: float | None = None
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
         """The current simulated time (timezone-aware, UTC)."""
-        elapsed = time.monotonic() - self._wall_start
         with self._lock:
-            return self._start + timedelta(seconds=elapsed / self.time_scale) + self._skipped
+            wall = self._paused_at if self._paused_at is not None else time.monotonic()
+            return self._start + timedelta(seconds=(wall - self._wall_start) / self.time_scale) + self._skipped
+
+    def pause(self) -> None:
+        """Stop simulated time: everything in flight stays where it is until ``resume`` (or a skip/settle)."""
+        with self._lock:
+            if self._paused_at is None:
+                self._paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        """Let simulated time run again from where it was paused."""
+        with self._lock:
+            if self._paused_at is not None:
+                self._wall_start += time.monotonic() - self._paused_at
+                self._paused_at = None
 
     def after(self, duration: timedelta) -> datetime:
         """The simulated time at which something lasting ``duration`` (simulated) and starting now ends."""

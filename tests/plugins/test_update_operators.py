@@ -151,6 +151,7 @@ def test_addon_update_waits_until_successful(demo_fleet):
 
 
 def test_sensor_follows_an_update_started_elsewhere(demo_fleet):
+    demo_fleet.clock.pause()
     update = eks().update_cluster_version(name="payments-prod", version="1.33")["update"]
     sensor = EksUpdateSensor(
         task_id="follow", cluster_name="payments-prod", update_id=update["id"], region_name="us-east-1"
