@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -112,24 +111,16 @@ def main() -> int:
 
 
 def parse_times() -> list[tuple[str, str]]:
-    script = (
-        "import importlib.util, json, sys, time\nimport airflow\nout = {}\n"
-        "for p in sys.argv[1:]:\n    t = time.perf_counter()\n"
-        "    s = importlib.util.spec_from_file_location('d' + str(len(out)), p)\n"
-        "    s.loader.exec_module(importlib.util.module_from_spec(s))\n"
-        "    out[p] = (time.perf_counter() - t) * 1000\nprint(json.dumps(out))\n"
-    )
+    sys.path.insert(0, str(REPO))
+    from tests.helpers import dag_parse_times
+
     env = os.environ | {
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     }
-    files = sorted(str(path) for path in (REPO / "dags").glob("*.py"))
-    output = subprocess.run(
-        [sys.executable, "-c", script, *files], capture_output=True, text=True, env=env, check=True
-    ).stdout
-    timings = json.loads(output.strip().splitlines()[-1])
-    return [(f"DAG parse beyond `import airflow`: {Path(path).name}", f"{ms:.1f} ms") for path, ms in timings.items()]
+    timings = dag_parse_times(sorted((REPO / "dags").glob("*.py")), env)
+    return [(f"DAG parse beyond `import airflow`: {name}", f"{ms:.1f} ms") for name, ms in timings.items()]
 
 
 if __name__ == "__main__":

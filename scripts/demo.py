@@ -46,14 +46,9 @@ def main() -> int:
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
     airflow_url = f"http://localhost:{args.airflow_port}"
     processes: list[subprocess.Popen] = []
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C and TERM interrupt whatever is under way — start-up waits included — and land in `finally`.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         processes.append(start_sandbox(args.sandbox_port, args.time_scale, state))
         wait_until(
@@ -74,22 +69,36 @@ def main() -> int:
         if args.exit_after_run:
             return 0 if outcome == "success" else 1
         print("Press Ctrl-C to stop the sandbox and Airflow.", flush=True)
-        while not stopping and all(process.poll() is None for process in processes):
+        while all(process.poll() is None for process in processes):
             time.sleep(0.5)
+        print(f"demo: a process exited on its own; see {state}/*.log", flush=True)
+        return 1
+    except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for process in reversed(processes):
             stop_process_group(process)
         print("demo: sandbox and Airflow stopped", flush=True)
 
 
+def interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def start_in_own_group(command: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a command as the leader of a new process group (so the whole group can be stopped), logging to a file."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    print(f"demo: started {command[0]} (pid {process.pid}, process group {process.pid}, log {log_path})", flush=True)
+    return process
+
+
 def start_sandbox(port: int, time_scale: float, state: Path) -> subprocess.Popen:
-    log = (state / "eks-sandbox.log").open("w")
-    return subprocess.Popen(
+    return start_in_own_group(
         ["eks-sandbox", "serve", "--fleet", str(DEMO_FLEET), "--port", str(port), "--time-scale", str(time_scale)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        state / "eks-sandbox.log",
     )
 
 
@@ -121,13 +130,10 @@ def airflow_environment(port: int, sandbox_url: str, airflow_home: Path) -> dict
 
 
 def start_airflow(port: int, sandbox_url: str, state: Path) -> subprocess.Popen:
-    log = (state / "airflow-standalone.log").open("w")
-    return subprocess.Popen(
+    return start_in_own_group(
         ["airflow", "standalone"],
+        state / "airflow-standalone.log",
         env=airflow_environment(port, sandbox_url, state / "airflow"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
 
 
@@ -186,10 +192,11 @@ def request_json(
 
 
 def health(url: str) -> dict:
+    """The JSON a health endpoint answers, or {} while it is not up (refused, HTTP error, not JSON yet)."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return json.load(response)
-    except OSError:
+    except (OSError, ValueError):
         return {}
 
 
@@ -220,19 +227,15 @@ def wait_until(condition: Any, what: str, processes: list[subprocess.Popen], sta
 
 
 def stop_process_group(process: subprocess.Popen, grace: float = 20.0) -> None:
-    """TERM the whole process group (standalone's children too), then KILL what outlives the grace period."""
-    if process.poll() is not None:
-        return
+    """TERM the whole process group (standalone's children too), KILL what outlives the grace period."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    # Workers that outlive their parent stay in its group: make sure none remain.
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    # Workers that outlive their parent stay in its group: make sure none remain, then reap the leader.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 if __name__ == "__main__":

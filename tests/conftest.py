@@ -13,8 +13,11 @@ Fixtures:
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -23,9 +26,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DEMO_FLEET, REPO, TEST_TIME_SCALE, VENV_BIN, aws_connection_uri, free_port, wait_for_http
+from tests.helpers import (
+    DEMO_FLEET,
+    REPO,
+    REPORTED_FIGURES,
+    TEST_TIME_SCALE,
+    VENV_BIN,
+    aws_connection_uri,
+    free_port,
+    wait_for_http,
+)
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="eks-runbooks-airflow-home-"))
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_AIRFLOW_HOME),
@@ -114,7 +127,11 @@ def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             raise
         finally:
             process.terminate()
-            process.wait(timeout=20)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def _wait_for_fleet(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -130,3 +147,10 @@ def _wait_for_fleet(url: str, process: subprocess.Popen, timeout: float = 120.0)
                 return
         time.sleep(0.3)
     raise TimeoutError("the demo fleet did not finish loading")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for title, lines in REPORTED_FIGURES:
+        terminalreporter.write_sep("-", title)
+        for line in lines:
+            terminalreporter.write_line(line)

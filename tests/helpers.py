@@ -16,6 +16,38 @@ VENV_BIN = Path(sys.executable).parent
 #: Simulated durations run this much faster in tests: a 10-minute control-plane update takes 0.6 s.
 TEST_TIME_SCALE = 0.001
 
+#: Figures tests want shown at the end of the run (for example DAG parse times), as (title, lines).
+REPORTED_FIGURES: list[tuple[str, list[str]]] = []
+
+_MEASURE_PARSE = """
+import importlib.util, json, sys, time
+import airflow  # noqa: F401
+results = {}
+for path in sys.argv[1:]:
+    start = time.perf_counter()
+    spec = importlib.util.spec_from_file_location("dag_" + str(len(results)), path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    results[path] = (time.perf_counter() - start) * 1000
+print(json.dumps(results))
+"""
+
+
+def dag_parse_times(dag_files: list[Path], env: dict[str, str]) -> dict[str, float]:
+    """Milliseconds each DAG file takes to parse in an interpreter that has done ``import airflow``.
+
+    That is what the DAG processor pays per file: it forks a child per parse from a parent that imported
+    Airflow (and, through ``airflow_local_settings``, warmed the runbook library). ``env`` must point
+    ``AIRFLOW__CORE__PLUGINS_FOLDER`` at plugins/.
+    """
+    output = subprocess.run(
+        [sys.executable, "-c", _MEASURE_PARSE, *map(str, dag_files)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    return {Path(path).name: ms for path, ms in json.loads(output.strip().splitlines()[-1]).items()}
+
 
 def aws_connection_uri(endpoint_url: str, region: str = "us-east-1") -> str:
     """An ``aws`` Airflow connection (JSON form) that sends every AWS call to the sandbox."""

@@ -3,8 +3,9 @@
 ``EksHook.generate_config_file_with_credentials`` writes a kubeconfig and a credentials file (both 0600)
 whose exec plugin mints an EKS token from the hook's AWS session, and removes both when its context ends.
 The exec plugin runs ``python3.X -m airflow.providers.amazon.aws.utils.eks_get_token`` through ``sh``: that
-``python3.X`` must be the interpreter that has Airflow installed, so this module puts its directory first
-on PATH while the client is in use (a virtualenv's interpreter is otherwise easily shadowed by the system's).
+``python3.X`` must be the interpreter that has Airflow installed, which a virtualenv's is not always first on
+PATH. So the kubeconfig's exec section gets its own PATH, with this interpreter's directory first — scoped to
+this kubeconfig, unlike changing the process environment, which concurrent tasks or triggers would share.
 """
 
 from __future__ import annotations
@@ -46,13 +47,11 @@ def eks_kubernetes_client(
     from eks_runbooks.hooks.eks import EksRunbookHook
 
     hook = hook or EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region_name)
-    with (
-        _airflow_interpreter_first_on_path(),
-        hook.generate_config_file_with_credentials(eks_cluster_name=cluster_name, pod_namespace=None) as (
-            kubeconfig,
-            _credentials,
-        ),
+    with hook.generate_config_file_with_credentials(eks_cluster_name=cluster_name, pod_namespace=None) as (
+        kubeconfig,
+        _credentials,
     ):
+        pin_exec_interpreter(Path(kubeconfig))
         api_client = config.new_client_from_config(config_file=kubeconfig)
         try:
             yield api_client
@@ -60,12 +59,16 @@ def eks_kubernetes_client(
             api_client.close()
 
 
-@contextmanager
-def _airflow_interpreter_first_on_path() -> Iterator[None]:
-    interpreter_dir = str(Path(sys.executable).parent)
-    previous = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join([interpreter_dir, previous]) if previous else interpreter_dir
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = previous
+def pin_exec_interpreter(kubeconfig: Path) -> None:
+    """Give every exec plugin of a kubeconfig a PATH that finds this interpreter first (file stays 0600)."""
+    import yaml
+
+    document = yaml.safe_load(kubeconfig.read_text())
+    path = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")]))
+    for user in document.get("users", []):
+        exec_config = user.get("user", {}).get("exec")
+        if exec_config is not None:
+            exec_config["env"] = [item for item in exec_config.get("env") or [] if item.get("name") != "PATH"]
+            exec_config["env"].append({"name": "PATH", "value": path})
+    with kubeconfig.open("w") as rewritten:  # same file, same 0600 mode: truncated and rewritten in place
+        yaml.safe_dump(document, rewritten)

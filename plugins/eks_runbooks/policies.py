@@ -17,9 +17,10 @@ def runbook_dag_problems(dag: Any) -> list[str]:
         problems.append("no doc_md (use the module docstring: doc_md=__doc__)")
     if not dag.tags:
         problems.append("no tags")
+    # Airflow gives every task retries=0 when nothing is said, so "no policy" is only visible in default_args.
+    if "retries" not in (dag.default_args or {}):
+        problems.append("no retries policy (set default_args['retries'], 0 included, on purpose)")
     for task in dag.tasks:
         if not task.owner or task.owner == "airflow":
             problems.append(f"task {task.task_id} has no owner (set default_args['owner'])")
-        if task.retries is None:
-            problems.append(f"task {task.task_id} has no retries policy")
     return problems

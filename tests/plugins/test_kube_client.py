@@ -52,3 +52,11 @@ def test_kubeconfig_and_credentials_are_private_while_used_and_removed_after(dem
         assert "testing" in hook.files[1].read_text()  # the credentials file: never in the kubeconfig itself
         assert "testing" not in hook.files[0].read_text()
     assert not any(path.exists() for path in hook.files)
+
+
+def test_exec_plugin_finds_the_airflow_interpreter_even_when_path_does_not(demo_fleet, monkeypatch):
+    from kubernetes.client import VersionApi
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # a worker whose PATH lacks the virtualenv
+    with eks_kubernetes_client("payments-prod", region_name="us-east-1") as api_client:
+        assert VersionApi(api_client).get_code().minor == "32"

@@ -61,6 +61,7 @@ def test_control_plane_upgrade_deferred_holds_no_worker_and_completes_through_th
         operator.execute({})
     trigger = deferred.value.trigger
     assert isinstance(trigger, EksUpdateTrigger) and deferred.value.method_name == "execute_complete"
+    assert deferred.value.timeout.total_seconds() == FAST["waiter_delay"] * (FAST["waiter_max_attempts"] + 1)
     event = run_trigger(trigger)
     assert event["status"] == "success"
     assert operator.execute_complete({}, event)["status"] == "Successful"

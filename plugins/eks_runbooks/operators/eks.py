@@ -9,6 +9,7 @@ and fail with EKS's own error codes if it did not succeed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.configuration import conf
@@ -108,7 +109,8 @@ class EksUpdateOperatorBase(AwsBaseOperator[EksRunbookHook]):
                     botocore_config=self.botocore_config,
                 ),
                 method_name="execute_complete",
-                timeout=None,
+                # As long as the worker-side wait would poll, plus one delay of slack for the triggerer.
+                timeout=timedelta(seconds=self.waiter_delay * (self.waiter_max_attempts + 1)),
             )
         if not self.wait_for_completion:
             return update_summary(self.cluster_name, update)

@@ -4,6 +4,7 @@ a person or another tool started) until it ends, in the worker or deferred to th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.configuration import conf
@@ -81,6 +82,7 @@ class EksUpdateSensor(AwsBaseSensor[EksRunbookHook]):
                 botocore_config=self.botocore_config,
             ),
             method_name="execute_complete",
+            timeout=timedelta(seconds=self.poke_interval * (self.max_retries + 1)),
         )
 
     def poke(self, context: Context) -> bool:
