@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -28,22 +31,14 @@ def live_processes(pgids: list[int], marker: str) -> list[str]:
     return live
 
 
-def test_demo_runs_the_inventory_through_airflow_and_stops_cleanly(tmp_path):
+def start_demo(state_dir: Path, *options: str) -> subprocess.Popen:
+    """Run scripts/demo.py as a user would, outside the test session's Airflow settings."""
     env = os.environ | {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     env.pop("AIRFLOW_HOME", None)
     env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
-    process = subprocess.Popen(
-        [
-            str(VENV_BIN / "python"),
-            str(REPO / "scripts" / "demo.py"),
-            "--exit-after-run",
-            "--sandbox-port",
-            str(free_port()),
-            "--airflow-port",
-            str(free_port()),
-            "--state-dir",
-            str(tmp_path),
-        ],
+    ports = ["--sandbox-port", str(free_port()), "--airflow-port", str(free_port())]
+    return subprocess.Popen(
+        [str(VENV_BIN / "python"), str(REPO / "scripts" / "demo.py"), *options, *ports, "--state-dir", str(state_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -51,54 +46,33 @@ def test_demo_runs_the_inventory_through_airflow_and_stops_cleanly(tmp_path):
         start_new_session=True,
         cwd=REPO,
     )
+
+
+def assert_stopped_cleanly(output: str, state_dir: Path) -> None:
+    assert "demo: sandbox and Airflow stopped" in output
+    groups = [int(group) for group in re.findall(r"process group (\d+)", output)]
+    assert len(groups) == 2, output  # eks-sandbox and airflow standalone, each leading its own group
+    assert live_processes(groups, str(state_dir)) == []
+
+
+def test_demo_runs_the_inventory_through_airflow_and_stops_cleanly(tmp_path):
+    process = start_demo(tmp_path, "--exit-after-run")
     output, _ = process.communicate(timeout=420)
     assert process.returncode == 0, output
     assert "eks_fleet_inventory finished: success" in output
     assert "| payments-prod |" in output and "| analytics-staging |" in output
-    assert "demo: sandbox and Airflow stopped" in output
-    groups = [int(group) for group in re.findall(r"process group (\d+)", output)]
-    assert len(groups) == 2, output  # eks-sandbox and airflow standalone, each leading its own group
-    assert live_processes(groups, str(tmp_path)) == []
+    assert_stopped_cleanly(output, tmp_path)
 
 
 def test_ctrl_c_while_airflow_starts_stops_everything(tmp_path):
-    import signal
-    import time
-
-    env = os.environ | {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("AIRFLOW_HOME", None)
-    env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
-    process = subprocess.Popen(
-        [
-            str(VENV_BIN / "python"),
-            str(REPO / "scripts" / "demo.py"),
-            "--sandbox-port",
-            str(free_port()),
-            "--airflow-port",
-            str(free_port()),
-            "--state-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        start_new_session=True,
-        cwd=REPO,
-    )
+    process = start_demo(tmp_path)
     lines = []
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        lines.append(line)
-        if "started airflow" in line:
-            break
+    while time.monotonic() < deadline and not (lines and "started airflow" in lines[-1]):
+        lines.append(process.stdout.readline())
     time.sleep(3)  # standalone is now spawning its scheduler, dag-processor, triggerer and api-server
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=120)
     output = "".join(lines) + rest
     assert process.returncode == 0, output
-    assert "demo: sandbox and Airflow stopped" in output
-    groups = [int(group) for group in re.findall(r"process group (\d+)", output)]
-    assert len(groups) == 2, output
-    assert live_processes(groups, str(tmp_path)) == []
+    assert_stopped_cleanly(output, tmp_path)
