@@ -46,11 +46,15 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(
     fleet: Path | None, host: str, port: int, time_scale: float, advertise_url: str | None, log_requests: bool
 ) -> int:
-    from eks_sandbox.fleet import load_fleet
+    from eks_sandbox.fleet import FleetError, load_fleet
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox
 
-    fleet_document = yaml.safe_load(fleet.read_text()) if fleet else None
+    try:
+        fleet_document = yaml.safe_load(fleet.read_text()) if fleet else None
+    except (OSError, yaml.YAMLError) as error:
+        print(f"eks-sandbox: cannot load fleet {fleet}: {error}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -64,6 +68,7 @@ def _serve(
     except (OSError, SystemExit):  # werkzeug reports a busy port itself, then exits
         print(f"eks-sandbox: cannot listen on {host}:{port}; choose another --port", file=sys.stderr)
         return 1
+    failure: FleetError | None = None
     try:
         if fleet_document is not None:
             summary = load_fleet(sandbox, fleet_document)
@@ -71,9 +76,14 @@ def _serve(
             print(f"eks-sandbox: loaded fleet {fleet}: {json.dumps(summary['clusters'])}", flush=True)
         print(f"eks-sandbox: serving AWS and Kubernetes APIs on {server.url} (time scale {time_scale})", flush=True)
         stop.wait()
+    except FleetError as error:
+        failure = error
     finally:
         server.stop()
         print("eks-sandbox: stopped", flush=True)
+    if failure is not None:
+        print(f"eks-sandbox: cannot load fleet {fleet}: {failure}", file=sys.stderr)
+        return 2
     return 0
 
 

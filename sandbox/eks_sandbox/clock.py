@@ -31,6 +31,11 @@ class SimClock:
             wall = self._paused_at if self._paused_at is not None else time.monotonic()
             return self._start + timedelta(seconds=(wall - self._wall_start) / self.time_scale) + self._skipped
 
+    @property
+    def paused(self) -> bool:
+        with self._lock:
+            return self._paused_at is not None
+
     def pause(self) -> None:
         """Stop simulated time: everything in flight stays where it is until ``resume`` (or a skip/settle)."""
         with self._lock:

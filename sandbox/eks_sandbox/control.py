@@ -7,6 +7,7 @@ Every endpoint speaks JSON (fleet loading accepts YAML) and answers errors as ``
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,12 @@ import yaml
 from werkzeug.wrappers import Request, Response
 
 from eks_sandbox import moto_compat
+from eks_sandbox.eks.errors import EksError
+from eks_sandbox.fleet import FleetError, load_fleet
 from eks_sandbox.world import Sandbox
+
+#: The longest clock skip: ten years covers every EKS support window, and stays far from datetime's range.
+MAX_SKIP_MINUTES = 10 * 365 * 24 * 60
 
 
 def make_control_app(sandbox: Sandbox) -> Callable[..., Iterable[bytes]]:
@@ -26,8 +32,20 @@ def make_control_app(sandbox: Sandbox) -> Callable[..., Iterable[bytes]]:
         route = (request.method, request.path.removeprefix("/_sandbox").rstrip("/") or "/")
         try:
             response = _dispatch(sandbox, route, request)
-        except (ValueError, TypeError, KeyError, yaml.YAMLError) as error:
-            response = _json({"error": f"{type(error).__name__}: {error}"}, 400)
+        except FleetError as error:
+            response = _json(
+                {"error": f"cannot load fleet: {error}", "cluster": error.cluster, "step": error.step}, 400
+            )
+        except EksError as error:
+            response = _json({"error": f"{error.code}: {error.message}"}, error.status)
+        except json.JSONDecodeError as error:
+            response = _json({"error": f"the request body is not valid JSON: {error}"}, 400)
+        except yaml.YAMLError as error:
+            response = _json({"error": f"the fleet is not valid YAML: {error}"}, 400)
+        except KeyError as error:
+            response = _json({"error": f"missing field {error.args[0]!r} in the request body"}, 400)
+        except (ValueError, TypeError) as error:
+            response = _json({"error": str(error)}, 400)
         return response(environ, start_response)
 
     return app
@@ -75,18 +93,34 @@ def _dispatch(sandbox: Sandbox, route: tuple[str, str], request: Request) -> Res
                 sandbox.eks.heal_addon(account, region, spec["cluster"], spec["addon"])
         return _json({"ok": True})
     if method == "POST" and path == "/clock/skip":
-        sandbox.clock.skip(timedelta(minutes=float(_body(request)["minutes"])))
+        sandbox.clock.skip(timedelta(minutes=_skip_minutes(_body(request))))
         sandbox.advance()
         return _json({"simulated_now": sandbox.clock.now().isoformat()})
+    if method == "POST" and path in ("/clock/pause", "/clock/resume"):
+        if path == "/clock/pause":
+            sandbox.clock.pause()
+        else:
+            sandbox.clock.resume()
+            sandbox.advance()
+        return _json({"paused": sandbox.clock.paused, "simulated_now": sandbox.clock.now().isoformat()})
     if method == "POST" and path == "/settle":
         sandbox.settle()
         return _json({"settled": True})
     if method == "POST" and path == "/fleet":
-        from eks_sandbox.fleet import load_fleet
-
         summary = load_fleet(sandbox, yaml.safe_load(request.get_data(as_text=True)))
         return _json(summary, 201)
     return _json({"error": f"no sandbox endpoint {method} /_sandbox{path}"}, 404)
+
+
+def _skip_minutes(body: dict[str, Any]) -> float:
+    """``minutes`` of a clock skip, checked before the clock moves: simulated time never runs backwards, and a
+    skip past datetime's range would break every later request."""
+    minutes = body.get("minutes")
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or math.isnan(minutes):
+        raise ValueError(f'clock/skip needs a number of minutes, e.g. {{"minutes": 60}}; got {minutes!r}')
+    if not 0 <= minutes <= MAX_SKIP_MINUTES:
+        raise ValueError(f"clock/skip minutes must be between 0 and {MAX_SKIP_MINUTES} (10 years); got {minutes}")
+    return float(minutes)
 
 
 def _body(request: Request) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Fault injection: rehearse what happens when AWS throttles, fails, or an update goes wrong.
 
-Three kinds of fault, each a rule that can be added from the fleet file, the control API
-(``POST /_sandbox/faults``) or in-process (``sandbox.faults.add(...)``):
+Two kinds of rule, each added from the fleet file (``faults:``), the control API (``POST /_sandbox/faults``)
+or in-process (``sandbox.faults.add(...)`` / ``add_from_dict``):
 
-- ``error`` — matching requests answer an AWS error instead of running: ``ThrottlingException`` (HTTP 429)
-  or ``InternalFailure`` / ``ServerException`` (HTTP 500), optionally only the first ``count`` times;
-- ``update_failure`` — the next matching EKS update ends ``Failed`` with the given ``errorCode``;
-- add-on degradation is immediate rather than a rule: ``POST /_sandbox/addons/degrade``
-  (see ``EksBackend.degrade_addon``).
+- ``error`` — matching requests answer an AWS error instead of running, optionally only the first ``count``
+  times: ``ThrottlingException`` / ``TooManyRequestsException`` (HTTP 429), ``InternalFailure`` /
+  ``ServerException`` (HTTP 500) or ``ServiceUnavailableException`` (HTTP 503) — see ``INJECTABLE_ERRORS``;
+- ``update_failure`` — the next matching EKS update ends ``Failed`` with the given ``errorCode``.
+
+Add-on degradation is not a rule: it happens at once, through ``POST /_sandbox/addons/degrade``
+(``EksBackend.degrade_addon``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 #: AWS error code → HTTP status, for the errors a fault rule may inject.
@@ -41,6 +43,9 @@ class ErrorFault:
     id: str = ""
 
     def __post_init__(self) -> None:
+        _check_strings(self, "service", "operation", "error", "message", "id")
+        _check_match(self.match)
+        _check_count(self.count)
         if self.error not in INJECTABLE_ERRORS:
             raise ValueError(f"unknown injectable error {self.error!r}; choose one of {sorted(INJECTABLE_ERRORS)}")
 
@@ -68,6 +73,11 @@ class UpdateFailureFault:
     message: str = "Update failed (injected by the sandbox)"
     count: int | None = 1
     id: str = ""
+
+    def __post_init__(self) -> None:
+        _check_strings(self, "cluster", "update_type", "error_code", "message", "id")
+        _check_strings(self, "nodegroup", "addon", optional=True)
+        _check_count(self.count)
 
     def matches(self, cluster: str, update_type: str, nodegroup: str | None, addon: str | None) -> bool:
         return (
@@ -99,11 +109,16 @@ class FaultInjector:
         """Activate a rule described as in the fleet file or the control API (``kind: error|update_failure``)."""
         spec = dict(spec)
         kind = spec.pop("kind", "error")
-        if kind == "error":
-            return self.add(ErrorFault(**spec))
-        if kind == "update_failure":
-            return self.add(UpdateFailureFault(**spec))
-        raise ValueError(f"unknown fault kind {kind!r}; expected 'error' or 'update_failure'")
+        rule_class = {"error": ErrorFault, "update_failure": UpdateFailureFault}.get(kind)
+        if rule_class is None:
+            raise ValueError(f"unknown fault kind {kind!r}; expected 'error' or 'update_failure'")
+        known = [f.name for f in fields(rule_class)]
+        unknown = sorted(set(spec) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown field {unknown[0]!r} in a {kind!r} fault rule; its fields are: kind, {', '.join(known)}"
+            )
+        return self.add(rule_class(**spec))
 
     def remove(self, rule_id: str) -> bool:
         with self._lock:
@@ -136,6 +151,27 @@ class FaultInjector:
         """The failure an EKS update should end with, if any (consumes one of its ``count``)."""
         with self._lock:
             return _take_first(self._update_failures, lambda rule: rule.matches(cluster, update_type, nodegroup, addon))
+
+
+def _check_strings(rule: object, *names: str, optional: bool = False) -> None:
+    for name in names:
+        value = getattr(rule, name)
+        if not (isinstance(value, str) or (optional and value is None)):
+            raise ValueError(f"fault rule field {name!r} must be a string, got {value!r}")
+
+
+def _check_match(match: object) -> None:
+    if not isinstance(match, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in match.items()):
+        raise ValueError(
+            f"fault rule field 'match' must map request parameter names to glob strings, e.g. "
+            f'{{"name": "payments-*"}}; got {match!r}'
+        )
+
+
+def _check_count(count: object) -> None:
+    # bool is an int to Python, but `count: true` in a rule is a mistake, not "once".
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise ValueError(f"fault rule field 'count' must be a whole number >= 1, or absent for always; got {count!r}")
 
 
 def _take_first(rules: list, predicate) -> Any:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -23,18 +25,63 @@ from eks_sandbox.world import Sandbox
 ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
+class FleetError(Exception):
+    """A fleet document that could not be built: which cluster (None: not a cluster's), at which step, and why.
+
+    What was built before the failing step stays in the sandbox.
+    """
+
+    def __init__(self, cluster: str | None, step: str, cause: BaseException) -> None:
+        self.cluster = cluster
+        self.step = step
+        self.cause = cause
+        where = f"cluster {cluster}, {step}" if cluster else step
+        super().__init__(f"{where}: {_describe(cause)}")
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, KeyError):
+        return f"missing field {error.args[0]!r}"
+    # ClientError and ParamValidationError already read "An error occurred (Code) when calling ...".
+    return str(error) or type(error).__name__
+
+
+@contextmanager
+def _step(cluster: str | None, step: str) -> Iterator[None]:
+    """Turn any failure inside into a FleetError naming ``cluster`` and ``step`` (the innermost step wins)."""
+    try:
+        yield
+    except FleetError:
+        raise
+    except Exception as error:
+        raise FleetError(cluster, step, error) from error
+
+
 def load_fleet(sandbox: Sandbox, fleet: dict[str, Any]) -> dict[str, Any]:
-    """Create everything a fleet document describes; returns ``{"clusters": [...]}`` naming what was built."""
+    """Create everything a fleet document describes; returns ``{"clusters": [...]}`` naming what was built.
+
+    Raises FleetError naming the cluster and step that failed (a malformed document, an unknown subnet name,
+    an AWS error such as an invalid parameter).
+    """
+    if not isinstance(fleet, dict):
+        raise FleetError(None, "reading the fleet", ValueError(f"expected a mapping with 'accounts', got {fleet!r}"))
     built: list[dict[str, Any]] = []
-    for account in fleet.get("accounts", []):
-        account_id = str(account.get("id", DEFAULT_ACCOUNT_ID))
-        for region, spec in (account.get("regions") or {}).items():
-            aws = _AwsClients(sandbox.base_url, account_id, region)
-            network = _build_network(aws, spec.get("network") or {})
-            for cluster in spec.get("clusters", []):
-                built.append(_build_cluster(sandbox, aws, network, cluster))
-    for fault in fleet.get("faults", []):
-        sandbox.faults.add_from_dict(fault)
+    for account in fleet.get("accounts") or []:
+        with _step(None, "reading the accounts"):
+            account_id = str(account.get("id", DEFAULT_ACCOUNT_ID))
+            regions = (account.get("regions") or {}).items()
+        for region, spec in regions:
+            with _step(None, f"network of account {account_id} in {region}"):
+                aws = _AwsClients(sandbox.base_url, account_id, region)
+                network = _build_network(aws, spec.get("network") or {})
+                clusters = spec.get("clusters") or []
+            for cluster in clusters:
+                name = cluster.get("name") if isinstance(cluster, dict) else None
+                with _step(name, "reading the cluster"):
+                    built.append(_build_cluster(sandbox, aws, network, cluster))
+    for index, fault in enumerate(fleet.get("faults") or []):
+        with _step(None, f"fault rule {index + 1}"):
+            sandbox.faults.add_from_dict(fault)
     return {"clusters": built}
 
 
@@ -113,71 +160,93 @@ def _role(aws: _AwsClients, name: str, service: str) -> str:
         return aws.iam.get_role(RoleName=name)["Role"]["Arn"]
 
 
+def _subnet_ids(subnets: dict[str, str], names: list[str] | None) -> list[str]:
+    """Subnet ids for subnet names of the region's network (default: every subnet of the region)."""
+    if names is None:
+        return list(subnets.values())
+    unknown = [name for name in names if name not in subnets]
+    if unknown:
+        raise ValueError(
+            f"unknown subnet {unknown[0]!r}: the region's network defines {', '.join(subnets) or 'no subnets'}"
+        )
+    return [subnets[name] for name in names]
+
+
 def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], spec: dict[str, Any]) -> dict[str, Any]:
     name = spec["name"]
-    cluster_role = _role(aws, "eks-cluster-role", "eks.amazonaws.com")
-    node_role = _role(aws, "eks-node-role", "ec2.amazonaws.com")
-    endpoint = spec.get("endpoint", {})
-    request: dict[str, Any] = {
-        "name": name,
-        "version": str(spec["version"]),
-        "roleArn": cluster_role,
-        "resourcesVpcConfig": {
-            "subnetIds": [subnets[subnet] for subnet in spec.get("subnets", list(subnets))],
-            "endpointPublicAccess": endpoint.get("public", True),
-            "endpointPrivateAccess": endpoint.get("private", False),
-            "publicAccessCidrs": endpoint.get("public_cidrs", ["0.0.0.0/0"]),
-        },
-        "logging": {"clusterLogging": _logging(spec.get("logging", []))},
-        "accessConfig": {
-            "authenticationMode": spec.get("authentication_mode", "API_AND_CONFIG_MAP"),
-            "bootstrapClusterCreatorAdminPermissions": True,
-        },
-        "upgradePolicy": {"supportType": spec.get("upgrade_policy", "EXTENDED")},
-        "deletionProtection": bool(spec.get("deletion_protection", False)),
-        "tags": {str(key): str(value) for key, value in (spec.get("tags") or {}).items()},
-    }
-    if spec.get("secrets_encryption"):
-        key_arn = aws.kms.create_key(Description=f"EKS secrets for {name}")["KeyMetadata"]["Arn"]
-        request["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
-    aws.eks.create_cluster(**request)
-    sandbox.settle()
+    with _step(name, "IAM roles"):
+        cluster_role = _role(aws, "eks-cluster-role", "eks.amazonaws.com")
+        node_role = _role(aws, "eks-node-role", "ec2.amazonaws.com")
+    with _step(name, "CreateCluster"):
+        endpoint = spec.get("endpoint", {})
+        request: dict[str, Any] = {
+            "name": name,
+            "version": str(spec["version"]),
+            "roleArn": cluster_role,
+            "resourcesVpcConfig": {
+                "subnetIds": _subnet_ids(subnets, spec.get("subnets")),
+                "endpointPublicAccess": endpoint.get("public", True),
+                "endpointPrivateAccess": endpoint.get("private", False),
+                "publicAccessCidrs": endpoint.get("public_cidrs", ["0.0.0.0/0"]),
+            },
+            "logging": {"clusterLogging": _logging(spec.get("logging", []))},
+            "accessConfig": {
+                "authenticationMode": spec.get("authentication_mode", "API_AND_CONFIG_MAP"),
+                "bootstrapClusterCreatorAdminPermissions": True,
+            },
+            "upgradePolicy": {"supportType": spec.get("upgrade_policy", "EXTENDED")},
+            "deletionProtection": bool(spec.get("deletion_protection", False)),
+            "tags": {str(key): str(value) for key, value in (spec.get("tags") or {}).items()},
+        }
+        if spec.get("secrets_encryption"):
+            key_arn = aws.kms.create_key(Description=f"EKS secrets for {name}")["KeyMetadata"]["Arn"]
+            request["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
+        aws.eks.create_cluster(**request)
+        sandbox.settle()
 
     for addon in spec.get("addons", []):
         addon = {"name": addon} if isinstance(addon, str) else addon
-        addon_request = {"clusterName": name, "addonName": addon["name"]}
-        if addon.get("version"):
-            addon_request["addonVersion"] = addon["version"]
-        aws.eks.create_addon(**addon_request)
+        with _step(name, f"add-on {addon.get('name')}"):
+            addon_request = {"clusterName": name, "addonName": addon["name"]}
+            if addon.get("version"):
+                addon_request["addonVersion"] = addon["version"]
+            aws.eks.create_addon(**addon_request)
     for nodegroup in spec.get("nodegroups", []):
-        aws.eks.create_nodegroup(**_nodegroup_request(aws, name, node_role, subnets, nodegroup))
+        with _step(name, f"node group {nodegroup.get('name')}"):
+            aws.eks.create_nodegroup(**_nodegroup_request(aws, name, node_role, subnets, nodegroup))
     for profile in spec.get("fargate_profiles", []):
-        aws.eks.create_fargate_profile(
-            clusterName=name,
-            fargateProfileName=profile["name"],
-            podExecutionRoleArn=_role(aws, "eks-fargate-pod-role", "eks-fargate-pods.amazonaws.com"),
-            subnets=[subnets[subnet] for subnet in profile.get("subnets", spec.get("subnets", list(subnets)))],
-            selectors=profile.get("selectors", [{"namespace": profile["name"]}]),
-        )
-    for entry in spec.get("access_entries", []):
-        aws.eks.create_access_entry(clusterName=name, principalArn=entry["principal_arn"])
-        for policy in entry.get("policies", []):
-            aws.eks.associate_access_policy(
+        with _step(name, f"Fargate profile {profile.get('name')}"):
+            aws.eks.create_fargate_profile(
                 clusterName=name,
-                principalArn=entry["principal_arn"],
-                policyArn=f"arn:aws:eks::aws:cluster-access-policy/{policy}",
-                accessScope={"type": "cluster"},
+                fargateProfileName=profile["name"],
+                podExecutionRoleArn=_role(aws, "eks-fargate-pod-role", "eks-fargate-pods.amazonaws.com"),
+                subnets=_subnet_ids(subnets, profile.get("subnets", spec.get("subnets"))),
+                selectors=profile.get("selectors", [{"namespace": profile["name"]}]),
             )
-    sandbox.settle()
+    for entry in spec.get("access_entries", []):
+        with _step(name, f"access entry {entry.get('principal_arn')}"):
+            aws.eks.create_access_entry(clusterName=name, principalArn=entry["principal_arn"])
+            for policy in entry.get("policies", []):
+                aws.eks.associate_access_policy(
+                    clusterName=name,
+                    principalArn=entry["principal_arn"],
+                    policyArn=f"arn:aws:eks::aws:cluster-access-policy/{policy}",
+                    accessScope={"type": "cluster"},
+                )
+    with _step(name, "waiting for node groups and add-ons"):
+        sandbox.settle()
 
     _apply_kubernetes_objects(sandbox, aws, name, spec)
     for association in spec.get("pod_identity_associations", []):
-        aws.eks.create_pod_identity_association(
-            clusterName=name,
-            namespace=association["namespace"],
-            serviceAccount=association["service_account"],
-            roleArn=association["role_arn"],
-        )
+        with _step(
+            name, f"Pod Identity association {association.get('namespace')}/{association.get('service_account')}"
+        ):
+            aws.eks.create_pod_identity_association(
+                clusterName=name,
+                namespace=association["namespace"],
+                serviceAccount=association["service_account"],
+                roleArn=association["role_arn"],
+            )
     cluster = aws.eks.describe_cluster(name=name)["cluster"]
     return {
         "account": aws.account_id,
@@ -206,7 +275,7 @@ def _nodegroup_request(
         "clusterName": cluster,
         "nodegroupName": spec["name"],
         "nodeRole": node_role,
-        "subnets": [subnets[subnet] for subnet in spec.get("subnets", list(subnets))],
+        "subnets": _subnet_ids(subnets, spec.get("subnets")),
         "scalingConfig": {
             "minSize": int(spec.get("min_size", min(size, 1))),
             "maxSize": int(spec.get("max_size", max(size, 1) * 2)),
@@ -253,7 +322,9 @@ def _launch_template(aws: _AwsClients, cluster: str, nodegroup: str, spec: dict[
 
 def _apply_kubernetes_objects(sandbox: Sandbox, aws: _AwsClients, cluster_name: str, spec: dict[str, Any]) -> None:
     objects = list(spec.get("kubernetes", []))
-    objects += [helm_release_secret(release) for release in spec.get("helm_releases", [])]
+    for release in spec.get("helm_releases", []):
+        with _step(cluster_name, f"Helm release {release.get('name')}"):
+            objects.append(helm_release_secret(release))
     if not objects:
         return
     endpoint = aws.eks.describe_cluster(name=cluster_name)["cluster"]["endpoint"]
@@ -261,7 +332,17 @@ def _apply_kubernetes_objects(sandbox: Sandbox, aws: _AwsClients, cluster_name: 
     with sandbox.transaction():
         kube = sandbox.kube_clusters[cluster_id]
         for obj in objects:
-            kube.apply(obj)
+            with _step(cluster_name, f"Kubernetes object {_object_label(obj)}"):
+                kube.apply(obj)
+
+
+def _object_label(obj: Any) -> str:
+    """``Deployment payments/ledger``: how a Kubernetes object is named in an error."""
+    if not isinstance(obj, dict):
+        return repr(obj)
+    metadata = obj.get("metadata") or {}
+    namespace = f"{metadata['namespace']}/" if metadata.get("namespace") else ""
+    return f"{obj.get('kind')} {namespace}{metadata.get('name')}"
 
 
 def helm_release_secret(release: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
@@ -125,11 +126,11 @@ class SandboxServer:
         # Cluster endpoints must be reachable by clients: in a container network that is not the bind address.
         sandbox.base_url = (advertise_url or self.url).rstrip("/")
 
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="eks-sandbox", daemon=True)
+        # A short poll interval makes stop() quick (tests start and stop a server per test).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="eks-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -168,24 +169,25 @@ def _fault_response(fault: ErrorFault, environ: dict[str, Any]) -> Response:
     """An injected AWS error, encoded the way the request's protocol encodes errors."""
     scope = moto_compat.signing_scope(environ)
     service = scope[2] if scope else ""
+    code, message = escape(fault.error), escape(fault.message)
     if environ.get("HTTP_X_AMZ_TARGET"):
         body = json.dumps({"__type": fault.error, "message": fault.message})
         return Response(body, fault.status, content_type="application/x-amz-json-1.1")
     if service == "ec2":
         body = (
-            f"<Response><Errors><Error><Code>{fault.error}</Code><Message>{fault.message}</Message></Error>"
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
             "</Errors><RequestID>sandbox-fault</RequestID></Response>"
         )
         return Response(body, fault.status, content_type="text/xml")
     if service == "s3":
-        body = f"<Error><Code>{fault.error}</Code><Message>{fault.message}</Message></Error>"
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
         return Response(body, fault.status, content_type="application/xml")
     if service in ("eks", "") or environ.get("CONTENT_TYPE", "").startswith("application/json"):
         response = Response(json.dumps({"message": fault.message}), fault.status, content_type="application/json")
         response.headers["x-amzn-ErrorType"] = fault.error
         return response
     body = (
-        f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.error}</Code><Message>{fault.message}</Message>"
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
         "</Error><RequestId>sandbox-fault</RequestId></ErrorResponse>"
     )
     return Response(body, fault.status, content_type="text/xml")

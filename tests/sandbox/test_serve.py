@@ -17,9 +17,17 @@ from tests.helpers import VENV_BIN, free_port, wait_for_http
 
 pytestmark = pytest.mark.e2e
 
+POD_IDENTITY_ENV = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+
 
 def aws(endpoint: str, *args: str, region: str = "us-east-1", check: bool = True) -> subprocess.CompletedProcess:
-    env = os.environ | {"AWS_DEFAULT_REGION": region, "AWS_PAGER": ""}
+    # One attempt: the CLI would otherwise retry an injected throttle with backoff, for seconds.
+    env = os.environ | {
+        "AWS_DEFAULT_REGION": region,
+        "AWS_PAGER": "",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
+    }
     return subprocess.run(
         [str(VENV_BIN / "aws"), "--endpoint-url", endpoint, "--output", "json", *args],
         capture_output=True,
@@ -39,8 +47,29 @@ def test_list_clusters_shows_the_demo_fleet(sandbox_process):
 
 
 def test_version_update_runs_in_progress_then_successful_and_refuses_a_second(sandbox_process):
-    update = json.loads(
-        aws(
+    def describe_update(update_id: str) -> str:
+        described = aws(
+            sandbox_process, "eks", "describe-update", "--name", "analytics-staging", "--update-id", update_id
+        )
+        return json.loads(described.stdout)["update"]["status"]
+
+    # Simulated time stands still while three CLI calls (a second or more each on a loaded machine) look at the
+    # update: at --time-scale 0.01 it would otherwise end within their six wall seconds.
+    _post(f"{sandbox_process}/_sandbox/clock/pause", {})
+    try:
+        update = json.loads(
+            aws(
+                sandbox_process,
+                "eks",
+                "update-cluster-version",
+                "--name",
+                "analytics-staging",
+                "--kubernetes-version",
+                "1.32",
+            ).stdout
+        )["update"]
+        assert update["status"] == "InProgress"
+        second = aws(
             sandbox_process,
             "eks",
             "update-cluster-version",
@@ -48,37 +77,17 @@ def test_version_update_runs_in_progress_then_successful_and_refuses_a_second(sa
             "analytics-staging",
             "--kubernetes-version",
             "1.32",
-        ).stdout
-    )["update"]
-    assert update["status"] == "InProgress"
-    second = aws(
-        sandbox_process,
-        "eks",
-        "update-cluster-version",
-        "--name",
-        "analytics-staging",
-        "--kubernetes-version",
-        "1.32",
-        check=False,
-    )
-    assert second.returncode != 0 and "ResourceInUseException" in second.stderr
-    assert (
-        json.loads(
-            aws(
-                sandbox_process, "eks", "describe-update", "--name", "analytics-staging", "--update-id", update["id"]
-            ).stdout
-        )["update"]["status"]
-        == "InProgress"
-    )
+            check=False,
+        )
+        assert second.returncode != 0 and "ResourceInUseException" in second.stderr
+        assert describe_update(update["id"]) == "InProgress"
+    finally:
+        _post(f"{sandbox_process}/_sandbox/clock/resume", {})
     deadline = time.monotonic() + 60
     status = "InProgress"
     while status == "InProgress" and time.monotonic() < deadline:
         time.sleep(0.5)
-        status = json.loads(
-            aws(
-                sandbox_process, "eks", "describe-update", "--name", "analytics-staging", "--update-id", update["id"]
-            ).stdout
-        )["update"]["status"]
+        status = describe_update(update["id"])
     assert status == "Successful"
     cluster = json.loads(aws(sandbox_process, "eks", "describe-cluster", "--name", "analytics-staging").stdout)
     assert cluster["cluster"]["version"] == "1.32"
@@ -136,6 +145,74 @@ def test_kubectl_lists_the_nodes_of_a_demo_cluster_at_its_version(sandbox_proces
     assert "Ready" in table and "v1.32." in table
 
 
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_kubectl_rollout_restart_after_a_pod_identity_association_gives_new_pods_credentials(sandbox_process, tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    aws(sandbox_process, "eks", "update-kubeconfig", "--name", "payments-prod", "--kubeconfig", str(kubeconfig))
+    env = os.environ | {
+        "KUBECONFIG": str(kubeconfig),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": sandbox_process,
+    }
+
+    def coredns_pods() -> dict[str, set[str]]:
+        """Running coredns pods of payments-prod → the env var names of their containers."""
+        listed = subprocess.run(
+            ["kubectl", "get", "pods", "-n", "kube-system", "-l", "k8s-app=coredns", "-o", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        return {
+            pod["metadata"]["name"]: {var["name"] for c in pod["spec"]["containers"] for var in c.get("env", [])}
+            for pod in json.loads(listed.stdout)["items"]
+            if not pod["metadata"].get("deletionTimestamp")
+        }
+
+    # coredns (an add-on Deployment of the demo fleet) has no association yet: its pods carry no credentials.
+    before = coredns_pods()
+    assert before and not any(POD_IDENTITY_ENV in names for names in before.values())
+    association = json.loads(
+        aws(
+            sandbox_process,
+            "eks",
+            "create-pod-identity-association",
+            "--cluster-name",
+            "payments-prod",
+            "--namespace",
+            "kube-system",
+            "--service-account",
+            "coredns",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/coredns",
+        ).stdout
+    )["association"]
+    try:
+        subprocess.run(
+            ["kubectl", "rollout", "restart", "deployment/coredns", "-n", "kube-system"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        after = coredns_pods()
+        assert len(after) == len(before) and not set(after) & set(before)
+        assert all(POD_IDENTITY_ENV in names for names in after.values()), after
+    finally:
+        aws(
+            sandbox_process,
+            "eks",
+            "delete-pod-identity-association",
+            "--cluster-name",
+            "payments-prod",
+            "--association-id",
+            association["associationId"],
+        )
+
+
 def test_injected_throttling_reaches_the_aws_cli_as_throttling(sandbox_process):
     rule = _post(
         f"{sandbox_process}/_sandbox/faults",
@@ -145,7 +222,7 @@ def test_injected_throttling_reaches_the_aws_cli_as_throttling(sandbox_process):
             "operation": "DescribeCluster",
             "error": "ThrottlingException",
             "match": {"name": "payments-prod"},
-            "count": 20,
+            "count": 5,
         },
     )
     try:

@@ -8,6 +8,7 @@ HTTP status + ``x-amzn-ErrorType`` + ``{"message": ...}`` — what botocore's re
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ from eks_sandbox.eks.router import EksRouter
 
 if TYPE_CHECKING:
     from eks_sandbox.world import Sandbox
+
+logger = logging.getLogger(__name__)
 
 
 class EksApp:
@@ -50,6 +53,14 @@ class EksApp:
             result = self.sandbox.eks.handle(operation, params, account, region, scope[0] if scope else "")
         except EksError as error:
             return _respond(start_response, error.status, {"message": error.message}, error=error.code)
+        except Exception as error:  # a sandbox bug must still reach the caller as an AWS error, not HTML
+            logger.exception("EKS sandbox: %s %s failed", method, path)
+            return _respond(
+                start_response,
+                500,
+                {"message": f"The EKS sandbox failed on {method} {path}: {type(error).__name__}: {error}"},
+                error="InternalFailure",
+            )
         return _respond(start_response, 200, result)
 
 

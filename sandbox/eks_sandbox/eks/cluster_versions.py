@@ -3,6 +3,7 @@ DescribeClusterVersions."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,14 @@ MIN_FREE_IPS = 5
 #: ... in at least this many of the cluster's subnets: the control plane spreads its ENIs over two AZs, and
 #: eksup's EKS001 check ("≥5 free IPs in at least 2 subnets") encodes the same reading.
 MIN_SUBNETS_WITH_FREE_IPS = 2
+
+
+def requested_minor(version: object) -> int:
+    """The minor of a Kubernetes version a caller asked for ("1.32" → 32); InvalidParameterException naming the
+    value when it is not of the form EKS accepts ("banana", "2.0", "1.32.1")."""
+    if isinstance(version, str) and re.fullmatch(r"1\.\d{1,3}", version):
+        return int(version.partition(".")[2])
+    raise invalid_parameter(f"unsupported Kubernetes version {version!r}: EKS versions look like '1.32'")
 
 
 def kubelet_skew_limit(kubelet_version: str) -> int:
@@ -60,7 +69,7 @@ def _start_version_update(request: Request, cluster: Cluster, params: dict[str, 
     backend = request.backend
     ensure_cluster_idle(cluster, "UpdateClusterVersion")
     target = params["version"]
-    current_minor, target_minor = minor_of(cluster.version), minor_of(target)
+    current_minor, target_minor = minor_of(cluster.version), requested_minor(target)
     if target_minor == current_minor + 1:
         update_type = "VersionUpdate"
     elif target_minor == current_minor - 1 and _rollback_allowed(cluster, target, request.now):

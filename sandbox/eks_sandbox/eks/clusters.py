@@ -165,6 +165,7 @@ def create_cluster(request: Request, params: dict[str, Any]) -> dict[str, Any]:
 
 def _create(request: Request, params: dict[str, Any]) -> Cluster:
     from eks_sandbox.eks.access_entries import create_creator_admin_entry
+    from eks_sandbox.eks.cluster_versions import requested_minor
 
     backend = request.backend
     name = params["name"]
@@ -172,6 +173,7 @@ def _create(request: Request, params: dict[str, Any]) -> Cluster:
         raise resource_in_use(f"Cluster already exists with name: {name}")
     calendar = backend.catalogue.calendar
     version = params.get("version") or calendar.default_version(request.now)
+    requested_minor(version)
     if not calendar.is_supported(version, request.now):
         raise invalid_parameter(f"unsupported Kubernetes version {version}")
     upgrade_policy = {"supportType": (params.get("upgradePolicy") or {}).get("supportType") or "EXTENDED"}

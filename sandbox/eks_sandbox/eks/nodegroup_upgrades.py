@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox.eks.catalogue import minor_of
+from eks_sandbox.eks.cluster_versions import requested_minor
 from eks_sandbox.eks.clusters import Cluster
 from eks_sandbox.eks.errors import invalid_parameter
 from eks_sandbox.eks.nodegroups import (
@@ -210,7 +211,7 @@ def _start(request: Request, cluster: Cluster, nodegroup: Nodegroup, params: dic
         version, release_version = cluster.version, image or nodegroup.release_version
     else:
         version = params.get("version") or cluster.version
-        if minor_of(version) > minor_of(cluster.version):
+        if requested_minor(version) > minor_of(cluster.version):
             raise invalid_parameter(
                 f"Requested Nodegroup version {version} is newer than cluster {cluster.name}'s version "
                 f"{cluster.version}: update the control plane first [UG update-managed-node-group.adoc]"

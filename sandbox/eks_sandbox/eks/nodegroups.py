@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from eks_sandbox import moto_compat
 from eks_sandbox.eks.catalogue import minor_of
+from eks_sandbox.eks.cluster_versions import requested_minor
 from eks_sandbox.eks.clusters import Cluster, validate_subnets
 from eks_sandbox.eks.errors import invalid_parameter, invalid_request, limit_exceeded, not_found, resource_in_use
 from eks_sandbox.eks.nodes import (
@@ -219,7 +220,7 @@ def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> Nodeg
         version, release_version, ami_type = cluster.version, image_id, "CUSTOM"
     else:
         version = params.get("version") or cluster.version
-        if minor_of(version) > minor_of(cluster.version):
+        if requested_minor(version) > minor_of(cluster.version):
             raise invalid_parameter(
                 f"Requested Nodegroup version {version} is newer than cluster {cluster.name}'s version "
                 f"{cluster.version}"

@@ -27,7 +27,9 @@ REGION = "us-east-1"
 
 
 @dataclass
-class EksWorld:
+class SimulatedFleet:
+    """The test's sandbox, its URL, boto3 clients on it, and three subnets (one per AZ) of one VPC."""
+
     sandbox: Sandbox
     url: str
     eks: Any
@@ -39,13 +41,14 @@ class EksWorld:
         endpoint = self.eks.describe_cluster(name=cluster_name)["cluster"]["endpoint"]
         return self.sandbox.kube_clusters[endpoint.rpartition("/")[2]]
 
-    def client(self, service: str, region: str = REGION) -> Any:
+    def client(self, service: str, region: str = REGION, **options: Any) -> Any:
         return boto3.client(
             service,
             region_name=region,
             endpoint_url=self.url,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
+            **options,
         )
 
     def create_cluster(self, name: str = "prod", version: str = "1.31", settle: bool = True, **extra: Any) -> dict:
@@ -75,12 +78,12 @@ class EksWorld:
 
 
 @pytest.fixture
-def world() -> Iterator[EksWorld]:
+def simulated_fleet() -> Iterator[SimulatedFleet]:
     reset_moto()
     sandbox = Sandbox(time_scale=TIME_SCALE, start=SIMULATED_START)
     server = SandboxServer(sandbox, port=0).start()
     try:
-        built = EksWorld(sandbox, server.url, None, None, None)
+        built = SimulatedFleet(sandbox, server.url, None, None, None)
         built.eks, built.ec2, built.iam = built.client("eks"), built.client("ec2"), built.client("iam")
         validate_every_response(built.eks)
         vpc = built.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]

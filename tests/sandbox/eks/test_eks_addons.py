@@ -18,91 +18,99 @@ def _image(kube, kind, name):
     return kube.get("apps/v1", kind, name, "kube-system")["spec"]["template"]["spec"]["containers"][0]["image"]
 
 
-def test_create_addon_uses_the_default_version_and_applies_its_workloads(world):
-    world.create_cluster(version="1.31", bootstrapSelfManagedAddons=False)
-    kube = world.kube("prod")
+def test_create_addon_uses_the_default_version_and_applies_its_workloads(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31", bootstrapSelfManagedAddons=False)
+    kube = simulated_fleet.kube("prod")
     assert kube.get("apps/v1", "DaemonSet", "kube-proxy", "kube-system") is None
-    created = world.eks.create_addon(clusterName="prod", addonName="kube-proxy")["addon"]
+    created = simulated_fleet.eks.create_addon(clusterName="prod", addonName="kube-proxy")["addon"]
     assert (created["status"], created["addonVersion"]) == ("CREATING", "v1.31.10-eksbuild.2")
-    world.sandbox.settle()
-    assert world.eks.describe_addon(clusterName="prod", addonName="kube-proxy")["addon"]["status"] == "ACTIVE"
+    simulated_fleet.sandbox.settle()
+    assert simulated_fleet.eks.describe_addon(clusterName="prod", addonName="kube-proxy")["addon"]["status"] == "ACTIVE"
     assert _image(kube, "DaemonSet", "kube-proxy") == (
         "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.31.10-minimal-eksbuild.2"
     )
-    world.eks.create_addon(clusterName="prod", addonName="coredns")
-    world.eks.create_addon(clusterName="prod", addonName="aws-ebs-csi-driver")
-    world.sandbox.settle()
+    simulated_fleet.eks.create_addon(clusterName="prod", addonName="coredns")
+    simulated_fleet.eks.create_addon(clusterName="prod", addonName="aws-ebs-csi-driver")
+    simulated_fleet.sandbox.settle()
     assert kube.get("apps/v1", "Deployment", "coredns", "kube-system")["spec"]["replicas"] == 2
     assert kube.get("apps/v1", "Deployment", "ebs-csi-controller", "kube-system") is not None
     assert kube.get("apps/v1", "DaemonSet", "ebs-csi-node", "kube-system") is not None
-    assert world.eks.list_addons(clusterName="prod")["addons"] == ["aws-ebs-csi-driver", "coredns", "kube-proxy"]
+    assert simulated_fleet.eks.list_addons(clusterName="prod")["addons"] == [
+        "aws-ebs-csi-driver",
+        "coredns",
+        "kube-proxy",
+    ]
     with pytest.raises(ClientError) as excinfo:
-        world.eks.create_addon(clusterName="prod", addonName="coredns")
+        simulated_fleet.eks.create_addon(clusterName="prod", addonName="coredns")
     assert _error(excinfo)[0] == "ResourceInUseException"
 
 
-def test_addon_versions_must_fit_the_cluster_version(world):
-    world.create_cluster(version="1.31")
+def test_addon_versions_must_fit_the_cluster_version(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
     with pytest.raises(ClientError) as excinfo:
-        world.eks.create_addon(clusterName="prod", addonName="kube-proxy", addonVersion="v1.32.13-eksbuild.5")
+        simulated_fleet.eks.create_addon(clusterName="prod", addonName="kube-proxy", addonVersion="v1.32.13-eksbuild.5")
     assert _error(excinfo)[0] == "InvalidParameterException"
     with pytest.raises(ClientError) as excinfo:
-        world.eks.create_addon(clusterName="prod", addonName="not-an-addon")
+        simulated_fleet.eks.create_addon(clusterName="prod", addonName="not-an-addon")
     assert _error(excinfo)[0] == "InvalidParameterException"
 
 
-def test_update_addon_is_an_update_visible_with_addon_name(world):
-    world.create_cluster(version="1.31")
-    world.eks.create_addon(clusterName="prod", addonName="kube-proxy", addonVersion="v1.31.10-eksbuild.2")
-    world.sandbox.settle()
-    update = world.eks.update_addon(
+def test_update_addon_is_an_update_visible_with_addon_name(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
+    simulated_fleet.eks.create_addon(clusterName="prod", addonName="kube-proxy", addonVersion="v1.31.10-eksbuild.2")
+    simulated_fleet.sandbox.settle()
+    update = simulated_fleet.eks.update_addon(
         clusterName="prod", addonName="kube-proxy", addonVersion="v1.31.14-eksbuild.9", resolveConflicts="OVERWRITE"
     )["update"]
     assert (update["type"], update["status"]) == ("AddonUpdate", "InProgress")
-    assert world.eks.describe_addon(clusterName="prod", addonName="kube-proxy")["addon"]["status"] == "UPDATING"
-    assert world.eks.list_updates(name="prod", addonName="kube-proxy")["updateIds"] == [update["id"]]
-    with pytest.raises(ClientError) as excinfo:
-        world.eks.describe_update(name="prod", updateId=update["id"])  # without addonName
-    assert _error(excinfo)[0] == "ResourceNotFoundException"
-    world.sandbox.settle()
     assert (
-        world.eks.describe_update(name="prod", updateId=update["id"], addonName="kube-proxy")["update"]["status"]
+        simulated_fleet.eks.describe_addon(clusterName="prod", addonName="kube-proxy")["addon"]["status"] == "UPDATING"
+    )
+    assert simulated_fleet.eks.list_updates(name="prod", addonName="kube-proxy")["updateIds"] == [update["id"]]
+    with pytest.raises(ClientError) as excinfo:
+        simulated_fleet.eks.describe_update(name="prod", updateId=update["id"])  # without addonName
+    assert _error(excinfo)[0] == "ResourceNotFoundException"
+    simulated_fleet.sandbox.settle()
+    assert (
+        simulated_fleet.eks.describe_update(name="prod", updateId=update["id"], addonName="kube-proxy")["update"][
+            "status"
+        ]
         == "Successful"
     )
-    assert _image(world.kube("prod"), "DaemonSet", "kube-proxy").endswith(":v1.31.14-minimal-eksbuild.9")
+    assert _image(simulated_fleet.kube("prod"), "DaemonSet", "kube-proxy").endswith(":v1.31.14-minimal-eksbuild.9")
 
 
-def test_vpc_cni_moves_one_minor_version_at_a_time(world):
-    world.create_cluster(version="1.31")
-    world.eks.create_addon(clusterName="prod", addonName="vpc-cni", addonVersion="v1.18.6-eksbuild.1")
-    world.sandbox.settle()
+def test_vpc_cni_moves_one_minor_version_at_a_time(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
+    simulated_fleet.eks.create_addon(clusterName="prod", addonName="vpc-cni", addonVersion="v1.18.6-eksbuild.1")
+    simulated_fleet.sandbox.settle()
     with pytest.raises(ClientError) as excinfo:
-        world.eks.update_addon(clusterName="prod", addonName="vpc-cni", addonVersion="v1.20.1-eksbuild.3")
+        simulated_fleet.eks.update_addon(clusterName="prod", addonName="vpc-cni", addonVersion="v1.20.1-eksbuild.3")
     code, message = _error(excinfo)
     assert code == "InvalidParameterException" and "one minor version at a time" in message
-    world.eks.update_addon(clusterName="prod", addonName="vpc-cni", addonVersion="v1.19.6-eksbuild.7")
-    world.sandbox.settle()
-    assert _image(world.kube("prod"), "DaemonSet", "aws-node").endswith("amazon-k8s-cni:v1.19.6-eksbuild.7")
+    simulated_fleet.eks.update_addon(clusterName="prod", addonName="vpc-cni", addonVersion="v1.19.6-eksbuild.7")
+    simulated_fleet.sandbox.settle()
+    assert _image(simulated_fleet.kube("prod"), "DaemonSet", "aws-node").endswith("amazon-k8s-cni:v1.19.6-eksbuild.7")
 
 
-def test_configuration_values_and_service_account_role(world):
-    world.create_cluster(version="1.31")
+def test_configuration_values_and_service_account_role(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
     with pytest.raises(ClientError) as excinfo:
-        world.eks.create_addon(clusterName="prod", addonName="coredns", configurationValues='{"bogus": 1}')
+        simulated_fleet.eks.create_addon(clusterName="prod", addonName="coredns", configurationValues='{"bogus": 1}')
     assert "bogus" in _error(excinfo)[1]
-    world.eks.create_addon(clusterName="prod", addonName="coredns", configurationValues='{"replicaCount": 3}')
-    world.eks.create_addon(
+    simulated_fleet.eks.create_addon(clusterName="prod", addonName="coredns", configurationValues='{"replicaCount": 3}')
+    simulated_fleet.eks.create_addon(
         clusterName="prod", addonName="vpc-cni", serviceAccountRoleArn="arn:aws:iam::123456789012:role/cni"
     )
-    world.sandbox.settle()
-    kube = world.kube("prod")
+    simulated_fleet.sandbox.settle()
+    kube = simulated_fleet.kube("prod")
     assert kube.get("apps/v1", "Deployment", "coredns", "kube-system")["spec"]["replicas"] == 3
     account = kube.get("v1", "ServiceAccount", "aws-node", "kube-system")
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == "arn:aws:iam::123456789012:role/cni"
 
 
-def test_describe_addon_versions_and_configuration(world):
-    addons = world.eks.describe_addon_versions(kubernetesVersion="1.31")["addons"]
+def test_describe_addon_versions_and_configuration(simulated_fleet):
+    addons = simulated_fleet.eks.describe_addon_versions(kubernetesVersion="1.31")["addons"]
     assert {a["addonName"] for a in addons} == {
         "kube-proxy",
         "vpc-cni",
@@ -114,26 +122,30 @@ def test_describe_addon_versions_and_configuration(world):
     defaults = [v["addonVersion"] for v in coredns["addonVersions"] if v["compatibilities"][0]["defaultVersion"]]
     assert defaults == ["v1.11.4-eksbuild.40"]
     assert all(c["clusterVersion"] == "1.31" for v in coredns["addonVersions"] for c in v["compatibilities"])
-    assert [a["addonName"] for a in world.eks.describe_addon_versions(types=["storage"])["addons"]] == [
+    assert [a["addonName"] for a in simulated_fleet.eks.describe_addon_versions(types=["storage"])["addons"]] == [
         "aws-ebs-csi-driver"
     ]
-    page = world.eks.describe_addon_versions(maxResults=2)
+    page = simulated_fleet.eks.describe_addon_versions(maxResults=2)
     assert len(page["addons"]) == 2 and page["nextToken"]
-    configuration = world.eks.describe_addon_configuration(addonName="vpc-cni", addonVersion="v1.20.1-eksbuild.3")
+    configuration = simulated_fleet.eks.describe_addon_configuration(
+        addonName="vpc-cni", addonVersion="v1.20.1-eksbuild.3"
+    )
     assert configuration["podIdentityConfiguration"] == [
         {"serviceAccount": "aws-node", "recommendedManagedPolicies": ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]}
     ]
     assert json.loads(configuration["configurationSchema"])["type"] == "object"
-    ebs = world.eks.describe_addon_configuration(addonName="aws-ebs-csi-driver", addonVersion="v1.44.0-eksbuild.1")
+    ebs = simulated_fleet.eks.describe_addon_configuration(
+        addonName="aws-ebs-csi-driver", addonVersion="v1.44.0-eksbuild.1"
+    )
     assert ebs["podIdentityConfiguration"][0]["serviceAccount"] == "ebs-csi-controller-sa"
 
 
-def test_degrade_heal_delete_and_injected_update_failure(world):
-    world.create_cluster(version="1.31", bootstrapSelfManagedAddons=False)
-    world.eks.create_addon(clusterName="prod", addonName="coredns")
-    world.sandbox.settle()
-    with world.sandbox.transaction():
-        world.sandbox.eks.degrade_addon(
+def test_degrade_heal_delete_and_injected_update_failure(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31", bootstrapSelfManagedAddons=False)
+    simulated_fleet.eks.create_addon(clusterName="prod", addonName="coredns")
+    simulated_fleet.sandbox.settle()
+    with simulated_fleet.sandbox.transaction():
+        simulated_fleet.sandbox.eks.degrade_addon(
             "123456789012",
             "us-east-1",
             "prod",
@@ -141,26 +153,30 @@ def test_degrade_heal_delete_and_injected_update_failure(world):
             "InsufficientNumberOfReplicas",
             "coredns has 0 of 2 replicas ready",
         )
-    addon = world.eks.describe_addon(clusterName="prod", addonName="coredns")["addon"]
+    addon = simulated_fleet.eks.describe_addon(clusterName="prod", addonName="coredns")["addon"]
     assert addon["status"] == "DEGRADED"
     assert addon["health"]["issues"][0]["code"] == "InsufficientNumberOfReplicas"
-    with world.sandbox.transaction():
-        world.sandbox.eks.heal_addon("123456789012", "us-east-1", "prod", "coredns")
-    assert world.eks.describe_addon(clusterName="prod", addonName="coredns")["addon"]["status"] == "ACTIVE"
+    with simulated_fleet.sandbox.transaction():
+        simulated_fleet.sandbox.eks.heal_addon("123456789012", "us-east-1", "prod", "coredns")
+    assert simulated_fleet.eks.describe_addon(clusterName="prod", addonName="coredns")["addon"]["status"] == "ACTIVE"
 
-    world.sandbox.faults.add(
+    simulated_fleet.sandbox.faults.add(
         UpdateFailureFault(
             update_type="AddonUpdate", addon="coredns", error_code="ConfigurationConflict", message="Conflicts found"
         )
     )
-    update = world.eks.update_addon(clusterName="prod", addonName="coredns", addonVersion="v1.11.4-eksbuild.22")
-    world.sandbox.settle()
-    failed = world.eks.describe_update(name="prod", updateId=update["update"]["id"], addonName="coredns")["update"]
+    update = simulated_fleet.eks.update_addon(
+        clusterName="prod", addonName="coredns", addonVersion="v1.11.4-eksbuild.22"
+    )
+    simulated_fleet.sandbox.settle()
+    failed = simulated_fleet.eks.describe_update(name="prod", updateId=update["update"]["id"], addonName="coredns")[
+        "update"
+    ]
     assert (failed["status"], failed["errors"][0]["errorCode"]) == ("Failed", "ConfigurationConflict")
-    addon = world.eks.describe_addon(clusterName="prod", addonName="coredns")["addon"]
+    addon = simulated_fleet.eks.describe_addon(clusterName="prod", addonName="coredns")["addon"]
     assert (addon["status"], addon["addonVersion"]) == ("UPDATE_FAILED", "v1.11.4-eksbuild.40")
 
-    assert world.eks.delete_addon(clusterName="prod", addonName="coredns")["addon"]["status"] == "DELETING"
-    world.sandbox.settle()
-    assert world.kube("prod").get("apps/v1", "Deployment", "coredns", "kube-system") is None
-    assert world.eks.list_addons(clusterName="prod")["addons"] == []
+    assert simulated_fleet.eks.delete_addon(clusterName="prod", addonName="coredns")["addon"]["status"] == "DELETING"
+    simulated_fleet.sandbox.settle()
+    assert simulated_fleet.kube("prod").get("apps/v1", "Deployment", "coredns", "kube-system") is None
+    assert simulated_fleet.eks.list_addons(clusterName="prod")["addons"] == []

@@ -12,8 +12,8 @@ def _error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
     return excinfo.value.response["Error"]["Code"], excinfo.value.response["Error"]["Message"]
 
 
-def test_create_cluster_is_creating_then_active_after_the_create_duration(world):
-    created = world.create_cluster(settle=False)
+def test_create_cluster_is_creating_then_active_after_the_create_duration(simulated_fleet):
+    created = simulated_fleet.create_cluster(settle=False)
     assert created["status"] == "CREATING"
     assert "endpoint" not in created
     assert created["accessConfig"] == {
@@ -21,187 +21,199 @@ def test_create_cluster_is_creating_then_active_after_the_create_duration(world)
         "authenticationMode": "CONFIG_MAP",
     }
     assert created["upgradePolicy"] == {"supportType": "EXTENDED"}
-    world.sandbox.clock.skip(timedelta(minutes=9))
-    assert world.eks.describe_cluster(name="prod")["cluster"]["status"] == "CREATING"
-    world.sandbox.clock.skip(timedelta(minutes=1, seconds=1))
-    cluster = world.eks.describe_cluster(name="prod")["cluster"]
+    simulated_fleet.sandbox.clock.skip(timedelta(minutes=9))
+    assert simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["status"] == "CREATING"
+    simulated_fleet.sandbox.clock.skip(timedelta(minutes=1, seconds=1))
+    cluster = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]
     assert cluster["status"] == "ACTIVE"
     cluster_id = cluster["endpoint"].rpartition("/")[2]
-    assert cluster["endpoint"] == world.sandbox.kube_endpoint(cluster_id)
+    assert cluster["endpoint"] == simulated_fleet.sandbox.kube_endpoint(cluster_id)
     assert len(cluster_id) == 32
     assert cluster["identity"]["oidc"]["issuer"] == f"https://oidc.eks.us-east-1.amazonaws.com/id/{cluster_id.upper()}"
     assert cluster["platformVersion"].startswith("eks.")
-    assert world.sandbox.kube_clusters[cluster_id].version == "1.31"
+    assert simulated_fleet.sandbox.kube_clusters[cluster_id].version == "1.31"
 
 
-def test_bootstrap_installs_self_managed_networking_addons(world):
-    world.create_cluster()
-    kube = world.kube("prod")
+def test_bootstrap_installs_self_managed_networking_addons(simulated_fleet):
+    simulated_fleet.create_cluster()
+    kube = simulated_fleet.kube("prod")
     assert {d["metadata"]["name"] for d in kube.list("apps/v1", "DaemonSet", "kube-system")} >= {
         "aws-node",
         "kube-proxy",
     }
     coredns = kube.get("apps/v1", "Deployment", "coredns", "kube-system")
     assert coredns["spec"]["replicas"] == 2
-    assert world.eks.list_addons(clusterName="prod")["addons"] == []
+    assert simulated_fleet.eks.list_addons(clusterName="prod")["addons"] == []
 
 
-def test_create_cluster_refuses_versions_outside_the_calendar_and_unknown_subnets(world):
+def test_create_cluster_refuses_versions_outside_the_calendar_and_unknown_subnets(simulated_fleet):
     with pytest.raises(ClientError) as excinfo:
-        world.create_cluster(version="1.27")  # end of extended support 2025-07-24
+        simulated_fleet.create_cluster(version="1.27")  # end of extended support 2025-07-24
     assert _error(excinfo) == ("InvalidParameterException", "unsupported Kubernetes version 1.27")
     with pytest.raises(ClientError) as excinfo:
-        world.create_cluster(version="1.34")  # released 2025-10-02
+        simulated_fleet.create_cluster(version="1.34")  # released 2025-10-02
     assert _error(excinfo)[0] == "InvalidParameterException"
     with pytest.raises(ClientError) as excinfo:
-        world.eks.create_cluster(
+        simulated_fleet.eks.create_cluster(
             name="x", roleArn="arn:aws:iam::123456789012:role/r", resourcesVpcConfig={"subnetIds": ["subnet-nope"]}
         )
     assert "subnet-nope" in _error(excinfo)[1]
     with pytest.raises(ClientError) as excinfo:
-        world.eks.create_cluster(
-            name="x", roleArn="arn:aws:iam::123456789012:role/r", resourcesVpcConfig={"subnetIds": world.subnets[:1]}
+        simulated_fleet.eks.create_cluster(
+            name="x",
+            roleArn="arn:aws:iam::123456789012:role/r",
+            resourcesVpcConfig={"subnetIds": simulated_fleet.subnets[:1]},
         )
     assert "two different AZs" in _error(excinfo)[1]
 
 
-def test_list_clusters_paginates(world):
+def test_list_clusters_paginates(simulated_fleet):
     for name in ("a", "b", "c"):
-        world.create_cluster(name=name, settle=False)
-    first = world.eks.list_clusters(maxResults=2)
+        simulated_fleet.create_cluster(name=name, settle=False)
+    first = simulated_fleet.eks.list_clusters(maxResults=2)
     assert first["clusters"] == ["a", "b"]
-    assert world.eks.list_clusters(maxResults=2, nextToken=first["nextToken"])["clusters"] == ["c"]
+    assert simulated_fleet.eks.list_clusters(maxResults=2, nextToken=first["nextToken"])["clusters"] == ["c"]
 
 
-def test_describe_cluster_versions_reports_support_status_at_the_simulated_date(world):
-    versions = world.eks.describe_cluster_versions()["clusterVersions"]
+def test_describe_cluster_versions_reports_support_status_at_the_simulated_date(simulated_fleet):
+    versions = simulated_fleet.eks.describe_cluster_versions()["clusterVersions"]
     by_version = {v["clusterVersion"]: v for v in versions}
     assert set(by_version) == {"1.28", "1.29", "1.30", "1.31", "1.32", "1.33"}
     assert by_version["1.29"]["versionStatus"] == "EXTENDED_SUPPORT"
     assert by_version["1.29"]["status"] == "extended-support"
     assert by_version["1.33"]["versionStatus"] == "STANDARD_SUPPORT"
     assert [v["clusterVersion"] for v in versions if v["defaultVersion"]] == ["1.33"]
-    everything = world.eks.describe_cluster_versions(includeAll=True)["clusterVersions"]
+    everything = simulated_fleet.eks.describe_cluster_versions(includeAll=True)["clusterVersions"]
     assert {v["clusterVersion"]: v["versionStatus"] for v in everything}["1.27"] == "UNSUPPORTED"
-    only = world.eks.describe_cluster_versions(versionStatus="EXTENDED_SUPPORT")["clusterVersions"]
+    only = simulated_fleet.eks.describe_cluster_versions(versionStatus="EXTENDED_SUPPORT")["clusterVersions"]
     assert [v["clusterVersion"] for v in only] == ["1.30", "1.29", "1.28"]
-    assert world.eks.describe_cluster_versions(defaultOnly=True)["clusterVersions"][0]["clusterVersion"] == "1.33"
-    assert len(world.eks.describe_cluster_versions(clusterVersions=["1.31"])["clusterVersions"]) == 1
+    assert (
+        simulated_fleet.eks.describe_cluster_versions(defaultOnly=True)["clusterVersions"][0]["clusterVersion"]
+        == "1.33"
+    )
+    assert len(simulated_fleet.eks.describe_cluster_versions(clusterVersions=["1.31"])["clusterVersions"]) == 1
 
 
-def test_update_cluster_config_allows_one_kind_of_change_per_call(world):
-    world.create_cluster()
+def test_update_cluster_config_allows_one_kind_of_change_per_call(simulated_fleet):
+    simulated_fleet.create_cluster()
     with pytest.raises(ClientError) as excinfo:
-        world.eks.update_cluster_config(
+        simulated_fleet.eks.update_cluster_config(
             name="prod",
             logging={"clusterLogging": [{"types": ["api"], "enabled": True}]},
             resourcesVpcConfig={"endpointPrivateAccess": True},
         )
     assert _error(excinfo) == ("InvalidParameterException", "Only one type of update can be allowed.")
-    update = world.eks.update_cluster_config(
+    update = simulated_fleet.eks.update_cluster_config(
         name="prod", logging={"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]}
     )["update"]
     assert (update["type"], update["status"]) == ("LoggingUpdate", "InProgress")
-    assert world.eks.describe_cluster(name="prod")["cluster"]["status"] == "UPDATING"
-    world.sandbox.settle()
-    cluster = world.eks.describe_cluster(name="prod")["cluster"]
+    assert simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["status"] == "UPDATING"
+    simulated_fleet.sandbox.settle()
+    cluster = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]
     assert cluster["status"] == "ACTIVE"
     assert {"types": ["api", "audit"], "enabled": True} in cluster["logging"]["clusterLogging"]
-    assert world.eks.describe_update(name="prod", updateId=update["id"])["update"]["status"] == "Successful"
+    assert simulated_fleet.eks.describe_update(name="prod", updateId=update["id"])["update"]["status"] == "Successful"
 
-    endpoint = world.eks.update_cluster_config(
+    endpoint = simulated_fleet.eks.update_cluster_config(
         name="prod", resourcesVpcConfig={"endpointPrivateAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}
     )["update"]
     assert endpoint["type"] == "EndpointAccessUpdate"
-    world.sandbox.settle()
-    vpc = world.eks.describe_cluster(name="prod")["cluster"]["resourcesVpcConfig"]
+    simulated_fleet.sandbox.settle()
+    vpc = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["resourcesVpcConfig"]
     assert (vpc["endpointPrivateAccess"], vpc["publicAccessCidrs"]) == (True, ["203.0.113.0/24"])
-    policy = world.eks.update_cluster_config(name="prod", upgradePolicy={"supportType": "STANDARD"})["update"]
+    policy = simulated_fleet.eks.update_cluster_config(name="prod", upgradePolicy={"supportType": "STANDARD"})["update"]
     assert policy["type"] == "UpgradePolicyUpdate"
-    world.sandbox.settle()
-    assert world.eks.describe_cluster(name="prod")["cluster"]["upgradePolicy"] == {"supportType": "STANDARD"}
+    simulated_fleet.sandbox.settle()
+    assert simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["upgradePolicy"] == {"supportType": "STANDARD"}
 
 
-def test_authentication_mode_moves_only_towards_access_entries(world):
-    world.create_cluster()
+def test_authentication_mode_moves_only_towards_access_entries(simulated_fleet):
+    simulated_fleet.create_cluster()
     with pytest.raises(ClientError) as excinfo:
-        world.eks.update_cluster_config(name="prod", accessConfig={"authenticationMode": "API"})
+        simulated_fleet.eks.update_cluster_config(name="prod", accessConfig={"authenticationMode": "API"})
     assert _error(excinfo) == (
         "InvalidParameterException",
         "Unsupported authentication mode update from CONFIG_MAP to API",
     )
-    update = world.eks.update_cluster_config(name="prod", accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
+    update = simulated_fleet.eks.update_cluster_config(
+        name="prod", accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"}
+    )
     assert update["update"]["type"] == "AccessConfigUpdate"
-    world.sandbox.settle()
+    simulated_fleet.sandbox.settle()
     assert (
-        world.eks.describe_cluster(name="prod")["cluster"]["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"
+        simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["accessConfig"]["authenticationMode"]
+        == "API_AND_CONFIG_MAP"
     )
 
 
-def test_delete_cluster_is_refused_with_deletion_protection_or_node_groups(world):
-    world.create_cluster(deletionProtection=True)
+def test_delete_cluster_is_refused_with_deletion_protection_or_node_groups(simulated_fleet):
+    simulated_fleet.create_cluster(deletionProtection=True)
     with pytest.raises(ClientError) as excinfo:
-        world.eks.delete_cluster(name="prod")
+        simulated_fleet.eks.delete_cluster(name="prod")
     assert _error(excinfo)[0] == "InvalidRequestException"
-    update = world.eks.update_cluster_config(name="prod", deletionProtection=False)["update"]
+    update = simulated_fleet.eks.update_cluster_config(name="prod", deletionProtection=False)["update"]
     assert update["type"] == "DeletionProtectionUpdate"
-    world.sandbox.settle()
-    world.create_nodegroup()
-    world.eks.create_fargate_profile(
+    simulated_fleet.sandbox.settle()
+    simulated_fleet.create_nodegroup()
+    simulated_fleet.eks.create_fargate_profile(
         clusterName="prod",
         fargateProfileName="batch",
         podExecutionRoleArn="arn:aws:iam::123456789012:role/fp",
         selectors=[{"namespace": "batch"}],
     )
     with pytest.raises(ClientError) as excinfo:
-        world.eks.delete_cluster(name="prod")
+        simulated_fleet.eks.delete_cluster(name="prod")
     assert _error(excinfo) == ("ResourceInUseException", "Cluster has nodegroups attached: ng-1")
-    world.eks.delete_nodegroup(clusterName="prod", nodegroupName="ng-1")
-    world.sandbox.settle()
-    assert world.eks.list_fargate_profiles(clusterName="prod")["fargateProfileNames"] == ["batch"]
+    simulated_fleet.eks.delete_nodegroup(clusterName="prod", nodegroupName="ng-1")
+    simulated_fleet.sandbox.settle()
+    assert simulated_fleet.eks.list_fargate_profiles(clusterName="prod")["fargateProfileNames"] == ["batch"]
     assert (
-        world.eks.describe_fargate_profile(clusterName="prod", fargateProfileName="batch")["fargateProfile"]["status"]
+        simulated_fleet.eks.describe_fargate_profile(clusterName="prod", fargateProfileName="batch")["fargateProfile"][
+            "status"
+        ]
         == "ACTIVE"
     )
     with pytest.raises(ClientError) as excinfo:
-        world.eks.delete_cluster(name="prod")
+        simulated_fleet.eks.delete_cluster(name="prod")
     assert _error(excinfo)[0] == "ResourceInUseException"
-    world.eks.delete_fargate_profile(clusterName="prod", fargateProfileName="batch")
-    world.sandbox.settle()
-    cluster_id = world.eks.describe_cluster(name="prod")["cluster"]["endpoint"].rpartition("/")[2]
-    assert world.eks.delete_cluster(name="prod")["cluster"]["status"] == "DELETING"
-    world.sandbox.settle()
-    assert world.eks.list_clusters()["clusters"] == []
-    assert cluster_id not in world.sandbox.kube_clusters
+    simulated_fleet.eks.delete_fargate_profile(clusterName="prod", fargateProfileName="batch")
+    simulated_fleet.sandbox.settle()
+    cluster_id = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["endpoint"].rpartition("/")[2]
+    assert simulated_fleet.eks.delete_cluster(name="prod")["cluster"]["status"] == "DELETING"
+    simulated_fleet.sandbox.settle()
+    assert simulated_fleet.eks.list_clusters()["clusters"] == []
+    assert cluster_id not in simulated_fleet.sandbox.kube_clusters
     with pytest.raises(ClientError) as excinfo:
-        world.eks.describe_cluster(name="prod")
+        simulated_fleet.eks.describe_cluster(name="prod")
     assert _error(excinfo) == ("ResourceNotFoundException", "No cluster found for name: prod.")
 
 
-def test_tags_on_clusters_and_node_groups(world):
-    arn = world.create_cluster(tags={"team": "payments"})["arn"]
-    world.eks.tag_resource(resourceArn=arn, tags={"env": "prod"})
-    assert world.eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "payments", "env": "prod"}
-    world.eks.untag_resource(resourceArn=arn, tagKeys=["team"])
-    assert world.eks.describe_cluster(name="prod")["cluster"]["tags"] == {"env": "prod"}
-    nodegroup_arn = world.create_nodegroup(tags={"a": "b"})["nodegroupArn"]
-    assert world.eks.list_tags_for_resource(resourceArn=nodegroup_arn)["tags"] == {"a": "b"}
+def test_tags_on_clusters_and_node_groups(simulated_fleet):
+    arn = simulated_fleet.create_cluster(tags={"team": "payments"})["arn"]
+    simulated_fleet.eks.tag_resource(resourceArn=arn, tags={"env": "prod"})
+    assert simulated_fleet.eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "payments", "env": "prod"}
+    simulated_fleet.eks.untag_resource(resourceArn=arn, tagKeys=["team"])
+    assert simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["tags"] == {"env": "prod"}
+    nodegroup_arn = simulated_fleet.create_nodegroup(tags={"a": "b"})["nodegroupArn"]
+    assert simulated_fleet.eks.list_tags_for_resource(resourceArn=nodegroup_arn)["tags"] == {"a": "b"}
     with pytest.raises(ClientError) as excinfo:
-        world.eks.list_tags_for_resource(resourceArn="arn:aws:eks:us-east-1:123456789012:cluster/nope")
+        simulated_fleet.eks.list_tags_for_resource(resourceArn="arn:aws:eks:us-east-1:123456789012:cluster/nope")
     assert _error(excinfo)[0] == "NotFoundException"
 
 
-def test_associate_encryption_config_is_an_update(world):
-    world.create_cluster()
+def test_associate_encryption_config_is_an_update(simulated_fleet):
+    simulated_fleet.create_cluster()
     key = "arn:aws:kms:us-east-1:123456789012:key/1234"
-    update = world.eks.associate_encryption_config(
+    update = simulated_fleet.eks.associate_encryption_config(
         clusterName="prod", encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key}}]
     )["update"]
     assert update["type"] == "AssociateEncryptionConfig"
-    world.sandbox.settle()
-    assert world.eks.describe_cluster(name="prod")["cluster"]["encryptionConfig"][0]["provider"]["keyArn"] == key
+    simulated_fleet.sandbox.settle()
+    assert (
+        simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["encryptionConfig"][0]["provider"]["keyArn"] == key
+    )
     with pytest.raises(ClientError) as excinfo:
-        world.eks.associate_encryption_config(
+        simulated_fleet.eks.associate_encryption_config(
             clusterName="prod", encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key}}]
         )
     assert _error(excinfo)[0] == "InvalidRequestException"

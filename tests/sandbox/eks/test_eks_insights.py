@@ -6,48 +6,50 @@ import urllib.request
 from datetime import timedelta
 
 
-def _by_name(world, cluster="prod"):
-    insights = world.eks.list_insights(clusterName=cluster)["insights"]
+def _by_name(simulated_fleet, cluster="prod"):
+    insights = simulated_fleet.eks.list_insights(clusterName=cluster)["insights"]
     return {i["name"]: i for i in insights}
 
 
-def test_flowschema_v1beta3_usage_is_an_error_before_upgrading_to_1_32(world):
-    world.create_cluster(version="1.31")
-    endpoint = world.eks.describe_cluster(name="prod")["cluster"]["endpoint"]
+def test_flowschema_v1beta3_usage_is_an_error_before_upgrading_to_1_32(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
+    endpoint = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["endpoint"]
     request = urllib.request.Request(
         f"{endpoint}/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas", headers={"User-Agent": "helm/v3.14.0"}
     )
     with urllib.request.urlopen(request) as response:
         assert response.status == 200
-    world.eks.start_insights_refresh(clusterName="prod")
-    assert world.eks.describe_insights_refresh(clusterName="prod")["status"] == "IN_PROGRESS"
-    world.sandbox.clock.skip(timedelta(minutes=1, seconds=1))
-    assert world.eks.describe_insights_refresh(clusterName="prod")["status"] == "COMPLETED"
-    insight = _by_name(world)["Deprecated APIs removed in Kubernetes v1.32"]
+    simulated_fleet.eks.start_insights_refresh(clusterName="prod")
+    assert simulated_fleet.eks.describe_insights_refresh(clusterName="prod")["status"] == "IN_PROGRESS"
+    simulated_fleet.sandbox.clock.skip(timedelta(minutes=1, seconds=1))
+    assert simulated_fleet.eks.describe_insights_refresh(clusterName="prod")["status"] == "COMPLETED"
+    insight = _by_name(simulated_fleet)["Deprecated APIs removed in Kubernetes v1.32"]
     assert insight["insightStatus"]["status"] == "ERROR"
     assert insight["kubernetesVersion"] == "1.32"
-    detail = world.eks.describe_insight(clusterName="prod", id=insight["id"])["insight"]
+    detail = simulated_fleet.eks.describe_insight(clusterName="prod", id=insight["id"])["insight"]
     (deprecation,) = detail["categorySpecificSummary"]["deprecationDetails"]
     assert deprecation["usage"] == "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas"
     assert deprecation["replacedWith"] == "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas"
     assert (deprecation["stopServingVersion"], deprecation["startServingReplacementVersion"]) == ("1.32", "1.29")
     assert deprecation["clientStats"][0]["userAgent"] == "helm/v3.14.0"
     assert deprecation["clientStats"][0]["numberOfRequestsLast30Days"] == 1
-    errors = world.eks.list_insights(clusterName="prod", filter={"statuses": ["ERROR"]})["insights"]
+    errors = simulated_fleet.eks.list_insights(clusterName="prod", filter={"statuses": ["ERROR"]})["insights"]
     assert [i["name"] for i in errors] == ["Deprecated APIs removed in Kubernetes v1.32"]
 
 
-def test_version_skew_and_addon_compatibility_insights(world):
-    world.create_cluster(version="1.31")
-    world.create_nodegroup(version="1.29")
-    world.eks.create_addon(clusterName="prod", addonName="kube-proxy")
-    world.sandbox.settle()
-    insights = _by_name(world)
-    kubelet = world.eks.describe_insight(clusterName="prod", id=insights["Kubelet version skew"]["id"])["insight"]
+def test_version_skew_and_addon_compatibility_insights(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
+    simulated_fleet.create_nodegroup(version="1.29")
+    simulated_fleet.eks.create_addon(clusterName="prod", addonName="kube-proxy")
+    simulated_fleet.sandbox.settle()
+    insights = _by_name(simulated_fleet)
+    kubelet = simulated_fleet.eks.describe_insight(clusterName="prod", id=insights["Kubelet version skew"]["id"])[
+        "insight"
+    ]
     assert kubelet["insightStatus"]["status"] == "WARNING"
     assert kubelet["resources"][0]["kubernetesResourceUri"].startswith("/api/v1/nodes/ip-")
     assert insights["kube-proxy version skew"]["insightStatus"]["status"] == "PASSING"
-    addons = world.eks.describe_insight(
+    addons = simulated_fleet.eks.describe_insight(
         clusterName="prod", id=insights["Amazon EKS add-on version compatibility"]["id"]
     )["insight"]
     assert addons["insightStatus"]["status"] == "ERROR"  # kube-proxy v1.31 is not compatible with 1.32

@@ -44,12 +44,12 @@ def _web(kube, replicas=2, max_unavailable=None):
         )
 
 
-def test_create_nodegroup_registers_ready_nodes_with_eks_labels(world):
-    world.create_cluster(version="1.31")
-    created = world.eks.create_nodegroup(
+def test_create_nodegroup_registers_ready_nodes_with_eks_labels(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
+    created = simulated_fleet.eks.create_nodegroup(
         clusterName="prod",
         nodegroupName="ng-1",
-        subnets=world.subnets[:2],
+        subnets=simulated_fleet.subnets[:2],
         instanceTypes=["m5.large"],
         nodeRole="arn:aws:iam::123456789012:role/eks-node",
         labels={"team": "a"},
@@ -59,10 +59,13 @@ def test_create_nodegroup_registers_ready_nodes_with_eks_labels(world):
     assert created["status"] == "CREATING"
     assert (created["amiType"], created["version"]) == ("AL2023_x86_64_STANDARD", "1.31")
     assert created["releaseVersion"].startswith("1.31.")
-    kube = world.kube("prod")
+    kube = simulated_fleet.kube("prod")
     assert _nodes(kube) == []
-    world.sandbox.clock.skip(timedelta(minutes=4, seconds=1))
-    assert world.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]["status"] == "ACTIVE"
+    simulated_fleet.sandbox.clock.skip(timedelta(minutes=4, seconds=1))
+    assert (
+        simulated_fleet.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]["status"]
+        == "ACTIVE"
+    )
     nodes = _nodes(kube)
     assert len(nodes) == 3
     node = nodes[0]
@@ -84,50 +87,50 @@ def test_create_nodegroup_registers_ready_nodes_with_eks_labels(world):
     assert "arn:aws:iam::123456789012:role/eks-node" in aws_auth["data"]["mapRoles"]
 
 
-def test_nodegroup_rules_on_versions_ami_types_and_launch_templates(world):
-    world.create_cluster(version="1.31")
+def test_nodegroup_rules_on_versions_ami_types_and_launch_templates(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
     with pytest.raises(ClientError) as excinfo:
-        world.create_nodegroup(version="1.32")
+        simulated_fleet.create_nodegroup(version="1.32")
     assert _error(excinfo)[0] == "InvalidParameterException"
     with pytest.raises(ClientError) as excinfo:
-        world.create_nodegroup(version="1.31", releaseVersion="1.30.14-20251120")
+        simulated_fleet.create_nodegroup(version="1.31", releaseVersion="1.30.14-20251120")
     assert _error(excinfo) == (
         "InvalidParameterException",
         "Requested release version 1.30.14-20251120 is not valid for kubernetes version 1.31",
     )
-    world.create_nodegroup(name="al2", amiType="AL2_x86_64")  # AL2 AMIs exist up to 1.32
-    template = world.ec2.create_launch_template(
+    simulated_fleet.create_nodegroup(name="al2", amiType="AL2_x86_64")  # AL2 AMIs exist up to 1.32
+    template = simulated_fleet.ec2.create_launch_template(
         LaunchTemplateName="custom", LaunchTemplateData={"ImageId": "ami-0123456789abcdef0", "InstanceType": "m5.large"}
     )["LaunchTemplate"]
     with pytest.raises(ClientError) as excinfo:
-        world.eks.create_nodegroup(
+        simulated_fleet.eks.create_nodegroup(
             clusterName="prod",
             nodegroupName="custom",
-            subnets=world.subnets[:2],
+            subnets=simulated_fleet.subnets[:2],
             nodeRole="arn:aws:iam::123456789012:role/eks-node",
             amiType="AL2023_x86_64_STANDARD",
             launchTemplate={"id": template["LaunchTemplateId"]},
         )
     assert "custom AMI" in _error(excinfo)[1]
-    custom = world.eks.create_nodegroup(
+    custom = simulated_fleet.eks.create_nodegroup(
         clusterName="prod",
         nodegroupName="custom",
-        subnets=world.subnets[:2],
+        subnets=simulated_fleet.subnets[:2],
         nodeRole="arn:aws:iam::123456789012:role/eks-node",
         launchTemplate={"id": template["LaunchTemplateId"]},
     )["nodegroup"]
     assert (custom["amiType"], custom["releaseVersion"]) == ("CUSTOM", "ami-0123456789abcdef0")
     assert custom["launchTemplate"] == {"name": "custom", "version": "1", "id": template["LaunchTemplateId"]}
-    world.sandbox.settle()
+    simulated_fleet.sandbox.settle()
     with pytest.raises(ClientError) as excinfo:
-        world.eks.update_nodegroup_version(clusterName="prod", nodegroupName="custom", version="1.31")
+        simulated_fleet.eks.update_nodegroup_version(clusterName="prod", nodegroupName="custom", version="1.31")
     assert _error(excinfo)[0] == "InvalidParameterException"
 
 
-def test_update_nodegroup_config_scales_and_relabels_running_nodes(world):
-    world.create_cluster()
-    world.create_nodegroup(size=2)
-    update = world.eks.update_nodegroup_config(
+def test_update_nodegroup_config_scales_and_relabels_running_nodes(simulated_fleet):
+    simulated_fleet.create_cluster()
+    simulated_fleet.create_nodegroup(size=2)
+    update = simulated_fleet.eks.update_nodegroup_config(
         clusterName="prod",
         nodegroupName="ng-1",
         scalingConfig={"desiredSize": 3},
@@ -135,33 +138,38 @@ def test_update_nodegroup_config_scales_and_relabels_running_nodes(world):
     )["update"]
     assert (update["type"], update["status"]) == ("ConfigUpdate", "InProgress")
     assert {"type": "DesiredSize", "value": "3"} in update["params"]
-    assert world.eks.list_updates(name="prod", nodegroupName="ng-1")["updateIds"] == [update["id"]]
-    assert world.eks.list_updates(name="prod")["updateIds"] == []
-    world.sandbox.settle()
-    nodes = _nodes(world.kube("prod"))
+    assert simulated_fleet.eks.list_updates(name="prod", nodegroupName="ng-1")["updateIds"] == [update["id"]]
+    assert simulated_fleet.eks.list_updates(name="prod")["updateIds"] == []
+    simulated_fleet.sandbox.settle()
+    nodes = _nodes(simulated_fleet.kube("prod"))
     assert len(nodes) == 3
     assert all(n["metadata"]["labels"]["tier"] == "web" for n in nodes)
-    described = world.eks.describe_update(name="prod", updateId=update["id"], nodegroupName="ng-1")["update"]
+    described = simulated_fleet.eks.describe_update(name="prod", updateId=update["id"], nodegroupName="ng-1")["update"]
     assert described["status"] == "Successful"
-    world.eks.update_nodegroup_config(clusterName="prod", nodegroupName="ng-1", scalingConfig={"desiredSize": 1})
-    world.sandbox.settle()
-    assert len(_nodes(world.kube("prod"))) == 1
+    simulated_fleet.eks.update_nodegroup_config(
+        clusterName="prod", nodegroupName="ng-1", scalingConfig={"desiredSize": 1}
+    )
+    simulated_fleet.sandbox.settle()
+    assert len(_nodes(simulated_fleet.kube("prod"))) == 1
 
 
-def test_version_update_replaces_every_node_and_moves_pods(world):
-    world.create_cluster(version="1.31")
-    world.create_nodegroup(version="1.30", size=2)
-    kube = world.kube("prod")
+def test_version_update_replaces_every_node_and_moves_pods(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
+    simulated_fleet.create_nodegroup(version="1.30", size=2)
+    kube = simulated_fleet.kube("prod")
     _web(kube, replicas=2, max_unavailable=1)
     old_names = {n["metadata"]["name"] for n in _nodes(kube)}
-    update = world.eks.update_nodegroup_version(clusterName="prod", nodegroupName="ng-1")["update"]
+    update = simulated_fleet.eks.update_nodegroup_version(clusterName="prod", nodegroupName="ng-1")["update"]
     assert update["type"] == "VersionUpdate"
     assert {"type": "Version", "value": "1.31"} in update["params"]
-    assert world.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]["status"] == "UPDATING"
-    world.sandbox.settle()
-    described = world.eks.describe_update(name="prod", updateId=update["id"], nodegroupName="ng-1")["update"]
+    assert (
+        simulated_fleet.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]["status"]
+        == "UPDATING"
+    )
+    simulated_fleet.sandbox.settle()
+    described = simulated_fleet.eks.describe_update(name="prod", updateId=update["id"], nodegroupName="ng-1")["update"]
     assert described["status"] == "Successful"
-    nodegroup = world.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]
+    nodegroup = simulated_fleet.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]
     assert (nodegroup["status"], nodegroup["version"]) == ("ACTIVE", "1.31")
     nodes = _nodes(kube)
     assert len(nodes) == 2
@@ -171,20 +179,22 @@ def test_version_update_replaces_every_node_and_moves_pods(world):
     assert len(pods) == 2 and all(p["spec"].get("nodeName") not in old_names for p in pods)
 
 
-def test_pdb_that_allows_no_disruption_fails_the_update_after_fifteen_minutes(world):
-    world.create_cluster(version="1.31")
-    world.create_nodegroup(version="1.30", size=1)
-    kube = world.kube("prod")
+def test_pdb_that_allows_no_disruption_fails_the_update_after_fifteen_minutes(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
+    simulated_fleet.create_nodegroup(version="1.30", size=1)
+    kube = simulated_fleet.kube("prod")
     _web(kube, replicas=1, max_unavailable=0)
     pod = kube.list("v1", "Pod", "default", label_selector="app=web")[0]["metadata"]["name"]
-    update = world.eks.update_nodegroup_version(clusterName="prod", nodegroupName="ng-1")["update"]
-    world.sandbox.clock.skip(timedelta(minutes=14))  # setup 1 + join 3 + 10 minutes of refused evictions
+    update = simulated_fleet.eks.update_nodegroup_version(clusterName="prod", nodegroupName="ng-1")["update"]
+    simulated_fleet.sandbox.clock.skip(timedelta(minutes=14))  # setup 1 + join 3 + 10 minutes of refused evictions
     assert (
-        world.eks.describe_update(name="prod", updateId=update["id"], nodegroupName="ng-1")["update"]["status"]
+        simulated_fleet.eks.describe_update(name="prod", updateId=update["id"], nodegroupName="ng-1")["update"][
+            "status"
+        ]
         == "InProgress"
     )
-    world.sandbox.clock.skip(timedelta(minutes=6))
-    failed = world.eks.describe_update(name="prod", updateId=update["id"], nodegroupName="ng-1")["update"]
+    simulated_fleet.sandbox.clock.skip(timedelta(minutes=6))
+    failed = simulated_fleet.eks.describe_update(name="prod", updateId=update["id"], nodegroupName="ng-1")["update"]
     assert failed["status"] == "Failed"
     error = failed["errors"][0]
     assert error["errorCode"] == "PodEvictionFailure"
@@ -192,7 +202,7 @@ def test_pdb_that_allows_no_disruption_fails_the_update_after_fifteen_minutes(wo
         "Reached max retries while trying to evict pods from nodes in node group ng-1: "
         f"pod default/{pod} blocked by PodDisruptionBudget default/web-pdb"
     )
-    nodegroup = world.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]
+    nodegroup = simulated_fleet.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]
     assert (nodegroup["status"], nodegroup["version"]) == ("ACTIVE", "1.30")
     nodes = _nodes(kube)
     assert len(nodes) == 2  # the new node stays, the blocked old one stays cordoned
@@ -200,22 +210,32 @@ def test_pdb_that_allows_no_disruption_fails_the_update_after_fifteen_minutes(wo
         True
     ]
 
-    forced = world.eks.update_nodegroup_version(clusterName="prod", nodegroupName="ng-1", force=True)["update"]
-    world.sandbox.settle()
+    forced = simulated_fleet.eks.update_nodegroup_version(clusterName="prod", nodegroupName="ng-1", force=True)[
+        "update"
+    ]
+    simulated_fleet.sandbox.settle()
     assert (
-        world.eks.describe_update(name="prod", updateId=forced["id"], nodegroupName="ng-1")["update"]["status"]
+        simulated_fleet.eks.describe_update(name="prod", updateId=forced["id"], nodegroupName="ng-1")["update"][
+            "status"
+        ]
         == "Successful"
     )
     nodes = _nodes(kube)
     assert len(nodes) == 1 and nodes[0]["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.31.")
-    assert world.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]["version"] == "1.31"
+    assert (
+        simulated_fleet.eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]["version"]
+        == "1.31"
+    )
 
 
-def test_delete_nodegroup_removes_its_nodes(world):
-    world.create_cluster()
-    world.create_nodegroup(size=2)
-    assert world.eks.list_nodegroups(clusterName="prod")["nodegroups"] == ["ng-1"]
-    assert world.eks.delete_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]["status"] == "DELETING"
-    world.sandbox.settle()
-    assert _nodes(world.kube("prod")) == []
-    assert world.eks.list_nodegroups(clusterName="prod")["nodegroups"] == []
+def test_delete_nodegroup_removes_its_nodes(simulated_fleet):
+    simulated_fleet.create_cluster()
+    simulated_fleet.create_nodegroup(size=2)
+    assert simulated_fleet.eks.list_nodegroups(clusterName="prod")["nodegroups"] == ["ng-1"]
+    assert (
+        simulated_fleet.eks.delete_nodegroup(clusterName="prod", nodegroupName="ng-1")["nodegroup"]["status"]
+        == "DELETING"
+    )
+    simulated_fleet.sandbox.settle()
+    assert _nodes(simulated_fleet.kube("prod")) == []
+    assert simulated_fleet.eks.list_nodegroups(clusterName="prod")["nodegroups"] == []

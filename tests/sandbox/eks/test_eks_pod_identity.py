@@ -40,11 +40,11 @@ def _pods(kube):
 
 
 @pytest.fixture
-def ledger(world):
-    world.create_cluster(version="1.31")
-    world.create_nodegroup(size=1)
-    kube = world.kube("prod")
-    with world.sandbox.transaction():
+def ledger(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.31")
+    simulated_fleet.create_nodegroup(size=1)
+    kube = simulated_fleet.kube("prod")
+    with simulated_fleet.sandbox.transaction():
         kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "payments"}})
         kube.apply(
             {
@@ -61,7 +61,7 @@ def ledger(world):
     return kube
 
 
-def test_irsa_annotated_service_account_gets_web_identity_env(world, ledger):
+def test_irsa_annotated_service_account_gets_web_identity_env(simulated_fleet, ledger):
     (pod,) = _pods(ledger)
     env = _env(pod)
     assert env["AWS_ROLE_ARN"] == IRSA_ROLE
@@ -76,8 +76,8 @@ def test_irsa_annotated_service_account_gets_web_identity_env(world, ledger):
     assert "AWS_CONTAINER_CREDENTIALS_FULL_URI" not in env
 
 
-def test_association_takes_effect_after_rollout_restart_and_wins_over_irsa(world, ledger):
-    association = world.eks.create_pod_identity_association(
+def test_association_takes_effect_after_rollout_restart_and_wins_over_irsa(simulated_fleet, ledger):
+    association = simulated_fleet.eks.create_pod_identity_association(
         clusterName="prod", namespace="payments", serviceAccount="ledger", roleArn=ROLE
     )["association"]
     assert association["associationId"].startswith("a-") and len(association["associationId"]) == 19
@@ -85,7 +85,7 @@ def test_association_takes_effect_after_rollout_restart_and_wins_over_irsa(world
     # running pods keep what they started with: the webhook mutates at creation only
     (before,) = _pods(ledger)
     assert "AWS_CONTAINER_CREDENTIALS_FULL_URI" not in _env(before)
-    with world.sandbox.transaction():
+    with simulated_fleet.sandbox.transaction():
         _deploy(ledger, restarted_at="2025-09-01T13:00:00Z")
     fresh = [p for p in _pods(ledger) if p["metadata"]["name"] != before["metadata"]["name"]]
     assert fresh
@@ -99,46 +99,50 @@ def test_association_takes_effect_after_rollout_restart_and_wins_over_irsa(world
     assert volume["projected"]["sources"][0]["serviceAccountToken"]["audience"] == "pods.eks.amazonaws.com"
 
 
-def test_association_crud_and_duplicates(world):
-    world.create_cluster()
-    created = world.eks.create_pod_identity_association(
+def test_association_crud_and_duplicates(simulated_fleet):
+    simulated_fleet.create_cluster()
+    created = simulated_fleet.eks.create_pod_identity_association(
         clusterName="prod", namespace="payments", serviceAccount="ledger", roleArn=ROLE
     )["association"]
     with pytest.raises(ClientError) as excinfo:
-        world.eks.create_pod_identity_association(
+        simulated_fleet.eks.create_pod_identity_association(
             clusterName="prod", namespace="payments", serviceAccount="ledger", roleArn=ROLE
         )
     assert excinfo.value.response["Error"] == {
         "Code": "ResourceInUseException",
         "Message": f"Association already exists: {created['associationId']}",
     }
-    listed = world.eks.list_pod_identity_associations(clusterName="prod", namespace="payments")["associations"]
+    listed = simulated_fleet.eks.list_pod_identity_associations(clusterName="prod", namespace="payments")[
+        "associations"
+    ]
     assert [a["associationId"] for a in listed] == [created["associationId"]]
-    assert world.eks.list_pod_identity_associations(clusterName="prod", namespace="other")["associations"] == []
-    updated = world.eks.update_pod_identity_association(
+    assert (
+        simulated_fleet.eks.list_pod_identity_associations(clusterName="prod", namespace="other")["associations"] == []
+    )
+    updated = simulated_fleet.eks.update_pod_identity_association(
         clusterName="prod", associationId=created["associationId"], roleArn="arn:aws:iam::123456789012:role/other"
     )["association"]
     assert updated["roleArn"] == "arn:aws:iam::123456789012:role/other"
     assert (
-        world.eks.describe_pod_identity_association(clusterName="prod", associationId=created["associationId"])[
-            "association"
-        ]["roleArn"]
+        simulated_fleet.eks.describe_pod_identity_association(
+            clusterName="prod", associationId=created["associationId"]
+        )["association"]["roleArn"]
         == updated["roleArn"]
     )
-    world.eks.delete_pod_identity_association(clusterName="prod", associationId=created["associationId"])
-    assert world.eks.list_pod_identity_associations(clusterName="prod")["associations"] == []
+    simulated_fleet.eks.delete_pod_identity_association(clusterName="prod", associationId=created["associationId"])
+    assert simulated_fleet.eks.list_pod_identity_associations(clusterName="prod")["associations"] == []
 
 
-def test_addon_pod_identity_associations_are_owned_by_the_addon(world):
-    world.create_cluster()
-    addon = world.eks.create_addon(
+def test_addon_pod_identity_associations_are_owned_by_the_addon(simulated_fleet):
+    simulated_fleet.create_cluster()
+    addon = simulated_fleet.eks.create_addon(
         clusterName="prod",
         addonName="vpc-cni",
         podIdentityAssociations=[{"serviceAccount": "aws-node", "roleArn": "arn:aws:iam::123456789012:role/cni"}],
     )["addon"]
-    (association,) = world.eks.list_pod_identity_associations(clusterName="prod")["associations"]
+    (association,) = simulated_fleet.eks.list_pod_identity_associations(clusterName="prod")["associations"]
     assert association["ownerArn"] == addon["addonArn"]
     assert addon["podIdentityAssociations"] == [association["associationArn"]]
-    world.sandbox.settle()
-    world.eks.update_addon(clusterName="prod", addonName="vpc-cni", podIdentityAssociations=[])
-    assert world.eks.list_pod_identity_associations(clusterName="prod")["associations"] == []
+    simulated_fleet.sandbox.settle()
+    simulated_fleet.eks.update_addon(clusterName="prod", addonName="vpc-cni", podIdentityAssociations=[])
+    assert simulated_fleet.eks.list_pod_identity_associations(clusterName="prod")["associations"] == []

@@ -1,5 +1,5 @@
-"""The rest-json protocol: routing from botocore's model, errors, operations the sandbox does not simulate,
-and the shape check that every test's responses went through."""
+"""The rest-json protocol: routing from botocore's model, errors (including the sandbox's own failures),
+operations the sandbox does not simulate, and the shape check every test's EKS responses go through."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from eks_sandbox.eks.operations import OPERATIONS
 from eks_sandbox.eks.router import EksRouter
 from tests.sandbox.eks.shape import assert_matches_output_shape
 
@@ -48,18 +50,20 @@ def test_router_names_operations_and_decodes_members():
     assert router.match("GET", "/nowhere", "") is None
 
 
-def test_unknown_path_is_404_and_unsimulated_operations_say_so(world):
+def test_unknown_path_is_404_and_unsimulated_operations_say_so(simulated_fleet):
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         urllib.request.urlopen(
             urllib.request.Request(
-                f"{world.url}/nowhere",
+                f"{simulated_fleet.url}/nowhere",
                 headers={"Authorization": "AWS4-HMAC-SHA256 Credential=testing/20250901/us-east-1/eks/aws4_request"},
             )
         )
     assert excinfo.value.code == 404
     assert "message" in json.loads(excinfo.value.read())
     with pytest.raises(ClientError) as excinfo:
-        world.eks.register_cluster(name="x", connectorConfig={"roleArn": "arn:aws:iam::1:role/r", "provider": "OTHER"})
+        simulated_fleet.eks.register_cluster(
+            name="x", connectorConfig={"roleArn": "arn:aws:iam::1:role/r", "provider": "OTHER"}
+        )
     assert excinfo.value.response["Error"]["Code"] == "InvalidRequestException"
     assert "RegisterCluster is not simulated" in excinfo.value.response["Error"]["Message"]
 
@@ -75,3 +79,50 @@ def test_shape_validator_rejects_unknown_members_wrong_types_and_enums():
         assert_matches_output_shape("DescribeCluster", {"cluster": {"createdAt": "yesterday"}})
     with pytest.raises(AssertionError):
         assert_matches_output_shape("DescribeUpdate", {"update": {"params": [{"type": "Version", "value": 1}]}})
+
+
+def test_a_sandbox_failure_answers_internal_failure_as_json_not_html(simulated_fleet, monkeypatch):
+    def broken(request, params):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setitem(OPERATIONS, "ListClusters", broken)
+    eks = simulated_fleet.client("eks", config=Config(retries={"max_attempts": 1}))
+    with pytest.raises(ClientError) as excinfo:
+        eks.list_clusters()
+    error = excinfo.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("InternalFailure", 500)
+    assert "RuntimeError: simulated bug" in error["Error"]["Message"]
+
+
+@pytest.mark.parametrize("version", ["banana", "2.0"])
+def test_a_malformed_version_is_an_invalid_parameter_naming_it(simulated_fleet, version):
+    def assert_refused(call, **params):
+        with pytest.raises(ClientError) as excinfo:
+            call(**params)
+        error = excinfo.value.response
+        assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
+            "InvalidParameterException",
+            400,
+        )
+        assert version in error["Error"]["Message"]
+
+    eks = simulated_fleet.eks
+    assert_refused(
+        eks.create_cluster,
+        name="bad",
+        version=version,
+        roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": simulated_fleet.subnets[:2]},
+    )
+    simulated_fleet.create_cluster(version="1.31")
+    assert_refused(eks.update_cluster_version, name="prod", version=version)
+    assert_refused(
+        eks.create_nodegroup,
+        clusterName="prod",
+        nodegroupName="bad",
+        version=version,
+        subnets=simulated_fleet.subnets[:2],
+        nodeRole="arn:aws:iam::123456789012:role/eks-node",
+    )
+    simulated_fleet.create_nodegroup()
+    assert_refused(eks.update_nodegroup_version, clusterName="prod", nodegroupName="ng-1", version=version)

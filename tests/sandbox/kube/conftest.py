@@ -1,25 +1,23 @@
-"""Serve a simulated cluster's Kubernetes API over real HTTP, mounted the way the sandbox dispatcher mounts it.
+"""Serve a simulated cluster's Kubernetes API over real HTTP, through the sandbox's own server and dispatcher.
 
-One werkzeug server per test session; each test gets a fresh ``KubeCluster`` behind it, so clients (the typed
-and dynamic Python clients, kubectl) talk to a clean cluster through exactly the path prefix and lock the
-sandbox server uses.
+One ``SandboxServer`` per test session; each test registers a fresh ``KubeCluster`` as
+``sandbox.kube_clusters["test"]``, so clients (the typed and dynamic Python clients, kubectl) reach it at
+``/k8s/test`` through exactly the routing, path prefix and lock that ``eks-sandbox serve`` uses.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from eks_sandbox.clock import SimClock
-from eks_sandbox.kube.api import CLUSTER_ENVIRON_KEY, make_kube_app
 from eks_sandbox.kube.cluster import KubeCluster
+from eks_sandbox.server import SandboxServer
+from eks_sandbox.world import Sandbox
 
-PREFIX = "/k8s/test"
+CLUSTER_ID = "test"
 
 
 @dataclass
@@ -30,46 +28,25 @@ class KubeServer:
     url: str
 
 
-class _Mount:
-    """Stands in for the sandbox dispatcher: prefix routing, the cluster in environ, one lock per request."""
-
-    def __init__(self) -> None:
-        self.cluster: KubeCluster | None = None
-        self.lock = threading.RLock()
-        self.app = make_kube_app()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if not path.startswith(PREFIX):
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found"]
-        environ["SCRIPT_NAME"] = PREFIX
-        environ["PATH_INFO"] = path[len(PREFIX) :] or "/"
-        environ[CLUSTER_ENVIRON_KEY] = self.cluster
-        with self.lock:
-            return list(self.app(environ, start_response))
-
-
 @pytest.fixture(scope="session")
-def _mount() -> Iterator[tuple[_Mount, str]]:
-    mount = _Mount()
-    server = make_server("127.0.0.1", 0, mount, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield mount, f"http://127.0.0.1:{server.server_port}{PREFIX}"
-    server.shutdown()
-    thread.join()
+def kube_sandbox_server() -> Iterator[SandboxServer]:
+    """The sandbox server the kube tests share; it holds no EKS clusters, only the test's KubeCluster."""
+    with SandboxServer(Sandbox(), port=0) as server:
+        yield server
 
 
 @pytest.fixture
-def kube(_mount: tuple[_Mount, str]) -> KubeServer:
+def kube(kube_sandbox_server: SandboxServer) -> Iterator[KubeServer]:
     """A fresh 1.31 cluster with three Ready nodes, served over HTTP."""
-    mount, url = _mount
-    cluster = KubeCluster("test", "1.31", SimClock())
+    sandbox = kube_sandbox_server.sandbox
+    cluster = KubeCluster("test", "1.31", sandbox.clock)
     for index in range(3):
         add_worker(cluster, f"ip-10-0-1-{10 + index}.ec2.internal")
-    mount.cluster = cluster
-    return KubeServer(cluster, url)
+    with sandbox.lock:
+        sandbox.kube_clusters[CLUSTER_ID] = cluster
+    yield KubeServer(cluster, sandbox.kube_endpoint(CLUSTER_ID))
+    with sandbox.lock:
+        sandbox.kube_clusters.pop(CLUSTER_ID, None)
 
 
 def add_worker(cluster: KubeCluster, name: str, kubelet_version: str = "v1.31.7-eks-4cb2c3f") -> dict:

@@ -1,0 +1,135 @@
+"""Fault rules: validated when added, and injected errors encoded so that botocore parses them, per protocol."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from eks_sandbox.faults import FaultInjector
+
+#: characters that break XML unless escaped, in every injected message
+MESSAGE = 'Rate <exceeded> & "retry" later'
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({"kind": "error", "servce": "eks"}, "unknown field 'servce' in a 'error' fault rule"),
+        ({"kind": "update_failure", "error": "x"}, "unknown field 'error' in a 'update_failure' fault rule"),
+        ({"kind": "error", "service": 3}, "'service' must be a string"),
+        ({"kind": "error", "message": None}, "'message' must be a string"),
+        ({"kind": "error", "match": ["name"]}, "'match' must map"),
+        ({"kind": "error", "match": {"name": 1}}, "'match' must map"),
+        ({"kind": "error", "count": 0}, "'count' must be a whole number >= 1"),
+        ({"kind": "error", "count": True}, "'count' must be a whole number >= 1"),
+        ({"kind": "error", "count": "3"}, "'count' must be a whole number >= 1"),
+        ({"kind": "error", "error": "AccessDenied"}, "unknown injectable error 'AccessDenied'"),
+        ({"kind": "update_failure", "cluster": ["a"]}, "'cluster' must be a string"),
+        ({"kind": "update_failure", "nodegroup": 1}, "'nodegroup' must be a string"),
+        ({"kind": "update_failure", "count": -1}, "'count' must be a whole number >= 1"),
+        ({"kind": "outage"}, "unknown fault kind 'outage'"),
+    ],
+)
+def test_a_malformed_rule_is_refused_naming_the_field(rule, expected):
+    faults = FaultInjector()
+    with pytest.raises(ValueError, match=expected.replace("(", r"\(")):
+        faults.add_from_dict(rule)
+    assert faults.rules() == []
+
+
+def test_well_formed_rules_are_accepted():
+    faults = FaultInjector()
+    faults.add_from_dict({"kind": "error", "match": {"name": "payments-*"}, "count": 2})
+    faults.add_from_dict({"kind": "update_failure", "cluster": "prod", "nodegroup": "ng-*", "count": None})
+    assert [rule["kind"] for rule in faults.rules()] == ["error", "update_failure"]
+
+
+def control(sandbox, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{sandbox.base_url}/_sandbox{path}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def client(sandbox, service: str) -> Any:
+    """A client that does not retry: botocore retries 429/500/503, which would hide ``count``."""
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.base_url,
+        region_name="us-east-1",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def test_the_control_api_refuses_a_malformed_rule_with_its_reason(sandbox):
+    status, answer = control(sandbox, "POST", "/faults", {"kind": "error", "count": 0})
+    assert status == 400 and "'count' must be a whole number >= 1" in answer["error"]
+    status, answer = control(sandbox, "POST", "/faults", {"kind": "error", "operatoin": "ListClusters"})
+    assert status == 400 and "unknown field 'operatoin'" in answer["error"]
+    assert control(sandbox, "GET", "/faults") == (200, {"faults": []})
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "error", "status", "call"),
+    [
+        ("ec2", "DescribeSubnets", "InternalFailure", 500, lambda c: c.describe_subnets()),
+        ("sts", "GetCallerIdentity", "ThrottlingException", 429, lambda c: c.get_caller_identity()),
+        ("iam", "ListRoles", "ServerException", 500, lambda c: c.list_roles()),
+        ("ssm", "GetParameter", "TooManyRequestsException", 429, lambda c: c.get_parameter(Name="/app/db")),
+        ("s3", "*", "ServiceUnavailableException", 503, lambda c: c.list_buckets()),
+        ("eks", "ListClusters", "ServiceUnavailableException", 503, lambda c: c.list_clusters()),
+    ],
+    ids=["ec2", "query-sts", "query-iam", "json-ssm", "rest-xml-s3", "rest-json-eks"],
+)
+def test_an_injected_error_reaches_botocore_with_its_code_status_and_message(
+    sandbox, service, operation, error, status, call
+):
+    control(
+        sandbox, "POST", "/faults", {"service": service, "operation": operation, "error": error, "message": MESSAGE}
+    )
+    with pytest.raises(ClientError) as excinfo:
+        call(client(sandbox, service))
+    response = excinfo.value.response
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (error, status)
+    assert response["Error"]["Message"] == MESSAGE
+
+
+def test_a_counted_rule_answers_the_error_exactly_count_times_then_lets_requests_through(sandbox):
+    eks = client(sandbox, "eks")
+    status, created = control(
+        sandbox,
+        "POST",
+        "/faults",
+        {"service": "eks", "operation": "ListClusters", "error": "InternalFailure", "count": 2},
+    )
+    assert status == 201
+    for _ in range(2):
+        with pytest.raises(ClientError) as excinfo:
+            eks.list_clusters()
+        assert excinfo.value.response["Error"]["Code"] == "InternalFailure"
+    assert eks.list_clusters()["clusters"] == []
+    assert control(sandbox, "GET", "/faults") == (200, {"faults": []})  # used up
+    assert control(sandbox, "DELETE", f"/faults/{created['id']}")[0] == 404
+
+
+def test_delete_faults_removes_every_rule(sandbox):
+    eks = client(sandbox, "eks")
+    for operation in ("ListClusters", "DescribeClusterVersions"):
+        control(sandbox, "POST", "/faults", {"service": "eks", "operation": operation})
+    assert len(control(sandbox, "GET", "/faults")[1]["faults"]) == 2
+    with pytest.raises(ClientError):
+        eks.list_clusters()
+    assert control(sandbox, "DELETE", "/faults") == (200, {"cleared": True})
+    assert control(sandbox, "GET", "/faults") == (200, {"faults": []})
+    assert eks.list_clusters()["clusters"] == []
+    assert eks.describe_cluster_versions()["clusterVersions"]
