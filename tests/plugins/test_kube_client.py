@@ -54,9 +54,20 @@ def test_kubeconfig_and_credentials_are_private_while_used_and_removed_after(dem
     assert not any(path.exists() for path in hook.files)
 
 
-def test_exec_plugin_finds_the_airflow_interpreter_even_when_path_does_not(demo_fleet, monkeypatch):
-    from kubernetes.client import VersionApi
+def test_exec_plugin_mints_a_token_even_when_path_lacks_the_airflow_interpreter(demo_fleet, monkeypatch):
+    import json
+    import os
+    import subprocess
 
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # a worker whose PATH lacks the virtualenv
-    with eks_kubernetes_client("payments-prod", region_name="us-east-1") as api_client:
-        assert VersionApi(api_client).get_code().minor == "32"
+    import yaml
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # a worker whose PATH finds another python3.X first, or none
+    hook = RecordingHook(aws_conn_id="aws_default", region_name="us-east-1")
+    with eks_kubernetes_client("payments-prod", hook=hook):
+        exec_config = yaml.safe_load(hook.files[0].read_text())["users"][0]["user"]["exec"]
+        env = os.environ | {item["name"]: item["value"] for item in exec_config.get("env") or []}
+        minted = subprocess.run(
+            [exec_config["command"], *exec_config["args"]], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert minted.returncode == 0, minted.stderr
+    assert json.loads(minted.stdout)["status"]["token"].startswith("k8s-aws-v1.")

@@ -98,8 +98,8 @@ def api_fleet(sandbox) -> Iterator[ApiFleet]:
         )
     configuration = client.Configuration()
     configuration.host = cluster["endpoint"]
-    configuration.api_key = {"authorization": "any-token"}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
+    configuration.api_key = {"BearerToken": "any-token"}
+    configuration.api_key_prefix = {"BearerToken": "Bearer"}
     with client.ApiClient(configuration) as kube:
         yield ApiFleet(eks, kube)
 

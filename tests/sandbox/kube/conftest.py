@@ -62,13 +62,13 @@ def add_worker(cluster: KubeCluster, name: str, kubelet_version: str = "v1.31.7-
 
 @pytest.fixture
 def api_client(kube: KubeServer) -> Iterator[Any]:
-    """The official typed client, client-side validation on, with a bearer token the server ignores."""
+    """The official typed client, client-side validation on, with a bearer token (any is accepted; none is refused)."""
     from kubernetes import client
 
     configuration = client.Configuration()
     configuration.host = kube.url
-    configuration.api_key = {"authorization": "sim-token"}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
+    configuration.api_key = {"BearerToken": "sim-token"}
+    configuration.api_key_prefix = {"BearerToken": "Bearer"}
     assert configuration.client_side_validation
     with client.ApiClient(configuration) as api:
         yield api
