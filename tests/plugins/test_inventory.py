@@ -4,7 +4,8 @@ from datetime import date
 
 import pytest
 
-from eks_runbooks.core.inventory import minor_of, render_inventory, summarize_cluster
+from eks_runbooks.core.inventory import render_inventory, summarize_cluster
+from eks_runbooks.core.versions import minor_of
 
 CALENDAR = [
     {

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
+from eks_runbooks.core.versions import minor_of
+
 
 @dataclass(frozen=True)
 class NodegroupSummary:
@@ -35,14 +37,6 @@ class ClusterSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def minor_of(version: str) -> int:
-    """The minor number of a Kubernetes ``1.NN`` version string."""
-    major, _, minor = version.partition(".")
-    if major != "1" or not minor.isdigit():
-        raise ValueError(f"not a Kubernetes 1.NN version: {version!r}")
-    return int(minor)
 
 
 def summarize_cluster(
