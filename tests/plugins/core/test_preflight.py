@@ -18,7 +18,7 @@ from eks_runbooks.core.preflight import (
     render_preflight_markdown,
     run_preflight,
 )
-from tests.plugins.core.test_preflight_checks import healthy_inputs, nodegroup, pdb
+from tests.plugins.core.preflight_builders import healthy_inputs, nodegroup, pdb
 
 CATALOGUE = load_preflight_catalogue()
 
