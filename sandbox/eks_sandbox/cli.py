@@ -3,8 +3,8 @@
     eks-sandbox serve --fleet include/sandbox/fleets/demo.yaml --time-scale 0.05
 
 prints the endpoint, then serves until Ctrl-C or SIGTERM. Point an Airflow ``aws`` connection's
-``endpoint_url`` (or ``AWS_ENDPOINT_URL``) at it; DescribeCluster's ``endpoint`` of each cluster is its
-Kubernetes API on the same port.
+``endpoint_url`` (or ``AWS_ENDPOINT_URL``) at it (plain HTTP); DescribeCluster's ``endpoint`` of each cluster is
+its Kubernetes API on the same port, over HTTPS, signed by the CA in ``certificateAuthority``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=5055, help="port to bind (default: %(default)s)")
     serve.add_argument(
         "--advertise-url",
-        help="base URL clients reach the sandbox at, used in cluster endpoints (default: http://HOST:PORT); "
-        "e.g. http://sandbox:5055 in docker-compose",
+        help="base URL clients reach the sandbox at (default: http://HOST:PORT), e.g. http://sandbox:5055 in "
+        "docker-compose; cluster endpoints are https:// on its host and port, which the TLS certificate names",
     )
     serve.add_argument(
         "--time-scale",
@@ -74,7 +74,10 @@ def _serve(
             summary = load_fleet(sandbox, fleet_document)
             sandbox.fleet_loaded = True
             print(f"eks-sandbox: loaded fleet {fleet}: {json.dumps(summary['clusters'])}", flush=True)
-        print(f"eks-sandbox: serving AWS and Kubernetes APIs on {server.url} (time scale {time_scale})", flush=True)
+        print(
+            f"eks-sandbox: serving AWS (http) and Kubernetes (https) APIs on {server.url} (time scale {time_scale})",
+            flush=True,
+        )
         stop.wait()
     except FleetError as error:
         failure = error

@@ -1,6 +1,9 @@
-"""One loopback port for the whole simulated fleet.
+"""One loopback port for the whole simulated fleet, plain HTTP and HTTPS alike.
 
-Requests are dispatched by what they are, the way the real endpoints would tell them apart:
+Each connection's first byte tells them apart: a TLS ClientHello starts with 0x16, which no HTTP method does.
+AWS SDKs, the AWS CLI and the control API speak plain HTTP; every cluster's Kubernetes API is HTTPS, as on EKS,
+with a certificate signed by the CA that DescribeCluster reports (``eks_sandbox.tls``), and, as on EKS, needs a
+bearer token. Requests are dispatched by what they are, the way the real endpoints would tell them apart:
 
 - ``/k8s/<cluster id>/...`` — the Kubernetes API of one cluster (the ``endpoint`` DescribeCluster reports);
 - ``/_sandbox/...`` — the sandbox's own control API (health, faults, clock, fleet loading);
@@ -14,13 +17,16 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Response
 
 from eks_sandbox import moto_compat
@@ -34,6 +40,12 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 KUBE_PREFIX = "/k8s/"
 CONTROL_PREFIX = "/_sandbox"
+#: Kubernetes paths EKS serves without authentication (ClusterRole system:public-info-viewer).
+PUBLIC_KUBE_PATHS = frozenset({"version", "healthz", "livez", "readyz"})
+#: The first byte of every TLS connection: record type 22, handshake (the ClientHello).
+TLS_HANDSHAKE = 0x16
+#: How long a new connection may take to send its first byte and complete the TLS handshake.
+HANDSHAKE_TIMEOUT = 30.0
 
 
 class SandboxDispatcher:
@@ -58,10 +70,19 @@ class SandboxDispatcher:
 
     def _kubernetes(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         cluster_id, _, rest = environ["PATH_INFO"][len(KUBE_PREFIX) :].partition("/")
+        if environ.get("wsgi.url_scheme") != "https":
+            # What kube-apiserver (Go's HTTP server) answers a plain-HTTP request on its TLS port.
+            return Response("Client sent an HTTP request to an HTTPS server.\n", 400, mimetype="text/plain")(
+                environ, start_response
+            )
         with self.sandbox.transaction():
             cluster = self.sandbox.kube_clusters.get(cluster_id)
             if cluster is None:
-                return _kube_not_found(cluster_id)(environ, start_response)
+                message = f"no simulated cluster has endpoint id {cluster_id!r} (deleted, or the sandbox restarted?)"
+                return _kube_status(404, "NotFound", message)(environ, start_response)
+            if rest.strip("/") not in PUBLIC_KUBE_PATHS and not _bearer_token(environ):
+                # EKS's answer to a request without a token (or with one it cannot authenticate).
+                return _kube_status(401, "Unauthorized", "Unauthorized")(environ, start_response)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + KUBE_PREFIX + cluster_id
             environ["PATH_INFO"] = "/" + rest
             environ["eks_sandbox.kube_cluster"] = cluster
@@ -98,11 +119,63 @@ class SandboxDispatcher:
         return params.pop("Action", ""), params
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler without its per-request access log (a fleet load makes hundreds of requests)."""
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, telling the app which connections are TLS (the server itself has no ssl_context)."""
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        if isinstance(self.connection, ssl.SSLSocket):
+            environ["wsgi.url_scheme"] = "https"
+        return environ
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except ssl.SSLError as error:  # a TLS client gone mid-request: like a dropped plain connection
+            self.connection_dropped(error)
+
+
+class _QuietRequestHandler(_RequestHandler):
+    """The handler without its per-request access log (a fleet load makes hundreds of requests)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
+
+
+class _DualProtocolServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server, serving plain HTTP and TLS on one port by the first byte of each connection.
+
+    The sniffing and the handshake run in the connection's own thread, never in the accept loop, so a client
+    that connects and sends nothing (or handshakes slowly) delays nobody else.
+    """
+
+    def __init__(self, *args: Any, tls_context: ssl.SSLContext, log_tls_errors: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tls_context = tls_context
+        self.log_tls_errors = log_tls_errors
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        connection = request
+        try:
+            # Werkzeug writes headers and body separately; over TLS, Nagle's algorithm would hold the body back
+            # until the client's delayed ACK of the headers: ~12 ms per response instead of ~2.
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            request.settimeout(HANDSHAKE_TIMEOUT)
+            first = request.recv(1, socket.MSG_PEEK)
+            if not first:
+                return  # closed before sending anything (a port probe)
+            if first[0] == TLS_HANDSHAKE:
+                connection = self.tls_context.wrap_socket(request, server_side=True)
+            connection.settimeout(None)
+        except OSError as error:  # timeouts, resets and failed handshakes (ssl.SSLError) alike
+            if self.log_tls_errors:
+                print(f"eks-sandbox: connection from {client_address[0]} dropped: {error}", file=sys.stderr)
+            return
+        try:
+            self.RequestHandlerClass(connection, client_address, self)
+        finally:
+            if connection is not request:  # wrap_socket took over the socket: close the TLS one
+                self.shutdown_request(connection)
 
 
 class SandboxServer:
@@ -117,9 +190,16 @@ class SandboxServer:
         log_requests: bool = False,
     ) -> None:
         self.sandbox = sandbox
-        handler = WSGIRequestHandler if log_requests else _QuietRequestHandler
-        self._server: BaseWSGIServer = make_server(
-            host, port, SandboxDispatcher(sandbox), threaded=True, request_handler=handler
+        advertise_host = urlsplit(advertise_url).hostname if advertise_url else None
+        #: The certificate TLS clients are served: for the loopback names, the bind and the advertise host.
+        self.certificate = sandbox.tls.issue_server_certificate(filter(None, [host, advertise_host]))
+        self._server = _DualProtocolServer(
+            host,
+            port,
+            SandboxDispatcher(sandbox),
+            _RequestHandler if log_requests else _QuietRequestHandler,
+            tls_context=self.certificate.server_context(),
+            log_tls_errors=log_requests,
         )
         self._thread: threading.Thread | None = None
         self.url = f"http://{host}:{self._server.server_port}"
@@ -193,14 +273,21 @@ def _fault_response(fault: ErrorFault, environ: dict[str, Any]) -> Response:
     return Response(body, fault.status, content_type="text/xml")
 
 
-def _kube_not_found(cluster_id: str) -> Response:
+def _bearer_token(environ: dict[str, Any]) -> str:
+    """The bearer token of a request (``Authorization: Bearer <token>``), or ``""``."""
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _kube_status(code: int, reason: str, message: str) -> Response:
+    """A Kubernetes ``Status`` failure, as kube-apiserver answers errors outside any resource."""
     status = {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
         "status": "Failure",
-        "message": f"no simulated cluster has endpoint id {cluster_id!r} (was it deleted, or the sandbox restarted?)",
-        "reason": "NotFound",
-        "code": 404,
+        "message": message,
+        "reason": reason,
+        "code": code,
     }
-    return Response(json.dumps(status), 404, content_type="application/json")
+    return Response(json.dumps(status), code, content_type="application/json")

@@ -13,9 +13,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from eks_sandbox.clock import SimClock
 from eks_sandbox.faults import FaultInjector
+from eks_sandbox.tls import CertificateAuthority
 
 if TYPE_CHECKING:
     from eks_sandbox.eks.backend import EksBackend
@@ -42,8 +44,11 @@ class Sandbox:
         self.faults = FaultInjector()
         #: Kubernetes API of each cluster, by the opaque id that appears in the cluster's endpoint.
         self.kube_clusters: dict[str, KubeCluster] = {}
-        #: Base URL this sandbox is served on (``http://127.0.0.1:5055``); set by the server before use.
+        #: Base URL of the AWS APIs (``http://127.0.0.1:5055``); set by the server before use. The same port
+        #: serves every cluster's Kubernetes API over HTTPS (``kube_endpoint``).
         self.base_url = "http://127.0.0.1:5055"
+        #: The CA that signs the server's certificate: DescribeCluster's ``certificateAuthority.data``.
+        self.tls = CertificateAuthority.generate()
         #: AWS calls served, by (service, operation): what a runbook really calls (IAM policies, benchmarks).
         self.api_calls: Counter[tuple[str, str]] = Counter()
         #: False while ``eks-sandbox serve`` is still building its fleet (health reports it).
@@ -51,8 +56,9 @@ class Sandbox:
         self.eks: EksBackend = EksBackend(self)
 
     def kube_endpoint(self, cluster_id: str) -> str:
-        """The Kubernetes API endpoint that DescribeCluster reports for a cluster."""
-        return f"{self.base_url}/k8s/{cluster_id}"
+        """The Kubernetes API endpoint that DescribeCluster reports for a cluster: HTTPS, on the AWS APIs' port."""
+        base = urlsplit(self.base_url)._replace(scheme="https").geturl().rstrip("/")
+        return f"{base}/k8s/{cluster_id}"
 
     def advance(self) -> None:
         """Apply every simulated transition that is due at the current simulated time."""

@@ -1,6 +1,6 @@
 """A fleet built and operated through the APIs alone: boto3 for AWS, the official kubernetes client for each
-cluster, over HTTP, waiting on the real clock — what a runbook can do, and nothing else (no in-process
-``kube.apply`` or ``settle``).
+cluster (HTTPS verified against DescribeCluster's CA, a bearer token), waiting on the real clock — what a runbook
+can do, and nothing else (no in-process ``kube.apply`` or ``settle``).
 
 The in-process sandbox runs at time scale 0.001: a cluster takes ~0.6 s to create, a node group version update
 about a second; every wait polls with a generous deadline so a loaded machine cannot fail it.
@@ -8,6 +8,7 @@ about a second; every wait polls with a generous deadline so a loaded machine ca
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ class ApiFleet:
 
 
 @pytest.fixture
-def api_fleet(sandbox) -> Iterator[ApiFleet]:
+def api_fleet(sandbox, tmp_path) -> Iterator[ApiFleet]:
     from kubernetes import client
 
     session = boto3.session.Session(region_name="us-east-1")
@@ -96,8 +97,13 @@ def api_fleet(sandbox) -> Iterator[ApiFleet]:
             lambda status: status == "ACTIVE",
             f"add-on {addon} ACTIVE",
         )
+    # What a kubeconfig from `aws eks update-kubeconfig` holds: the endpoint and its CA, from DescribeCluster.
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_bytes(base64.b64decode(cluster["certificateAuthority"]["data"]))
     configuration = client.Configuration()
     configuration.host = cluster["endpoint"]
+    configuration.ssl_ca_cert = str(ca_file)
+    assert cluster["endpoint"].startswith("https://") and configuration.verify_ssl
     configuration.api_key = {"BearerToken": "any-token"}
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
     with client.ApiClient(configuration) as kube:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from tests.helpers import VENV_BIN, free_port, wait_for_http
 
@@ -124,10 +129,31 @@ def test_addon_catalogue_names_default_versions(sandbox_process):
         assert len(defaults) == 1, f"{addon['addonName']} has {len(defaults)} default versions for 1.32"
 
 
+def test_the_cluster_endpoint_is_https_on_the_cli_port_and_verifies_with_the_reported_ca(sandbox_process):
+    cluster = json.loads(aws(sandbox_process, "eks", "describe-cluster", "--name", "payments-prod").stdout)["cluster"]
+    endpoint = urlsplit(cluster["endpoint"])
+    assert endpoint.scheme == "https" and endpoint.netloc == urlsplit(sandbox_process).netloc
+    trusted = ssl.create_default_context(cadata=base64.b64decode(cluster["certificateAuthority"]["data"]).decode())
+    with urllib.request.urlopen(f"{cluster['endpoint']}/version", context=trusted, timeout=30) as response:
+        assert json.load(response)["minor"] == "32"  # public: no token needed
+    with pytest.raises(urllib.error.HTTPError) as anonymous:
+        urllib.request.urlopen(f"{cluster['endpoint']}/api/v1/nodes", context=trusted, timeout=30)
+    assert anonymous.value.code == 401
+    with pytest.raises(urllib.error.URLError) as untrusted:
+        urllib.request.urlopen(f"{cluster['endpoint']}/version", context=ssl.create_default_context(), timeout=30)
+    assert isinstance(untrusted.value.reason, ssl.SSLCertVerificationError)
+
+
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
 def test_kubectl_lists_the_nodes_of_a_demo_cluster_at_its_version(sandbox_process, tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     aws(sandbox_process, "eks", "update-kubeconfig", "--name", "payments-prod", "--kubeconfig", str(kubeconfig))
+    # kubectl verifies the server against the kubeconfig's CA and sends the token `aws eks get-token` mints.
+    (entry,) = yaml.safe_load(kubeconfig.read_text())["clusters"]
+    assert entry["cluster"]["server"].startswith("https://") and entry["cluster"]["certificate-authority-data"]
+    assert "insecure-skip-tls-verify" not in entry["cluster"]
+    (user,) = yaml.safe_load(kubeconfig.read_text())["users"]
+    assert {"eks", "get-token"} <= set(user["user"]["exec"]["args"])
     env = os.environ | {
         "KUBECONFIG": str(kubeconfig),
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -94,7 +94,7 @@ class EksBackend:
         return cluster
 
     def describe_cluster(self, cluster: clusters.Cluster) -> dict[str, Any]:
-        return cluster.describe(self.sandbox.kube_endpoint(cluster.id))
+        return cluster.describe(self.sandbox.kube_endpoint(cluster.id), self.sandbox.tls.data)
 
     # --- the Kubernetes side ---------------------------------------------------------------------------------
 

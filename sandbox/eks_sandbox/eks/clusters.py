@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,7 +72,8 @@ class Cluster:
     def authentication_mode(self) -> str:
         return self.access_config["authenticationMode"]
 
-    def describe(self, endpoint: str) -> dict[str, Any]:
+    def describe(self, endpoint: str, certificate_authority: str) -> dict[str, Any]:
+        """DescribeCluster's ``cluster``; ``certificate_authority`` is the base64 PEM of the endpoint's CA."""
         reachable = self.status in ("ACTIVE", "UPDATING")
         described: dict[str, Any] = {
             "name": self.name,
@@ -96,19 +96,12 @@ class Cluster:
         # Like EKS, a cluster has no endpoint or CA data until its control plane is up.
         if reachable:
             described["endpoint"] = endpoint
-            described["certificateAuthority"] = {"data": _certificate_authority_data(self.name)}
+            described["certificateAuthority"] = {"data": certificate_authority}
         if self.encryption_config:
             described["encryptionConfig"] = self.encryption_config
         if self.zonal_shift_config is not None:
             described["zonalShiftConfig"] = self.zonal_shift_config
         return described
-
-
-def _certificate_authority_data(name: str) -> str:
-    body = base64.b64encode(f"sandbox cluster CA for {name}".encode() * 8).decode()
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
-    return base64.b64encode(pem.encode()).decode()
 
 
 def validate_subnets(request: Request, subnet_ids: list[str]) -> list[moto_compat.SubnetInfo]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import ssl
 import urllib.request
 from datetime import timedelta
 
@@ -13,11 +15,13 @@ def _by_name(simulated_fleet, cluster="prod"):
 
 def test_flowschema_v1beta3_usage_is_an_error_before_upgrading_to_1_32(simulated_fleet):
     simulated_fleet.create_cluster(version="1.31")
-    endpoint = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["endpoint"]
+    cluster = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]
+    trusted = ssl.create_default_context(cadata=base64.b64decode(cluster["certificateAuthority"]["data"]).decode())
     request = urllib.request.Request(
-        f"{endpoint}/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas", headers={"User-Agent": "helm/v3.14.0"}
+        f"{cluster['endpoint']}/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas",
+        headers={"User-Agent": "helm/v3.14.0", "Authorization": "Bearer helm-token"},
     )
-    with urllib.request.urlopen(request) as response:
+    with urllib.request.urlopen(request, context=trusted) as response:
         assert response.status == 200
     simulated_fleet.eks.start_insights_refresh(clusterName="prod")
     assert simulated_fleet.eks.describe_insights_refresh(clusterName="prod")["status"] == "IN_PROGRESS"

@@ -2,13 +2,19 @@
 
 One ``SandboxServer`` per test session; each test registers a fresh ``KubeCluster`` as
 ``sandbox.kube_clusters["test"]``, so clients (the typed and dynamic Python clients, kubectl) reach it at
-``/k8s/test`` through exactly the routing, path prefix and lock that ``eks-sandbox serve`` uses.
+``https://.../k8s/test`` through exactly the routing, path prefix, TLS, authentication and lock that
+``eks-sandbox serve`` uses. Every client verifies the server against the sandbox's CA (what DescribeCluster
+reports as ``certificateAuthority``) and sends a bearer token, as against EKS.
 """
 
 from __future__ import annotations
 
+import ssl
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.client import HTTPResponse
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,14 +24,28 @@ from eks_sandbox.server import SandboxServer
 from eks_sandbox.world import Sandbox
 
 CLUSTER_ID = "test"
+#: Any non-empty bearer token is accepted; none is refused (401), as EKS refuses an anonymous request.
+TOKEN = "sim-token"
 
 
 @dataclass
 class KubeServer:
-    """The test's cluster and the URL its API is served at (what a kubeconfig's ``server`` holds)."""
+    """The test's cluster, the URL its API is served at (a kubeconfig's ``server``) and how to trust it."""
 
     cluster: KubeCluster
     url: str
+    #: base64 PEM of the CA (DescribeCluster's ``certificateAuthority.data``, a kubeconfig's
+    #: ``certificate-authority-data``), and the same CA as a file (the Python client's ``ssl_ca_cert``)
+    ca_data: str
+    ca_file: Path
+    ssl_context: ssl.SSLContext
+
+    def open(self, path: str, headers: dict[str, str] | None = None, token: str | None = TOKEN) -> HTTPResponse:
+        """GET ``path`` of the cluster's API with urllib, verifying TLS, with a bearer token unless ``token=None``."""
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        return urllib.request.urlopen(urllib.request.Request(self.url + path, headers=sent), context=self.ssl_context)
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +55,26 @@ def kube_sandbox_server() -> Iterator[SandboxServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def kube_ca_file(kube_sandbox_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared server's CA certificate (public: no key in it) as a PEM file."""
+    path = tmp_path_factory.mktemp("kube-ca") / "ca.crt"
+    path.write_bytes(kube_sandbox_server.sandbox.tls.pem)
+    return path
+
+
 @pytest.fixture
-def kube(kube_sandbox_server: SandboxServer) -> Iterator[KubeServer]:
-    """A fresh 1.31 cluster with three Ready nodes, served over HTTP."""
+def kube(kube_sandbox_server: SandboxServer, kube_ca_file: Path) -> Iterator[KubeServer]:
+    """A fresh 1.31 cluster with three Ready nodes, served over HTTPS."""
     sandbox = kube_sandbox_server.sandbox
     cluster = KubeCluster("test", "1.31", sandbox.clock)
     for index in range(3):
         add_worker(cluster, f"ip-10-0-1-{10 + index}.ec2.internal")
     with sandbox.lock:
         sandbox.kube_clusters[CLUSTER_ID] = cluster
-    yield KubeServer(cluster, sandbox.kube_endpoint(CLUSTER_ID))
+    yield KubeServer(
+        cluster, sandbox.kube_endpoint(CLUSTER_ID), sandbox.tls.data, kube_ca_file, sandbox.tls.client_context()
+    )
     with sandbox.lock:
         sandbox.kube_clusters.pop(CLUSTER_ID, None)
 
@@ -62,12 +92,14 @@ def add_worker(cluster: KubeCluster, name: str, kubelet_version: str = "v1.31.7-
 
 @pytest.fixture
 def api_client(kube: KubeServer) -> Iterator[Any]:
-    """The official typed client, client-side validation on, with a bearer token (any is accepted; none is refused)."""
+    """The official typed client, client-side validation on, verifying TLS, with a bearer token."""
     from kubernetes import client
 
     configuration = client.Configuration()
     configuration.host = kube.url
-    configuration.api_key = {"BearerToken": "sim-token"}
+    configuration.ssl_ca_cert = str(kube.ca_file)
+    assert configuration.verify_ssl
+    configuration.api_key = {"BearerToken": TOKEN}
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
     assert configuration.client_side_validation
     with client.ApiClient(configuration) as api:

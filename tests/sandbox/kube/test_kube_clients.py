@@ -1,4 +1,4 @@
-"""The official Python clients and kubectl against the simulated API server, over HTTP."""
+"""The official Python clients and kubectl against the simulated API server, over HTTPS with a token."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -208,15 +207,15 @@ def test_discovery_lists_subresources_and_drops_removed_versions(kube, api_clien
     assert {"deployments/scale", "deployments/status", "daemonsets"} <= apps
 
     kube.cluster.set_version("1.24")
-    assert _status_of(f"{kube.url}/apis/policy/v1beta1/poddisruptionbudgets") == 200
+    assert _status_of(kube, "/apis/policy/v1beta1/poddisruptionbudgets") == 200
     kube.cluster.set_version("1.25")
-    assert _status_of(f"{kube.url}/apis/policy/v1beta1/poddisruptionbudgets") == 404
-    assert _status_of(f"{kube.url}/apis/policy/v1/poddisruptionbudgets/") == 200
+    assert _status_of(kube, "/apis/policy/v1beta1/poddisruptionbudgets") == 404
+    assert _status_of(kube, "/apis/policy/v1/poddisruptionbudgets/") == 200
 
 
-def _status_of(url: str) -> int:
+def _status_of(kube, path: str) -> int:
     try:
-        with urllib.request.urlopen(url) as response:
+        with kube.open(path) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -233,11 +232,8 @@ def test_version_endpoint_follows_set_version(kube, api_client: client.ApiClient
 
 
 def test_api_usage_counts_requests_per_group_version_resource_and_user_agent(kube):
-    request = urllib.request.Request(
-        f"{kube.url}/apis/autoscaling/v2/horizontalpodautoscalers", headers={"User-Agent": "velero/1.13"}
-    )
     for _ in range(2):
-        urllib.request.urlopen(request).close()
+        kube.open("/apis/autoscaling/v2/horizontalpodautoscalers", headers={"User-Agent": "velero/1.13"}).close()
     usage = kube.cluster.api_usage[("autoscaling", "v2", "horizontalpodautoscalers")]["velero/1.13"]
     assert usage.count == 2
     assert usage.last_request <= kube.cluster.clock.now()
@@ -254,7 +250,9 @@ def test_kubectl_gets_nodes_with_kubelet_version_and_pods_in_all_namespaces(
             {
                 "apiVersion": "v1",
                 "kind": "Config",
-                "clusters": [{"name": "sim", "cluster": {"server": kube.url}}],
+                "clusters": [
+                    {"name": "sim", "cluster": {"server": kube.url, "certificate-authority-data": kube.ca_data}}
+                ],
                 "users": [{"name": "runbook", "user": {"token": "sim-token"}}],
                 "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "runbook"}}],
                 "current-context": "sim",
