@@ -7,7 +7,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
@@ -84,3 +87,17 @@ def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | N
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def sandbox_control(base_url: str, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+    """Call the sandbox control API ``/_sandbox{path}``; returns (status, JSON answer), error statuses included.
+
+    ``body`` is sent as JSON, or as-is when it is already text (a fleet file's YAML).
+    """
+    data = body.encode() if isinstance(body, str) else None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base_url}/_sandbox{path}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)

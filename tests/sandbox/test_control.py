@@ -3,14 +3,13 @@ fleet loading, and the errors each answers for a bad request."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+
+from tests.helpers import sandbox_control
 
 SMALL_FLEET = """
 accounts:
@@ -31,14 +30,7 @@ accounts:
 
 
 def control(sandbox, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-    """Call ``/_sandbox{path}``; returns (status, JSON answer), error statuses included."""
-    data = body.encode() if isinstance(body, str) else None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{sandbox.base_url}/_sandbox{path}", data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+    return sandbox_control(sandbox.base_url, method, path, body)
 
 
 def eks(sandbox) -> Any:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 import boto3
@@ -13,6 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from eks_sandbox.faults import FaultInjector
+from tests.helpers import sandbox_control
 
 #: characters that break XML unless escaped, in every injected message
 MESSAGE = 'Rate <exceeded> & "retry" later'
@@ -52,13 +50,7 @@ def test_well_formed_rules_are_accepted():
 
 
 def control(sandbox, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{sandbox.base_url}/_sandbox{path}", data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+    return sandbox_control(sandbox.base_url, method, path, body)
 
 
 def client(sandbox, service: str) -> Any:

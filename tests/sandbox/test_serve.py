@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.helpers import VENV_BIN, free_port, wait_for_http
+from tests.helpers import VENV_BIN, free_port, sandbox_control, wait_for_http
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def test_version_update_runs_in_progress_then_successful_and_refuses_a_second(sa
 
     # Simulated time stands still while three CLI calls (a second or more each on a loaded machine) look at the
     # update: at --time-scale 0.01 it would otherwise end within their six wall seconds.
-    _post(f"{sandbox_process}/_sandbox/clock/pause", {})
+    sandbox_control(sandbox_process, "POST", "/clock/pause", {})
     try:
         update = json.loads(
             aws(
@@ -87,7 +87,7 @@ def test_version_update_runs_in_progress_then_successful_and_refuses_a_second(sa
         assert second.returncode != 0 and "ResourceInUseException" in second.stderr
         assert describe_update(update["id"]) == "InProgress"
     finally:
-        _post(f"{sandbox_process}/_sandbox/clock/resume", {})
+        sandbox_control(sandbox_process, "POST", "/clock/resume", {})
     deadline = time.monotonic() + 60
     status = "InProgress"
     while status == "InProgress" and time.monotonic() < deadline:
@@ -240,8 +240,10 @@ def test_kubectl_rollout_restart_after_a_pod_identity_association_gives_new_pods
 
 
 def test_injected_throttling_reaches_the_aws_cli_as_throttling(sandbox_process):
-    rule = _post(
-        f"{sandbox_process}/_sandbox/faults",
+    _, rule = sandbox_control(
+        sandbox_process,
+        "POST",
+        "/faults",
         {
             "kind": "error",
             "service": "eks",
@@ -284,11 +286,3 @@ def test_serve_explains_a_port_already_in_use(sandbox_process):
         [str(VENV_BIN / "eks-sandbox"), "serve", "--port", port], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
-
-
-def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
