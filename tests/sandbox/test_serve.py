@@ -258,9 +258,7 @@ def test_injected_throttling_reaches_the_aws_cli_as_throttling(sandbox_process):
         assert result.returncode != 0 and "ThrottlingException" in result.stderr
         assert aws(sandbox_process, "eks", "describe-cluster", "--name", "analytics-staging").returncode == 0
     finally:
-        urllib.request.urlopen(
-            urllib.request.Request(f"{sandbox_process}/_sandbox/faults/{rule['id']}", method="DELETE")
-        ).close()
+        sandbox_control(sandbox_process, "DELETE", f"/faults/{rule['id']}")
     assert aws(sandbox_process, "eks", "describe-cluster", "--name", "payments-prod").returncode == 0
 
 
