@@ -125,6 +125,8 @@ class AddonSpec:
     owner: str
     namespace: str
     one_minor_version_at_a_time: bool
+    #: Moves after the node groups (kube-proxy): judged by version skew with the kubelets, not compatibility.
+    update_after_nodegroups: bool
     requires_iam_permissions: bool
     iam_service_account: str | None
     versions: tuple[AddonVersion, ...]
@@ -205,6 +207,7 @@ def load_addons(path: Path) -> AddonCatalogue:
             owner=spec["owner"],
             namespace=spec["namespace"],
             one_minor_version_at_a_time=bool(spec["one_minor_version_at_a_time"]),
+            update_after_nodegroups=bool(spec.get("update_after_nodegroups", False)),
             requires_iam_permissions=bool(spec["requires_iam_permissions"]),
             iam_service_account=spec.get("iam_service_account"),
             versions=tuple(

@@ -194,6 +194,10 @@ def _addon_compatibility(backend: EksBackend, cluster: Cluster) -> dict[str, Any
     details, incompatible = [], []
     for addon in sorted(cluster.addons.values(), key=lambda a: a.name):
         spec = backend.catalogue.addons.get(addon.name)
+        if spec.update_after_nodegroups:
+            # kube-proxy builds exist per minor and follow the control plane; whether it may stay behind is a
+            # version-skew question, answered by the kube-proxy skew insight, not by this one.
+            continue
         compatible = [v.version for v in spec.versions if upcoming in v.cluster_versions]
         details.append({"name": addon.name, "compatibleVersions": compatible})
         if addon.version not in compatible:

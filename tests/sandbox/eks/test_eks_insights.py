@@ -56,7 +56,22 @@ def test_version_skew_and_addon_compatibility_insights(simulated_fleet):
     addons = simulated_fleet.eks.describe_insight(
         clusterName="prod", id=insights["Amazon EKS add-on version compatibility"]["id"]
     )["insight"]
-    assert addons["insightStatus"]["status"] == "ERROR"  # kube-proxy v1.31 is not compatible with 1.32
-    details = addons["categorySpecificSummary"]["addonCompatibilityDetails"]
-    assert details == [{"name": "kube-proxy", "compatibleVersions": ["v1.32.13-eksbuild.5"]}]
+    # kube-proxy builds exist per minor and move after the control plane: skew decides, not compatibility.
+    assert addons["insightStatus"]["status"] == "PASSING"
+    assert addons["categorySpecificSummary"]["addonCompatibilityDetails"] == []
     assert insights["Cluster health issues"]["insightStatus"]["status"] == "PASSING"
+
+
+def test_addon_without_a_version_for_the_next_minor_is_an_error_insight(simulated_fleet):
+    simulated_fleet.create_cluster(version="1.32")
+    simulated_fleet.eks.create_addon(clusterName="prod", addonName="kube-proxy")
+    simulated_fleet.eks.create_addon(
+        clusterName="prod", addonName="aws-ebs-csi-driver", addonVersion="v1.37.0-eksbuild.1"
+    )
+    simulated_fleet.sandbox.settle()
+    summary = _by_name(simulated_fleet)["Amazon EKS add-on version compatibility"]
+    insight = simulated_fleet.eks.describe_insight(clusterName="prod", id=summary["id"])["insight"]
+    assert insight["insightStatus"]["status"] == "ERROR"
+    assert insight["insightStatus"]["reason"] == "Add-ons not compatible with v1.33: aws-ebs-csi-driver."
+    details = insight["categorySpecificSummary"]["addonCompatibilityDetails"]
+    assert [detail["name"] for detail in details] == ["aws-ebs-csi-driver"]

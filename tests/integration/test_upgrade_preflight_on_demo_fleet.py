@@ -1,0 +1,52 @@
+"""The upgrade pre-flight gates on real (simulated) clusters: AWS and Kubernetes state read through the APIs,
+decided by the domain core — the demo fleet's clusters each block (or pass) for the reasons they were built with.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from eks_runbooks.cluster_state import gather_preflight_inputs
+from eks_runbooks.core.preflight import load_preflight_catalogue, run_preflight
+from eks_runbooks.core.upgrade_plan import Hop
+from eks_runbooks.hooks.eks import EksRunbookHook
+from eks_runbooks.kube_client import eks_kubernetes_client
+
+
+def preflight(cluster_name: str, region: str, hop: Hop, **options):
+    hook = EksRunbookHook(aws_conn_id="aws_default", region_name=region)
+    with eks_kubernetes_client(cluster_name, hook=hook) as api_client:
+        inputs = gather_preflight_inputs(hook, api_client, cluster_name, hop, waiter_delay=0.1, **options)
+    return run_preflight(inputs, load_preflight_catalogue())
+
+
+def blocking(result) -> dict[str, list[str]]:
+    return {finding.check_id: list(finding.objects) for finding in result.blocking}
+
+
+@pytest.mark.usefixtures("demo_fleet")
+def test_hardened_cluster_passes_every_gate_of_its_next_hop():
+    result = preflight("payments-prod", "us-east-1", Hop("1.32", "1.33"))
+    assert result.passed, blocking(result)
+    assert {finding.check_id for finding in result.findings} == {spec.id for spec in load_preflight_catalogue()}
+
+
+@pytest.mark.usefixtures("demo_fleet")
+def test_neglected_cluster_is_stopped_by_its_helm_flowschema_and_its_pdb():
+    result = preflight("analytics-staging", "us-east-1", Hop("1.31", "1.32"))
+    found = blocking(result)
+    assert not result.passed
+    assert any("FlowSchema/analytics-batch" in name for name in found["K8S-REMOVED-APIS"]), found
+    assert any("analytics/PodDisruptionBudget/report-api" in name for name in found["K8S-PDB-BLOCKS-DRAIN"]), found
+
+
+@pytest.mark.usefixtures("demo_fleet")
+def test_forcing_the_drain_turns_the_pdb_into_a_warning_but_not_the_removed_api():
+    found = blocking(preflight("analytics-staging", "us-east-1", Hop("1.31", "1.32"), force_node_drain=True))
+    assert "K8S-PDB-BLOCKS-DRAIN" not in found and "K8S-REMOVED-APIS" in found
+
+
+@pytest.mark.usefixtures("demo_fleet")
+def test_cluster_with_exhausted_subnets_is_stopped_before_its_control_plane():
+    found = blocking(preflight("edge-dev", "us-west-2", Hop("1.33", "1.34")))
+    assert set(found) == {"EKS-SUBNET-FREE-IPS"}, found
