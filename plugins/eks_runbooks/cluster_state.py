@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from eks_runbooks.core.deprecations import DeprecatedObject, RemovedApi, find_removed_apis, load_api_removals
 from eks_runbooks.core.preflight import PreflightInputs
 from eks_runbooks.core.upgrade_plan import Hop
+from eks_runbooks.core.validation import ValidationProblem, WorkloadSnapshot, snapshot_workloads, validate_hop
 from eks_runbooks.core.versions import minor_of
 
 if TYPE_CHECKING:
@@ -112,6 +113,52 @@ def read_workloads(api_client: ApiClient) -> dict[str, list[dict[str, Any]]]:
             ("statefulsets", "apps/v1", "StatefulSet"),
         )
     }
+
+
+def read_workload_snapshot(api_client: ApiClient) -> WorkloadSnapshot:
+    """How available every Deployment, StatefulSet and DaemonSet is now (the pre-flight baseline)."""
+    from kubernetes.dynamic import DynamicClient
+
+    dynamic = DynamicClient(api_client)
+    return snapshot_workloads(
+        _list(dynamic, "apps/v1", "Deployment"),
+        _list(dynamic, "apps/v1", "StatefulSet"),
+        _list(dynamic, "apps/v1", "DaemonSet"),
+    )
+
+
+def check_hop_done(
+    hook: EksRunbookHook,
+    api_client: ApiClient,
+    cluster_name: str,
+    hop: Hop,
+    workloads_at_preflight: WorkloadSnapshot,
+) -> list[ValidationProblem]:
+    """Every reason the hop is not finished yet (``core.validation.validate_hop`` on the cluster's state now)."""
+    from kubernetes.dynamic import DynamicClient
+
+    eks = hook.conn
+    dynamic = DynamicClient(api_client)
+    addons = [
+        eks.describe_addon(clusterName=cluster_name, addonName=name)["addon"]
+        for name in _paginate(eks, "list_addons", "addons", clusterName=cluster_name)
+    ]
+    kube_system_daemonsets = _list(dynamic, "apps/v1", "DaemonSet", namespace="kube-system")
+    coredns = [
+        deployment
+        for deployment in _list(dynamic, "apps/v1", "Deployment", namespace="kube-system")
+        if deployment["metadata"]["name"] == "coredns"
+    ]
+    return validate_hop(
+        hop.to_version,
+        eks.describe_cluster(name=cluster_name)["cluster"],
+        _list(dynamic, "v1", "Node"),
+        addons,
+        read_workload_snapshot(api_client),
+        workloads_at_preflight,
+        kube_system_daemonsets,
+        coredns[0] if coredns else None,
+    )
 
 
 def scan_removed_apis(
