@@ -71,3 +71,11 @@ def test_each_dag_file_parses_within_budget_beyond_import_airflow():
         ("DAG parse time beyond `import airflow`", [f"{name}: {ms:.1f} ms" for name, ms in timings.items()])
     )
     assert {name: ms for name, ms in timings.items() if ms > PARSE_BUDGET_MS} == {}
+
+
+def test_airflow_plugin_manager_finds_no_broken_plugin_in_the_library():
+    from airflow import plugins_manager
+
+    plugins, import_errors = plugins_manager._get_plugins()
+    assert import_errors == {}
+    assert not [plugin for plugin in plugins if "eks_runbooks" in str(getattr(plugin, "source", ""))]
