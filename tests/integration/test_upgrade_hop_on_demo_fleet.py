@@ -23,6 +23,17 @@ def problems(hook: EksRunbookHook, baseline) -> dict[str, tuple[str, ...]]:
         return {problem.check: problem.objects for problem in check_hop_done(hook, api_client, CLUSTER, HOP, baseline)}
 
 
+def update_addons(steps) -> None:
+    for step in steps:
+        EksUpdateAddonOperator(
+            task_id=step.addon_name,
+            addon_name=step.addon_name,
+            addon_version=step.to_version,
+            client_request_token=f"{step.addon_name}-{step.to_version}",
+            **FAST,
+        ).execute({})
+
+
 def test_hop_is_done_only_when_control_plane_addons_and_every_node_are_at_the_new_version(demo_fleet):
     hook = EksRunbookHook(aws_conn_id="aws_default", region_name="us-east-1")
     eks = boto3.client("eks", region_name="us-east-1")
@@ -43,14 +54,7 @@ def test_hop_is_done_only_when_control_plane_addons_and_every_node_are_at_the_ne
     }
     catalogue = eks.describe_addon_versions(kubernetesVersion="1.33")["addons"]
     steps = plan_addon_steps(CLUSTER, installed, "1.33", catalogue, load_addon_rules())
-    for step in (step for step in steps if not step.after_nodegroups):
-        EksUpdateAddonOperator(
-            task_id=step.addon_name,
-            addon_name=step.addon_name,
-            addon_version=step.to_version,
-            client_request_token=f"{step.addon_name}-{step.to_version}",
-            **FAST,
-        ).execute({})
+    update_addons([step for step in steps if not step.after_nodegroups])
     for nodegroup in eks.list_nodegroups(clusterName=CLUSTER)["nodegroups"]:
         launch_template = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=nodegroup)["nodegroup"].get(
             "launchTemplate"
@@ -62,14 +66,7 @@ def test_hop_is_done_only_when_control_plane_addons_and_every_node_are_at_the_ne
             client_request_token=f"ng-{nodegroup}",
             **FAST,
         ).execute({})
-    for step in (step for step in steps if step.after_nodegroups):
-        EksUpdateAddonOperator(
-            task_id=step.addon_name,
-            addon_name=step.addon_name,
-            addon_version=step.to_version,
-            client_request_token=f"{step.addon_name}-{step.to_version}",
-            **FAST,
-        ).execute({})
+    update_addons([step for step in steps if step.after_nodegroups])
 
     assert [step.addon_name for step in steps][-1] == "kube-proxy"
     assert problems(hook, baseline) == {}
