@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eks_runbooks.core.versions import minor_of
+from eks_runbooks.core.versions import kubelet_minor, minor_of
 
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 FARGATE_LABEL = "eks.amazonaws.com/compute-type"
@@ -130,7 +130,7 @@ def _node_problems(hop_version: str, nodes: Iterable[Mapping[str, Any]]) -> list
         if conditions.get("Ready") != "True":
             not_ready.append(name)
         kubelet = (node.get("status") or {}).get("nodeInfo", {}).get("kubeletVersion", "")
-        if NODEGROUP_LABEL in labels and _kubelet_minor(kubelet) != target_minor:
+        if NODEGROUP_LABEL in labels and kubelet_minor(kubelet) != target_minor:
             behind.append(f"{name} ({labels[NODEGROUP_LABEL]}, {kubelet})")
     problems = []
     if not_ready:
@@ -158,14 +158,13 @@ def _daemonset_problems(daemonsets: Iterable[Mapping[str, Any]]) -> list[Validat
     ]
 
 
-def _kubelet_minor(kubelet_version: str) -> int | None:
-    """``v1.32.9-eks-113cf36`` → 32."""
-    parts = kubelet_version.lstrip("v").split(".")
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+def object_key(kind: str, namespace: str | None, name: str) -> str:
+    """``namespace/Kind/name`` (``Kind/name`` when cluster-scoped): how findings and snapshots name objects."""
+    return f"{namespace}/{kind}/{name}" if namespace else f"{kind}/{name}"
 
 
 def _workload_key(kind: str, obj: Mapping[str, Any]) -> str:
-    return f"{obj['metadata'].get('namespace', '')}/{kind}/{obj['metadata']['name']}"
+    return object_key(kind, obj["metadata"].get("namespace"), obj["metadata"]["name"])
 
 
 def _field(obj: Mapping[str, Any], path: tuple[str, ...], default: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _MINOR_VERSION = re.compile(r"^1\.(\d{1,2})$")
+_KUBELET_VERSION = re.compile(r"^v?1\.(\d+)\b")
 _ADDON_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)(?:-eksbuild\.(\d+))?$")
 
 
@@ -19,6 +20,12 @@ def minor_of(version: str) -> int:
 def minor_version(minor: int) -> str:
     """``1.NN`` for a minor number."""
     return f"1.{minor}"
+
+
+def kubelet_minor(kubelet_version: str) -> int | None:
+    """The minor of a kubelet version as a Node reports it (``v1.32.9-eks-113cf36`` → 32); None if absent."""
+    match = _KUBELET_VERSION.match(kubelet_version or "")
+    return int(match.group(1)) if match else None
 
 
 def addon_version_key(version: str) -> tuple[int, int, int, int]:

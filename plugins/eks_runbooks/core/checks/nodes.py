@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -19,7 +18,7 @@ from eks_runbooks.core.checks.registry import (
     warned,
 )
 from eks_runbooks.core.validation import FARGATE_LABEL, NODEGROUP_LABEL
-from eks_runbooks.core.versions import minor_of
+from eks_runbooks.core.versions import kubelet_minor, minor_of
 
 KARPENTER_LABELS = ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name")  # v1 NodePool, pre-v1 Provisioner
 
@@ -28,8 +27,6 @@ AL2_AMI_TYPES = frozenset({"AL2_x86_64", "AL2_x86_64_GPU", "AL2_ARM_64"})
 #: EKS publishes no AL2 AMIs after 1.32 (eks-facts §4; docs.aws.amazon.com/eks/latest/userguide/
 #: eks-ami-build-scripts.html).
 LAST_AL2_MINOR = 32
-
-_KUBELET_VERSION = re.compile(r"^v?1\.(\d+)\b")
 
 
 class NodeKind(StrEnum):
@@ -111,8 +108,8 @@ def _kubelet(node: Mapping[str, Any]) -> str:
 
 def _kubelet_older_than(node: Mapping[str, Any], minor: int) -> bool:
     """``v1.28.9-eks-113cf36`` is older than 29; a node that reports no kubelet version yet is not counted."""
-    match = _KUBELET_VERSION.match(_kubelet(node))
-    return bool(match) and int(match.group(1)) < minor
+    node_minor = kubelet_minor(_kubelet(node))
+    return node_minor is not None and node_minor < minor
 
 
 @check("EKS-NODEGROUP-HEALTH")

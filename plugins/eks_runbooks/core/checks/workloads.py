@@ -17,16 +17,11 @@ from eks_runbooks.core.checks.registry import (
     passed,
     warned,
 )
-from eks_runbooks.core.validation import NODEGROUP_LABEL
+from eks_runbooks.core.validation import NODEGROUP_LABEL, object_key
 from eks_runbooks.core.versions import minor_of
 
 #: Namespaces whose workloads belong to EKS and its add-ons, not to the teams the warnings are for.
 SYSTEM_NAMESPACES = frozenset({"kube-system"})
-
-
-def object_key(kind: str, namespace: str | None, name: str) -> str:
-    """``namespace/Kind/name`` (``Kind/name`` when cluster-scoped), as in validation's workload snapshot."""
-    return f"{namespace}/{kind}/{name}" if namespace else f"{kind}/{name}"
 
 
 def _key(kind: str, obj: Mapping[str, Any]) -> str:
