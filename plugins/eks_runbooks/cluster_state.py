@@ -26,9 +26,43 @@ if TYPE_CHECKING:
 RECENT_UPDATES = 10
 
 
+class KubernetesReader:
+    """Lists a cluster's objects, each (apiVersion, kind, selectors) once per reader.
+
+    One pre-flight looks at the same kinds for several purposes (PDB drains, removed APIs, the workload
+    baseline); a reader per read of the cluster keeps that to one request per kind and one discovery.
+    """
+
+    def __init__(self, api_client: ApiClient) -> None:
+        from kubernetes.dynamic import DynamicClient
+
+        self._dynamic = DynamicClient(api_client)
+        self._listed: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
+
+    def list(self, api_version: str, kind: str, **selectors: str) -> list[dict[str, Any]]:
+        """Every object of a kind, each carrying the apiVersion and kind it was listed through (List items
+        omit them)."""
+        key = (api_version, kind, tuple(sorted(selectors.items())))
+        if key not in self._listed:
+            resource = self._dynamic.resources.get(api_version=api_version, kind=kind)
+            items = resource.get(**selectors).to_dict().get("items") or []
+            self._listed[key] = [{**item, "apiVersion": api_version, "kind": kind} for item in items]
+        return self._listed[key]
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the cluster's API server offers this apiVersion of the kind (discovery)."""
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+        try:
+            self._dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            return False
+        return True
+
+
 def gather_preflight_inputs(
     hook: EksRunbookHook,
-    api_client: ApiClient,
+    kube: KubernetesReader,
     cluster_name: str,
     hop: Hop,
     *,
@@ -47,10 +81,7 @@ def gather_preflight_inputs(
         eks.describe_nodegroup(clusterName=cluster_name, nodegroupName=name)["nodegroup"]
         for name in hook.list_nodegroups(clusterName=cluster_name)
     ]
-    addons = [
-        eks.describe_addon(clusterName=cluster_name, addonName=name)["addon"]
-        for name in _paginate(eks, "list_addons", "addons", clusterName=cluster_name)
-    ]
+    addons = describe_addons(hook, cluster_name)
     addon_versions = [
         entry
         for addon in addons
@@ -60,9 +91,7 @@ def gather_preflight_inputs(
     ]
     update_ids = eks.list_updates(name=cluster_name)["updateIds"][-RECENT_UPDATES:]
     updates = [eks.describe_update(name=cluster_name, updateId=update_id)["update"] for update_id in update_ids]
-    subnet_ids = cluster["resourcesVpcConfig"]["subnetIds"]
-    subnets = _ec2(hook).describe_subnets(SubnetIds=subnet_ids)["Subnets"]
-    kubernetes = read_workloads(api_client)
+    subnets = _ec2(hook).describe_subnets(SubnetIds=cluster["resourcesVpcConfig"]["subnetIds"])["Subnets"]
     return PreflightInputs(
         cluster_name=cluster_name,
         cluster=cluster,
@@ -74,12 +103,25 @@ def gather_preflight_inputs(
         addon_versions=addon_versions,
         subnets=subnets,
         insights=read_upgrade_insights(hook, cluster_name, refresh=refresh_insights, waiter_delay=waiter_delay),
+        nodes=kube.list("v1", "Node"),
+        pods=kube.list("v1", "Pod"),
+        pdbs=kube.list("policy/v1", "PodDisruptionBudget"),
+        deployments=kube.list("apps/v1", "Deployment"),
+        statefulsets=kube.list("apps/v1", "StatefulSet"),
         deprecation_findings=scan_removed_apis(
-            api_client, current_version=cluster["version"], target_version=hop.to_version, removals=removals
+            kube, current_version=cluster["version"], target_version=hop.to_version, removals=removals
         ),
         force_node_drain=force_node_drain,
-        **kubernetes,
     )
+
+
+def describe_addons(hook: EksRunbookHook, cluster_name: str) -> list[dict[str, Any]]:
+    """DescribeAddon of every installed managed add-on."""
+    eks = hook.conn
+    return [
+        eks.describe_addon(clusterName=cluster_name, addonName=name)["addon"]
+        for name in _paginate(eks, "list_addons", "addons", clusterName=cluster_name)
+    ]
 
 
 def read_upgrade_insights(
@@ -98,71 +140,50 @@ def read_upgrade_insights(
     return [eks.describe_insight(clusterName=cluster_name, id=summary["id"])["insight"] for summary in summaries]
 
 
-def read_workloads(api_client: ApiClient) -> dict[str, list[dict[str, Any]]]:
-    """Nodes, pods, PodDisruptionBudgets, Deployments and StatefulSets of every namespace."""
-    from kubernetes.dynamic import DynamicClient
-
-    dynamic = DynamicClient(api_client)
-    return {
-        name: _list(dynamic, api_version, kind)
-        for name, api_version, kind in (
-            ("nodes", "v1", "Node"),
-            ("pods", "v1", "Pod"),
-            ("pdbs", "policy/v1", "PodDisruptionBudget"),
-            ("deployments", "apps/v1", "Deployment"),
-            ("statefulsets", "apps/v1", "StatefulSet"),
-        )
-    }
-
-
-def read_workload_snapshot(api_client: ApiClient) -> WorkloadSnapshot:
+def read_workload_snapshot(kube: KubernetesReader) -> WorkloadSnapshot:
     """How available every Deployment, StatefulSet and DaemonSet is now (the pre-flight baseline)."""
-    from kubernetes.dynamic import DynamicClient
-
-    dynamic = DynamicClient(api_client)
     return snapshot_workloads(
-        _list(dynamic, "apps/v1", "Deployment"),
-        _list(dynamic, "apps/v1", "StatefulSet"),
-        _list(dynamic, "apps/v1", "DaemonSet"),
+        kube.list("apps/v1", "Deployment"),
+        kube.list("apps/v1", "StatefulSet"),
+        kube.list("apps/v1", "DaemonSet"),
     )
 
 
 def check_hop_done(
     hook: EksRunbookHook,
-    api_client: ApiClient,
+    kube: KubernetesReader,
     cluster_name: str,
     hop: Hop,
     workloads_at_preflight: WorkloadSnapshot,
 ) -> list[ValidationProblem]:
     """Every reason the hop is not finished yet (``core.validation.validate_hop`` on the cluster's state now)."""
-    from kubernetes.dynamic import DynamicClient
-
-    eks = hook.conn
-    dynamic = DynamicClient(api_client)
-    addons = [
-        eks.describe_addon(clusterName=cluster_name, addonName=name)["addon"]
-        for name in _paginate(eks, "list_addons", "addons", clusterName=cluster_name)
+    in_kube_system = [
+        daemonset
+        for daemonset in kube.list("apps/v1", "DaemonSet")
+        if daemonset["metadata"].get("namespace") == "kube-system"
     ]
-    kube_system_daemonsets = _list(dynamic, "apps/v1", "DaemonSet", namespace="kube-system")
-    coredns = [
-        deployment
-        for deployment in _list(dynamic, "apps/v1", "Deployment", namespace="kube-system")
-        if deployment["metadata"]["name"] == "coredns"
-    ]
+    coredns = next(
+        (
+            deployment
+            for deployment in kube.list("apps/v1", "Deployment")
+            if (deployment["metadata"].get("namespace"), deployment["metadata"]["name"]) == ("kube-system", "coredns")
+        ),
+        None,
+    )
     return validate_hop(
         hop.to_version,
-        eks.describe_cluster(name=cluster_name)["cluster"],
-        _list(dynamic, "v1", "Node"),
-        addons,
-        read_workload_snapshot(api_client),
+        hook.conn.describe_cluster(name=cluster_name)["cluster"],
+        kube.list("v1", "Node"),
+        describe_addons(hook, cluster_name),
+        read_workload_snapshot(kube),
         workloads_at_preflight,
-        kube_system_daemonsets,
-        coredns[0] if coredns else None,
+        in_kube_system,
+        coredns,
     )
 
 
 def scan_removed_apis(
-    api_client: ApiClient,
+    kube: KubernetesReader,
     *,
     current_version: str,
     target_version: str,
@@ -173,46 +194,28 @@ def scan_removed_apis(
     Looks in Helm release storage (Secrets and ConfigMaps), in last-applied annotations, and lists every
     removed apiVersion the cluster still serves (what discovery offers now) to find live objects.
     """
-    from kubernetes.dynamic import DynamicClient
-
     removals = tuple(removals if removals is not None else load_api_removals())
-    dynamic = DynamicClient(api_client)
     current, target = minor_of(current_version), minor_of(target_version)
-    live: list[dict[str, Any]] = []
-    for removal in removals:
-        if current < minor_of(removal.removed_in) <= target and _served(dynamic, removal.api_version, removal.kind):
-            live += _list(dynamic, removal.api_version, removal.kind)
+    live = [
+        obj
+        for removal in removals
+        if current < minor_of(removal.removed_in) <= target and kube.serves(removal.api_version, removal.kind)
+        for obj in kube.list(removal.api_version, removal.kind)
+    ]
     workloads_with_annotations = [
-        *_list(dynamic, "apps/v1", "Deployment"),
-        *_list(dynamic, "apps/v1", "DaemonSet"),
-        *_list(dynamic, "apps/v1", "StatefulSet"),
-        *_list(dynamic, "v1", "Service"),
+        *kube.list("apps/v1", "Deployment"),
+        *kube.list("apps/v1", "DaemonSet"),
+        *kube.list("apps/v1", "StatefulSet"),
+        *kube.list("v1", "Service"),
     ]
     return find_removed_apis(
         target_version,
-        helm_secrets=_list(dynamic, "v1", "Secret", field_selector="type=helm.sh/release.v1"),
-        helm_configmaps=_list(dynamic, "v1", "ConfigMap", label_selector="owner=helm"),
+        helm_secrets=kube.list("v1", "Secret", field_selector="type=helm.sh/release.v1"),
+        helm_configmaps=kube.list("v1", "ConfigMap", label_selector="owner=helm"),
         live_objects=[*live, *workloads_with_annotations],
         removals=removals,
         current_version=current_version,
     )
-
-
-def _served(dynamic: Any, api_version: str, kind: str) -> bool:
-    from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
-    try:
-        dynamic.resources.get(api_version=api_version, kind=kind)
-    except ResourceNotFoundError:
-        return False
-    return True
-
-
-def _list(dynamic: Any, api_version: str, kind: str, **selectors: str) -> list[dict[str, Any]]:
-    """Every object of a kind, each carrying the apiVersion and kind it was listed through (List items omit them)."""
-    resource = dynamic.resources.get(api_version=api_version, kind=kind)
-    items = resource.get(**selectors).to_dict().get("items") or []
-    return [{**item, "apiVersion": api_version, "kind": kind} for item in items]
 
 
 def _paginate(client: Any, method: str, key: str, **arguments: Any) -> list[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from eks_runbooks.cluster_state import check_hop_done, read_workload_snapshot
+from eks_runbooks.cluster_state import KubernetesReader, check_hop_done, read_workload_snapshot
 from eks_runbooks.core.upgrade_plan import Hop, load_addon_rules, plan_addon_steps
 from eks_runbooks.hooks.eks import EksRunbookHook
 from eks_runbooks.kube_client import eks_kubernetes_client
@@ -20,7 +20,10 @@ FAST = {"cluster_name": CLUSTER, "region_name": "us-east-1", "waiter_delay": 1, 
 
 def problems(hook: EksRunbookHook, baseline) -> dict[str, tuple[str, ...]]:
     with eks_kubernetes_client(CLUSTER, hook=hook) as api_client:
-        return {problem.check: problem.objects for problem in check_hop_done(hook, api_client, CLUSTER, HOP, baseline)}
+        return {
+            problem.check: problem.objects
+            for problem in check_hop_done(hook, KubernetesReader(api_client), CLUSTER, HOP, baseline)
+        }
 
 
 def update_addons(steps) -> None:
@@ -38,7 +41,7 @@ def test_hop_is_done_only_when_control_plane_addons_and_every_node_are_at_the_ne
     hook = EksRunbookHook(aws_conn_id="aws_default", region_name="us-east-1")
     eks = boto3.client("eks", region_name="us-east-1")
     with eks_kubernetes_client(CLUSTER, hook=hook) as api_client:
-        baseline = read_workload_snapshot(api_client)
+        baseline = read_workload_snapshot(KubernetesReader(api_client))
     assert baseline["payments/Deployment/ledger-api"].is_available
 
     EksUpdateClusterVersionOperator(task_id="cp", kubernetes_version="1.33", client_request_token="cp", **FAST).execute(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from eks_runbooks.cluster_state import gather_preflight_inputs
+from eks_runbooks.cluster_state import KubernetesReader, gather_preflight_inputs
 from eks_runbooks.core.preflight import load_preflight_catalogue, run_preflight
 from eks_runbooks.core.upgrade_plan import Hop
 from eks_runbooks.hooks.eks import EksRunbookHook
@@ -16,7 +16,9 @@ from eks_runbooks.kube_client import eks_kubernetes_client
 def preflight(cluster_name: str, region: str, hop: Hop, **options):
     hook = EksRunbookHook(aws_conn_id="aws_default", region_name=region)
     with eks_kubernetes_client(cluster_name, hook=hook) as api_client:
-        inputs = gather_preflight_inputs(hook, api_client, cluster_name, hop, waiter_delay=0.1, **options)
+        inputs = gather_preflight_inputs(
+            hook, KubernetesReader(api_client), cluster_name, hop, waiter_delay=0.1, **options
+        )
     return run_preflight(inputs, load_preflight_catalogue())
 
 
