@@ -89,12 +89,22 @@ class AddonStep:
 
 
 def plan_upgrade_path(
-    cluster_name: str, current_version: str, target_version: str, cluster_versions: Iterable[Mapping[str, Any]]
+    cluster_name: str,
+    current_version: str,
+    target_version: str,
+    cluster_versions: Iterable[Mapping[str, Any]],
+    nodegroup_versions: Iterable[str] = (),
 ) -> UpgradePath:
     """
     The hops from the cluster's version to the target, or an UpgradePlanError saying why there are none.
 
+    A hop is finished only when its node groups run its version too. When a managed node group is older than
+    the control plane — typically a run that stopped after its control plane update — the plan starts with
+    the hop that brought the control plane to its version, so that hop is finished (its control plane step
+    finds the work done) before the next one starts.
+
     :param cluster_versions: ``clusterVersions`` of DescribeClusterVersions (``includeAll=True``).
+    :param nodegroup_versions: the Kubernetes version of each managed node group.
     """
     try:
         target_minor = minor_of(target_version)
@@ -104,6 +114,7 @@ def plan_upgrade_path(
             "give it as 1.NN, e.g. 1.32."
         ) from None
     current_minor = minor_of(current_version)
+    lagging = any(minor_of(version) < current_minor for version in nodegroup_versions)
     if target_minor < current_minor:
         raise UpgradePlanError(
             f"Cluster {cluster_name} runs {current_version}; {target_version} would be a downgrade. EKS can only "
@@ -113,7 +124,8 @@ def plan_upgrade_path(
     available = {
         entry["clusterVersion"]: entry for entry in cluster_versions if entry.get("versionStatus") != "UNSUPPORTED"
     }
-    hops = tuple(Hop(minor_version(minor), minor_version(minor + 1)) for minor in range(current_minor, target_minor))
+    first = current_minor - 1 if lagging else current_minor
+    hops = tuple(Hop(minor_version(minor), minor_version(minor + 1)) for minor in range(first, target_minor))
     missing = [hop.to_version for hop in hops if hop.to_version not in available]
     if missing:
         offered = ", ".join(sorted(available, key=minor_of)) or "none"
@@ -164,6 +176,31 @@ def plan_addon_steps(
             steps.append(AddonStep(name, previous, version, after_nodegroups=name in rules.after_nodegroups))
             previous = version
     return steps
+
+
+def plan_addon_steps_for_hops(
+    cluster_name: str,
+    installed: Mapping[str, str],
+    hops: Iterable[Hop],
+    addon_versions_by_hop: Mapping[str, Iterable[Mapping[str, Any]]],
+    rules: AddonRules,
+    policy: AddonVersionPolicy = AddonVersionPolicy.DEFAULT,
+) -> dict[str, list[AddonStep]]:
+    """
+    The add-on steps of every hop, each hop starting from the versions the previous one leaves (the plan).
+
+    :param addon_versions_by_hop: hop version → ``addons`` of DescribeAddonVersions for it.
+    :return: hop version → its steps, in order.
+    """
+    versions = dict(installed)
+    steps_by_hop: dict[str, list[AddonStep]] = {}
+    for hop in hops:
+        steps = plan_addon_steps(
+            cluster_name, versions, hop.to_version, addon_versions_by_hop[hop.to_version], rules, policy
+        )
+        versions.update({step.addon_name: step.to_version for step in steps})
+        steps_by_hop[hop.to_version] = steps
+    return steps_by_hop
 
 
 def _addon_rank(name: str, rules: AddonRules) -> tuple[int, str]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from eks_runbooks.hooks.eks import EksRunbookHook, update_request
 
@@ -63,3 +68,99 @@ class EksUpdateTrigger(AwsBaseWaiterTrigger):
             verify=verify,
             botocore_config=botocore_config,
         )
+
+
+class EksUpdatesTrigger(BaseTrigger):
+    """
+    Wait for the first of several EKS updates of one cluster to end (for updates that run side by side,
+    such as node groups rolled ``nodegroup_parallelism`` at a time).
+
+    Fires ``{"status": "success", "ended": [entries of updates that ended]}`` as soon as one update is no
+    longer InProgress — the operator then reads each outcome, starts the next updates and defers again — and
+    ``{"status": "error", "message": ...}`` when the attempts run out. Throttled DescribeUpdate calls are
+    retried at the next attempt, as the provider's waiters do.
+
+    :param cluster_name: The name of the cluster the updates belong to.
+    :param updates: One ``{"update_id", "nodegroup_name"?, "addon_name"?}`` per update.
+    :param waiter_delay: The amount of time in seconds to wait between attempts.
+    :param waiter_max_attempts: The maximum number of attempts to be made.
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: Which AWS region the connection should use.
+        If this is None or empty then the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    def __init__(
+        self,
+        cluster_name: str,
+        updates: list[dict[str, str]],
+        waiter_delay: float,
+        waiter_max_attempts: int,
+        aws_conn_id: str | None,
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.cluster_name = cluster_name
+        self.updates = updates
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{self.__class__.__module__}.{self.__class__.__name__}",
+            {
+                "cluster_name": self.cluster_name,
+                "updates": self.updates,
+                "waiter_delay": self.waiter_delay,
+                "waiter_max_attempts": self.waiter_max_attempts,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from botocore.exceptions import ClientError
+
+        hook = EksRunbookHook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+        )
+        async with await hook.get_async_conn() as client:
+            for _attempt in range(self.waiter_max_attempts):
+                try:
+                    ended = [update for update in self.updates if await self._status(client, update) != "InProgress"]
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
+                        raise
+                    self.log.info("DescribeUpdate throttled for cluster %s; trying again", self.cluster_name)
+                    ended = []
+                if ended:
+                    yield TriggerEvent({"status": "success", "ended": ended})
+                    return
+                await asyncio.sleep(self.waiter_delay)
+        yield TriggerEvent(
+            {
+                "status": "error",
+                "message": f"EKS updates {', '.join(u['update_id'] for u in self.updates)} of cluster "
+                f"{self.cluster_name} were still InProgress after {self.waiter_max_attempts} checks",
+            }
+        )
+
+    async def _status(self, client: Any, update: dict[str, str]) -> str:
+        request = update_request(
+            self.cluster_name, update["update_id"], update.get("nodegroup_name"), update.get("addon_name")
+        )
+        response = await client.describe_update(**request)
+        return response["update"]["status"]
+
+
+#: Error codes AWS answers when a caller is over its request rate (botocore's retry handler treats them alike).
+THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})

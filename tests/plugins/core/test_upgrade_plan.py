@@ -10,6 +10,7 @@ from eks_runbooks.core.upgrade_plan import (
     UpgradePlanError,
     load_addon_rules,
     plan_addon_steps,
+    plan_addon_steps_for_hops,
     plan_upgrade_path,
 )
 
@@ -140,3 +141,30 @@ def test_addon_rules_come_from_the_addon_catalogue_data():
     assert {"vpc-cni", "eks-pod-identity-agent"} <= rules.one_minor_at_a_time
     assert "coredns" not in rules.one_minor_at_a_time
     assert rules.after_nodegroups == frozenset({"kube-proxy"})
+
+
+def test_a_node_group_behind_the_control_plane_reopens_the_hop_that_left_it_behind():
+    path = plan_upgrade_path("payments", "1.33", "1.34", calendar("1.32", "1.33", "1.34"), ["1.33", "1.32"])
+    assert path.hops == (Hop("1.32", "1.33"), Hop("1.33", "1.34"))
+
+
+def test_target_reached_with_a_lagging_node_group_still_finishes_the_last_hop():
+    path = plan_upgrade_path("payments", "1.33", "1.33", calendar("1.32", "1.33"), ["1.32"])
+    assert path.hops == (Hop("1.32", "1.33"),) and not path.nothing_to_do
+
+
+def test_node_groups_at_the_control_plane_version_add_no_hop():
+    path = plan_upgrade_path("payments", "1.33", "1.34", calendar("1.33", "1.34"), ["1.33", "1.33"])
+    assert path.hops == (Hop("1.33", "1.34"),)
+
+
+def test_each_hop_of_the_plan_starts_from_the_addon_versions_the_previous_hop_leaves():
+    catalogue = {
+        "1.33": [addon("coredns", ("v1.11.0", ["1.32", "1.33"], ["1.32"]), ("v1.12.0", ["1.33", "1.34"], ["1.33"]))],
+        "1.34": [addon("coredns", ("v1.12.0", ["1.33", "1.34"], []), ("v1.13.0", ["1.34"], ["1.34"]))],
+    }
+    steps = plan_addon_steps_for_hops(
+        "payments", {"coredns": "v1.11.0"}, [Hop("1.32", "1.33"), Hop("1.33", "1.34")], catalogue, RULES
+    )
+    assert [(s.from_version, s.to_version) for s in steps["1.33"]] == [("v1.11.0", "v1.12.0")]
+    assert [(s.from_version, s.to_version) for s in steps["1.34"]] == [("v1.12.0", "v1.13.0")]

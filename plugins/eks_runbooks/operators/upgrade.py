@@ -1,0 +1,479 @@
+"""The steps of one upgrade hop, as operators: pre-flight, control plane, add-ons, node groups, validation.
+
+Each step is one task of a hop's task group in ``eks_cluster_upgrade``. Every step:
+
+- finds its hop in the run's plan (XCom of the ``plan`` task) and skips when the plan has fewer hops;
+- reads the run's options from its params (``upgrade_run.upgrade_request_of``) and, in plan mode
+  (``dry_run``), skips every step that would change the cluster;
+- reads AWS state first and does only what is left (a resumed run or a cleared task skips finished work,
+  and attaches to an update already InProgress instead of starting another);
+- waits for EKS in the triggerer (``EksUpdatesTrigger``), holding no worker slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    SkipMixin,
+)
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+from eks_runbooks.hooks.eks import EksRunbookHook
+from eks_runbooks.operators.eks import EksUpdateFailedError, failure_message, update_target
+from eks_runbooks.triggers.eks import EksUpdatesTrigger
+from eks_runbooks.upgrade_run import hop_of, upgrade_request_of
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from eks_runbooks.core.upgrade_plan import Hop
+    from eks_runbooks.core.upgrade_request import UpgradeRequest
+
+#: Updates of one cluster looked at when searching for one already InProgress.
+RECENT_UPDATES = 20
+DEFAULT_POLL_SECONDS = 30
+
+
+class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
+    """
+    One step of hop ``hop_number`` of an ``eks_cluster_upgrade`` run (base class).
+
+    :param cluster_name: The name of the cluster. (templated)
+    :param hop_number: Which hop of the plan (1-based); the step skips when the plan has fewer hops.
+    :param mutates: Whether the step changes the cluster (then it skips in plan mode).
+    :param waiter_delay: Seconds between DescribeUpdate calls while deferred. (default: the Airflow Variable
+        ``eks_upgrade_poll_seconds``, else 30; a rehearsal on the sandbox sets it to 1)
+    :param waiter_max_attempts: DescribeUpdate calls before giving up on one wait. (default: 180)
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+        If this is ``None`` or empty then the default boto3 behaviour is used. If
+        running Airflow in a distributed manner and aws_conn_id is None or
+        empty, then default boto3 configuration would be used (and must be
+        maintained on each worker node).
+    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    aws_hook_class = EksRunbookHook
+    template_fields: Sequence[str] = aws_template_fields("cluster_name")
+    mutates = True
+
+    def __init__(
+        self,
+        *,
+        cluster_name: str,
+        hop_number: int,
+        waiter_delay: float | None = None,
+        waiter_max_attempts: int = 180,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cluster_name = cluster_name
+        self.hop_number = hop_number
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+
+    def execute(self, context: Context) -> Any:
+        request = upgrade_request_of(context)
+        hop = hop_of(context, self.hop_number)
+        self.waiter_delay = poll_seconds(self.waiter_delay)
+        if self.mutates and request.dry_run:
+            raise AirflowSkipException(
+                f"Plan mode (dry_run): {self.task_id} of hop {hop.from_version} → {hop.to_version} would change "
+                f"cluster {self.cluster_name}; skipped"
+            )
+        return self.run_step(context, request, hop, [])
+
+    def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> Any:
+        """Do what is left of the step; ``done`` lists what earlier deferrals of this task finished."""
+        raise NotImplementedError
+
+    def defer_until_one_ends(self, updates: list[dict[str, str]], done: list[str]) -> None:
+        """Wait in the triggerer until one of ``updates`` (``{"update_id", "nodegroup_name"?, "addon_name"?}``)
+        ends, then resume in ``updates_ended``."""
+        for update in updates:
+            self.log.info(
+                "Waiting for EKS update %s of the %s of cluster %s",
+                update["update_id"],
+                update_target(update.get("nodegroup_name"), update.get("addon_name")),
+                self.cluster_name,
+            )
+        self.defer(
+            trigger=EksUpdatesTrigger(
+                cluster_name=self.cluster_name,
+                updates=updates,
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name="updates_ended",
+            kwargs={"done": done},
+            timeout=timedelta(seconds=self.waiter_delay * (self.waiter_max_attempts + 1)),
+        )
+
+    def updates_ended(
+        self, context: Context, event: dict[str, Any] | None = None, done: list[str] | None = None
+    ) -> Any:
+        """Resume after the trigger: fail on an update that did not succeed, else carry on with the step."""
+        if not event or event.get("status") != "success":
+            raise AirflowException(
+                f"Cluster {self.cluster_name}, {self.task_id}: "
+                f"{(event or {}).get('message', 'the wait for EKS ended without an event')}. The update may "
+                "still be running: clear this task to attach to it again."
+            )
+        done = list(done or [])
+        self.waiter_delay = poll_seconds(self.waiter_delay)
+        for update in event["ended"]:
+            done.append(self.raise_unless_successful(update))
+        return self.run_step(context, upgrade_request_of(context), hop_of(context, self.hop_number), done)
+
+    def raise_unless_successful(self, update: dict[str, str]) -> str:
+        """Fail the step with EKS's error codes when the update did not succeed; else describe what it did."""
+        nodegroup, addon = update.get("nodegroup_name"), update.get("addon_name")
+        described = self.hook.describe_update(self.cluster_name, update["update_id"], nodegroup, addon)
+        target = update_target(nodegroup, addon)
+        if described["status"] != "Successful":
+            raise EksUpdateFailedError(failure_message(self.cluster_name, target, described))
+        params = {param["type"]: param["value"] for param in described.get("params", [])}
+        moved_to = params.get("Version") or params.get("AddonVersion") or params.get("ReleaseVersion") or ""
+        self.log.info("EKS update %s of the %s of cluster %s is Successful", described["id"], target, self.cluster_name)
+        return f"{target} → {moved_to}".strip()
+
+    def request_token(self, context: Context, *parts: str) -> str:
+        """An idempotency token for one update of this task instance: the same for every try (≤ 64 chars),
+        so a retried task gets the update it already started instead of a second one."""
+        ti = context["ti"]
+        identity = "/".join((ti.dag_id, ti.run_id, ti.task_id, str(ti.map_index), *parts))
+        return "airflow-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+    def in_progress_update(self, update_type: str, **target: str) -> dict[str, Any] | None:
+        """The update of this type already InProgress on the cluster (or its node group/add-on), if any."""
+        eks = self.hook.conn
+        ids = eks.list_updates(name=self.cluster_name, **target)["updateIds"][-RECENT_UPDATES:]
+        for update_id in reversed(ids):
+            update = eks.describe_update(name=self.cluster_name, updateId=update_id, **target)["update"]
+            if update["status"] == "InProgress" and update["type"] == update_type:
+                return update
+        return None
+
+
+def poll_seconds(waiter_delay: float | None) -> float:
+    """``waiter_delay`` when given, else the Variable ``eks_upgrade_poll_seconds`` (default 30 s)."""
+    from airflow.sdk import Variable
+
+    if waiter_delay is not None:
+        return waiter_delay
+    return float(Variable.get("eks_upgrade_poll_seconds", default=DEFAULT_POLL_SECONDS))
+
+
+class EksUpgradePreflightOperator(UpgradeStepOperator, SkipMixin):
+    """
+    The gates of one hop: read the cluster (AWS and Kubernetes), run the pre-flight catalogue, and stop the
+    run before its control plane update on a blocking finding.
+
+    In plan mode the findings are recorded and the run goes on to the next hop's gates; hops after the first
+    are judged as if the earlier hops were done (the cluster's version projected to the hop's start). When
+    the plan has fewer hops, this task skips every later step at once.
+
+    Pushes ``preflight`` (the findings, summary and Markdown) and ``workloads`` (the availability baseline
+    the hop's validation compares against) to XCom.
+    """
+
+    mutates = False
+    inherits_from_skipmixin = True
+
+    def execute(self, context: Context) -> Any:
+        try:
+            hop_of(context, self.hop_number)
+        except AirflowSkipException:
+            self.skip(ti=context["ti"], tasks=[t for t in self.get_flat_relatives(upstream=False) if not t.is_teardown])
+            raise
+        result = super().execute(context)
+        if upgrade_request_of(context).dry_run:
+            # Nothing of this hop will change: skip its steps now, so the next hop's gates run at once.
+            group = f"{self.task_group.group_id}." if self.task_group and self.task_group.group_id else ""
+            self.skip(
+                ti=context["ti"],
+                tasks=[t for t in self.get_flat_relatives(upstream=False) if t.task_id.startswith(group) and group],
+            )
+        return result
+
+    def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
+        from eks_runbooks.cluster_state import KubernetesReader, gather_preflight_inputs, read_workload_snapshot
+        from eks_runbooks.core.preflight import load_preflight_catalogue, render_preflight_markdown, run_preflight
+        from eks_runbooks.kube_client import eks_kubernetes_client
+
+        with eks_kubernetes_client(self.cluster_name, hook=self.hook) as api_client:
+            kube = KubernetesReader(api_client)
+            inputs = gather_preflight_inputs(
+                self.hook,
+                kube,
+                self.cluster_name,
+                hop,
+                force_node_drain=request.force_node_drain,
+                waiter_delay=self.waiter_delay,
+            )
+            workloads = read_workload_snapshot(kube)
+        # Plan mode, a later hop: judge it as if the earlier hops were done.
+        projected = request.dry_run and inputs.cluster.get("version") != hop.from_version
+        if projected:
+            inputs = replace(inputs, cluster={**inputs.cluster, "version": hop.from_version})
+        result = run_preflight(inputs, load_preflight_catalogue(), request.ignore_checks)
+        markdown = render_preflight_markdown(result)
+        if projected:
+            markdown += (
+                f"\n_Projected: the cluster runs {context['ti'].xcom_pull(task_ids='plan')['current_version']} "
+                f"today; this hop was judged as if the earlier hops were done._\n"
+            )
+        ti = context["ti"]
+        ti.xcom_push(key="preflight", value={**result.as_dict(), "projected": projected, "markdown": markdown})
+        ti.xcom_push(key="workloads", value={key: [state.desired, state.available] for key, state in workloads.items()})
+        self.log.info("%s", result.summary)
+        if result.blocking and not request.dry_run:
+            details = "; ".join(
+                f"{finding.check_id}: {finding.detail}"
+                + (f" [{', '.join(finding.objects)}]" if finding.objects else "")
+                for finding in result.blocking
+            )
+            raise AirflowFailException(
+                f"{result.summary}. {details}. The control plane was not touched. Fix these (the report says how), "
+                f"or list a check in ignore_checks to accept the risk, then clear this task or start a new run."
+            )
+        return {"summary": result.summary}
+
+
+class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
+    """
+    UpdateClusterVersion to the hop's version — or nothing when the control plane already runs it, or attach
+    to an update to that version already InProgress. Fails with EKS's error codes when the update fails.
+    """
+
+    def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
+        from eks_runbooks.core.versions import minor_of
+
+        cluster = self.hook.conn.describe_cluster(name=self.cluster_name)["cluster"]
+        if minor_of(cluster["version"]) >= minor_of(hop.to_version):
+            return {"summary": f"control plane at {cluster['version']}" + ("" if done else " (already)")}
+        in_flight = self.in_progress_update("VersionUpdate")
+        if in_flight is not None:
+            version = {p["type"]: p["value"] for p in in_flight.get("params", [])}.get("Version")
+            if version != hop.to_version:
+                raise AirflowFailException(
+                    f"Cluster {self.cluster_name} has update {in_flight['id']} to {version} InProgress, not to "
+                    f"{hop.to_version}; wait for it to end, then clear this task."
+                )
+            self.log.info("Attaching to update %s to %s already InProgress", in_flight["id"], version)
+            update = in_flight
+        else:
+            update = self.hook.conn.update_cluster_version(
+                name=self.cluster_name,
+                version=hop.to_version,
+                clientRequestToken=self.request_token(context, hop.to_version),
+            )["update"]
+        self.defer_until_one_ends([{"update_id": update["id"]}], done)
+        raise AssertionError("defer() does not return")
+
+
+class EksUpgradeAddonsOperator(UpgradeStepOperator):
+    """
+    Move each installed managed add-on to its version for the hop (``core.upgrade_plan.plan_addon_steps``),
+    one UpdateAddon at a time, each waited for in the triggerer. ``after_nodegroups`` selects the add-ons
+    that follow the node groups (kube-proxy) instead of those that precede them.
+
+    :param after_nodegroups: This step moves the add-ons that wait for the node groups.
+    """
+
+    def __init__(self, *, after_nodegroups: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.after_nodegroups = after_nodegroups
+
+    def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
+        from eks_runbooks.cluster_state import describe_addons
+        from eks_runbooks.core.upgrade_plan import load_addon_rules, plan_addon_steps
+
+        addons = describe_addons(self.hook, self.cluster_name)
+        self._raise_on_unhealthy(addons)
+        for addon in addons:
+            in_flight = self.in_progress_update("AddonUpdate", addonName=addon["addonName"])
+            if in_flight is not None:
+                self.log.info(
+                    "Attaching to update %s of add-on %s already InProgress", in_flight["id"], addon["addonName"]
+                )
+                self.defer_until_one_ends([{"update_id": in_flight["id"], "addon_name": addon["addonName"]}], done)
+        steps = [
+            step
+            for step in plan_addon_steps(
+                self.cluster_name,
+                {addon["addonName"]: addon["addonVersion"] for addon in addons},
+                hop.to_version,
+                self.hook.conn.describe_addon_versions(kubernetesVersion=hop.to_version)["addons"],
+                load_addon_rules(),
+                request.addon_version_policy,
+            )
+            if step.after_nodegroups == self.after_nodegroups
+        ]
+        if not steps:
+            return {"summary": "; ".join(done) if done else "add-ons already at their versions for " + hop.to_version}
+        step = steps[0]
+        self.log.info("Add-on %s: %s → %s", step.addon_name, step.from_version, step.to_version)
+        update = self.hook.conn.update_addon(
+            clusterName=self.cluster_name,
+            addonName=step.addon_name,
+            addonVersion=step.to_version,
+            resolveConflicts=request.addon_conflicts,
+            clientRequestToken=self.request_token(context, step.addon_name, step.to_version),
+        )["update"]
+        self.defer_until_one_ends([{"update_id": update["id"], "addon_name": step.addon_name}], done)
+        raise AssertionError("defer() does not return")
+
+    def _raise_on_unhealthy(self, addons: list[dict[str, Any]]) -> None:
+        unhealthy = [addon for addon in addons if addon["status"] in ("DEGRADED", "UPDATE_FAILED", "CREATE_FAILED")]
+        if unhealthy:
+            issues = "; ".join(
+                f"{addon['addonName']} is {addon['status']}: "
+                + (
+                    ", ".join(f"{i.get('code')}: {i.get('message')}" for i in addon.get("health", {}).get("issues", []))
+                    or "no health issue reported"
+                )
+                for addon in unhealthy
+            )
+            raise AirflowFailException(
+                f"Cluster {self.cluster_name}: {issues}. Fix the add-on (`aws eks describe-addon` shows its health), "
+                "then clear this task."
+            )
+
+
+class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
+    """
+    Roll every managed node group to the hop's version, ``nodegroup_parallelism`` at a time (a run option),
+    waiting in the triggerer. Node groups already at the version are left alone; an update InProgress is
+    attached to; a failed roll (PodEvictionFailure: a PodDisruptionBudget refused the drain) stops the run
+    with the pods and PDBs EKS names. Node groups on a custom AMI are a manual step: the step fails naming
+    them once the others are done.
+    """
+
+    def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
+        from eks_runbooks.core.versions import minor_of
+
+        eks = self.hook.conn
+        nodegroups = [
+            eks.describe_nodegroup(clusterName=self.cluster_name, nodegroupName=name)["nodegroup"]
+            for name in self.hook.list_nodegroups(clusterName=self.cluster_name)
+        ]
+        behind = [ng for ng in nodegroups if minor_of(ng["version"]) < minor_of(hop.to_version)]
+        manual = [ng for ng in behind if ng.get("amiType") == "CUSTOM"]
+        rolling = []
+        for nodegroup in behind:
+            if nodegroup in manual:
+                continue
+            in_flight = self.in_progress_update("VersionUpdate", nodegroupName=nodegroup["nodegroupName"])
+            if in_flight is not None:
+                rolling.append({"update_id": in_flight["id"], "nodegroup_name": nodegroup["nodegroupName"]})
+        waiting = [
+            ng
+            for ng in behind
+            if ng not in manual and ng["nodegroupName"] not in {u["nodegroup_name"] for u in rolling}
+        ]
+        for nodegroup in waiting[: max(0, request.nodegroup_parallelism - len(rolling))]:
+            name = nodegroup["nodegroupName"]
+            self.log.info("Node group %s: %s → %s", name, nodegroup["version"], hop.to_version)
+            update = eks.update_nodegroup_version(
+                clusterName=self.cluster_name,
+                nodegroupName=name,
+                version=hop.to_version,
+                clientRequestToken=self.request_token(context, name, hop.to_version),
+                **({"force": True} if request.force_node_drain else {}),
+            )["update"]
+            rolling.append({"update_id": update["id"], "nodegroup_name": name})
+        if rolling:
+            self.defer_until_one_ends(rolling, done)
+        if manual:
+            raise AirflowFailException(
+                f"Cluster {self.cluster_name}: node group(s) {', '.join(_with_template(ng) for ng in manual)} run a "
+                f"custom AMI, which EKS cannot move to {hop.to_version}. Build an AMI for Kubernetes {hop.to_version}, "
+                "create a launch template version with it, update the node group to that version "
+                "(`aws eks update-nodegroup-version --launch-template ...`), then clear this task."
+            )
+        return {"summary": "; ".join(done) if done else f"node groups already at {hop.to_version}"}
+
+
+def _with_template(nodegroup: dict[str, Any]) -> str:
+    template = nodegroup.get("launchTemplate", {})
+    return f"{nodegroup['nodegroupName']} (launch template {template.get('name') or template.get('id')})"
+
+
+class EksUpgradeValidateOperator(UpgradeStepOperator):
+    """
+    Is the hop done? Control plane and every node at the version, kube-system DaemonSets rolled and ready,
+    CoreDNS ready, add-ons ACTIVE and healthy, no workload newly unavailable against the pre-flight baseline
+    (``core.validation.validate_hop``). Fails naming every problem; the next hop starts only after it.
+
+    :param preflight_task_id: The hop's pre-flight task (its ``workloads`` XCom is the baseline).
+    """
+
+    mutates = False
+
+    def __init__(self, *, preflight_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.preflight_task_id = preflight_task_id
+
+    def execute(self, context: Context) -> Any:
+        if upgrade_request_of(context).dry_run:
+            raise AirflowSkipException("Plan mode (dry_run): nothing changed, so there is nothing to validate")
+        return super().execute(context)
+
+    def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
+        from eks_runbooks.cluster_state import KubernetesReader, check_hop_done
+        from eks_runbooks.core.validation import WorkloadState
+        from eks_runbooks.kube_client import eks_kubernetes_client
+
+        pushed = context["ti"].xcom_pull(task_ids=self.preflight_task_id, key="workloads") or {}
+        baseline = {key: WorkloadState(desired, available) for key, (desired, available) in pushed.items()}
+        with eks_kubernetes_client(self.cluster_name, hook=self.hook) as api_client:
+            problems = check_hop_done(self.hook, KubernetesReader(api_client), self.cluster_name, hop, baseline)
+        if problems:
+            raise AirflowException(
+                f"Cluster {self.cluster_name}: hop {hop.from_version} → {hop.to_version} is not done: "
+                + "; ".join(
+                    f"{p.check}: {p.detail}" + (f" [{', '.join(p.objects)}]" if p.objects else "") for p in problems
+                )
+            )
+        return {"summary": f"hop {hop.from_version} → {hop.to_version} validated"}
+
+
+class UpgradeApprovalOperator(ApprovalOperator):
+    """
+    A person approves the plan before the first change (``require_approval``); in plan mode, or when no
+    approval is asked for, it passes at once. Reject skips every later step; the report says who rejected.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(ignore_downstream_trigger_rules=True, **kwargs)
+
+    def execute(self, context: Context) -> Any:
+        request = upgrade_request_of(context)
+        if request.dry_run or not request.require_approval:
+            reason = "plan mode" if request.dry_run else "require_approval is false"
+            self.log.info("No approval needed (%s)", reason)
+            return {"approved": True, "reason": reason}
+        return super().execute(context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        result = super().execute_complete(context, event)
+        if result["chosen_options"] != [self.APPROVE]:
+            responder = result.get("responded_by_user") or {}
+            return {**result, "rejected_by": responder.get("name") or responder.get("id") or "an approver"}
+        return result

@@ -1,0 +1,267 @@
+"""The run-level parts of the upgrade runbook: its request, its plan, and its report.
+
+Tasks of ``eks_cluster_upgrade`` call these; the decisions are in ``core`` (``upgrade_request``,
+``upgrade_plan``, ``upgrade_report``), this module reads AWS and Airflow state for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
+
+from eks_runbooks.core.upgrade_plan import (
+    Hop,
+    UpgradePlanError,
+    load_addon_rules,
+    plan_addon_steps_for_hops,
+    plan_upgrade_path,
+)
+from eks_runbooks.core.upgrade_report import (
+    HOP_STEPS,
+    plan_document,
+    render_report_markdown,
+    summarise_run,
+)
+from eks_runbooks.core.upgrade_request import InvalidUpgradeRequest, UpgradeRequest, parse_upgrade_request
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from eks_runbooks.hooks.eks import EksRunbookHook
+    from eks_runbooks.reports import ReportLocation
+
+log = logging.getLogger(__name__)
+
+RUNBOOK = "eks_cluster_upgrade"
+#: The fixed number of hop task groups: EKS's 26 months of support span at most five minor versions.
+MAX_HOPS = 5
+PLAN_TASK_ID = "plan"
+APPROVAL_TASK_ID = "approve"
+FAILURE_KEY = "failure"
+
+
+class UpgradeRequestRejected(AirflowFailException):
+    """The run's conf is malformed (not retried: the same conf fails the same way)."""
+
+
+def upgrade_request_of(context: Context) -> UpgradeRequest:
+    """The run's validated request, from its params (the trigger form or REST conf merged with defaults)."""
+    try:
+        return parse_upgrade_request(dict(context["params"]))
+    except InvalidUpgradeRequest as error:
+        raise UpgradeRequestRejected(
+            f"{error}. Fix the run's conf (or the trigger form) and start a new run; nothing was changed."
+        ) from None
+
+
+def request_document(request: UpgradeRequest) -> dict[str, Any]:
+    """The request as JSON-able data for XCom and the report (no credentials: a connection id only)."""
+    return {
+        **{key: getattr(request, key) for key in request.__dataclass_fields__},
+        "addon_version_policy": request.addon_version_policy.value,
+        "ignore_checks": list(request.ignore_checks),
+    }
+
+
+def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest) -> dict[str, Any]:
+    """Read the cluster and EKS's version calendar and plan the run (read-only)."""
+    from botocore.exceptions import ClientError
+
+    eks = hook.conn
+    try:
+        cluster = eks.describe_cluster(name=request.cluster_name)["cluster"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        raise AirflowFailException(
+            f"Cluster {request.cluster_name} does not exist in {request.region} for connection "
+            f"{request.aws_conn_id}; check cluster_name, region and aws_conn_id (`aws eks list-clusters "
+            f"--region {request.region}` lists what exists). Nothing was changed."
+        ) from None
+    nodegroups = [
+        eks.describe_nodegroup(clusterName=request.cluster_name, nodegroupName=name)["nodegroup"]
+        for name in hook.list_nodegroups(clusterName=request.cluster_name)
+    ]
+    try:
+        path = plan_upgrade_path(
+            request.cluster_name,
+            cluster["version"],
+            request.target_version,
+            eks.describe_cluster_versions(includeAll=True)["clusterVersions"],
+            [nodegroup["version"] for nodegroup in nodegroups if nodegroup.get("version")],
+        )
+        installed = {
+            name: eks.describe_addon(clusterName=request.cluster_name, addonName=name)["addon"]["addonVersion"]
+            for name in eks.list_addons(clusterName=request.cluster_name)["addons"]
+        }
+        addon_steps = plan_addon_steps_for_hops(
+            request.cluster_name,
+            installed,
+            path.hops,
+            {
+                hop.to_version: eks.describe_addon_versions(kubernetesVersion=hop.to_version)["addons"]
+                for hop in path.hops
+            },
+            load_addon_rules(),
+            request.addon_version_policy,
+        )
+    except UpgradePlanError as error:
+        raise AirflowFailException(f"{error} Nothing was changed.") from None
+    return plan_document(path, addon_steps, nodegroups, region=request.region, dry_run=request.dry_run)
+
+
+def hop_of(context: Context, hop_number: int) -> Hop:
+    """Hop ``hop_number`` (1-based) of the run's plan; skips the calling task when the plan is shorter."""
+    plan = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID)
+    hops = plan["hops"] if plan else []
+    if hop_number > len(hops):
+        raise AirflowSkipException(f"The plan has {len(hops)} hop(s); hop {hop_number} is not needed")
+    hop = hops[hop_number - 1]
+    return Hop(hop["from"], hop["to"])
+
+
+def remember_failure(context: Context) -> None:
+    """Task failure callback: keep the error for the run's report (the report reads it from XCom)."""
+    error = context.get("exception")
+    if error is not None:
+        context["ti"].xcom_push(key=FAILURE_KEY, value=f"{type(error).__name__}: {error}"[:4000])
+
+
+def collect_report(context: Context) -> dict[str, Any]:
+    """The run's report as data, from the XComs its tasks left and their states (read when the run ends)."""
+    ti, dag_run = context["ti"], context["dag_run"]
+    task_ids = [task_id for task_id in context["dag"].task_ids if task_id != ti.task_id]
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=task_ids).get(ti.run_id, {})
+    try:
+        request: dict[str, Any] | None = request_document(parse_upgrade_request(dict(context["params"])))
+    except InvalidUpgradeRequest:
+        request = None
+    plan = ti.xcom_pull(task_ids=PLAN_TASK_ID)
+    failures = [
+        {"task": task_id, "message": message}
+        for task_id in task_ids
+        if states.get(task_id) == "failed" and (message := ti.xcom_pull(task_ids=task_id, key=FAILURE_KEY)) is not None
+    ]
+    failures += [
+        {"task": task_id, "message": "failed (no message recorded; see the task log)"}
+        for task_id in task_ids
+        if states.get(task_id) == "failed" and task_id not in {failure["task"] for failure in failures}
+    ]
+    hops = []
+    for number, hop in enumerate((plan or {}).get("hops", []), start=1):
+        group = f"hop_{number}"
+        steps = [
+            {
+                "step": step,
+                "state": states.get(f"{group}.{step}") or "not run",
+                "result": ti.xcom_pull(task_ids=f"{group}.{step}"),
+                "failure": ti.xcom_pull(task_ids=f"{group}.{step}", key=FAILURE_KEY),
+            }
+            for step in HOP_STEPS
+        ]
+        preflight = ti.xcom_pull(task_ids=f"{group}.preflight", key="preflight")
+        hops.append({**hop, "steps": steps, "preflight": preflight})
+    approval = ti.xcom_pull(task_ids=APPROVAL_TASK_ID) or {}
+    report: dict[str, Any] = {
+        "runbook": RUNBOOK,
+        "run_id": dag_run.run_id,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "request": request,
+        "plan": plan,
+        "hops": hops,
+        "failures": failures,
+        "rejected_by": approval.get("rejected_by"),
+    }
+    report["summary"] = summarise_run(report)
+    return report
+
+
+def report_files(report: Mapping[str, Any]) -> dict[str, str]:
+    """``report.json`` and ``report.md`` of a collected report."""
+    preflight_markdown = {
+        hop["to"]: hop["preflight"]["markdown"]
+        for hop in report["hops"]
+        if (hop.get("preflight") or {}).get("markdown")
+    }
+    return {
+        "report.json": json.dumps(report, indent=2, default=str) + "\n",
+        "report.md": render_report_markdown(report, preflight_markdown),
+    }
+
+
+def _hook(request: UpgradeRequest) -> EksRunbookHook:
+    from eks_runbooks.hooks.eks import EksRunbookHook
+
+    return EksRunbookHook(aws_conn_id=request.aws_conn_id, region_name=request.region)
+
+
+def _holder(context: Context) -> str:
+    from eks_runbooks.claims import claim_holder
+
+    return claim_holder(context["ti"].dag_id, context["ti"].run_id)
+
+
+def plan_run(context: Context) -> dict[str, Any]:
+    """The ``plan`` task: the plan as data plus its Markdown (shown to the approver)."""
+    from eks_runbooks.claims import cluster_holder
+    from eks_runbooks.core.upgrade_report import render_plan_markdown
+
+    request = upgrade_request_of(context)
+    hook = _hook(request)
+    plan = plan_upgrade_run(hook, request)
+    held_by = cluster_holder(hook, request.cluster_name)
+    plan["held_by"] = held_by if held_by != _holder(context) else None
+    plan["markdown"] = render_plan_markdown(plan)
+    return plan
+
+
+def claim_run(context: Context) -> str:
+    """The ``claim_cluster`` task: hold the cluster for this run (plan mode claims nothing)."""
+    from eks_runbooks.claims import claim_cluster
+
+    request = upgrade_request_of(context)
+    if request.dry_run:
+        return "plan mode: the cluster is not claimed"
+    holder = _holder(context)
+    claim_cluster(_hook(request), request.cluster_name, holder)
+    return f"claimed by {holder}"
+
+
+def release_run(context: Context) -> bool:
+    """The ``release_cluster`` task: drop this run's claim (another run's claim is left alone)."""
+    from eks_runbooks.claims import release_cluster
+
+    request = upgrade_request_of(context)
+    return release_cluster(_hook(request), request.cluster_name, _holder(context))
+
+
+def report_location(context: Context) -> ReportLocation:
+    """Where this run's report is written: ``<eks_reports_base>/eks_cluster_upgrade/<run id>/``."""
+    from eks_runbooks.reports import ReportLocation, reports_base
+
+    run_id = context.get("run_id") or context["dag_run"].run_id
+    return ReportLocation(reports_base(), RUNBOOK, run_id)
+
+
+def report_url_of(context: Context) -> str:
+    """The URL of the run's Markdown report (for the ticketing notifier)."""
+    return report_location(context).url("report.md")
+
+
+def write_run_report(context: Context) -> dict[str, Any]:
+    """The ``report`` task: write JSON and Markdown, set the DagRun note, return the summary and location."""
+    from eks_runbooks.reports import write_report
+    from eks_runbooks.run_notes import set_dag_run_note
+
+    report = collect_report(context)
+    request = report["request"] or {}
+    location = report_location(context)
+    urls = write_report(location, report_files(report), aws_conn_id=request.get("aws_conn_id", "aws_default"))
+    set_dag_run_note(context["ti"].dag_id, context["ti"].run_id, report["summary"])
+    log.info("%s — report: %s", report["summary"], urls[-1])
+    return {"summary": report["summary"], "report_json": urls[0], "report_markdown": urls[-1]}
