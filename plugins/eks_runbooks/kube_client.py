@@ -1,26 +1,35 @@
-"""The one way runbooks talk to a cluster's Kubernetes API: a client built on EksHook's kubeconfig.
+"""The one way runbooks talk to a cluster's Kubernetes API: a client authenticated with an EKS token.
 
-``EksHook.generate_config_file_with_credentials`` writes a kubeconfig and a credentials file (both 0600)
-whose exec plugin mints an EKS token from the hook's AWS session, and removes both when its context ends.
-The exec plugin runs ``python3.X -m airflow.providers.amazon.aws.utils.eks_get_token`` through ``sh``: that
-``python3.X`` must be the interpreter that has Airflow installed, which a virtualenv's is not always first on
-PATH. So the kubeconfig's exec section gets its own PATH, with this interpreter's directory first — scoped to
-this kubeconfig, unlike changing the process environment, which concurrent tasks or triggers would share.
+An EKS token is a presigned STS ``GetCallerIdentity`` URL (``k8s-aws-v1.<base64>``), valid 15 minutes; the
+cluster maps the caller's IAM identity through its access entries (eks-facts §5). The token is minted here,
+in the task's process, from the Airflow connection's session — with the amazon provider's
+``fetch_access_token_for_cluster`` — and re-minted before it expires.
+
+Why not ``EksHook.generate_config_file_with_credentials``: its kubeconfig's exec plugin starts a new Python
+that imports Airflow for every client (about 3 seconds each, measured), and it writes the AWS credentials to a
+file. Here no credential ever touches the disk: the only file is the cluster's CA certificate (public data,
+still 0600), removed when the ``with`` block ends.
 """
 
 from __future__ import annotations
 
+import base64
 import os
-import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
     from eks_runbooks.hooks.eks import EksRunbookHook
+
+#: Tokens are valid 15 minutes (presigned URL expiry); mint a new one well before.
+TOKEN_LIFETIME_SECONDS = 10 * 60
+BEARER = "BearerToken"
 
 
 @contextmanager
@@ -35,40 +44,75 @@ def eks_kubernetes_client(
     A Kubernetes ``ApiClient`` for an EKS cluster, authenticated with the AWS connection's identity.
 
     Use it for both typed (``CoreV1Api(api_client)``) and dynamic (``DynamicClient(api_client)``) access.
-    The kubeconfig and credentials files exist only inside the ``with`` block.
 
     :param cluster_name: The EKS cluster.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
     :param hook: An existing hook to reuse instead of ``aws_conn_id``/``region_name``.
     """
-    from kubernetes import config
+    from kubernetes.client import ApiClient, Configuration
 
     from eks_runbooks.hooks.eks import EksRunbookHook
 
     hook = hook or EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region_name)
-    with hook.generate_config_file_with_credentials(eks_cluster_name=cluster_name, pod_namespace=None) as (
-        kubeconfig,
-        _credentials,
-    ):
-        pin_exec_interpreter(Path(kubeconfig))
-        api_client = config.new_client_from_config(config_file=kubeconfig)
+    cluster = hook.conn.describe_cluster(name=cluster_name)["cluster"]
+    token = EksTokenSource(hook, cluster_name)
+    with _private_file(base64.b64decode(cluster["certificateAuthority"]["data"]), suffix=".ca.crt") as ca_file:
+        configuration = Configuration(host=cluster["endpoint"])
+        configuration.ssl_ca_cert = ca_file
+        # kubernetes-client 36 reads the bearer token (and its prefix) under "BearerToken".
+        configuration.api_key_prefix[BEARER] = "Bearer"
+        configuration.api_key[BEARER] = token.current()
+        configuration.refresh_api_key_hook = token.refresh
+        api_client = ApiClient(configuration)
         try:
             yield api_client
         finally:
             api_client.close()
 
 
-def pin_exec_interpreter(kubeconfig: Path) -> None:
-    """Give every exec plugin of a kubeconfig a PATH that finds this interpreter first (file stays 0600)."""
-    import yaml
+class EksTokenSource:
+    """Mints EKS tokens for one cluster from the hook's AWS session, a new one when the last is old."""
 
-    document = yaml.safe_load(kubeconfig.read_text())
-    path = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")]))
-    for user in document.get("users", []):
-        exec_config = user.get("user", {}).get("exec")
-        if exec_config is not None:
-            exec_config["env"] = [item for item in exec_config.get("env") or [] if item.get("name") != "PATH"]
-            exec_config["env"].append({"name": "PATH", "value": path})
-    with kubeconfig.open("w") as rewritten:  # same file, same 0600 mode: truncated and rewritten in place
-        yaml.safe_dump(document, rewritten)
+    def __init__(self, hook: EksRunbookHook, cluster_name: str) -> None:
+        self._hook = hook
+        self._cluster_name = cluster_name
+        self._token = ""
+        self._minted_at = 0.0
+
+    def current(self) -> str:
+        """A token with at least five minutes left."""
+        if time.monotonic() - self._minted_at > TOKEN_LIFETIME_SECONDS or not self._token:
+            self._token = self._mint()
+            self._minted_at = time.monotonic()
+        return self._token
+
+    def refresh(self, configuration: Any) -> None:
+        """``Configuration.refresh_api_key_hook``: called before every request."""
+        configuration.api_key[BEARER] = self.current()
+
+    def _mint(self) -> str:
+        from airflow.providers.amazon.aws.utils.eks_get_token import fetch_access_token_for_cluster
+
+        session = self._hook.get_session()
+        # EKS accepts only the regional STS endpoint (the provider's own kubeconfig insists on it too).
+        sts = session.client(
+            "sts", region_name=self._hook.region_name, endpoint_url=self._hook.conn_config.endpoint_url
+        )
+        sts_url = f"{sts.meta.endpoint_url}/?Action=GetCallerIdentity&Version=2011-06-15"
+        return fetch_access_token_for_cluster(
+            self._cluster_name, sts_url, region_name=self._hook.region_name or session.region_name, session=session
+        )
+
+
+@contextmanager
+def _private_file(data: bytes, *, suffix: str) -> Iterator[str]:
+    """A temporary file only this user can read, removed when the block ends."""
+    fd, path = tempfile.mkstemp(prefix="eks-runbooks-", suffix=suffix)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        yield path
+    finally:
+        Path(path).unlink(missing_ok=True)

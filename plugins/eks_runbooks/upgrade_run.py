@@ -43,6 +43,9 @@ MAX_HOPS = 5
 PLAN_TASK_ID = "plan"
 APPROVAL_TASK_ID = "approve"
 FAILURE_KEY = "failure"
+#: Throttling is normal when a fleet's runbooks share an account's EKS request quota: botocore's standard
+#: retry mode backs off with jitter, for up to 10 attempts, before a step fails (and Airflow retries it).
+AWS_RETRIES = {"retries": {"mode": "standard", "max_attempts": 10}}
 
 
 class UpgradeRequestRejected(AirflowFailException):
@@ -195,9 +198,11 @@ def report_files(report: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _hook(request: UpgradeRequest) -> EksRunbookHook:
+    from botocore.config import Config
+
     from eks_runbooks.hooks.eks import EksRunbookHook
 
-    return EksRunbookHook(aws_conn_id=request.aws_conn_id, region_name=request.region)
+    return EksRunbookHook(aws_conn_id=request.aws_conn_id, region_name=request.region, config=Config(**AWS_RETRIES))
 
 
 def _holder(context: Context) -> str:

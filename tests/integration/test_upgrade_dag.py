@@ -2,32 +2,255 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Any
+
 import boto3
 import pytest
 
 from tests.helpers import REPO
 
+CLUSTER = "payments-prod"
+
 
 @pytest.fixture
-def upgrade_dag(airflow_db, tmp_path, monkeypatch):
+def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_REPORTS_BASE", tmp_path.as_uri())
+    return tmp_path / "eks_cluster_upgrade"
+
+
+@pytest.fixture
+def upgrade_dag(airflow_db, reports, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
-    monkeypatch.setenv("AIRFLOW_VAR_EKS_REPORTS_BASE", tmp_path.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS", "0.2")
+    # dag.test() idles 1 s whenever no task is ready, and a failure reaches the thirty tasks after it one
+    # scheduling pass at a time; AWS retry back-offs sleep too. Shorter naps, same order of events.
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda seconds: real_sleep(min(seconds, 0.05)))
     return DagBag(str(REPO / "dags" / "eks_cluster_upgrade.py")).get_dag("eks_cluster_upgrade")
 
 
-def test_plan_mode_changes_nothing(demo_fleet, upgrade_dag):
-    run = upgrade_dag.test(run_conf={"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.34"})
+@pytest.fixture
+def eks():
+    return boto3.client("eks", region_name="us-east-1")
+
+
+def upgrade(dag, **conf: Any):
+    return dag.test(run_conf={"cluster_name": CLUSTER, "region": "us-east-1", **conf})
+
+
+def report_of(run) -> dict[str, Any]:
+    return json.loads(Path(run.get_task_instance("report").xcom_pull(task_ids="report")["report_json"][7:]).read_text())
+
+
+def updates(eks, **target: str) -> list[dict[str, Any]]:
+    return [
+        eks.describe_update(name=CLUSTER, updateId=update_id, **target)["update"]
+        for update_id in eks.list_updates(name=CLUSTER, **target)["updateIds"]
+    ]
+
+
+def all_updates(eks) -> dict[str, list[dict[str, Any]]]:
+    """Every update of the cluster, its node groups and add-ons, by target."""
+    found = {"control plane": updates(eks)}
+    for nodegroup in eks.list_nodegroups(clusterName=CLUSTER)["nodegroups"]:
+        found[nodegroup] = updates(eks, nodegroupName=nodegroup)
+    for addon in eks.list_addons(clusterName=CLUSTER)["addons"]:
+        found[addon] = updates(eks, addonName=addon)
+    return found
+
+
+def kubernetes(patch: dict[str, Any] | None = None, create: dict[str, Any] | None = None) -> None:
+    """Patch or create one object in payments-prod through its Kubernetes API, as kubectl would."""
+    from kubernetes.dynamic import DynamicClient
+
+    from eks_runbooks.hooks.eks import EksRunbookHook
+    from eks_runbooks.kube_client import eks_kubernetes_client
+
+    obj = patch or create
+    hook = EksRunbookHook(aws_conn_id="aws_default", region_name="us-east-1")
+    with eks_kubernetes_client(CLUSTER, hook=hook) as api_client:
+        resource = DynamicClient(api_client).resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        if patch:
+            resource.patch(
+                body=obj,
+                name=obj["metadata"]["name"],
+                namespace=obj["metadata"].get("namespace"),
+                content_type="application/merge-patch+json",
+            )
+        else:
+            resource.create(body=obj, namespace=obj["metadata"].get("namespace"))
+
+
+def ledger_pdb(max_unavailable: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "ledger-api", "namespace": "payments"},
+        "spec": {"maxUnavailable": max_unavailable},
+    }
+
+
+def test_plan_mode_plans_both_hops_and_changes_nothing(demo_fleet, upgrade_dag, eks):
+    run = upgrade(upgrade_dag, target_version="1.34")
+
     assert run.state == "success"
-    eks = boto3.client("eks", region_name="us-east-1")
-    assert eks.describe_cluster(name="payments-prod")["cluster"]["version"] == "1.32"
-    print(run.get_task_instance("report").xcom_pull(task_ids="report"))
+    assert all(not listed for listed in all_updates(eks).values())
+    assert eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.32"
+    assert "eks-runbooks/claimed-by" not in eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
+    report = report_of(run)
+    assert [(hop["from"], hop["to"]) for hop in report["plan"]["hops"]] == [("1.32", "1.33"), ("1.33", "1.34")]
+    assert report["summary"].startswith("payments-prod: plan 1.32 → 1.34 (2 hop(s))")
+    assert "nothing changed" in report["summary"]
+    assert [hop["preflight"]["passed"] for hop in report["hops"]] == [True, True]
+    assert report["hops"][1]["preflight"]["projected"] is True
+    steps = {step["step"]: step["state"] for step in report["hops"][0]["steps"]}
+    assert steps["preflight"] == "success" and steps["control_plane"] == steps["nodegroups"] == "skipped"
+    markdown = Path(run.get_task_instance("report").xcom_pull(task_ids="report")["report_markdown"][7:]).read_text()
+    assert "### Hop 1.33 → 1.34" in markdown and "kube-proxy v1.33" in markdown
 
 
-def test_two_hop_upgrade_moves_everything_and_kube_proxy_after_the_nodes(demo_fleet, upgrade_dag):
-    run = upgrade_dag.test(
-        run_conf={"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.34", "dry_run": False}
+def test_two_hop_upgrade_moves_everything_and_kube_proxy_after_the_nodes(demo_fleet, upgrade_dag, eks):
+    demo_fleet.api_calls.clear()
+    run = upgrade(upgrade_dag, target_version="1.34", dry_run=False, nodegroup_parallelism=2)
+
+    assert run.state == "success", report_of(run)["summary"]
+    assert eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.34"
+    for nodegroup in eks.list_nodegroups(clusterName=CLUSTER)["nodegroups"]:
+        assert eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=nodegroup)["nodegroup"]["version"] == "1.34"
+    defaults = {
+        addon["addonName"]: next(
+            v["addonVersion"]
+            for v in addon["addonVersions"]
+            if any(c["clusterVersion"] == "1.34" and c["defaultVersion"] for c in v["compatibilities"])
+        )
+        for addon in eks.describe_addon_versions(kubernetesVersion="1.34")["addons"]
+    }
+    for addon in eks.list_addons(clusterName=CLUSTER)["addons"]:
+        assert eks.describe_addon(clusterName=CLUSTER, addonName=addon)["addon"]["addonVersion"] == defaults[addon]
+    history = all_updates(eks)
+    assert [u["status"] for u in history["control plane"]] == ["Successful", "Successful"]
+    assert len(history["general"]) == len(history["batch"]) == len(history["kube-proxy"]) == 2
+    for hop in (1, 2):
+        nodegroups, kube_proxy = (run.get_task_instance(f"hop_{hop}.{step}") for step in ("nodegroups", "kube_proxy"))
+        assert kube_proxy.start_date >= nodegroups.end_date
+        node_rolls_started = max(history[name][hop - 1]["createdAt"] for name in ("general", "batch"))
+        assert history["kube-proxy"][hop - 1]["createdAt"] > node_rolls_started
+    assert report_of(run)["summary"] == "payments-prod: upgraded 1.32 → 1.34 in 2 hop(s); 0 pre-flight warning(s)"
+    assert "eks-runbooks/claimed-by" not in eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
+
+    policy = json.loads((REPO / "include" / "iam" / "eks_cluster_upgrade.json").read_text())
+    allowed = {action for statement in policy["Statement"] for action in statement["Action"]}
+    called = {f"{service}:{operation}" for service, operation in demo_fleet.api_calls if service in ("eks", "ec2")}
+    assert called <= allowed, f"calls outside the policy: {sorted(called - allowed)}"
+
+
+def test_removed_api_in_a_helm_release_stops_the_hop_before_its_control_plane(demo_fleet, upgrade_dag, eks):
+    from eks_sandbox.fleet import helm_release_secret
+
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1alpha1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "ledger-guard"},
+        "spec": {"validations": [{"expression": "object.spec.replicas <= 5"}]},
+    }
+    kubernetes(create=helm_release_secret({"name": "ledger-policies", "namespace": "payments", "manifests": [policy]}))
+    run = upgrade(upgrade_dag, target_version="1.34", dry_run=False)
+
+    assert run.state == "failed"
+    assert updates(eks) == [] and eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.32"
+    report = report_of(run)
+    assert report["failures"][0]["task"] == "hop_1.preflight"
+    assert "ValidatingAdmissionPolicy/ledger-guard" in report["failures"][0]["message"]
+    assert "1.32 → 1.33" in report["summary"]
+    blocking = [f for f in report["hops"][0]["preflight"]["findings"] if f["blocking"]]
+    assert [f["check_id"] for f in blocking] == ["K8S-REMOVED-APIS"]
+    assert "admissionregistration.k8s.io/v1" in blocking[0]["detail"]
+    assert {s["step"]: s["state"] for s in report["hops"][0]["steps"]}["control_plane"] == "upstream_failed"
+
+
+def test_pdb_refusing_the_drain_fails_the_run_naming_it_and_a_new_run_resumes(demo_fleet, upgrade_dag, eks):
+    kubernetes(patch=ledger_pdb(0))
+    conf = {"target_version": "1.33", "dry_run": False, "ignore_checks": ["K8S-PDB-BLOCKS-DRAIN"]}
+    failed = upgrade(upgrade_dag, **conf)
+
+    assert failed.state == "failed"
+    failure = report_of(failed)["failures"][0]
+    assert failure["task"] == "hop_1.nodegroups"
+    assert "PodEvictionFailure" in failure["message"] and "ledger-api" in failure["message"]
+    assert eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.33"
+    assert "eks-runbooks/claimed-by" not in eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
+
+    kubernetes(patch=ledger_pdb(1))
+    resumed = upgrade(upgrade_dag, target_version="1.33", dry_run=False)
+
+    assert resumed.state == "success", report_of(resumed)["summary"]
+    assert len(updates(eks)) == 1  # the control plane was not updated twice
+    report = report_of(resumed)
+    assert [(hop["from"], hop["to"]) for hop in report["plan"]["hops"]] == [("1.32", "1.33")]
+    control_plane = next(s for s in report["hops"][0]["steps"] if s["step"] == "control_plane")
+    assert control_plane["result"]["summary"] == "control plane at 1.33 (already)"
+    for nodegroup in ("general", "batch"):
+        assert eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=nodegroup)["nodegroup"]["version"] == "1.33"
+
+
+def test_an_update_already_in_flight_is_attached_to_not_repeated(demo_fleet, upgrade_dag, eks):
+    started = eks.update_cluster_version(name=CLUSTER, version="1.33")["update"]
+    run = upgrade(upgrade_dag, target_version="1.33", dry_run=False)
+
+    assert run.state == "success", report_of(run)["summary"]
+    assert [u["id"] for u in updates(eks)] == [started["id"]]
+    assert eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.33"
+
+
+def test_throttled_aws_calls_are_retried_and_the_upgrade_completes(demo_fleet, upgrade_dag, eks):
+    rule = demo_fleet.faults.add_from_dict(
+        {"kind": "error", "service": "eks", "operation": "*", "error": "ThrottlingException", "count": 4}
     )
-    print(run.get_task_instance("report").xcom_pull(task_ids="report"))
-    assert run.state == "success"
+    run = upgrade(upgrade_dag, target_version="1.33", dry_run=False)
+
+    assert run.state == "success", report_of(run)["summary"]
+    assert not any(r["id"] == rule for r in demo_fleet.faults.rules()), "the throttling was never met"
+    assert eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.33"
+
+
+def test_a_cluster_held_by_another_run_is_refused_naming_the_holder(demo_fleet, upgrade_dag, eks):
+    arn = eks.describe_cluster(name=CLUSTER)["cluster"]["arn"]
+    eks.tag_resource(resourceArn=arn, tags={"eks-runbooks/claimed-by": "eks_pod_identity_migration/ticket__CHG-7"})
+    run = upgrade(upgrade_dag, target_version="1.33", dry_run=False)
+
+    assert run.state == "failed"
+    assert updates(eks) == []
+    failure = report_of(run)["failures"][0]
+    assert failure["task"] == "claim_cluster"
+    assert "held by run eks_pod_identity_migration/ticket__CHG-7" in failure["message"]
+    tags = eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
+    assert tags["eks-runbooks/claimed-by"] == "eks_pod_identity_migration/ticket__CHG-7"
+
+
+@pytest.mark.parametrize(
+    ("conf", "task", "message"),
+    [
+        ({"target_version": "1.33", "dryrun": False}, "validate_request", "dryrun: unknown key"),
+        ({"target_version": "1.31"}, "plan", "1.31 would be a downgrade"),
+        ({"target_version": "1.33", "cluster_name": "payments-typo"}, "plan", "payments-typo does not exist"),
+    ],
+    ids=["unknown-key", "downgrade", "unknown-cluster"],
+)
+def test_bad_requests_fail_before_any_change_naming_the_problem(demo_fleet, upgrade_dag, eks, conf, task, message):
+    run = upgrade(upgrade_dag, **conf)
+
+    assert run.state == "failed"
+    assert updates(eks) == []
+    failure = report_of(run)["failures"][0]
+    assert failure["task"] == task and message in failure["message"]
+
+
+def test_malformed_values_are_refused_by_the_trigger_form_schema(demo_fleet, upgrade_dag):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="target_version"):
+        upgrade(upgrade_dag, target_version="1.3x")

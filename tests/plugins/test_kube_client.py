@@ -1,25 +1,15 @@
-"""The Kubernetes client factory: EksHook's kubeconfig, the official client, files 0600 and removed."""
+"""The Kubernetes client factory: an EKS token minted in-process, the CA file 0600 and removed."""
 
 from __future__ import annotations
 
+import base64
 import stat
-from contextlib import contextmanager
+import tempfile
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from eks_runbooks.hooks.eks import EksRunbookHook
-from eks_runbooks.kube_client import eks_kubernetes_client
-
-
-class RecordingHook(EksRunbookHook):
-    """EksRunbookHook that remembers the kubeconfig and credentials files it wrote."""
-
-    files: list[Path]
-
-    @contextmanager
-    def generate_config_file_with_credentials(self, eks_cluster_name, pod_namespace):
-        with super().generate_config_file_with_credentials(eks_cluster_name, pod_namespace) as paths:
-            self.files = [Path(path) for path in paths]
-            yield paths
+from eks_runbooks.kube_client import TOKEN_LIFETIME_SECONDS, EksTokenSource, eks_kubernetes_client
 
 
 def test_typed_client_lists_nodes_at_the_cluster_version(demo_fleet):
@@ -41,33 +31,41 @@ def test_dynamic_client_discovers_and_reads_workloads(demo_fleet):
     assert ledger.status.readyReplicas == 3
 
 
-def test_kubeconfig_and_credentials_are_private_while_used_and_removed_after(demo_fleet):
+def test_only_the_ca_certificate_touches_the_disk_private_while_used_and_removed_after(demo_fleet, monkeypatch):
     from kubernetes.client import VersionApi
 
-    hook = RecordingHook(aws_conn_id="aws_default", region_name="us-east-1")
-    with eks_kubernetes_client("payments-prod", hook=hook) as api_client:
+    folder = Path(tempfile.mkdtemp())
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    with eks_kubernetes_client("payments-prod", region_name="us-east-1") as api_client:
         assert VersionApi(api_client).get_code().minor == "32"
-        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in hook.files}
-        assert len(modes) == 2 and set(modes.values()) == {0o600}, modes
-        assert "testing" in hook.files[1].read_text()  # the credentials file: never in the kubeconfig itself
-        assert "testing" not in hook.files[0].read_text()
-    assert not any(path.exists() for path in hook.files)
+        files = list(folder.iterdir())
+        assert [stat.S_IMODE(path.stat().st_mode) for path in files] == [0o600]
+        assert files[0].read_text().startswith("-----BEGIN CERTIFICATE-----")
+        assert "testing" not in files[0].read_text()  # no AWS credential is ever written
+    assert list(folder.iterdir()) == []
 
 
-def test_exec_plugin_mints_a_token_even_when_path_lacks_the_airflow_interpreter(demo_fleet, monkeypatch):
-    import json
-    import os
-    import subprocess
+def test_token_is_a_presigned_regional_get_caller_identity_for_the_cluster(demo_fleet):
+    hook = EksRunbookHook(aws_conn_id="aws_default", region_name="us-east-1")
+    token = EksTokenSource(hook, "payments-prod").current()
 
-    import yaml
+    assert token.startswith("k8s-aws-v1.")
+    url = base64.urlsafe_b64decode(token.removeprefix("k8s-aws-v1.") + "==").decode()
+    query = parse_qs(urlsplit(url).query)
+    assert query["Action"] == ["GetCallerIdentity"]
+    assert "x-k8s-aws-id" in query["X-Amz-SignedHeaders"][0]
+    assert query["X-Amz-Credential"][0].split("/")[2:4] == ["us-east-1", "sts"]
 
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # a worker whose PATH finds another python3.X first, or none
-    hook = RecordingHook(aws_conn_id="aws_default", region_name="us-east-1")
-    with eks_kubernetes_client("payments-prod", hook=hook):
-        exec_config = yaml.safe_load(hook.files[0].read_text())["users"][0]["user"]["exec"]
-        env = os.environ | {item["name"]: item["value"] for item in exec_config.get("env") or []}
-        minted = subprocess.run(
-            [exec_config["command"], *exec_config["args"]], env=env, capture_output=True, text=True, timeout=60
-        )
-    assert minted.returncode == 0, minted.stderr
-    assert json.loads(minted.stdout)["status"]["token"].startswith("k8s-aws-v1.")
+
+def test_a_token_is_reminted_before_it_expires(demo_fleet, monkeypatch):
+    import eks_runbooks.kube_client as kube_client
+
+    clock = [1000.0]
+    monkeypatch.setattr(kube_client.time, "monotonic", lambda: clock[0])
+    source = EksTokenSource(EksRunbookHook(aws_conn_id="aws_default", region_name="us-east-1"), "payments-prod")
+    minted = []
+    monkeypatch.setattr(source, "_mint", lambda: minted.append(clock[0]) or f"token-{len(minted)}")
+
+    assert source.current() == source.current() == "token-1"
+    clock[0] += TOKEN_LIFETIME_SECONDS + 1
+    assert source.current() == "token-2"

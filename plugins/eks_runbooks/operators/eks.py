@@ -17,7 +17,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from eks_runbooks.hooks.eks import EksRunbookHook, update_request
 from eks_runbooks.triggers.eks import EksUpdateTrigger
@@ -26,8 +26,11 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class EksUpdateFailedError(AirflowException):
-    """An EKS update ended Failed or Cancelled; the message carries EKS's error codes."""
+class EksUpdateFailedError(AirflowFailException):
+    """An EKS update ended Failed or Cancelled; the message carries EKS's error codes.
+
+    Not retried: a retry presents the same clientRequestToken, so EKS would answer with the same failed update.
+    """
 
 
 class EksUpdateOperatorBase(AwsBaseOperator[EksRunbookHook]):

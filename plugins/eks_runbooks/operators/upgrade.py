@@ -31,7 +31,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from eks_runbooks.hooks.eks import EksRunbookHook
 from eks_runbooks.operators.eks import EksUpdateFailedError, failure_message, update_target
 from eks_runbooks.triggers.eks import EksUpdatesTrigger
-from eks_runbooks.upgrade_run import hop_of, upgrade_request_of
+from eks_runbooks.upgrade_run import AWS_RETRIES, hop_of, upgrade_request_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,6 +62,7 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
     :param verify: Whether or not to verify SSL certificates.
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
+        (default: ``upgrade_run.AWS_RETRIES``, botocore's standard retry mode with 10 attempts)
     """
 
     aws_hook_class = EksRunbookHook
@@ -77,6 +78,7 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         waiter_max_attempts: int = 180,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("botocore_config", AWS_RETRIES)
         super().__init__(**kwargs)
         self.cluster_name = cluster_name
         self.hop_number = hop_number
