@@ -20,7 +20,17 @@ _LIBRARY_IS_LOADING = any(name.startswith("eks_runbooks.") for name in sys.modul
 from eks_runbooks.policies import runbook_dag_problems  # noqa: E402  (after the check above, on purpose)
 
 #: What DAG files take from ``airflow.sdk`` (resolved lazily there, so resolve them here) ...
-WARM_UP_SDK_NAMES = ("DAG", "dag", "task", "task_group", "Param", "get_current_context", "TriggerRule")
+WARM_UP_SDK_NAMES = (
+    "DAG",
+    "dag",
+    "task",
+    "task_group",
+    "TaskGroup",
+    "chain",
+    "Param",
+    "get_current_context",
+    "TriggerRule",
+)
 #: ... what those load on first use (TaskFlow's operator, schedules, Variables), and the runbook adapters.
 WARM_UP_MODULES = (
     "airflow.providers.standard.decorators.python",
@@ -28,6 +38,8 @@ WARM_UP_MODULES = (
     "airflow.sdk.definitions.timetables.interval",
     "airflow.models.variable",
     "eks_runbooks.operators.eks",
+    "eks_runbooks.operators.upgrade",
+    "eks_runbooks.notifiers.ticketing",
     "eks_runbooks.sensors.eks",
 )
 
