@@ -162,7 +162,10 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         return "airflow-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
 
     def in_progress_update(self, update_type: str, **target: str) -> dict[str, Any] | None:
-        """The update of this type already InProgress on the cluster (or its node group/add-on), if any."""
+        """The update of this type already InProgress on the cluster (or its node group/add-on), if any.
+
+        Call it only for a target whose status is UPDATING: it lists and describes recent updates.
+        """
         eks = self.hook.conn
         ids = eks.list_updates(name=self.cluster_name, **target)["updateIds"][-RECENT_UPDATES:]
         for update_id in reversed(ids):
@@ -269,7 +272,7 @@ class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
         cluster = self.hook.conn.describe_cluster(name=self.cluster_name)["cluster"]
         if minor_of(cluster["version"]) >= minor_of(hop.to_version):
             return {"summary": f"control plane at {cluster['version']}" + ("" if done else " (already)")}
-        in_flight = self.in_progress_update("VersionUpdate")
+        in_flight = self.in_progress_update("VersionUpdate") if cluster["status"] == "UPDATING" else None
         if in_flight is not None:
             version = {p["type"]: p["value"] for p in in_flight.get("params", [])}.get("Version")
             if version != hop.to_version:
@@ -308,7 +311,7 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
 
         addons = describe_addons(self.hook, self.cluster_name)
         self._raise_on_unhealthy(addons)
-        for addon in addons:
+        for addon in (addon for addon in addons if addon["status"] == "UPDATING"):
             in_flight = self.in_progress_update("AddonUpdate", addonName=addon["addonName"])
             if in_flight is not None:
                 self.log.info(
@@ -379,7 +382,7 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
         manual = [ng for ng in behind if ng.get("amiType") == "CUSTOM"]
         rolling = []
         for nodegroup in behind:
-            if nodegroup in manual:
+            if nodegroup in manual or nodegroup["status"] != "UPDATING":
                 continue
             in_flight = self.in_progress_update("VersionUpdate", nodegroupName=nodegroup["nodegroupName"])
             if in_flight is not None:
