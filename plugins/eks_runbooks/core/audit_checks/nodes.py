@@ -1,0 +1,88 @@
+"""Checks of the managed node groups: subnets, launch templates, AMIs."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from eks_runbooks.core.audit import ClusterFacts, Verdict, audit_check, failed, passed, skipped, warned
+
+#: EKS optimized AMI release versions end in the build date: 1.32.3-20250715.
+_RELEASE_DATE = re.compile(r"-(\d{8})$")
+MAX_AMI_AGE_DAYS = 90
+MAX_HOP_LIMIT = 2
+
+
+@audit_check("EKS-NODES-PRIVATE")
+def nodes_in_private_subnets(facts: ClusterFacts) -> Verdict:
+    if not facts.nodegroups:
+        return skipped("no managed node groups")
+    public = [
+        f"nodegroup/{nodegroup['nodegroupName']} subnet/{subnet}"
+        for nodegroup in facts.nodegroups
+        for subnet in nodegroup.get("subnets", [])
+        if subnet in facts.subnets_routed_to_igw
+    ]
+    if public:
+        return failed("node groups in subnets routed to an internet gateway", public)
+    return passed(f"{len(facts.nodegroups)} node group(s) in private subnets")
+
+
+@audit_check("EKS-IMDSV2")
+def launch_templates_require_imdsv2(facts: ClusterFacts) -> Verdict:
+    templated = _templated(facts)
+    if not templated:
+        return skipped("no node group uses its own launch template (EKS's template applies)")
+    weak = []
+    for name, data in templated:
+        options = data.get("MetadataOptions") or {}
+        hop_limit = options.get("HttpPutResponseHopLimit", 1)
+        if options.get("HttpTokens") != "required" or hop_limit > MAX_HOP_LIMIT:
+            weak.append(f"nodegroup/{name} (HttpTokens={options.get('HttpTokens', 'optional')}, hop limit {hop_limit})")
+    if weak:
+        return failed("launch templates allow IMDSv1 or too many hops", weak)
+    return passed(f"{len(templated)} launch template(s) require IMDSv2")
+
+
+@audit_check("EKS-NODE-VOLUME-ENCRYPTION")
+def node_volumes_encrypted(facts: ClusterFacts) -> Verdict:
+    templated = _templated(facts)
+    if not templated:
+        return skipped("no node group uses its own launch template (volumes follow the account's EBS default)")
+    plain = [
+        f"nodegroup/{name}"
+        for name, data in templated
+        if not data.get("BlockDeviceMappings")
+        or any(not mapping.get("Ebs", {}).get("Encrypted") for mapping in data["BlockDeviceMappings"])
+    ]
+    if plain:
+        return failed("launch templates with unencrypted (or unspecified) volumes", plain)
+    return passed(f"{len(templated)} launch template(s) encrypt their volumes")
+
+
+@audit_check("EKS-NODE-AMI")
+def node_ami_current(facts: ClusterFacts) -> Verdict:
+    if not facts.nodegroups:
+        return skipped("no managed node groups")
+    al2 = [f"nodegroup/{ng['nodegroupName']}" for ng in facts.nodegroups if ng.get("amiType", "").startswith("AL2_")]
+    if al2:
+        return failed("Amazon Linux 2 node groups: no AMIs for Kubernetes 1.33 and later", al2)
+    old = []
+    for nodegroup in facts.nodegroups:
+        match = _RELEASE_DATE.search(nodegroup.get("releaseVersion") or "")
+        if match:
+            age = (facts.now - datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC)).days
+            if age > MAX_AMI_AGE_DAYS:
+                old.append(f"nodegroup/{nodegroup['nodegroupName']} ({nodegroup['releaseVersion']}, {age} days)")
+    if old:
+        return warned(f"AMI releases older than {MAX_AMI_AGE_DAYS} days", old)
+    return passed(f"{len(facts.nodegroups)} node group(s) on a current AMI family")
+
+
+def _templated(facts: ClusterFacts) -> list[tuple[str, dict]]:
+    """(node group, LaunchTemplateData) for node groups built from a launch template."""
+    return [
+        (nodegroup["nodegroupName"], facts.launch_templates.get(nodegroup["launchTemplate"].get("id", ""), {}))
+        for nodegroup in facts.nodegroups
+        if nodegroup.get("launchTemplate")
+    ]
