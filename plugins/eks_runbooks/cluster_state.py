@@ -91,7 +91,7 @@ def gather_preflight_inputs(
     ]
     update_ids = eks.list_updates(name=cluster_name)["updateIds"][-RECENT_UPDATES:]
     updates = [eks.describe_update(name=cluster_name, updateId=update_id)["update"] for update_id in update_ids]
-    subnets = _ec2(hook).describe_subnets(SubnetIds=cluster["resourcesVpcConfig"]["subnetIds"])["Subnets"]
+    subnets = ec2_client(hook).describe_subnets(SubnetIds=cluster["resourcesVpcConfig"]["subnetIds"])["Subnets"]
     return PreflightInputs(
         cluster_name=cluster_name,
         cluster=cluster,
@@ -120,7 +120,7 @@ def describe_addons(hook: EksRunbookHook, cluster_name: str) -> list[dict[str, A
     eks = hook.conn
     return [
         eks.describe_addon(clusterName=cluster_name, addonName=name)["addon"]
-        for name in _paginate(eks, "list_addons", "addons", clusterName=cluster_name)
+        for name in paginate(eks, "list_addons", "addons", clusterName=cluster_name)
     ]
 
 
@@ -134,7 +134,7 @@ def read_upgrade_insights(
         hook.get_waiter("insights_refresh_completed").wait(
             clusterName=cluster_name, WaiterConfig={"Delay": waiter_delay, "MaxAttempts": waiter_max_attempts}
         )
-    summaries = _paginate(
+    summaries = paginate(
         eks, "list_insights", "insights", clusterName=cluster_name, filter={"categories": ["UPGRADE_READINESS"]}
     )
     return [eks.describe_insight(clusterName=cluster_name, id=summary["id"])["insight"] for summary in summaries]
@@ -218,11 +218,12 @@ def scan_removed_apis(
     )
 
 
-def _paginate(client: Any, method: str, key: str, **arguments: Any) -> list[Any]:
+def paginate(client: Any, method: str, key: str, **arguments: Any) -> list[Any]:
+    """Every item of a paginated list operation."""
     return [item for page in client.get_paginator(method).paginate(**arguments) for item in page[key]]
 
 
-def _ec2(hook: EksRunbookHook) -> Any:
+def ec2_client(hook: EksRunbookHook) -> Any:
     """An EC2 client for the same connection and region as the EKS hook."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 

@@ -38,7 +38,6 @@ SOURCES = (
     "network",
     "addons",
     "addon_versions",
-    "pod_identity",
     "insights",
     "kubernetes",
 )
@@ -165,6 +164,11 @@ class CheckResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "status": str(self.status), "objects": list(self.objects)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        """The inverse of ``as_dict`` (results travel between tasks as XCom JSON)."""
+        return cls(**{**data, "status": AuditStatus(data["status"]), "objects": tuple(data.get("objects") or ())})
 
 
 def audit_cluster(

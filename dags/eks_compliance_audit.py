@@ -1,0 +1,102 @@
+"""
+### EKS fleet compliance audit (nightly)
+
+Every night at 02:00 UTC (and on demand) audits every EKS cluster of the fleet against the checks of
+`include/checks/compliance.yaml`: endpoint exposure, version support and its cost, upgrade policy, secrets
+encryption, control-plane logs, deletion protection, authentication mode, private nodes, IMDSv2, volume
+encryption, add-on currency, Pod Identity, node AMIs, Insights, NetworkPolicies, Pod Security, anonymous RBAC,
+default service accounts, privileged workloads, required tags.
+
+One task per cluster (named by cluster), at most 16 at once. Each check is PASS, FAIL, WARN, ERROR (a fact
+could not be read — the rest of the fleet is still audited), SKIP or WAIVED (Variable `eks_compliance_waivers`,
+until each waiver's expiry). Findings never fail the run.
+
+**Report**: JSON and HTML under `<eks_reports_base>/eks_compliance_audit/<run id>/` and `latest/`, with the
+trend against the previous night (new failures, resolved). New HIGH/CRITICAL failures go to the SNS topic in
+Variable `eks_compliance_sns_topic`, else to the `ticketing_default` connection.
+
+**Targets**: the `targets` param, else Variable `eks_fleet` (`[{"aws_conn_id": ..., "regions": [...]}]`), else
+`aws_default` in its region. Read-only; IAM policy: `include/iam/eks_compliance_audit.json`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
+
+
+@dag(
+    dag_id="eks_compliance_audit",
+    schedule="0 2 * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["eks", "fleet", "compliance", "read-only"],
+    default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    params={
+        "targets": Param(
+            [],
+            type="array",
+            items={
+                "type": "object",
+                "properties": {
+                    "aws_conn_id": {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]{1,250}$"},
+                    "regions": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": REGION_PATTERN}},
+                },
+                "required": ["regions"],
+                "additionalProperties": False,
+            },
+            title="Accounts and regions",
+            description='Empty: Variable eks_fleet, else aws_default in its region. E.g. [{"aws_conn_id": '
+            '"aws_default", "regions": ["us-east-1"]}].',
+        ),
+        "cluster_names": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$"},
+            title="Only these clusters",
+            description="Empty: every cluster found.",
+        ),
+        "checks": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": r"^[A-Z0-9]+(-[A-Z0-9]+)+$"},
+            title="Only these checks",
+            description="Check ids from include/checks/compliance.yaml. Empty: all.",
+        ),
+    },
+)
+def eks_compliance_audit() -> None:
+    @task
+    def discover() -> list[dict]:
+        from eks_runbooks.audit_run import audit_targets, discover_clusters, validate_filters
+
+        context = get_current_context()
+        params = context["params"]
+        validate_filters(params["cluster_names"], params["checks"])
+        clusters, unreachable = discover_clusters(audit_targets(params["targets"]), params["cluster_names"])
+        context["ti"].xcom_push(key="unreachable", value=unreachable)
+        return clusters
+
+    @task(map_index_template="{{ task.op_kwargs['cluster']['cluster_name'] }}", max_active_tis_per_dagrun=16)
+    def audit(cluster: dict) -> dict:
+        from eks_runbooks.audit_run import audit_one_cluster
+
+        return audit_one_cluster(cluster, get_current_context()["params"]["checks"])
+
+    @task
+    def report(results: list[dict]) -> dict:
+        from eks_runbooks.audit_run import write_audit_report
+
+        context = get_current_context()
+        unreachable = context["ti"].xcom_pull(task_ids="discover", key="unreachable") or []
+        return write_audit_report(context["run_id"], list(results), unreachable)
+
+    report(audit.expand(cluster=discover()))
+
+
+eks_compliance_audit()

@@ -1,0 +1,197 @@
+"""eks_compliance_audit, run by Airflow (`dag.test()`) against the simulated demo fleet."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.helpers import REPO
+
+TARGETS = [
+    {"aws_conn_id": "aws_default", "regions": ["us-east-1", "us-west-2"]},
+    {"aws_conn_id": "aws_ml_platform", "regions": ["eu-west-1"]},  # another account, through AssumeRole
+]
+
+
+@pytest.fixture
+def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_REPORTS_BASE", tmp_path.as_uri())
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_REQUIRED_TAGS", json.dumps(["team", "environment"]))
+    return tmp_path / "eks_compliance_audit"
+
+
+@pytest.fixture
+def audit_dag(demo_fleet, airflow_db, reports, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_ML_PLATFORM",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {
+                    "endpoint_url": os.environ["AWS_ENDPOINT_URL"],
+                    "region_name": "eu-west-1",
+                    "role_arn": "arn:aws:iam::210987654321:role/fleet-audit",
+                },
+            }
+        ),
+    )
+    real_sleep = time.sleep  # dag.test() idles 1 s whenever no task is ready; AWS retries back off
+    monkeypatch.setattr(time, "sleep", lambda seconds: real_sleep(min(seconds, 0.05)))
+    return DagBag(str(REPO / "dags" / "eks_compliance_audit.py")).get_dag("eks_compliance_audit")
+
+
+def audit(dag, **conf: Any) -> dict[str, Any]:
+    run = dag.test(run_conf={"targets": TARGETS, **conf})
+    assert run.state == "success"
+    written = run.get_task_instance("report").xcom_pull(task_ids="report")
+    page = Path(written["report_html"][7:]).read_text()
+    assert page.startswith("<!doctype html>") and "Clusters by checks" in page
+    return json.loads(Path(written["report_json"][7:]).read_text())
+
+
+def statuses(report: dict[str, Any], cluster: str) -> dict[str, str]:
+    (entry,) = [c for c in report["clusters"] if c["cluster"] == cluster]
+    return {check["id"]: check["status"] for check in entry["checks"]}
+
+
+def use_removed_flowcontrol_api(cluster: str) -> None:
+    """A client still calling flowcontrol v1beta3 on a 1.31 cluster: EKS Insights flags it (ERROR)."""
+    from kubernetes.client import ApiClient
+
+    from eks_runbooks.kube_client import eks_kubernetes_client
+
+    with eks_kubernetes_client(cluster, region_name="us-east-1") as api_client:
+        ApiClient.call_api(
+            api_client,
+            "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas",
+            "GET",
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+        )
+
+
+def test_hardened_and_neglected_clusters_get_the_expected_verdicts(audit_dag, demo_fleet, reports):
+    use_removed_flowcontrol_api("analytics-staging")
+    demo_fleet.api_calls.clear()
+    report = audit(audit_dag)
+
+    assert [(c["account"], c["cluster"]) for c in report["clusters"]] == [
+        ("123456789012", "analytics-staging"),
+        ("123456789012", "payments-prod"),
+        ("123456789012", "edge-dev"),
+        ("210987654321", "ml-platform"),
+    ]
+    # Hardened — but 1.32 is in extended support by late 2026, and its node AMI release is from 2025.
+    assert {check: status for check, status in statuses(report, "payments-prod").items() if status != "PASS"} == {
+        "EKS-VERSION-SUPPORT": "WARN",
+        "EKS-NODE-AMI": "WARN",
+    }
+    assert statuses(report, "analytics-staging") == {
+        "EKS-ENDPOINT-PUBLIC": "FAIL",
+        "EKS-VERSION-SUPPORT": "WARN",
+        "EKS-UPGRADE-POLICY": "WARN",
+        "EKS-SECRETS-KMS": "FAIL",
+        "EKS-CONTROL-PLANE-LOGS": "FAIL",
+        "EKS-DELETION-PROTECTION": "FAIL",
+        "EKS-AUTH-MODE": "FAIL",
+        "EKS-NODES-PRIVATE": "FAIL",
+        "EKS-IMDSV2": "FAIL",
+        "EKS-NODE-VOLUME-ENCRYPTION": "FAIL",
+        "EKS-ADDONS-CURRENT": "FAIL",
+        "EKS-POD-IDENTITY": "FAIL",
+        "EKS-NODE-AMI": "FAIL",
+        "EKS-INSIGHTS": "FAIL",
+        "K8S-NETWORK-POLICY": "FAIL",
+        "K8S-POD-SECURITY": "FAIL",
+        "K8S-ANONYMOUS-RBAC": "PASS",
+        "K8S-DEFAULT-SA": "PASS",
+        "K8S-PRIVILEGED": "PASS",
+        "EKS-TAGS": "FAIL",
+    }
+    ml = statuses(report, "ml-platform")
+    assert (ml["EKS-ENDPOINT-PUBLIC"], ml["K8S-ANONYMOUS-RBAC"], ml["K8S-PRIVILEGED"]) == ("PASS", "FAIL", "FAIL")
+    assert ml["EKS-POD-IDENTITY"] == "FAIL"
+    assert (reports / "latest" / "report.json").exists()
+    assert report["trend"]["previous_run_id"] is None and report["trend"]["resolved"] == []
+
+    policy = json.loads((REPO / "include" / "iam" / "eks_compliance_audit.json").read_text())
+    allowed = {action for statement in policy["Statement"] for action in statement["Action"]}
+    called = {f"{service}:{operation}" for service, operation in demo_fleet.api_calls if service in ("eks", "ec2")}
+    assert called <= allowed, f"calls outside the policy: {sorted(called - allowed)}"
+
+
+def test_second_night_reports_the_trend_and_honours_waivers_until_they_expire(audit_dag, monkeypatch):
+    first = audit(audit_dag, cluster_names=["analytics-staging", "edge-dev"])
+    assert statuses(first, "analytics-staging")["EKS-DELETION-PROTECTION"] == "FAIL"
+
+    eks = boto3.client("eks", region_name="us-east-1")
+    eks.update_cluster_config(name="analytics-staging", deletionProtection=True)  # fixed overnight
+    today = datetime.now(UTC).date()
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_EKS_COMPLIANCE_WAIVERS",
+        json.dumps(
+            [
+                {"check": "EKS-SECRETS-KMS", "cluster": "analytics-*", "reason": "CHG-42", "expires": str(today)},
+                {
+                    "check": "EKS-ENDPOINT-PUBLIC",
+                    "cluster": "analytics-*",
+                    "reason": "old",
+                    "expires": str(today - timedelta(days=1)),
+                },
+            ]
+        ),
+    )
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_REQUIRED_TAGS", json.dumps(["team", "environment", "owner"]))  # new rule
+    second = audit(audit_dag, cluster_names=["analytics-staging", "edge-dev"])
+
+    analytics = {
+        check["id"]: check
+        for check in next(c for c in second["clusters"] if c["cluster"] == "analytics-staging")["checks"]
+    }
+    assert analytics["EKS-DELETION-PROTECTION"]["status"] == "PASS"
+    assert (
+        analytics["EKS-SECRETS-KMS"]["status"] == "WAIVED"
+        and analytics["EKS-SECRETS-KMS"]["waiver"] == f"CHG-42 (until {today})"
+    )
+    assert analytics["EKS-ENDPOINT-PUBLIC"]["status"] == "FAIL"  # its waiver expired yesterday
+    trend = second["trend"]
+    assert trend["previous_run_id"] == first["run_id"]
+    assert {(f["cluster"], f["check"]) for f in trend["resolved"]} == {
+        ("analytics-staging", "EKS-DELETION-PROTECTION"),
+        ("analytics-staging", "EKS-SECRETS-KMS"),  # waived: no longer a failure
+    }
+    assert {(f["cluster"], f["check"]) for f in trend["new_failures"]} == {("edge-dev", "EKS-TAGS")}
+
+
+def test_a_cluster_whose_apis_fail_is_error_and_the_rest_of_the_fleet_is_audited(audit_dag, demo_fleet):
+    for parameter in ("name", "clusterName"):
+        demo_fleet.faults.add_from_dict(
+            {"kind": "error", "service": "eks", "match": {parameter: "edge-dev"}, "error": "ServerException"}
+        )
+    report = audit(audit_dag, targets=TARGETS[:1])
+
+    edge = next(c for c in report["clusters"] if c["cluster"] == "edge-dev")
+    assert {check["status"] for check in edge["checks"]} == {"ERROR"}
+    assert "ServerException" in edge["checks"][0]["detail"]
+    assert statuses(report, "payments-prod")["EKS-SECRETS-KMS"] == "PASS"
+    assert report["summary"]["by_status"]["ERROR"] == 20
+
+
+def test_unknown_checks_in_the_filter_are_refused_naming_them(audit_dag):
+    from eks_runbooks.audit_run import InvalidAuditTargets, validate_filters
+
+    run = audit_dag.test(run_conf={"targets": TARGETS, "checks": ["EKS-NO-SUCH-CHECK"]})
+    assert run.state == "failed" and run.get_task_instance("discover").state == "failed"
+    with pytest.raises(InvalidAuditTargets, match="EKS-NO-SUCH-CHECK"):
+        validate_filters([], ["EKS-NO-SUCH-CHECK"])
