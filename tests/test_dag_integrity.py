@@ -79,3 +79,24 @@ def test_airflow_plugin_manager_finds_no_broken_plugin_in_the_library():
     plugins, import_errors = plugins_manager._get_plugins()
     assert import_errors == {}
     assert not [plugin for plugin in plugins if "eks_runbooks" in str(getattr(plugin, "source", ""))]
+
+
+def test_the_compliance_audit_runs_nightly_at_two_utc_without_catchup_and_with_defaults_for_every_param(dag_bag):
+    audit = dag_bag.get_dag("eks_compliance_audit")
+    assert audit.timetable.expression == "0 2 * * *" and str(audit.timetable.timezone) == "UTC"
+    assert audit.catchup is False
+    assert {name: param.value for name, param in audit.params.items()} == {
+        "targets": [],
+        "cluster_names": [],
+        "checks": [],
+    }
+
+
+def test_every_upgrade_param_has_a_title_and_a_section_for_the_trigger_form(dag_bag):
+    upgrade = dag_bag.get_dag("eks_cluster_upgrade")
+    untitled = {name for name, param in upgrade.params.items() if not param.schema.get("title")}
+    unsectioned = {name for name, param in upgrade.params.items() if not param.schema.get("section")}
+    assert (untitled, unsectioned) == (set(), set())
+    from eks_runbooks.core.upgrade_request import UpgradeRequest
+
+    assert set(upgrade.params) == set(UpgradeRequest.__dataclass_fields__)
