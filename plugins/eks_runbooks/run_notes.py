@@ -20,6 +20,16 @@ TIMEOUT_SECONDS = 10.0
 MAX_NOTE = 1000
 
 
+def api_base_url(host: str, schema: str | None, port: int | None) -> str:
+    """The API server's URL from an HTTP connection: ``host`` may carry the scheme (and port) or not."""
+    host = host.rstrip("/")
+    if "://" not in host:
+        host = f"{schema or 'http'}://{host}"
+    if port and host.count(":") == 1:
+        host = f"{host}:{port}"
+    return host
+
+
 def set_dag_run_note(dag_id: str, run_id: str, note: str, *, conn_id: str = AIRFLOW_API_CONN_ID) -> bool:
     """Set the note of one DAG run; True when set. Never raises: a note is not worth failing a runbook."""
     import requests
@@ -31,9 +41,7 @@ def set_dag_run_note(dag_id: str, run_id: str, note: str, *, conn_id: str = AIRF
     except AirflowNotFoundException:
         log.info("No connection %r: the DagRun note is not set (summary: %s)", conn_id, note)
         return False
-    base = (connection.host or "").rstrip("/")
-    if connection.port and "://" in base and base.count(":") == 1:
-        base = f"{base}:{connection.port}"
+    base = api_base_url(connection.host or "", connection.schema, connection.port)
     try:
         token = requests.post(
             f"{base}/auth/token",
