@@ -134,7 +134,11 @@ def write_audit_report(
     from eks_runbooks.reports import ReportLocation, read_report, reports_base, update_latest, write_report
 
     today = datetime.now(UTC).date()
-    waivers = parse_waivers(Variable.get("eks_compliance_waivers", default=[], deserialize_json=True))
+    try:
+        waivers = parse_waivers(Variable.get("eks_compliance_waivers", default=[], deserialize_json=True))
+    except ValueError as error:
+        # Reporting without the waivers would announce every waived finding as new: fix the Variable first.
+        raise InvalidAuditTargets(f"{error}. Fix the Variable, then clear this task.") from None
     waived = []
     for cluster in clusters:
         results = [CheckResult.from_dict(check) for check in cluster["checks"]]
