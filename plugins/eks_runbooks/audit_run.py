@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 RUNBOOK = "eks_compliance_audit"
 
 
-class InvalidAuditTargets(AirflowFailException):
-    """The targets or filters are malformed; the message names the entry and key (not retried)."""
+class InvalidAuditInput(AirflowFailException):
+    """Targets, filters or waivers are malformed; the message names the entry and key (not retried)."""
 
 
 def audit_targets(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -43,12 +43,12 @@ def audit_targets(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _valid_target(index: int, target: Any) -> dict[str, Any]:
     if not isinstance(target, Mapping) or set(target) - {"aws_conn_id", "regions"}:
-        raise InvalidAuditTargets(f'targets[{index}] must be {{"aws_conn_id": ..., "regions": [...]}}, not {target!r}')
+        raise InvalidAuditInput(f'targets[{index}] must be {{"aws_conn_id": ..., "regions": [...]}}, not {target!r}')
     conn_id, regions = target.get("aws_conn_id", "aws_default"), target.get("regions")
     if not isinstance(conn_id, str) or not CONNECTION_ID.match(conn_id):
-        raise InvalidAuditTargets(f"targets[{index}].aws_conn_id {conn_id!r} is not an Airflow connection id")
+        raise InvalidAuditInput(f"targets[{index}].aws_conn_id {conn_id!r} is not an Airflow connection id")
     if not isinstance(regions, list) or not regions or not all(isinstance(r, str) and REGION.match(r) for r in regions):
-        raise InvalidAuditTargets(f"targets[{index}].regions {regions!r} is not a list of AWS regions")
+        raise InvalidAuditInput(f"targets[{index}].regions {regions!r} is not a list of AWS regions")
     return {"aws_conn_id": conn_id, "regions": list(dict.fromkeys(regions))}
 
 
@@ -62,13 +62,13 @@ def validate_filters(cluster_names: Sequence[str], checks: Sequence[str]) -> Non
     """Refuse filters that can never match (a typo must not silently audit nothing)."""
     bad = [name for name in cluster_names if not isinstance(name, str) or not CLUSTER_NAME.match(name)]
     if bad:
-        raise InvalidAuditTargets(f"cluster_names: {bad!r} are not EKS cluster names")
+        raise InvalidAuditInput(f"cluster_names: {bad!r} are not EKS cluster names")
     known = {spec.id for spec in load_audit_catalogue()}
     unknown = [
         check for check in checks if not isinstance(check, str) or not CHECK_ID.match(check) or check not in known
     ]
     if unknown:
-        raise InvalidAuditTargets(f"checks: {unknown!r} are not audit checks (known: {', '.join(sorted(known))})")
+        raise InvalidAuditInput(f"checks: {unknown!r} are not audit checks (known: {', '.join(sorted(known))})")
 
 
 def discover_clusters(
@@ -138,7 +138,7 @@ def write_audit_report(
         waivers = parse_waivers(Variable.get("eks_compliance_waivers", default=[], deserialize_json=True))
     except ValueError as error:
         # Reporting without the waivers would announce every waived finding as new: fix the Variable first.
-        raise InvalidAuditTargets(f"{error}. Fix the Variable, then clear this task.") from None
+        raise InvalidAuditInput(f"{error}. Fix the Variable, then clear this task.") from None
     waived = []
     for cluster in clusters:
         results = [CheckResult.from_dict(check) for check in cluster["checks"]]

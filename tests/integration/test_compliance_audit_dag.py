@@ -189,9 +189,9 @@ def test_a_cluster_whose_apis_fail_is_error_and_the_rest_of_the_fleet_is_audited
 
 
 def test_unknown_checks_in_the_filter_are_refused_naming_them(audit_dag):
-    from eks_runbooks.audit_run import InvalidAuditTargets, validate_filters
+    from eks_runbooks.audit_run import InvalidAuditInput, validate_filters
 
     run = audit_dag.test(run_conf={"targets": TARGETS, "checks": ["EKS-NO-SUCH-CHECK"]})
     assert run.state == "failed" and run.get_task_instance("discover").state == "failed"
-    with pytest.raises(InvalidAuditTargets, match="EKS-NO-SUCH-CHECK"):
+    with pytest.raises(InvalidAuditInput, match="EKS-NO-SUCH-CHECK"):
         validate_filters([], ["EKS-NO-SUCH-CHECK"])
