@@ -39,7 +39,7 @@ from eks_runbooks.operators.upgrade import (
     EksUpgradeValidateOperator,
     UpgradeApprovalOperator,
 )
-from eks_runbooks.upgrade_run import MAX_HOPS, remember_failure, report_url_of
+from eks_runbooks.upgrade_run import MAX_HOPS, remember_failure, report_url_of, summary_of
 
 CLUSTER = {
     "cluster_name": "{{ params.cluster_name }}",
@@ -63,8 +63,8 @@ RUN = "Run"
         "retry_delay": timedelta(seconds=20),
         "on_failure_callback": remember_failure,
     },
-    on_success_callback=TicketingNotifier(report_url=report_url_of),
-    on_failure_callback=TicketingNotifier(report_url=report_url_of),
+    on_success_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
+    on_failure_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
     params={
         "cluster_name": Param(
             "",

@@ -258,6 +258,14 @@ def report_url_of(context: Context) -> str:
     return report_location(context).url("report.md")
 
 
+def summary_of(context: Context) -> str | None:
+    """The summary the run's report holds (for the ticketing notifier); None when there is no report."""
+    from eks_runbooks.reports import read_report
+
+    written = read_report(report_location(context).url("report.json"))
+    return json.loads(written)["summary"] if written else None
+
+
 def write_run_report(context: Context) -> dict[str, Any]:
     """The ``report`` task: write JSON and Markdown, set the DagRun note, return the summary and location."""
     from eks_runbooks.reports import write_report

@@ -208,6 +208,14 @@ def test_dag_run_note_is_the_summary(receiver: TicketingReceiver):
     assert receiver.requests[0]["json"]["summary"] == "Upgraded payments-prod 1.31 → 1.33 in 2 hops; report in S3"
 
 
+def test_summary_from_the_runbook_wins_over_the_note_which_dag_callbacks_do_not_load(receiver: TicketingReceiver):
+    context = post_context(note=None)
+
+    TicketingNotifier(summary=lambda _context: "payments-prod: upgraded 1.32 → 1.34 in 2 hop(s)")(context)
+
+    assert receiver.requests[0]["json"]["summary"] == "payments-prod: upgraded 1.32 → 1.34 in 2 hop(s)"
+
+
 def test_ticketing_error_is_one_warning_with_the_status_and_never_raises(receiver: TicketingReceiver):
     receiver.status = 500
 

@@ -35,6 +35,9 @@ class TicketingNotifier(BaseNotifier):
     :param endpoint: path posted to, relative to the connection's host. (templated)
     :param report_url: a callable ``context -> str | None`` giving the run's report URL; takes precedence
         over ``report_task_id``.
+    :param summary: a callable ``context -> str | None`` giving the run's one-line summary (for example read
+        from its report). Where Airflow runs DAG callbacks the DagRun's note is not loaded, so a runbook that
+        writes a report should pass this; the note and then a generic line are the fallbacks.
     :param report_task_id: the task that pushed the report URL to XCom (key ``report_url_key``). Read where
         Airflow runs DAG callbacks (the DAG processor); ``dag.test()`` runs them without the task supervisor, so
         there the XCom read fails and the ticket gets no report URL (one warning). A ``report_url`` callable
@@ -51,6 +54,7 @@ class TicketingNotifier(BaseNotifier):
         http_conn_id: str = "ticketing_default",
         endpoint: str = "/",
         report_url: Callable[[Context], str | None] | None = None,
+        summary: Callable[[Context], str | None] | None = None,
         report_task_id: str | None = None,
         report_url_key: str = "report_url",
         timeout: float = DEFAULT_TIMEOUT,
@@ -60,6 +64,7 @@ class TicketingNotifier(BaseNotifier):
         self.http_conn_id = http_conn_id
         self.endpoint = endpoint
         self.report_url = report_url
+        self.summary = summary
         self.report_task_id = report_task_id
         self.report_url_key = report_url_key
         self.timeout = timeout
@@ -96,13 +101,13 @@ class TicketingNotifier(BaseNotifier):
         dag_id = getattr(dag, "dag_id", None) or getattr(dag_run, "dag_id", None)
         run_id = context.get("run_id") or getattr(dag_run, "run_id", None)
         state = run_state_of(context)
-        note = (getattr(dag_run, "note", None) or "").strip()
+        summary = self._summary(context) or (getattr(dag_run, "note", None) or "").strip()
         return {
             "ticket_id": ticket_id,
             "dag_id": dag_id,
             "run_id": run_id,
             "state": state,
-            "summary": note or f"{dag_id} run {run_id} finished: {state}",
+            "summary": summary or f"{dag_id} run {run_id} finished: {state}",
             "report_url": self._report_url(context),
         }
 
@@ -133,6 +138,15 @@ class TicketingNotifier(BaseNotifier):
             )
             return
         self.log.info("Ticket %s told run %s ended %s", ticket_id, payload["run_id"], payload["state"])
+
+    def _summary(self, context: Context) -> str | None:
+        if self.summary is None:
+            return None
+        try:
+            return (self.summary(context) or "").strip() or None
+        except Exception as error:
+            self.log.warning("No run summary for the ticket (%s); using the note", type(error).__name__)
+            return None
 
     def _report_url(self, context: Context) -> str | None:
         try:

@@ -135,6 +135,10 @@ class EksUpdatesTrigger(BaseTrigger):
         )
         async with await hook.get_async_conn() as client:
             for _attempt in range(self.waiter_max_attempts):
+                # Wait first, then look: an event fired moments after the task deferred can reach the scheduler
+                # before the worker's deferral report, which Airflow 3.3.2 then treats as an external kill
+                # (apache/airflow#67287). EKS updates take minutes, so the first look loses nothing.
+                await asyncio.sleep(self.waiter_delay)
                 try:
                     ended = [update for update in self.updates if await self._status(client, update) != "InProgress"]
                 except ClientError as error:
@@ -145,7 +149,6 @@ class EksUpdatesTrigger(BaseTrigger):
                 if ended:
                     yield TriggerEvent({"status": "success", "ended": ended})
                     return
-                await asyncio.sleep(self.waiter_delay)
         yield TriggerEvent(
             {
                 "status": "error",
