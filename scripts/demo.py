@@ -1,14 +1,17 @@
-"""The main job: the simulated demo fleet plus Airflow (standalone, SQLite) wired to it.
+"""The main job: the simulated demo fleet plus Airflow (standalone, SQLite) wired to it, upgrading a cluster.
 
 1. starts ``eks-sandbox serve`` with include/sandbox/fleets/demo.yaml,
 2. starts ``airflow standalone`` (UI and REST API on http://localhost:8080) whose ``aws_default`` connection
-   points at the sandbox,
-3. triggers the ``eks_fleet_inventory`` runbook through the REST API, as a ticketing system would, and prints
-   its report,
-4. keeps everything up until Ctrl-C (or exits at once with ``--exit-after-run``), then stops both process
-   groups — nothing is left running.
+   points at the sandbox and whose ``airflow_api`` connection lets runbooks set their run's note,
+3. triggers ``eks_cluster_upgrade`` through the REST API, as a ticketing system would: payments-prod from 1.32
+   to 1.34 (two hops, not a dry run) for a ticket ``DEMO-<time>``; waits for the run to end and prints its
+   state, its summary and where its report is,
+4. keeps everything up until Ctrl-C (or exits once the run ended with ``--exit-after-run``: status 0 when it
+   succeeded), then stops both process groups — nothing is left running.
 
-State lives in ``var/`` (Airflow home, logs; ``--state-dir`` to choose another); delete it to start over.
+``--serve-only`` skips step 3: Airflow waits with ``eks_cluster_upgrade`` unpaused, for runs started by hand.
+State lives in ``var/`` (Airflow home, logs, reports; ``--state-dir`` to choose another); delete it to start
+over. The sandbox starts from the fleet file every time, so every demo finds payments-prod at 1.32.
 """
 
 from __future__ import annotations
@@ -17,18 +20,42 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+import boto3
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
-REGIONS = ["us-east-1", "us-west-2"]
+UPGRADE_DAG = "eks_cluster_upgrade"
+UPGRADE_CONF = {"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.34", "dry_run": False}
+#: SimpleAuthManager users and roles: you, and the user of the ``airflow_api`` connection — role USER may edit
+#: DAG runs (their notes) and nothing more, as run_notes.py asks.
+USERS = {"admin": "admin", "runbooks": "user"}
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+#: Seconds the upgrade may take before the demo gives up: it takes about 90 s at the default time scale (0.01),
+#: and a larger --time-scale stretches every simulated update.
+RUN_TIMEOUT = 1800
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: its state, its one-line summary, and the report task's return value (summary and URLs)."""
+
+    run_id: str
+    state: str
+    summary: str
+    report: dict[str, str]
 
 
 def main() -> int:
@@ -36,7 +63,9 @@ def main() -> int:
     parser.add_argument("--sandbox-port", type=int, default=5055)
     parser.add_argument("--airflow-port", type=int, default=8080)
     parser.add_argument("--time-scale", type=float, default=0.01, help="multiplies simulated durations (default 0.01)")
-    parser.add_argument("--exit-after-run", action="store_true", help="stop everything once the runbook ended")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--exit-after-run", action="store_true", help="stop everything once the upgrade run ended")
+    mode.add_argument("--serve-only", action="store_true", help="trigger nothing; keep the sandbox and Airflow up")
     parser.add_argument("--state-dir", type=Path, default=REPO / "var", help="Airflow home and logs (default: var/)")
     args = parser.parse_args()
 
@@ -59,15 +88,22 @@ def main() -> int:
             timeout=180,
         )
         print(f"sandbox: demo fleet served on {sandbox_url}", flush=True)
-        processes.append(start_airflow(args.airflow_port, sandbox_url, state))
-        wait_until(lambda: airflow_healthy(airflow_url, airflow_home), "Airflow", processes, state, timeout=240)
-        password = simple_auth_password(airflow_home)
-        print(f"airflow: UI on {airflow_url} (user admin, password {password})", flush=True)
+        passwords = user_passwords(airflow_home)
+        processes.append(start_airflow(args.airflow_port, sandbox_url, state, passwords))
+        wait_until(lambda: airflow_healthy(airflow_url), "Airflow", processes, state, timeout=240)
+        print(f"airflow: UI on {airflow_url} (user admin, password {passwords['admin']})", flush=True)
+        headers = api_headers(airflow_url, "admin", passwords["admin"])
+        unpause_dag(airflow_url, UPGRADE_DAG, headers, processes, state)
 
-        outcome, report = run_inventory(airflow_url, password, processes, state)
-        print(f"eks_fleet_inventory finished: {outcome}\n{report}", flush=True)
-        if args.exit_after_run:
-            return 0 if outcome == "success" else 1
+        if not args.serve_only:
+            outcome = run_upgrade(airflow_url, headers, processes, state)
+            print(f"{UPGRADE_DAG} run {outcome.run_id} finished: {outcome.state}", flush=True)
+            print(f"summary: {outcome.summary}", flush=True)
+            print(f"report: {outcome.report.get('report_markdown', '(none)')}", flush=True)
+            print(f"report JSON: {outcome.report.get('report_json', '(none)')}", flush=True)
+            print(f"sandbox says: {kubernetes_versions(sandbox_url, UPGRADE_CONF)}", flush=True)
+            if args.exit_after_run:
+                return 0 if outcome.state == "success" else 1
         print("Press Ctrl-C to stop the sandbox and Airflow.", flush=True)
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
@@ -102,13 +138,35 @@ def start_sandbox(port: int, time_scale: float, state: Path) -> subprocess.Popen
     )
 
 
-def airflow_environment(port: int, sandbox_url: str, airflow_home: Path) -> dict[str, str]:
+def user_passwords(airflow_home: Path) -> dict[str, str]:
+    """The passwords of ``USERS``, generated into SimpleAuthManager's password file before Airflow starts.
+
+    SimpleAuthManager keeps the passwords it finds in that file and generates only missing ones; writing them
+    first lets the ``airflow_api`` connection, an environment variable fixed at start, carry one.
+    """
+    path = airflow_home / PASSWORDS_FILE
+    passwords = json.loads(path.read_text()) if path.exists() else {}
+    missing = {user: secrets.token_urlsafe(12) for user in USERS if user not in passwords}
+    if missing:
+        passwords |= missing
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(passwords) + "\n")
+    return passwords
+
+
+def airflow_environment(port: int, sandbox_url: str, airflow_home: Path, passwords: dict[str, str]) -> dict[str, str]:
     """Airflow settings for the demo: SQLite, LocalExecutor, the repo's dags/plugins, AWS → the sandbox."""
-    connection = {
+    aws_connection = {
         "conn_type": "aws",
         "login": "sandbox",
         "password": "sandbox",
         "extra": {"endpoint_url": sandbox_url, "region_name": "us-east-1"},
+    }
+    api_connection = {
+        "conn_type": "http",
+        "host": f"http://localhost:{port}",
+        "login": "runbooks",
+        "password": passwords["runbooks"],
     }
     return os.environ | {
         "AIRFLOW_HOME": str(airflow_home),
@@ -116,12 +174,20 @@ def airflow_environment(port: int, sandbox_url: str, airflow_home: Path) -> dict
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:{role}" for user, role in USERS.items()),
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
-        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection),
+        "AIRFLOW_CONN_AIRFLOW_API": json.dumps(api_connection),
+        # The sandbox finishes updates in seconds at demo time scales: poll it every second, not every 30.
+        "AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS": "1",
+        # A task supervisor can take up to this interval (default 5 s) to notice that its task process exited,
+        # and only then does the executor report the end of a deferral. When the trigger fires first (sandbox
+        # updates end within seconds), Airflow 3.3.2's scheduler takes that late report for an external kill
+        # and retries the step 20 s later (apache/airflow#67287). Checking every second all but closes the gap.
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
         "AWS_ACCESS_KEY_ID": "sandbox",
         "AWS_SECRET_ACCESS_KEY": "sandbox",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -129,54 +195,83 @@ def airflow_environment(port: int, sandbox_url: str, airflow_home: Path) -> dict
     }
 
 
-def start_airflow(port: int, sandbox_url: str, state: Path) -> subprocess.Popen:
+def start_airflow(port: int, sandbox_url: str, state: Path, passwords: dict[str, str]) -> subprocess.Popen:
     return start_in_own_group(
         ["airflow", "standalone"],
         state / "airflow-standalone.log",
-        env=airflow_environment(port, sandbox_url, state / "airflow"),
+        env=airflow_environment(port, sandbox_url, state / "airflow", passwords),
     )
 
 
-def simple_auth_password(airflow_home: Path) -> str:
-    passwords = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
-    return passwords["admin"]
+def api_headers(airflow_url: str, username: str, password: str) -> dict[str, str]:
+    """Headers that authenticate REST API calls as ``username`` (a bearer token from ``POST /auth/token``)."""
+    token = request_json(f"{airflow_url}/auth/token", {"username": username, "password": password})["access_token"]
+    return {"Authorization": f"Bearer {token}"}
 
 
-def run_inventory(airflow_url: str, password: str, processes: list[subprocess.Popen], state: Path) -> tuple[str, str]:
-    """Trigger eks_fleet_inventory through the REST API and wait for it; returns (state, report)."""
-    token = request_json(f"{airflow_url}/auth/token", {"username": "admin", "password": password})["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    dag_url = f"{airflow_url}/api/v2/dags/eks_fleet_inventory"
+def unpause_dag(
+    airflow_url: str, dag_id: str, headers: dict[str, str], processes: list[subprocess.Popen], state: Path
+) -> None:
+    """Wait until the DAG processor has parsed ``dag_id``, then unpause it (DAGs start paused)."""
+    dag_url = f"{airflow_url}/api/v2/dags/{dag_id}"
     wait_until(
         lambda: request_json(dag_url, headers=headers, default={}).get("dag_id"),
-        "the DAG to be parsed",
+        f"{dag_id} to be parsed",
         processes,
         state,
         timeout=120,
     )
     request_json(dag_url, {"is_paused": False}, headers=headers, method="PATCH")
-    run_id = f"demo__{int(time.time())}"
-    request_json(
-        f"{dag_url}/dagRuns",
-        {"dag_run_id": run_id, "logical_date": None, "conf": {"regions": REGIONS}},
-        headers=headers,
-    )
-    run_url = f"{dag_url}/dagRuns/{run_id}"
 
-    def finished() -> str | None:
-        state = request_json(run_url, headers=headers)["state"]
-        return state if state in ("success", "failed") else None
 
-    outcome = wait_until(finished, "eks_fleet_inventory to finish", processes, state, timeout=300)
-    report = request_json(f"{run_url}/taskInstances/report/xcomEntries/return_value", headers=headers, default={}).get(
-        "value", "(no report)"
+def run_upgrade(
+    airflow_url: str, headers: dict[str, str], processes: list[subprocess.Popen], state: Path
+) -> RunOutcome:
+    """Trigger eks_cluster_upgrade for a new demo ticket, as a ticketing system would, and wait for it to end."""
+    # One ticket per demo: a state dir that is kept holds the runs of earlier demos, and run ids are unique.
+    ticket = f"DEMO-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    run_id = f"ticket__{ticket}"
+    dag_url = f"{airflow_url}/api/v2/dags/{UPGRADE_DAG}"
+    conf = UPGRADE_CONF | {"ticket_id": ticket}
+    request_json(f"{dag_url}/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": conf}, headers=headers)
+    print(f"demo: triggered {UPGRADE_DAG} run {run_id} with conf {json.dumps(conf)}", flush=True)
+    print(f"demo: follow it on {airflow_url}/dags/{UPGRADE_DAG}/runs/{quote(run_id, safe='')}", flush=True)
+    run_url = f"{dag_url}/dagRuns/{quote(run_id, safe='')}"
+
+    def ended() -> dict[str, Any] | None:
+        run = request_json(run_url, headers=headers)
+        return run if run["state"] in ("success", "failed") else None
+
+    run = wait_until(ended, f"{UPGRADE_DAG} run {run_id} to end", processes, state, timeout=RUN_TIMEOUT)
+    report = request_json(f"{run_url}/taskInstances/report/xcomEntries/return_value", headers=headers, default={})
+    report = report.get("value") or {}
+    # The report task sets the note through the airflow_api connection; its XCom holds the same summary.
+    summary = run.get("note") or report.get("summary") or "(no summary: the report task did not run)"
+    return RunOutcome(run_id, run["state"], summary, report)
+
+
+def kubernetes_versions(sandbox_url: str, target: dict[str, Any]) -> str:
+    """The Kubernetes versions of the upgraded cluster and its node groups, as AWS (the sandbox) reports them."""
+    eks = boto3.client(
+        "eks",
+        endpoint_url=sandbox_url,
+        region_name=target["region"],
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
     )
-    return outcome, report
+    cluster = target["cluster_name"]
+    nodegroups = ", ".join(
+        f"{name} {eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)['nodegroup']['version']}"
+        for name in eks.list_nodegroups(clusterName=cluster)["nodegroups"]
+    )
+    version = eks.describe_cluster(name=cluster)["cluster"]["version"]
+    return f"{cluster} runs Kubernetes {version} (node groups: {nodegroups})"
 
 
 def request_json(
     url: str, body: dict | None = None, headers: dict | None = None, method: str | None = None, default: Any = None
 ) -> Any:
+    """Send ``body`` as JSON and return the JSON answer; ``default`` on an HTTP error status if given, else raise."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
     request.add_header("Content-Type", "application/json")
@@ -200,14 +295,10 @@ def health(url: str) -> dict:
         return {}
 
 
-def airflow_healthy(airflow_url: str, airflow_home: Path) -> bool:
+def airflow_healthy(airflow_url: str) -> bool:
     status = health(f"{airflow_url}/api/v2/monitor/health")
-    return (
-        bool(status)
-        and all(
-            part.get("status") == "healthy" for name, part in status.items() if name in ("metadatabase", "scheduler")
-        )
-        and (airflow_home / "simple_auth_manager_passwords.json.generated").exists()
+    return bool(status) and all(
+        part.get("status") == "healthy" for name, part in status.items() if name in ("metadatabase", "scheduler")
     )
 
 

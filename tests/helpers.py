@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -101,3 +103,57 @@ def sandbox_control(base_url: str, method: str, path: str, body: Any = None) -> 
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
+
+
+def start_demo(state_dir: Path, *options: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Run scripts/demo.py as a user would (free ports, ``state_dir``), outside the test session's Airflow settings.
+
+    ``env`` adds to the demo's environment, which its Airflow processes inherit (connections, for example).
+    """
+    demo_env = os.environ | {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"} | (env or {})
+    demo_env.pop("AIRFLOW_HOME", None)
+    demo_env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+    ports = ["--sandbox-port", str(free_port()), "--airflow-port", str(free_port())]
+    return subprocess.Popen(
+        [str(VENV_BIN / "python"), str(REPO / "scripts" / "demo.py"), *options, *ports, "--state-dir", str(state_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=demo_env,
+        start_new_session=True,
+        cwd=REPO,
+    )
+
+
+def demo_output_until(process: subprocess.Popen, text: str) -> str:
+    """The demo's output up to and including the first line that contains ``text`` (all of it if it exits first)."""
+    lines: list[str] = []
+    while not (lines and text in lines[-1]):
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+    return "".join(lines)
+
+
+def live_processes(pgids: list[int], marker: str) -> list[str]:
+    """Processes still running in any of these process groups, or whose command line mentions ``marker``.
+
+    Zombies (state Z) are dead already: reparented to PID 1, which in a container without an init may never
+    reap them; they hold no resources and are not orphans.
+    """
+    listing = subprocess.run(["ps", "-eo", "pgid=,pid=,stat=,args="], capture_output=True, text=True, check=True).stdout
+    live = []
+    for line in listing.splitlines():
+        pgid, _pid, stat, args = line.split(None, 3)
+        if not stat.startswith("Z") and (int(pgid) in pgids or (marker in args and "pytest" not in args)):
+            live.append(line)
+    return live
+
+
+def assert_demo_stopped_cleanly(output: str, state_dir: Path) -> None:
+    """The demo said it stopped both process groups, and nothing of them (or using ``state_dir``) still runs."""
+    assert "demo: sandbox and Airflow stopped" in output
+    groups = [int(group) for group in re.findall(r"process group (\d+)", output)]
+    assert len(groups) == 2, output  # eks-sandbox and airflow standalone, each leading its own group
+    assert live_processes(groups, str(state_dir)) == []

@@ -1,78 +1,62 @@
-"""The README's main-job command, for real: sandbox + `airflow standalone`, a runbook run, a clean stop."""
+"""The README's main-job command, for real: sandbox + `airflow standalone`, the upgrade run, a clean stop."""
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import signal
-import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers import REPO, VENV_BIN, free_port
+from tests.helpers import assert_demo_stopped_cleanly, demo_output_until, start_demo
 
 pytestmark = pytest.mark.e2e
 
 
-def live_processes(pgids: list[int], marker: str) -> list[str]:
-    """Processes still running in any of these process groups, or whose command line mentions ``marker``.
-
-    Zombies (state Z) are dead already: reparented to PID 1, which in a container without an init may never
-    reap them; they hold no resources and are not orphans.
-    """
-    listing = subprocess.run(["ps", "-eo", "pgid=,pid=,stat=,args="], capture_output=True, text=True, check=True).stdout
-    live = []
-    for line in listing.splitlines():
-        pgid, _pid, stat, args = line.split(None, 3)
-        if not stat.startswith("Z") and (int(pgid) in pgids or (marker in args and "pytest" not in args)):
-            live.append(line)
-    return live
+def printed(label: str, output: str) -> str:
+    """The rest of the demo's output line that starts with ``label: ``."""
+    found = re.search(rf"^{label}: (.+)$", output, re.MULTILINE)
+    assert found, output
+    return found[1]
 
 
-def start_demo(state_dir: Path, *options: str) -> subprocess.Popen:
-    """Run scripts/demo.py as a user would, outside the test session's Airflow settings."""
-    env = os.environ | {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("AIRFLOW_HOME", None)
-    env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
-    ports = ["--sandbox-port", str(free_port()), "--airflow-port", str(free_port())]
-    return subprocess.Popen(
-        [str(VENV_BIN / "python"), str(REPO / "scripts" / "demo.py"), *options, *ports, "--state-dir", str(state_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        start_new_session=True,
-        cwd=REPO,
-    )
-
-
-def assert_stopped_cleanly(output: str, state_dir: Path) -> None:
-    assert "demo: sandbox and Airflow stopped" in output
-    groups = [int(group) for group in re.findall(r"process group (\d+)", output)]
-    assert len(groups) == 2, output  # eks-sandbox and airflow standalone, each leading its own group
-    assert live_processes(groups, str(state_dir)) == []
-
-
-def test_demo_runs_the_inventory_through_airflow_and_stops_cleanly(tmp_path):
+def test_demo_upgrades_payments_prod_through_airflow_and_stops_cleanly(tmp_path):
     process = start_demo(tmp_path, "--exit-after-run")
-    output, _ = process.communicate(timeout=420)
+    output, _ = process.communicate(timeout=280)
+
     assert process.returncode == 0, output
-    assert "eks_fleet_inventory finished: success" in output
-    assert "| payments-prod |" in output and "| analytics-staging |" in output
-    assert_stopped_cleanly(output, tmp_path)
+    run_id = re.search(r"^eks_cluster_upgrade run (ticket__DEMO-[\d-]+) finished: success$", output, re.MULTILINE)
+    assert run_id, output
+    summary = printed("summary", output)
+    assert summary == "payments-prod: upgraded 1.32 → 1.34 in 2 hop(s); 0 pre-flight warning(s)"
+    report_dir = tmp_path / "airflow" / "reports" / "eks_cluster_upgrade" / run_id[1]
+    markdown, report_json = (Path(urlsplit(printed(label, output)).path) for label in ("report", "report JSON"))
+    assert (markdown, report_json) == (report_dir / "report.md", report_dir / "report.json")
+    assert "1.34" in markdown.read_text()
+    report = json.loads(report_json.read_text())
+    assert report["summary"] == summary
+    assert report["request"]["dry_run"] is False
+    assert report["request"]["ticket_id"] == run_id[1].removeprefix("ticket__")
+    assert [step["state"] for hop in report["hops"] for step in hop["steps"]] == ["success"] * 12
+    # What AWS (the sandbox) reports once the run ended, read by the demo before it stopped the sandbox.
+    versions = printed("sandbox says", output)
+    assert versions.startswith("payments-prod runs Kubernetes 1.34 (node groups: "), output
+    assert sorted(re.findall(r"(\w+) (1\.\d+)", versions.split("node groups: ")[1])) == [
+        ("batch", "1.34"),
+        ("general", "1.34"),
+    ]
+    assert_demo_stopped_cleanly(output, tmp_path)
 
 
 def test_ctrl_c_while_airflow_starts_stops_everything(tmp_path):
     process = start_demo(tmp_path)
-    lines = []
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not (lines and "started airflow" in lines[-1]):
-        lines.append(process.stdout.readline())
+    started = demo_output_until(process, "started airflow")
     time.sleep(3)  # standalone is now spawning its scheduler, dag-processor, triggerer and api-server
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=120)
-    output = "".join(lines) + rest
+    output = started + rest
     assert process.returncode == 0, output
-    assert_stopped_cleanly(output, tmp_path)
+    assert_demo_stopped_cleanly(output, tmp_path)
