@@ -61,8 +61,35 @@ def audit(dag, **conf: Any) -> dict[str, Any]:
 
 
 def statuses(report: dict[str, Any], cluster: str) -> dict[str, str]:
-    (entry,) = [c for c in report["clusters"] if c["cluster"] == cluster]
-    return {check["id"]: check["status"] for check in entry["checks"]}
+    return {check["id"]: check["status"] for check in statuses_detail(report, cluster)}
+
+
+def statuses_detail(report: dict[str, Any], cluster: str) -> list[dict[str, Any]]:
+    return next(c for c in report["clusters"] if c["cluster"] == cluster)["checks"]
+
+
+def run_as_default_service_account(cluster: str, region: str) -> None:
+    from kubernetes.dynamic import DynamicClient
+
+    from eks_runbooks.kube_client import eks_kubernetes_client
+
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "exporter", "namespace": "default"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "exporter"}},
+            "template": {
+                "metadata": {"labels": {"app": "exporter"}},
+                "spec": {"containers": [{"name": "exporter", "image": "public.ecr.aws/docker/library/busybox:1"}]},
+            },
+        },
+    }
+    with eks_kubernetes_client(cluster, region_name=region) as api_client:
+        DynamicClient(api_client).resources.get(api_version="apps/v1", kind="Deployment").create(
+            body=deployment, namespace="default"
+        )
 
 
 def use_removed_flowcontrol_api(cluster: str) -> None:
@@ -153,12 +180,10 @@ def test_second_night_reports_the_trend_and_honours_waivers_until_they_expire(au
         ),
     )
     monkeypatch.setenv("AIRFLOW_VAR_EKS_REQUIRED_TAGS", json.dumps(["team", "environment", "owner"]))  # new rule
+    run_as_default_service_account("edge-dev", "us-west-2")  # a new workload, deployed carelessly
     second = audit(audit_dag, cluster_names=["analytics-staging", "edge-dev"])
 
-    analytics = {
-        check["id"]: check
-        for check in next(c for c in second["clusters"] if c["cluster"] == "analytics-staging")["checks"]
-    }
+    analytics = {check["id"]: check for check in statuses_detail(second, "analytics-staging")}
     assert analytics["EKS-DELETION-PROTECTION"]["status"] == "PASS"
     assert (
         analytics["EKS-SECRETS-KMS"]["status"] == "WAIVED"
@@ -171,7 +196,12 @@ def test_second_night_reports_the_trend_and_honours_waivers_until_they_expire(au
         ("analytics-staging", "EKS-DELETION-PROTECTION"),
         ("analytics-staging", "EKS-SECRETS-KMS"),  # waived: no longer a failure
     }
-    assert {(f["cluster"], f["check"]) for f in trend["new_failures"]} == {("edge-dev", "EKS-TAGS")}
+    assert {(f["cluster"], f["check"]) for f in trend["new_failures"]} == {
+        ("edge-dev", "EKS-TAGS"),
+        ("edge-dev", "K8S-DEFAULT-SA"),
+    }
+    default_sa = next(c for c in statuses_detail(second, "edge-dev") if c["id"] == "K8S-DEFAULT-SA")
+    assert default_sa["objects"] == ["default/Deployment/exporter"]
 
 
 def test_a_cluster_whose_apis_fail_is_error_and_the_rest_of_the_fleet_is_audited(audit_dag, demo_fleet):
