@@ -38,7 +38,13 @@ import boto3
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
 UPGRADE_DAG = "eks_cluster_upgrade"
-UPGRADE_CONF = {"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.34", "dry_run": False}
+UPGRADE_CONF = {
+    "cluster_name": "payments-prod",
+    "region": "us-east-1",
+    "target_version": "1.34",
+    "dry_run": False,
+    "nodegroup_parallelism": 2,  # general and batch roll side by side
+}
 #: SimpleAuthManager users and roles: you, and the user of the ``airflow_api`` connection — role USER may edit
 #: DAG runs (their notes) and nothing more, as run_notes.py asks.
 USERS = {"admin": "admin", "runbooks": "user"}
