@@ -8,6 +8,7 @@ kubectl.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,9 @@ class KubernetesReader:
     def __init__(self, api_client: ApiClient) -> None:
         from kubernetes.dynamic import DynamicClient
 
-        self._dynamic = DynamicClient(api_client)
+        # The client caches discovery in $TMPDIR/osrcp-<hash>.json per cluster and never removes it; a runbook
+        # leaves nothing behind, and a reader lives for one read of the cluster anyway.
+        self._dynamic = DynamicClient(api_client, cache_file=os.devnull)
         self._listed: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
 
     def list(self, api_version: str, kind: str, **selectors: str) -> list[dict[str, Any]]:
