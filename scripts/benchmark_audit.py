@@ -1,0 +1,663 @@
+"""Benchmark the nightly compliance audit on a simulated fleet; prints Markdown tables for BENCHMARKS.md.
+
+    .venv/bin/python scripts/benchmark_audit.py [--clusters 200] [--baseline 20] > audit-benchmark.md
+
+Builds a generated fleet (two accounts, two regions each, clusters spread evenly; a mix of hardened, middling
+and neglected postures; one small node group, three or four add-ons and a few Kubernetes objects per cluster)
+in an in-process sandbox, then runs ``eks_compliance_audit`` over all of it with ``dag.test()`` in this
+process, in a throw-away AIRFLOW_HOME, and measures:
+
+- fleet load time (not part of the audit figures);
+- the DagRun's wall time and process CPU time (this process also serves the sandbox: its share is timed
+  apart), time in Python's cyclic garbage collector, per-task durations (discover; audit p50 / p95 / max;
+  report), clusters per minute, and the time ``dag.test()`` slept idle (real sleeps, not capped as in tests);
+- AWS API calls served by the sandbox, in total and per cluster, by service and operation (the per-cluster
+  figures are the calls made while each cluster's ``audit_one_cluster`` ran), boto3 clients created, and
+  Kubernetes API requests, counted at the sandbox's WSGI entry;
+- that every cluster is in the report, with no ERROR.
+
+The same is done for ``--baseline`` clusters (fresh sandbox, DB and reports) to show how the run scales.
+``dag.test()`` runs mapped tasks one at a time, so the wall time is a serial upper bound: a deployment runs up
+to 16 audit tasks at once. Airflow's and the tasks' logs go to stderr, the tables to stdout. Absolute figures
+vary with the machine; compare ratios across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+from unittest.mock import patch
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+DAG_FILE = REPO / "dags" / "eks_compliance_audit.py"
+MAX_ACTIVE_AUDITS = 16  # max_active_tis_per_dagrun of the audit task
+
+#: (account, region, Airflow connection) the generated fleet is spread over; the second account is reached by
+#: assuming a role, as a multi-account fleet is.
+PLACEMENTS = [
+    ("123456789012", "us-east-1", "aws_default"),
+    ("123456789012", "us-west-2", "aws_default"),
+    ("210987654321", "eu-west-1", "aws_fleet_b"),
+    ("210987654321", "ap-southeast-2", "aws_fleet_b"),
+]
+SECOND_ACCOUNT_ROLE = "arn:aws:iam::210987654321:role/fleet-audit"
+
+
+# --- the fleet ---------------------------------------------------------------------------------------------
+
+
+def fleet_document(clusters: int) -> dict[str, Any]:
+    """A fleet file (docs/sandbox.md#fleet-files) of ``clusters`` clusters spread over PLACEMENTS."""
+    accounts: dict[str, dict[str, Any]] = {}
+    for index in range(clusters):
+        account, region, _conn_id = PLACEMENTS[index % len(PLACEMENTS)]
+        regions = accounts.setdefault(account, {})
+        if region not in regions:
+            regions[region] = {"network": _network(region, len(regions)), "clusters": []}
+        regions[region]["clusters"].append(cluster_spec(index, account))
+    return {"accounts": [{"id": account, "regions": regions} for account, regions in accounts.items()]}
+
+
+def _network(region: str, ordinal: int) -> dict[str, Any]:
+    prefix = f"10.{ordinal * 16}"
+    return {
+        "vpc_cidr": f"{prefix}.0.0/16",
+        "subnets": [
+            {"name": "private-a", "az": f"{region}a", "cidr": f"{prefix}.0.0/19"},
+            {"name": "private-b", "az": f"{region}b", "cidr": f"{prefix}.32.0/19"},
+            {"name": "public-a", "az": f"{region}a", "cidr": f"{prefix}.96.0/24", "public": True},
+            {"name": "public-b", "az": f"{region}b", "cidr": f"{prefix}.97.0/24", "public": True},
+        ],
+    }
+
+
+def cluster_spec(index: int, account: str) -> dict[str, Any]:
+    """Cluster ``index`` of the generated fleet: hardened, middling or neglected, in turn."""
+    posture = ("hardened", "middling", "neglected")[index % 3]
+    name = f"{posture}-{index:03d}"
+    app = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}
+    service_account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "api", "namespace": "app"}}
+    container: dict[str, Any] = {"name": "api", "image": "public.ecr.aws/nginx/nginx:1.27"}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api", "namespace": "app", "labels": {"app": "api"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "api"}},
+            "template": {
+                "metadata": {"labels": {"app": "api"}},
+                "spec": {"serviceAccountName": "api", "containers": [container]},
+            },
+        },
+    }
+    if posture == "hardened":
+        app["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": "restricted"}
+        deny = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny", "namespace": "app"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        }
+        return {
+            "name": name,
+            "version": "1.34",
+            "subnets": ["private-a", "private-b"],
+            "endpoint": {"public": True, "private": True, "public_cidrs": ["203.0.113.0/24"]},
+            "logging": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+            "secrets_encryption": True,
+            "authentication_mode": "API",
+            "upgrade_policy": "STANDARD",
+            "deletion_protection": True,
+            "tags": {"team": "payments", "environment": "production"},
+            "addons": ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"],
+            "nodegroups": [
+                {
+                    "name": "general",
+                    "size": 2,
+                    "subnets": ["private-a", "private-b"],
+                    "launch_template": {"instance_type": "m5.large", "http_tokens": "required", "hop_limit": 1},
+                }
+            ],
+            "kubernetes": [app, deny, service_account, deployment],
+            "pod_identity_associations": [
+                {"namespace": "app", "service_account": "api", "role_arn": f"arn:aws:iam::{account}:role/{name}"}
+            ],
+        }
+    if posture == "middling":
+        return {
+            "name": name,
+            "version": "1.33",
+            "subnets": ["private-a", "private-b"],
+            "endpoint": {"public": True, "private": True, "public_cidrs": ["198.51.100.0/24"]},
+            "logging": ["api", "audit"],
+            "authentication_mode": "API_AND_CONFIG_MAP",
+            "upgrade_policy": "STANDARD",
+            "tags": {"team": "edge", "environment": "development"},
+            "addons": ["vpc-cni", "coredns", "kube-proxy"],
+            "nodegroups": [{"name": "small", "instance_types": ["t3.medium"], "size": 1}],
+            "kubernetes": [app, service_account, deployment],
+        }
+    service_account["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": f"arn:aws:iam::{account}:role/{name}"}
+    container["securityContext"] = {"privileged": True}
+    return {
+        "name": name,
+        "version": "1.31",
+        "subnets": ["public-a", "public-b"],
+        "endpoint": {"public": True, "private": False},
+        "logging": [],
+        "authentication_mode": "CONFIG_MAP",
+        "upgrade_policy": "EXTENDED",
+        "tags": {"team": "analytics"},
+        "addons": ["vpc-cni", {"name": "coredns", "version": "v1.11.4-eksbuild.22"}, "kube-proxy"],
+        "nodegroups": [
+            {
+                "name": "workers",
+                "size": 1,
+                "subnets": ["public-a", "public-b"],
+                "launch_template": {"instance_type": "m5.xlarge", "http_tokens": "optional", "encrypted": False},
+            }
+        ],
+        "kubernetes": [app, service_account, deployment],
+    }
+
+
+# --- measuring -----------------------------------------------------------------------------------------------
+
+
+class SandboxMeter:
+    """WSGI middleware in front of the sandbox dispatcher: counts Kubernetes API requests and times the sandbox.
+
+    Kubernetes requests are counted by method and path with the cluster's endpoint id dropped
+    (``GET /apis/apps/v1``), so the counts add up across clusters. ``cpu_seconds`` is the CPU time the
+    server's threads spent answering requests (AWS and Kubernetes): the simulator's share of the process's CPU.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.kube_requests: Counter[str] = Counter()
+        self.cpu_seconds = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")  # before the dispatcher strips /k8s/<id> from it
+        start = time.thread_time()
+        body = list(self.app(environ, start_response))
+        with self._lock:
+            self.cpu_seconds += time.thread_time() - start
+            if path.startswith("/k8s/"):
+                self.kube_requests[f"{environ['REQUEST_METHOD']} /{path.split('/', 3)[3]}"] += 1
+        return body
+
+    def kube_total(self) -> int:
+        return sum(self.kube_requests.values())
+
+    def reset(self) -> None:
+        with self._lock:
+            self.kube_requests.clear()
+            self.cpu_seconds = 0.0
+
+
+class ClientMeter:
+    """Counts the boto3 clients created and the time spent creating them (service models parsed, hooks built)."""
+
+    def __init__(self) -> None:
+        self.created = 0
+        self.seconds = 0.0
+
+    @contextmanager
+    def patched(self) -> Iterator[ClientMeter]:
+        import botocore.session
+
+        create_client = botocore.session.Session.create_client
+
+        def measured(session: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return create_client(session, *args, **kwargs)
+            finally:
+                self.created += 1
+                self.seconds += time.perf_counter() - start
+
+        with patch.object(botocore.session.Session, "create_client", measured):
+            yield self
+
+
+@dataclass
+class ClusterAudit:
+    """What auditing one cluster cost, measured around ``audit_one_cluster``."""
+
+    cluster: str
+    aws_conn_id: str
+    seconds: float
+    aws_calls: Counter[tuple[str, str]]
+    kube_requests: int
+    clients_created: int
+    client_seconds: float
+
+
+@dataclass
+class AuditProbe:
+    """Wraps ``audit_one_cluster`` to attribute AWS calls, Kubernetes requests and boto3 clients to each cluster."""
+
+    api_calls: Counter[tuple[str, str]]
+    meter: SandboxMeter
+    clients: ClientMeter
+    audits: list[ClusterAudit] = field(default_factory=list)
+
+    def wrap(self, audit_one_cluster: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def measured(ref: dict[str, str], checks: list[str]) -> dict[str, Any]:
+            calls_before, kube_before = self.api_calls.copy(), self.meter.kube_total()
+            clients_before, client_seconds_before = self.clients.created, self.clients.seconds
+            start = time.perf_counter()
+            try:
+                return audit_one_cluster(ref, checks)
+            finally:
+                self.audits.append(
+                    ClusterAudit(
+                        ref["cluster_name"],
+                        ref["aws_conn_id"],
+                        time.perf_counter() - start,
+                        self.api_calls - calls_before,
+                        self.meter.kube_total() - kube_before,
+                        self.clients.created - clients_before,
+                        self.clients.seconds - client_seconds_before,
+                    )
+                )
+
+        return measured
+
+
+@contextmanager
+def idle_meter() -> Iterator[list[float]]:
+    """Records every ``time.sleep`` (dag.test idles 1 s when no task is ready; AWS retries back off)."""
+    slept: list[float] = []
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        real_sleep(seconds)
+
+    with patch.object(time, "sleep", sleep):
+        yield slept
+
+
+@contextmanager
+def gc_meter() -> Iterator[Counter[str]]:
+    """Times Python's cyclic garbage collector: seconds and collections, in total and for generation 2."""
+    totals: Counter[str] = Counter()
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        elapsed = time.perf_counter() - started[0]
+        totals["seconds"] += elapsed
+        totals["collected"] += info["collected"]
+        if info["generation"] == 2:
+            totals["gen2_seconds"] += elapsed
+            totals["gen2_collections"] += 1
+
+    gc.callbacks.append(callback)
+    try:
+        yield totals
+    finally:
+        gc.callbacks.remove(callback)
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+@dataclass
+class AuditBenchmark:
+    """The figures of one audit run over a fleet of ``clusters`` clusters."""
+
+    clusters: int
+    nodes: int
+    pods: int
+    load_seconds: float
+    wall_seconds: float
+    cpu_seconds: float
+    sandbox_cpu_seconds: float
+    gc: Counter[str]
+    idle_seconds: float
+    idle_sleeps: int
+    discover_seconds: float
+    audit_seconds: list[float]
+    report_seconds: float
+    audits: list[ClusterAudit]
+    api_calls: Counter[tuple[str, str]]
+    kube_requests: Counter[str]
+    by_status: dict[str, int]
+    reported_clusters: int
+
+
+# --- running ---------------------------------------------------------------------------------------------------
+
+
+def prepare_environment(home: Path) -> None:
+    """What Airflow and boto3 read at import time: a throw-away AIRFLOW_HOME, sqlite, this repo's dags/plugins."""
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AIRFLOW_VAR_EKS_REQUIRED_TAGS": json.dumps(["team", "environment"]),
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
+    for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        os.environ.pop(leaked, None)
+    # The kubernetes client caches each endpoint's discovery in the temp dir (osrcp-<md5>.json): keep it in ours.
+    tempfile.tempdir = str(home)
+
+
+def connections(endpoint_url: str) -> dict[str, str]:
+    """Airflow connections (environment variables) for both accounts, every call going to the sandbox."""
+
+    def connection(extra: dict[str, str]) -> str:
+        return json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": endpoint_url, **extra},
+            }
+        )
+
+    return {
+        "AIRFLOW_CONN_AWS_DEFAULT": connection({"region_name": "us-east-1"}),
+        "AIRFLOW_CONN_AWS_FLEET_B": connection({"region_name": "eu-west-1", "role_arn": SECOND_ACCOUNT_ROLE}),
+    }
+
+
+def audit_targets() -> list[dict[str, Any]]:
+    targets: dict[str, list[str]] = {}
+    for _account, region, conn_id in PLACEMENTS:
+        targets.setdefault(conn_id, []).append(region)
+    return [{"aws_conn_id": conn_id, "regions": regions} for conn_id, regions in targets.items()]
+
+
+def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
+    """Load a fleet of ``clusters`` clusters into a fresh sandbox and DB, audit it, and measure."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils import db
+
+    from eks_runbooks import audit_run
+    from eks_sandbox.fleet import load_fleet
+    from eks_sandbox.moto_compat import reset_moto
+    from eks_sandbox.server import SandboxServer
+    from eks_sandbox.world import Sandbox
+
+    db.resetdb()
+    reset_moto()
+    reports = work / f"reports-{clusters}"
+    sandbox = Sandbox(time_scale=0.001)
+    server = SandboxServer(sandbox, port=0)
+    # Measure requests where they arrive: the dispatcher is the server's WSGI application.
+    meter = SandboxMeter(server._server.app)
+    server._server.app = meter
+    server.start()
+    try:
+        environment = {"AWS_ENDPOINT_URL": server.url, "AIRFLOW_VAR_EKS_REPORTS_BASE": reports.as_uri()}
+        with patch.dict(os.environ, environment | connections(server.url)):
+            start = time.perf_counter()
+            load_fleet(sandbox, fleet_document(clusters))
+            load_seconds = time.perf_counter() - start
+            nodes = pods = 0
+            with sandbox.lock:
+                for kube_cluster in sandbox.kube_clusters.values():
+                    nodes += len(kube_cluster.list("v1", "Node"))
+                    pods += len(kube_cluster.list("v1", "Pod"))
+
+            dag = DagBag(str(DAG_FILE)).get_dag("eks_compliance_audit")
+            sandbox.api_calls.clear()
+            meter.reset()
+            probe = AuditProbe(sandbox.api_calls, meter, ClientMeter())
+            with (
+                patch.object(audit_run, "audit_one_cluster", probe.wrap(audit_run.audit_one_cluster)),
+                probe.clients.patched(),
+                idle_meter() as slept,
+                gc_meter() as collector,
+            ):
+                cpu_start, start = cpu_seconds(), time.perf_counter()
+                run = dag.test(run_conf={"targets": audit_targets()})
+                wall_seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+            if run.state != "success":
+                raise RuntimeError(f"the audit run ended {run.state}; see the task logs on stderr")
+            instances = run.get_task_instances()
+            written = run.get_task_instance("report").xcom_pull(task_ids="report")
+            report = json.loads(Path(written["report_json"][len("file://") :]).read_text())
+    finally:
+        server.stop()
+        reset_moto()
+
+    def duration(task_id: str) -> list[float]:
+        return [(ti.end_date - ti.start_date).total_seconds() for ti in instances if ti.task_id == task_id]
+
+    return AuditBenchmark(
+        clusters=clusters,
+        nodes=nodes,
+        pods=pods,
+        load_seconds=load_seconds,
+        wall_seconds=wall_seconds,
+        cpu_seconds=cpu,
+        sandbox_cpu_seconds=meter.cpu_seconds,
+        gc=collector,
+        idle_seconds=sum(slept),
+        idle_sleeps=len(slept),
+        discover_seconds=duration("discover")[0],
+        audit_seconds=duration("audit"),
+        report_seconds=duration("report")[0],
+        audits=probe.audits,
+        api_calls=sandbox.api_calls.copy(),
+        kube_requests=meter.kube_requests.copy(),
+        by_status=report["summary"]["by_status"],
+        reported_clusters=len(report["clusters"]),
+    )
+
+
+# --- reporting -------------------------------------------------------------------------------------------------
+
+
+def summary_rows(result: AuditBenchmark) -> list[tuple[str, str, float | None]]:
+    """(measure, value, quantity compared across fleet sizes or None) for the main table."""
+    n = result.clusters
+    audits = result.audit_seconds
+    tasks = result.discover_seconds + sum(audits) + result.report_seconds
+    calls = [sum(audit.aws_calls.values()) for audit in result.audits]
+    kube = [audit.kube_requests for audit in result.audits]
+    total_calls, total_kube = sum(result.api_calls.values()), sum(result.kube_requests.values())
+    lower_bound = result.discover_seconds + math.ceil(n / MAX_ACTIVE_AUDITS) * statistics.median(audits)
+    return [
+        ("clusters / nodes / pods", f"{n} / {result.nodes} / {result.pods}", None),
+        ("fleet load (not part of the audit)", f"{result.load_seconds:.1f} s", result.load_seconds),
+        ("audit DagRun wall time (`dag.test()`, serial)", f"{result.wall_seconds:.1f} s", result.wall_seconds),
+        ("clusters per minute (serial)", f"{n / result.wall_seconds * 60:.0f}", None),
+        ("process CPU time during the run", f"{result.cpu_seconds:.1f} s", result.cpu_seconds),
+        ("of which the sandbox answering requests", f"{result.sandbox_cpu_seconds:.1f} s", None),
+        (
+            "Python's cyclic GC during the run: time (generation 2: collections, time), objects freed",
+            f"{result.gc['seconds']:.1f} s ({result.gc['gen2_collections']}, {result.gc['gen2_seconds']:.1f} s), "
+            f"{result.gc['collected'] / 1e6:.1f} M",
+            result.gc["seconds"],
+        ),
+        ("`dag.test()` idle sleeps", f"{result.idle_sleeps} ({result.idle_seconds:.1f} s)", None),
+        ("discover task", f"{result.discover_seconds:.2f} s", None),
+        (
+            "audit task p50 / p95 / max",
+            f"{statistics.median(audits):.2f} / {percentile(audits, 0.95):.2f} / {max(audits):.2f} s",
+            None,
+        ),
+        ("in `audit_one_cluster`, p50", f"{statistics.median(a.seconds for a in result.audits):.2f} s", None),
+        (
+            "boto3 clients created per cluster (mean), and the time creating them takes (p50)",
+            f"{statistics.mean(a.clients_created for a in result.audits):.1f}, "
+            f"{statistics.median(a.client_seconds for a in result.audits):.2f} s",
+            None,
+        ),
+        ("sum of audit tasks", f"{sum(audits):.1f} s", sum(audits)),
+        ("report task", f"{result.report_seconds:.2f} s", None),
+        ("Airflow between tasks (wall - tasks)", f"{result.wall_seconds - tasks:.1f} s", None),
+        ("AWS API calls, total", f"{total_calls}", total_calls),
+        (
+            "AWS API calls per cluster in its audit task: mean (min-max)",
+            f"{statistics.mean(calls):.1f} ({min(calls)}-{max(calls)})",
+            None,
+        ),
+        ("Kubernetes API requests, total", f"{total_kube}", total_kube),
+        (
+            "Kubernetes API requests per cluster: mean (min-max)",
+            f"{statistics.mean(kube):.1f} ({min(kube)}-{max(kube)})",
+            None,
+        ),
+        ("clusters in the report / checks by status", f"{result.reported_clusters} / {_statuses(result)}", None),
+        (
+            "lower bound with 16 audits at once (discover + ceil(N/16) x audit p50 + report)",
+            f"{lower_bound + result.report_seconds:.0f} s",
+            None,
+        ),
+    ]
+
+
+def _statuses(result: AuditBenchmark) -> str:
+    return ", ".join(f"{count} {status}" for status, count in result.by_status.items() if count)
+
+
+def operation_rows(result: AuditBenchmark) -> list[str]:
+    """AWS calls by operation: per cluster in each connection's audit tasks, outside them, and in all."""
+    conn_ids = sorted({audit.aws_conn_id for audit in result.audits})
+    per_conn: dict[str, Counter[tuple[str, str]]] = {conn_id: Counter() for conn_id in conn_ids}
+    audited: Counter[str] = Counter()
+    for audit in result.audits:
+        per_conn[audit.aws_conn_id].update(audit.aws_calls)
+        audited[audit.aws_conn_id] += 1
+    outside = result.api_calls - sum(per_conn.values(), Counter())
+    headers = [f"per cluster, {conn_id} ({audited[conn_id]} clusters)" for conn_id in conn_ids]
+    rows = [
+        "| service:operation | " + " | ".join(headers) + " | outside audit tasks | whole run |",
+        "|---" * (len(conn_ids) + 3) + "|",
+    ]
+    for key, total in sorted(result.api_calls.items(), key=lambda item: (-item[1], item[0])):
+        means = [f"{per_conn[conn_id][key] / audited[conn_id]:.2f}" for conn_id in conn_ids]
+        rows.append(f"| {key[0]}:{key[1]} | " + " | ".join(means) + f" | {outside[key]} | {total} |")
+    totals = [f"{sum(per_conn[conn_id].values()) / audited[conn_id]:.2f}" for conn_id in conn_ids]
+    total_calls = sum(result.api_calls.values())
+    rows.append("| **all** | " + " | ".join(totals) + f" | {sum(outside.values())} | {total_calls} |")
+    clients: Counter[str] = Counter()
+    for audit in result.audits:
+        clients[audit.aws_conn_id] += audit.clients_created
+    means = [f"{clients[conn_id] / audited[conn_id]:.2f}" for conn_id in conn_ids]
+    rows.append("| boto3 clients created (not calls) | " + " | ".join(means) + " | | |")
+    return rows
+
+
+def markdown(results: list[AuditBenchmark], load_before: float, load_after: float) -> str:
+    """The main table (one column per fleet size, and their ratio when there are two), then the call tables."""
+    compare = len(results) == 2
+    tables = [summary_rows(result) for result in results]
+    lines = [
+        "| measure | " + " | ".join(f"{r.clusters} clusters" for r in results) + (" | ratio |" if compare else " |"),
+        "|---" * (len(results) + 1 + compare) + "|",
+    ]
+    for index, (label, _, quantity) in enumerate(tables[0]):
+        row = f"| {label} | " + " | ".join(table[index][1] for table in tables) + " |"
+        if compare:
+            other = tables[1][index][2]
+            row += f" {quantity / other:.2f} |" if quantity is not None and other else " |"
+        lines.append(row)
+
+    largest = results[0]
+    lines += ["", f"AWS API calls by operation ({largest.clusters} clusters):", "", *operation_rows(largest)]
+    lines += ["", f"Kubernetes API requests per cluster ({largest.clusters} clusters):", ""]
+    lines += ["| request | per cluster |", "|---|---|"]
+    for path, count in sorted(largest.kube_requests.items(), key=lambda item: (-item[1], item[0])):
+        lines.append(f"| `{path}` | {count / largest.clusters:.2f} |")
+    machine = (
+        f"{date.today()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"1-minute load average {load_before:.2f} before the runs and {load_after:.2f} after"
+    )
+    return "\n".join(["## eks_compliance_audit on a simulated fleet", "", machine, "", *lines])
+
+
+@contextmanager
+def logs_to_stderr() -> Iterator[TextIO]:
+    """Send everything written to stdout (Airflow's and the tasks' logs) to stderr; yields the real stdout.
+
+    Works on the file descriptor, since Airflow's log handlers hold the stdout they found when configured.
+    """
+    sys.stdout.flush()
+    results_out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    try:
+        yield results_out
+    finally:
+        sys.stdout.flush()
+        results_out.flush()
+        os.dup2(results_out.fileno(), sys.stdout.fileno())
+        results_out.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clusters", type=int, default=200, help="clusters in the fleet (default 200)")
+    parser.add_argument(
+        "--baseline", type=int, default=20, help="also audit a fleet this small, for the ratio (0: skip)"
+    )
+    args = parser.parse_args()
+    if args.clusters < 1 or args.baseline < 0:
+        parser.error("--clusters must be at least 1 and --baseline at least 0")
+
+    load_before = os.getloadavg()[0]
+    work = Path(tempfile.mkdtemp(prefix="eks-audit-benchmark-"))
+    try:
+        prepare_environment(work)
+        with logs_to_stderr() as results_out:
+            results = []
+            for clusters in [args.clusters, args.baseline] if args.baseline else [args.clusters]:
+                result = run_audit_benchmark(clusters, work)
+                if result.reported_clusters != clusters or result.by_status.get("ERROR"):
+                    raise RuntimeError(
+                        f"{clusters} clusters: the report has {result.reported_clusters} clusters, "
+                        f"{result.by_status.get('ERROR', 0)} ERROR checks"
+                    )
+                results.append(result)
+            print(markdown(results, load_before, os.getloadavg()[0]), file=results_out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
