@@ -37,6 +37,8 @@ WARM_UP_MODULES = (
     "airflow.sdk.definitions.decorators.setup_teardown",
     "airflow.sdk.definitions.timetables.interval",
     "airflow.models.variable",
+    "airflow.timetables.base",
+    "airflow.serialization.definitions.assets",
     "eks_runbooks.operators.eks",
     "eks_runbooks.operators.upgrade",
     "eks_runbooks.notifiers.ticketing",
