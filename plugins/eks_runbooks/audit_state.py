@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from eks_runbooks.cluster_state import ec2_client, paginate
+from eks_runbooks.cluster_state import describe_addons, describe_nodegroups, ec2_client, paginate
 from eks_runbooks.core.audit import SOURCES, ClusterFacts, utc_now
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def gather_cluster_facts(
         return facts
     facts.account = facts.cluster["arn"].split(":")[4]
     _read(facts, "cluster_versions", lambda: _set(facts, "cluster_versions", _cluster_versions(eks)))
-    _read(facts, "nodegroups", lambda: _set(facts, "nodegroups", _nodegroups(hook, cluster_name)))
+    _read(facts, "nodegroups", lambda: _set(facts, "nodegroups", describe_nodegroups(hook, cluster_name)))
     ec2 = ec2_client(hook)
     if "nodegroups" in facts.errors:
         facts.errors.update(launch_templates=facts.errors["nodegroups"], network=facts.errors["nodegroups"])
@@ -54,7 +54,7 @@ def gather_cluster_facts(
             facts, "launch_templates", lambda: _set(facts, "launch_templates", _launch_templates(ec2, facts.nodegroups))
         )
         _read(facts, "network", lambda: _set(facts, "subnets_routed_to_igw", _routed_to_igw(ec2, facts)))
-    _read(facts, "addons", lambda: _set(facts, "addons", _addons(eks, cluster_name)))
+    _read(facts, "addons", lambda: _set(facts, "addons", describe_addons(hook, cluster_name)))
     _read(
         facts,
         "addon_versions",
@@ -87,20 +87,6 @@ def _set(facts: ClusterFacts, name: str, value: Any) -> None:
 
 def _cluster_versions(eks: Any) -> list[dict[str, Any]]:
     return paginate(eks, "describe_cluster_versions", "clusterVersions", includeAll=True)
-
-
-def _nodegroups(hook: EksRunbookHook, cluster_name: str) -> list[dict[str, Any]]:
-    return [
-        hook.conn.describe_nodegroup(clusterName=cluster_name, nodegroupName=name)["nodegroup"]
-        for name in hook.list_nodegroups(clusterName=cluster_name)
-    ]
-
-
-def _addons(eks: Any, cluster_name: str) -> list[dict[str, Any]]:
-    return [
-        eks.describe_addon(clusterName=cluster_name, addonName=name)["addon"]
-        for name in paginate(eks, "list_addons", "addons", clusterName=cluster_name)
-    ]
 
 
 def _launch_templates(ec2: Any, nodegroups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -80,10 +80,7 @@ def gather_preflight_inputs(
     """
     eks = hook.conn
     cluster = eks.describe_cluster(name=cluster_name)["cluster"]
-    nodegroups = [
-        eks.describe_nodegroup(clusterName=cluster_name, nodegroupName=name)["nodegroup"]
-        for name in hook.list_nodegroups(clusterName=cluster_name)
-    ]
+    nodegroups = describe_nodegroups(hook, cluster_name)
     addons = describe_addons(hook, cluster_name)
     addon_versions = [
         entry
@@ -116,6 +113,14 @@ def gather_preflight_inputs(
         ),
         force_node_drain=force_node_drain,
     )
+
+
+def describe_nodegroups(hook: EksRunbookHook, cluster_name: str) -> list[dict[str, Any]]:
+    """DescribeNodegroup of every managed node group."""
+    return [
+        hook.conn.describe_nodegroup(clusterName=cluster_name, nodegroupName=name)["nodegroup"]
+        for name in hook.list_nodegroups(clusterName=cluster_name)
+    ]
 
 
 def describe_addons(hook: EksRunbookHook, cluster_name: str) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from eks_runbooks.cluster_state import describe_nodegroups
 from eks_runbooks.core.inventory import ClusterSummary, NodegroupSummary, render_inventory, summarize_cluster
 from eks_runbooks.hooks.eks import EksRunbookHook
 
@@ -18,10 +19,7 @@ def inventory_clusters(aws_conn_id: str, region: str) -> list[dict[str, Any]]:
     summaries = []
     for name in hook.list_clusters():
         cluster = eks.describe_cluster(name=name)["cluster"]
-        nodegroups = [
-            eks.describe_nodegroup(clusterName=name, nodegroupName=nodegroup)["nodegroup"]
-            for nodegroup in hook.list_nodegroups(clusterName=name)
-        ]
+        nodegroups = describe_nodegroups(hook, name)
         summaries.append(summarize_cluster(cluster, nodegroups, cluster_versions, region, today).as_dict())
     return summaries
 

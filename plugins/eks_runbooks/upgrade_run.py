@@ -75,6 +75,8 @@ def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest) -> dict[str,
     """Read the cluster and EKS's version calendar and plan the run (read-only)."""
     from botocore.exceptions import ClientError
 
+    from eks_runbooks.cluster_state import describe_addons, describe_nodegroups
+
     eks = hook.conn
     try:
         cluster = eks.describe_cluster(name=request.cluster_name)["cluster"]
@@ -86,10 +88,7 @@ def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest) -> dict[str,
             f"{request.aws_conn_id}; check cluster_name, region and aws_conn_id (`aws eks list-clusters "
             f"--region {request.region}` lists what exists). Nothing was changed."
         ) from None
-    nodegroups = [
-        eks.describe_nodegroup(clusterName=request.cluster_name, nodegroupName=name)["nodegroup"]
-        for name in hook.list_nodegroups(clusterName=request.cluster_name)
-    ]
+    nodegroups = describe_nodegroups(hook, request.cluster_name)
     try:
         path = plan_upgrade_path(
             request.cluster_name,
@@ -98,10 +97,7 @@ def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest) -> dict[str,
             eks.describe_cluster_versions(includeAll=True)["clusterVersions"],
             [nodegroup["version"] for nodegroup in nodegroups if nodegroup.get("version")],
         )
-        installed = {
-            name: eks.describe_addon(clusterName=request.cluster_name, addonName=name)["addon"]["addonVersion"]
-            for name in eks.list_addons(clusterName=request.cluster_name)["addons"]
-        }
+        installed = {addon["addonName"]: addon["addonVersion"] for addon in describe_addons(hook, request.cluster_name)}
         addon_steps = plan_addon_steps_for_hops(
             request.cluster_name,
             installed,

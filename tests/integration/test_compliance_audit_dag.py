@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def audit_dag(demo_fleet, airflow_db, reports, monkeypatch):
+def audit_dag(demo_fleet, airflow_db, reports, fast_dag_test, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv(
@@ -46,8 +45,6 @@ def audit_dag(demo_fleet, airflow_db, reports, monkeypatch):
             }
         ),
     )
-    real_sleep = time.sleep  # dag.test() idles 1 s whenever no task is ready; AWS retries back off
-    monkeypatch.setattr(time, "sleep", lambda seconds: real_sleep(min(seconds, 0.05)))
     return DagBag(str(REPO / "dags" / "eks_compliance_audit.py")).get_dag("eks_compliance_audit")
 
 

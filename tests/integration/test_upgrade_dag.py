@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,10 @@ def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def upgrade_dag(airflow_db, reports, monkeypatch):
+def upgrade_dag(airflow_db, reports, fast_dag_test, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv("AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS", "0.2")
-    # dag.test() idles 1 s whenever no task is ready, and a failure reaches the thirty tasks after it one
-    # scheduling pass at a time; AWS retry back-offs sleep too. Shorter naps, same order of events.
-    real_sleep = time.sleep
-    monkeypatch.setattr(time, "sleep", lambda seconds: real_sleep(min(seconds, 0.05)))
     return DagBag(str(REPO / "dags" / "eks_cluster_upgrade.py")).get_dag("eks_cluster_upgrade")
 
 

@@ -266,8 +266,9 @@ class EksUpdateNodegroupVersionOperator(EksUpdateOperatorBase):
         return self.hook.conn.update_nodegroup_version(**request)["update"]
 
 
-def default_request_token(context: Context) -> str:
-    """An idempotency token that is the same for every try of one task instance (≤ 64 characters).
+def default_request_token(context: Context, *parts: str) -> str:
+    """An idempotency token that is the same for every try of one task instance (≤ 64 characters); ``parts``
+    tell apart several updates the same task instance starts.
 
     EKS returns the update already started for a repeated token, so a task retried after its worker died
     attaches to its own update rather than failing with ResourceInUseException or starting another.
@@ -275,7 +276,7 @@ def default_request_token(context: Context) -> str:
     import hashlib
 
     ti = context["ti"]
-    identity = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}"
+    identity = "/".join((ti.dag_id, ti.run_id, ti.task_id, str(ti.map_index), *parts))
     return "airflow-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
 
 

@@ -12,7 +12,6 @@ Each step is one task of a hop's task group in ``eks_cluster_upgrade``. Every st
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -29,7 +28,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 from eks_runbooks.hooks.eks import EksRunbookHook
-from eks_runbooks.operators.eks import EksUpdateFailedError, failure_message, update_target
+from eks_runbooks.operators.eks import EksUpdateFailedError, default_request_token, failure_message, update_target
 from eks_runbooks.triggers.eks import EksUpdatesTrigger
 from eks_runbooks.upgrade_run import AWS_RETRIES, hop_of, upgrade_request_of
 
@@ -157,9 +156,7 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
     def request_token(self, context: Context, *parts: str) -> str:
         """An idempotency token for one update of this task instance: the same for every try (≤ 64 chars),
         so a retried task gets the update it already started instead of a second one."""
-        ti = context["ti"]
-        identity = "/".join((ti.dag_id, ti.run_id, ti.task_id, str(ti.map_index), *parts))
-        return "airflow-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+        return default_request_token(context, *parts)
 
     def in_progress_update(self, update_type: str, **target: str) -> dict[str, Any] | None:
         """The update of this type already InProgress on the cluster (or its node group/add-on), if any.
@@ -371,13 +368,11 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
     """
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
+        from eks_runbooks.cluster_state import describe_nodegroups
         from eks_runbooks.core.versions import minor_of
 
         eks = self.hook.conn
-        nodegroups = [
-            eks.describe_nodegroup(clusterName=self.cluster_name, nodegroupName=name)["nodegroup"]
-            for name in self.hook.list_nodegroups(clusterName=self.cluster_name)
-        ]
+        nodegroups = describe_nodegroups(self.hook, self.cluster_name)
         behind = [ng for ng in nodegroups if minor_of(ng["version"]) < minor_of(hop.to_version)]
         manual = [ng for ng in behind if ng.get("amiType") == "CUSTOM"]
         rolling = []
