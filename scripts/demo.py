@@ -93,9 +93,10 @@ def main() -> int:
             state,
             timeout=180,
         )
-        print(f"sandbox: demo fleet served on {sandbox_url}", flush=True)
+        world_date = health(f"{sandbox_url}/_sandbox/health")["world_date"]
+        print(f"sandbox: demo fleet served on {sandbox_url} (world date {world_date})", flush=True)
         passwords = user_passwords(airflow_home)
-        processes.append(start_airflow(args.airflow_port, sandbox_url, state, passwords))
+        processes.append(start_airflow(args.airflow_port, sandbox_url, world_date, state, passwords))
         wait_until(lambda: airflow_healthy(airflow_url), "Airflow", processes, state, timeout=240)
         print(f"airflow: UI on {airflow_url} (user admin, password {passwords['admin']})", flush=True)
         headers = api_headers(airflow_url, "admin", passwords["admin"])
@@ -160,8 +161,11 @@ def user_passwords(airflow_home: Path) -> dict[str, str]:
     return passwords
 
 
-def airflow_environment(port: int, sandbox_url: str, airflow_home: Path, passwords: dict[str, str]) -> dict[str, str]:
-    """Airflow settings for the demo: SQLite, LocalExecutor, the repo's dags/plugins, AWS → the sandbox."""
+def airflow_environment(
+    port: int, sandbox_url: str, world_date: str, airflow_home: Path, passwords: dict[str, str]
+) -> dict[str, str]:
+    """Airflow settings for the demo: SQLite, LocalExecutor, the repo's dags/plugins, AWS → the sandbox, and the
+    runbooks' "today" set to the sandbox's world date."""
     aws_connection = {
         "conn_type": "aws",
         "login": "sandbox",
@@ -194,6 +198,8 @@ def airflow_environment(port: int, sandbox_url: str, airflow_home: Path, passwor
         # updates end within seconds), Airflow 3.3.2's scheduler takes that late report for an external kill
         # and retries the step 20 s later (apache/airflow#67287). Checking every second all but closes the gap.
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+        # The demo fleet describes its own date: the runbooks count days left and waiver expiry from it too.
+        "EKS_RUNBOOKS_AS_OF": world_date,
         "AWS_ACCESS_KEY_ID": "sandbox",
         "AWS_SECRET_ACCESS_KEY": "sandbox",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -201,11 +207,13 @@ def airflow_environment(port: int, sandbox_url: str, airflow_home: Path, passwor
     }
 
 
-def start_airflow(port: int, sandbox_url: str, state: Path, passwords: dict[str, str]) -> subprocess.Popen:
+def start_airflow(
+    port: int, sandbox_url: str, world_date: str, state: Path, passwords: dict[str, str]
+) -> subprocess.Popen:
     return start_in_own_group(
         ["airflow", "standalone"],
         state / "airflow-standalone.log",
-        env=airflow_environment(port, sandbox_url, state / "airflow", passwords),
+        env=airflow_environment(port, sandbox_url, world_date, state / "airflow", passwords),
     )
 
 

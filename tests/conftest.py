@@ -4,8 +4,9 @@ Environment is set before anything imports Airflow (Airflow reads its configurat
 Fixtures:
 
 - ``airflow_db`` — the session's fresh metadata DB (reset once, lazily: pure unit tests never pay for it);
-- ``sandbox`` — an in-process simulator served on an ephemeral loopback port, fresh for each test, with
-  ``AWS_ENDPOINT_URL`` and the ``aws_default`` connection pointing at it;
+- ``sandbox`` — an in-process simulator served on an ephemeral loopback port, fresh for each test, its world
+  starting on ``WORLD_DATE`` (the demo fleet's ``as_of``), with ``AWS_ENDPOINT_URL`` and the ``aws_default``
+  connection pointing at it;
 - ``demo_fleet`` — ``sandbox`` with ``include/sandbox/fleets/demo.yaml`` loaded;
 - ``sandbox_process`` — a real ``eks-sandbox serve`` process with the demo fleet (session-scoped), for the
   AWS CLI, kubectl and anything else that must talk to the server as users do.
@@ -32,6 +33,7 @@ from tests.helpers import (
     REPORTED_FIGURES,
     TEST_TIME_SCALE,
     VENV_BIN,
+    WORLD_DATE,
     aws_connection_uri,
     free_port,
     wait_for_http,
@@ -49,6 +51,8 @@ os.environ.update(
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # The runbooks' "today" is the simulated world's date (eks_runbooks.core.clock), in every process.
+        "EKS_RUNBOOKS_AS_OF": WORLD_DATE.isoformat(),
         # The EksHook kubeconfig's exec plugin runs `python3.X` from PATH: it must be this interpreter.
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
@@ -74,7 +78,7 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     from eks_sandbox.world import Sandbox
 
     reset_moto()
-    world = Sandbox(time_scale=TEST_TIME_SCALE)
+    world = Sandbox(time_scale=TEST_TIME_SCALE, start=WORLD_DATE)
     server = SandboxServer(world, port=0).start()
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_connection_uri(server.url))

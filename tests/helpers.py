@@ -11,11 +11,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
+#: The date the demo fleet describes (its ``as_of``): every test's simulated world, and the runbooks' "today"
+#: (EKS_RUNBOOKS_AS_OF), start on it, so no result depends on the day the tests run.
+WORLD_DATE = date(2026, 1, 20)
 VENV_BIN = Path(sys.executable).parent
 
 #: Simulated durations run this much faster in tests: a 10-minute control-plane update takes 0.6 s.

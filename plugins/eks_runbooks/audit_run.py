@@ -12,13 +12,13 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from eks_runbooks.core.audit import apply_waivers, audit_cluster, load_audit_catalogue, parse_waivers
 from eks_runbooks.core.audit_report import audit_document, failures_to_notify, render_audit_html
+from eks_runbooks.core.clock import utc_now, utc_today
 from eks_runbooks.core.upgrade_request import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def write_audit_report(
     from eks_runbooks.core.audit import CheckResult
     from eks_runbooks.reports import ReportLocation, read_report, reports_base, update_latest, write_report
 
-    today = datetime.now(UTC).date()
+    today = utc_today()
     try:
         waivers = parse_waivers(Variable.get("eks_compliance_waivers", default=[], deserialize_json=True))
     except ValueError as error:
@@ -147,7 +147,7 @@ def write_audit_report(
     base = reports_base()
     previous_raw = read_report(f"{base}/{RUNBOOK}/latest/report.json")
     previous = json.loads(previous_raw) if previous_raw else None
-    report = audit_document(run_id, datetime.now(UTC).isoformat(timespec="seconds"), waived, previous)
+    report = audit_document(run_id, utc_now().isoformat(timespec="seconds"), waived, previous)
     report["unreachable_targets"] = list(unreachable)
     files = {
         "report.json": json.dumps(report, indent=2, default=str) + "\n",

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from eks_runbooks.cluster_state import describe_addons, describe_nodegroups, ec2_client, paginate
-from eks_runbooks.core.audit import SOURCES, ClusterFacts, utc_now
+from eks_runbooks.core.audit import SOURCES, ClusterFacts
+from eks_runbooks.core.clock import utc_now
 
 if TYPE_CHECKING:
     from eks_runbooks.hooks.eks import EksRunbookHook

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from eks_runbooks.cluster_state import describe_nodegroups
+from eks_runbooks.core.clock import utc_today
 from eks_runbooks.core.inventory import ClusterSummary, NodegroupSummary, render_inventory, summarize_cluster
 from eks_runbooks.hooks.eks import EksRunbookHook
 
@@ -15,7 +15,7 @@ def inventory_clusters(aws_conn_id: str, region: str) -> list[dict[str, Any]]:
     hook = EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region)
     eks = hook.conn
     cluster_versions = eks.describe_cluster_versions(includeAll=True)["clusterVersions"]
-    today = datetime.now(UTC).date()
+    today = utc_today()
     summaries = []
     for name in hook.list_clusters():
         cluster = eks.describe_cluster(name=name)["cluster"]

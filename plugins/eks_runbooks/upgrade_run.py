@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
+from eks_runbooks.core.clock import utc_now
 from eks_runbooks.core.upgrade_plan import (
     Hop,
     UpgradePlanError,
@@ -169,7 +169,7 @@ def collect_report(context: Context) -> dict[str, Any]:
     report: dict[str, Any] = {
         "runbook": RUNBOOK,
         "run_id": dag_run.run_id,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated_at": utc_now().isoformat(timespec="seconds"),
         "request": request,
         "plan": plan,
         "hops": hops,

@@ -1,6 +1,6 @@
 """``eks-sandbox``: serve a simulated EKS fleet on loopback.
 
-    eks-sandbox serve --fleet include/sandbox/fleets/demo.yaml --time-scale 0.05
+    eks-sandbox serve --fleet include/sandbox/fleets/demo.yaml --time-scale 0.05 [--date 2026-03-01]
 
 prints the endpoint, then serves until Ctrl-C or SIGTERM. Point an Airflow ``aws`` connection's
 ``endpoint_url`` (or ``AWS_ENDPOINT_URL``) at it (plain HTTP); DescribeCluster's ``endpoint`` of each cluster is
@@ -14,6 +14,7 @@ import json
 import signal
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -38,35 +39,48 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="multiplies every simulated duration: 1 = realistic minutes, 0.01 = 100x faster (default: 1)",
     )
+    serve.add_argument(
+        "--date",
+        type=_world_date,
+        help="the simulated world's date (YYYY-MM-DD): its clock starts at 00:00 UTC that day and runs at the time "
+        "scale; wins over the fleet's as_of (default: the fleet's as_of, else today)",
+    )
     serve.add_argument("--log-requests", action="store_true", help="log every request served (to stderr)")
     args = parser.parse_args(argv)
-    return _serve(args.fleet, args.host, args.port, args.time_scale, args.advertise_url, args.log_requests)
+    return _serve(args)
 
 
-def _serve(
-    fleet: Path | None, host: str, port: int, time_scale: float, advertise_url: str | None, log_requests: bool
-) -> int:
-    from eks_sandbox.fleet import FleetError, load_fleet
+def _world_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from eks_sandbox.fleet import FleetError, fleet_as_of, load_fleet
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox
 
+    fleet: Path | None = args.fleet
     try:
         fleet_document = yaml.safe_load(fleet.read_text()) if fleet else None
-    except (OSError, yaml.YAMLError) as error:
+        start = args.date or fleet_as_of(fleet_document)
+    except (OSError, yaml.YAMLError, FleetError) as error:
         print(f"eks-sandbox: cannot load fleet {fleet}: {error}", file=sys.stderr)
         return 2
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
-    sandbox = Sandbox(time_scale=time_scale)
+    sandbox = Sandbox(time_scale=args.time_scale, start=start)
     sandbox.fleet_loaded = fleet_document is None
     try:
         server = SandboxServer(
-            sandbox, host=host, port=port, advertise_url=advertise_url, log_requests=log_requests
+            sandbox, host=args.host, port=args.port, advertise_url=args.advertise_url, log_requests=args.log_requests
         ).start()
     except (OSError, SystemExit):  # werkzeug reports a busy port itself, then exits
-        print(f"eks-sandbox: cannot listen on {host}:{port}; choose another --port", file=sys.stderr)
+        print(f"eks-sandbox: cannot listen on {args.host}:{args.port}; choose another --port", file=sys.stderr)
         return 1
     failure: FleetError | None = None
     try:
@@ -75,7 +89,8 @@ def _serve(
             sandbox.fleet_loaded = True
             print(f"eks-sandbox: loaded fleet {fleet}: {json.dumps(summary['clusters'])}", flush=True)
         print(
-            f"eks-sandbox: serving AWS (http) and Kubernetes (https) APIs on {server.url} (time scale {time_scale})",
+            f"eks-sandbox: serving AWS (http) and Kubernetes (https) APIs on {server.url} "
+            f"(world date {sandbox.clock.now().date()}, time scale {args.time_scale})",
             flush=True,
         )
         stop.wait()

@@ -59,6 +59,7 @@ def _dispatch(sandbox: Sandbox, route: tuple[str, str], request: Request) -> Res
                 {
                     "status": "ok",
                     "time_scale": sandbox.clock.time_scale,
+                    "world_date": sandbox.clock.now().date().isoformat(),
                     "simulated_now": sandbox.clock.now().isoformat(),
                     "clusters": len(sandbox.kube_clusters),
                     "fleet_loaded": sandbox.fleet_loaded,

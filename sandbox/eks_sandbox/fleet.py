@@ -14,6 +14,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any
 
 import boto3
@@ -65,6 +66,8 @@ def load_fleet(sandbox: Sandbox, fleet: dict[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(fleet, dict):
         raise FleetError(None, "reading the fleet", ValueError(f"expected a mapping with 'accounts', got {fleet!r}"))
+    with _step(None, "reading the accounts"):
+        _check_versions_at_world_date(sandbox, fleet)
     built: list[dict[str, Any]] = []
     for account in fleet.get("accounts") or []:
         with _step(None, "reading the accounts"):
@@ -83,6 +86,54 @@ def load_fleet(sandbox: Sandbox, fleet: dict[str, Any]) -> dict[str, Any]:
         with _step(None, f"fault rule {index + 1}"):
             sandbox.faults.add_from_dict(fault)
     return {"clusters": built}
+
+
+def fleet_as_of(fleet: Any) -> date | None:
+    """The date a fleet document describes (its top-level ``as_of: YYYY-MM-DD``), or None when it names none."""
+    if not isinstance(fleet, dict) or fleet.get("as_of") is None:
+        return None
+    value = fleet["as_of"]
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise FleetError(None, "reading as_of", ValueError(f"as_of must be a date YYYY-MM-DD, got {value!r}")) from None
+
+
+def _check_versions_at_world_date(sandbox: Sandbox, fleet: dict[str, Any]) -> None:
+    """Refuse, before anything is built, a fleet whose clusters could not exist at the sandbox's date: a version
+    EKS does not offer that day, or a version EKS would already have upgraded under the cluster's policy."""
+    now = sandbox.clock.now()
+    as_of = fleet_as_of(fleet)
+    dated = (
+        f"the fleet's date {now.date()} (as_of)"
+        if as_of == now.date()
+        else f"the sandbox's date {now.date()}" + (f" (the fleet is dated {as_of})" if as_of else "")
+    )
+    calendar = sandbox.eks.catalogue.calendar
+    for account in fleet.get("accounts") or []:
+        for spec in ((account or {}).get("regions") or {}).values():
+            for cluster in (spec or {}).get("clusters") or []:
+                if not isinstance(cluster, dict) or "version" not in cluster:
+                    continue
+                version, policy = str(cluster["version"]), cluster.get("upgrade_policy", "EXTENDED")
+                reason = calendar.unsupported_reason(version, now)
+                upgraded_on = calendar.automatic_upgrade_date(version, policy)
+                if reason is None and upgraded_on is not None and upgraded_on <= now.date():
+                    reason = (
+                        f"EKS upgrades a cluster with upgrade policy {policy} off {version} from {upgraded_on}, "
+                        "when that support ends"
+                    )
+                if reason is not None:
+                    raise FleetError(
+                        cluster.get("name"),
+                        "checking its version",
+                        ValueError(
+                            f"Kubernetes {version} cannot be declared at {dated}: {reason}. Declare a version "
+                            "EKS supports that day, or set as_of to a date when this one was supported."
+                        ),
+                    )
 
 
 class _AwsClients:

@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -33,13 +33,18 @@ class Sandbox:
     def __init__(
         self,
         time_scale: float = 1.0,
-        start: datetime | None = None,
+        start: date | datetime | None = None,
         include_dir: Path | None = None,
     ) -> None:
+        """:param start: when the simulated world begins — a date starts it at 00:00 UTC that day (the world
+        date of ``eks-sandbox serve --date`` and of a fleet's ``as_of``); default: now. Every answer that
+        depends on the date (the version calendar, what CreateCluster accepts, the end-of-support upgrades
+        EKS makes itself, AMI releases) follows this clock; TLS certificates and tokens use the real one.
+        """
         from eks_sandbox.eks.backend import EksBackend
 
         self.lock = threading.RLock()
-        self.clock = SimClock(time_scale=time_scale, start=start)
+        self.clock = SimClock(time_scale=time_scale, start=world_start(start) if start is not None else None)
         self.include_dir = include_dir or include_dir_from_env()
         self.faults = FaultInjector()
         #: Kubernetes API of each cluster, by the opaque id that appears in the cluster's endpoint.
@@ -76,6 +81,13 @@ class Sandbox:
         with self.lock:
             self.eks.advance(self.clock.now())
             yield
+
+
+def world_start(start: date | datetime) -> datetime:
+    """The simulated instant a world begins: a date means 00:00 UTC that day."""
+    if isinstance(start, datetime):
+        return start
+    return datetime.combine(start, time(0, 0), tzinfo=UTC)
 
 
 def include_dir_from_env() -> Path:

@@ -10,6 +10,7 @@ from eks_sandbox.cli import main
 from tests.helpers import VENV_BIN, free_port
 
 BAD_SUBNET_FLEET = """
+as_of: 2026-01-20
 accounts:
   - id: "123456789012"
     regions:

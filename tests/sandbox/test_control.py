@@ -139,7 +139,7 @@ def test_fleet_endpoint_loads_a_fleet_into_the_running_sandbox(sandbox):
     ("replace", "by", "step", "expected"),
     [
         ("addons: [coredns]", "subnets: [private-z]", "CreateCluster", "unknown subnet 'private-z'"),
-        ('version: "1.31"', 'version: "1.99"', "CreateCluster", "InvalidParameterException"),
+        ('version: "1.31"', 'version: "1.99"', "checking its version", "1.99 is not a Kubernetes version"),
         (
             "{name: general, size: 1}",
             "{name: general, instance_types: m5.large}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -288,7 +288,3 @@ def audit_trend(previous: Mapping[str, Any] | None, clusters: Sequence[Mapping[s
         "new_failures": listed(now.keys() - before.keys()),
         "resolved": listed(before.keys() - now.keys()),
     }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox.eks import (  # noqa: F401 - importing registers each module's operations
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from eks_sandbox.kube.cluster import KubeCluster
     from eks_sandbox.world import Sandbox
 
+#: How often the simulated EKS looks for clusters past the end of their support (EKS upgrades them "gradually",
+#: at no announced time [UG versioning/kubernetes-versions.adoc]).
+SUPPORT_LOOK_INTERVAL = timedelta(hours=1)
+
 
 @dataclass
 class RegionState:
@@ -52,12 +56,19 @@ class EksBackend:
         self.catalogue: Catalogue = load_catalogue(sandbox.include_dir)
         self.timeline = Timeline()
         self._regions: dict[tuple[str, str], RegionState] = {}
+        self._next_support_look: datetime | None = None
 
     # --- time ------------------------------------------------------------------------------------------------
 
     def advance(self, now: datetime) -> None:
-        """Apply, in time order, every transition due at ``now`` (called at the start of every request)."""
+        """Apply, in time order, every transition due at ``now`` (called at the start of every request), and
+        start the upgrades EKS makes itself at the end of support (looked for once per simulated hour)."""
         self.timeline.run_due(now)
+        if self._next_support_look is None or now >= self._next_support_look:
+            cluster_versions.start_automatic_upgrades(
+                self, [cluster for state in self._regions.values() for cluster in state.clusters.values()], now
+            )
+            self._next_support_look = now + SUPPORT_LOOK_INTERVAL
 
     def settle(self) -> None:
         """Complete everything in flight at once, in the order it would have happened.

@@ -20,6 +20,9 @@ import yaml
 STANDARD_SUPPORT = "STANDARD_SUPPORT"
 EXTENDED_SUPPORT = "EXTENDED_SUPPORT"
 UNSUPPORTED = "UNSUPPORTED"
+#: How often the simulated EKS publishes an optimized AMI per Kubernetes version (UNCONFIRMED: AWS publishes
+#: roughly every one to three weeks, awslabs/amazon-eks-ami releases; a fixed cadence keeps rehearsals repeatable).
+AMI_RELEASE_INTERVAL = timedelta(days=14)
 
 
 def minor_of(version: str) -> int:
@@ -62,10 +65,16 @@ class KubernetesVersion:
             return EXTENDED_SUPPORT
         return UNSUPPORTED
 
-    @property
-    def ami_release_version(self) -> str:
-        """Release version of the newest EKS optimized AMI: ``<patch>-<YYYYMMDD>`` [UG eks-linux-ami-versions]."""
-        return f"{self.kubernetes_patch}-{self.ami_release_date}"
+    def ami_release_version(self, on: date) -> str:
+        """Release version of the newest EKS optimized AMI published by ``on``: ``<patch>-<YYYYMMDD>``
+        [UG eks-linux-ami-versions]. Releases are modelled every ``AMI_RELEASE_INTERVAL`` around the catalogue's
+        ``ami_release_date``, from the version's EKS release to its end of extended support."""
+        anchor = datetime.strptime(self.ami_release_date, "%Y%m%d").date()
+        last_day = min(max(on, self.eks_release), self.end_of_extended_support)
+        newest = anchor + AMI_RELEASE_INTERVAL * ((last_day - anchor) // AMI_RELEASE_INTERVAL)
+        if newest < self.eks_release:
+            newest += AMI_RELEASE_INTERVAL
+        return f"{self.kubernetes_patch}-{newest:%Y%m%d}"
 
 
 class VersionCalendar:
@@ -83,8 +92,28 @@ class VersionCalendar:
 
     def is_supported(self, version: str, when: datetime) -> bool:
         """True while EKS accepts clusters at ``version``: released, and before the end of extended support."""
+        return self.unsupported_reason(version, when) is None
+
+    def unsupported_reason(self, version: str, when: datetime) -> str | None:
+        """Why EKS does not accept ``version`` at ``when`` (naming the date that decides it), or None if it does."""
         entry = self.get(version)
-        return entry is not None and entry.support_status(when) in (STANDARD_SUPPORT, EXTENDED_SUPPORT)
+        if entry is None:
+            return f"{version} is not a Kubernetes version Amazon EKS offers"
+        status = entry.support_status(when)
+        if status is None:
+            return f"{version} is not available on Amazon EKS before {entry.eks_release}"
+        if status == UNSUPPORTED:
+            return f"{version} reached the end of extended support on {entry.end_of_extended_support}"
+        return None
+
+    def automatic_upgrade_date(self, version: str, support_type: str) -> date | None:
+        """The day EKS starts upgrading a cluster at ``version`` itself: the end of standard support under an
+        upgrade policy of STANDARD, the end of extended support under EXTENDED [UG view-upgrade-policy.adoc,
+        kubernetes-versions.adoc]; None when the calendar has no later version to upgrade to."""
+        entry = self.get(version)
+        if entry is None or self.get(minor_version(entry.minor + 1)) is None:
+            return None
+        return entry.end_of_standard_support if support_type == "STANDARD" else entry.end_of_extended_support
 
     def default_version(self, when: datetime) -> str:
         """The newest version in standard support (UNCONFIRMED simplification, see the YAML header)."""

@@ -4,11 +4,12 @@ DescribeClusterVersions."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox import moto_compat
-from eks_sandbox.eks.catalogue import EXTENDED_SUPPORT, minor_of
+from eks_sandbox.eks.catalogue import EXTENDED_SUPPORT, VersionCalendar, minor_of, minor_version
 from eks_sandbox.eks.clusters import Cluster, VersionChange
 from eks_sandbox.eks.errors import invalid_parameter, invalid_request, resource_in_use
 from eks_sandbox.eks.operations import Request, operation, paginate
@@ -34,6 +35,14 @@ def requested_minor(version: object) -> int:
     if isinstance(version, str) and re.fullmatch(r"1\.\d{1,3}", version):
         return int(version.partition(".")[2])
     raise invalid_parameter(f"unsupported Kubernetes version {version!r}: EKS versions look like '1.32'")
+
+
+def refuse_unsupported_version(calendar: VersionCalendar, version: str, now: datetime) -> None:
+    """InvalidParameterException "unsupported Kubernetes version X" (hashicorp/terraform-provider-aws#38796),
+    followed by the reason and the simulated date that decides it."""
+    reason = calendar.unsupported_reason(version, now)
+    if reason is not None:
+        raise invalid_parameter(f"unsupported Kubernetes version {version}: {reason} (today is {now.date()})")
 
 
 def kubelet_skew_limit(kubelet_version: str) -> int:
@@ -86,8 +95,7 @@ def _start_version_update(request: Request, cluster: Cluster, params: dict[str, 
             f"Unsupported Kubernetes minor version update from {cluster.version} to {target}.{hint}"
         )
     calendar = backend.catalogue.calendar
-    if not calendar.is_supported(target, request.now):
-        raise invalid_parameter(f"unsupported Kubernetes version {target}")
+    refuse_unsupported_version(calendar, target, request.now)
     if (
         update_type == "VersionRollback"
         and calendar.get(target).support_status(request.now) == EXTENDED_SUPPORT
@@ -104,18 +112,38 @@ def _start_version_update(request: Request, cluster: Cluster, params: dict[str, 
         _check_kubelet_skew(cluster, target)
     _check_free_ips(request, cluster)
 
+    return _begin_version_update(backend, cluster, update_type, target, request.now)
+
+
+def _begin_version_update(
+    backend: EksBackend, cluster: Cluster, update_type: str, target: str, now: datetime
+) -> Update:
     update = start_update(
         cluster,
         update_type,
-        {"Version": target, "PlatformVersion": calendar.get(target).platform_version},
-        request.now,
+        {"Version": target, "PlatformVersion": backend.catalogue.calendar.get(target).platform_version},
+        now,
     )
     cluster.status = "UPDATING"
     backend.timeline.at(
-        backend.clock.after(backend.catalogue.timings["cluster_version_update"]),
+        now + backend.catalogue.timings["cluster_version_update"],
         lambda at: _finish_version_update(backend, cluster, update, target, at),
     )
     return update
+
+
+def start_automatic_upgrades(backend: EksBackend, clusters: Iterable[Cluster], now: datetime) -> None:
+    """EKS upgrades a control plane itself once its version leaves the support its upgrade policy pays for: at the
+    end of standard support under STANDARD, at the end of extended support under EXTENDED — one minor, through
+    an ordinary VersionUpdate nobody requested; node groups and add-ons stay where they are
+    [UG view-upgrade-policy.adoc; versioning/kubernetes-versions.adoc]. A cluster busy with another update is
+    upgraded at a later look."""
+    calendar = backend.catalogue.calendar
+    for cluster in clusters:
+        due = calendar.automatic_upgrade_date(cluster.version, cluster.upgrade_policy["supportType"])
+        if due is None or now.date() < due or cluster.status != "ACTIVE" or update_in_progress(cluster):
+            continue
+        _begin_version_update(backend, cluster, "VersionUpdate", minor_version(minor_of(cluster.version) + 1), now)
 
 
 def _rollback_allowed(cluster: Cluster, target: str, now: datetime) -> bool:

@@ -158,7 +158,7 @@ def create_cluster(request: Request, params: dict[str, Any]) -> dict[str, Any]:
 
 def _create(request: Request, params: dict[str, Any]) -> Cluster:
     from eks_sandbox.eks.access_entries import create_creator_admin_entry
-    from eks_sandbox.eks.cluster_versions import requested_minor
+    from eks_sandbox.eks.cluster_versions import refuse_unsupported_version, requested_minor
 
     backend = request.backend
     name = params["name"]
@@ -167,8 +167,7 @@ def _create(request: Request, params: dict[str, Any]) -> Cluster:
     calendar = backend.catalogue.calendar
     version = params.get("version") or calendar.default_version(request.now)
     requested_minor(version)
-    if not calendar.is_supported(version, request.now):
-        raise invalid_parameter(f"unsupported Kubernetes version {version}")
+    refuse_unsupported_version(calendar, version, request.now)
     upgrade_policy = {"supportType": (params.get("upgradePolicy") or {}).get("supportType") or "EXTENDED"}
     vpc_config = _vpc_config(request, params["resourcesVpcConfig"])
     access_config = _access_config(params.get("accessConfig") or {})

@@ -218,7 +218,7 @@ def _start(request: Request, cluster: Cluster, nodegroup: Nodegroup, params: dic
             )
         if calendar.get(version) is None:
             raise invalid_parameter(f"unsupported Kubernetes version {version}")
-        release_version = params.get("releaseVersion") or calendar.get(version).ami_release_version
+        release_version = params.get("releaseVersion") or calendar.get(version).ami_release_version(request.now.date())
         validate_release_version(version, release_version)
         validate_ami_type(nodegroup.ami_type, version)
     update_params = {"Version": version, "ReleaseVersion": release_version}

@@ -227,7 +227,7 @@ def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> Nodeg
             )
         if calendar.get(version) is None:
             raise invalid_parameter(f"unsupported Kubernetes version {version}")
-        release_version = params.get("releaseVersion") or calendar.get(version).ami_release_version
+        release_version = params.get("releaseVersion") or calendar.get(version).ami_release_version(request.now.date())
         validate_release_version(version, release_version)
         # AL2023 is the default AMI family for new managed node groups from 1.30 [UG nodes/eks-optimized-ami.adoc].
         default_ami = "AL2023_ARM_64_STANDARD" if shape.architecture == "arm64" else "AL2023_x86_64_STANDARD"
@@ -297,7 +297,7 @@ def launch_current_node(backend: EksBackend, cluster: Cluster, nodegroup: Nodegr
 def kubelet_for(backend: EksBackend, version: str, release_version: str) -> str:
     if release_version.startswith("ami-"):
         # A custom AMI's kubelet is unknown: assume it was built for the node group's version.
-        return kubelet_version(backend.catalogue.calendar.get(version).ami_release_version)
+        return kubelet_version(backend.catalogue.calendar.get(version).ami_release_version(backend.clock.now().date()))
     return kubelet_version(release_version)
 
 

@@ -49,10 +49,18 @@ def test_bootstrap_installs_self_managed_networking_addons(simulated_fleet):
 def test_create_cluster_refuses_versions_outside_the_calendar_and_unknown_subnets(simulated_fleet):
     with pytest.raises(ClientError) as excinfo:
         simulated_fleet.create_cluster(version="1.27")  # end of extended support 2025-07-24
-    assert _error(excinfo) == ("InvalidParameterException", "unsupported Kubernetes version 1.27")
+    assert _error(excinfo) == (
+        "InvalidParameterException",
+        "unsupported Kubernetes version 1.27: 1.27 reached the end of extended support on 2025-07-24 "
+        "(today is 2025-09-01)",
+    )
     with pytest.raises(ClientError) as excinfo:
         simulated_fleet.create_cluster(version="1.34")  # released 2025-10-02
-    assert _error(excinfo)[0] == "InvalidParameterException"
+    assert _error(excinfo) == (
+        "InvalidParameterException",
+        "unsupported Kubernetes version 1.34: 1.34 is not available on Amazon EKS before 2025-10-02 "
+        "(today is 2025-09-01)",
+    )
     with pytest.raises(ClientError) as excinfo:
         simulated_fleet.eks.create_cluster(
             name="x", roleArn="arn:aws:iam::123456789012:role/r", resourcesVpcConfig={"subnetIds": ["subnet-nope"]}
