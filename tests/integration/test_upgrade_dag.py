@@ -146,24 +146,27 @@ def test_two_hop_upgrade_moves_everything_and_kube_proxy_after_the_nodes(demo_fl
 def test_removed_api_in_a_helm_release_stops_the_hop_before_its_control_plane(demo_fleet, upgrade_dag, eks):
     from eks_sandbox.fleet import helm_release_secret
 
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1alpha1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": "ledger-guard"},
-        "spec": {"validations": [{"expression": "object.spec.replicas <= 5"}]},
+    # networking.k8s.io/v1alpha1 is removed in 1.33 (kubernetes/api v0.33.0 networking/v1alpha1 lifecycle file).
+    service_cidr = {
+        "apiVersion": "networking.k8s.io/v1alpha1",
+        "kind": "ServiceCIDR",
+        "metadata": {"name": "ledger-extra"},
+        "spec": {"cidrs": ["10.100.0.0/16"]},
     }
-    kubernetes(create=helm_release_secret({"name": "ledger-policies", "namespace": "payments", "manifests": [policy]}))
+    kubernetes(
+        create=helm_release_secret({"name": "ledger-network", "namespace": "payments", "manifests": [service_cidr]})
+    )
     run = upgrade(upgrade_dag, target_version="1.34", dry_run=False)
 
     assert run.state == "failed"
     assert updates(eks) == [] and eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.32"
     report = report_of(run)
     assert report["failures"][0]["task"] == "hop_1.preflight"
-    assert "ValidatingAdmissionPolicy/ledger-guard" in report["failures"][0]["message"]
+    assert "ServiceCIDR/ledger-extra" in report["failures"][0]["message"]
     assert "1.32 → 1.33" in report["summary"]
     blocking = [f for f in report["hops"][0]["preflight"]["findings"] if f["blocking"]]
     assert [f["check_id"] for f in blocking] == ["K8S-REMOVED-APIS"]
-    assert "admissionregistration.k8s.io/v1" in blocking[0]["detail"]
+    assert "networking.k8s.io/v1beta1" in blocking[0]["detail"]
     assert {s["step"]: s["state"] for s in report["hops"][0]["steps"]}["control_plane"] == "upstream_failed"
 
 

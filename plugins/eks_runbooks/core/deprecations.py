@@ -1,7 +1,7 @@
 """Removed Kubernetes apiVersions: which ones an upgrade removes, and which objects still use them.
 
-The removal data lives in include/kubernetes/api-removals.yaml (one entry per apiVersion + kind, each with its
-source in the upstream Deprecated API Migration Guide); nothing about a particular release is decided here.
+The removal data lives in include/kubernetes/api-removals.yaml (one entry per apiVersion + kind, each derived
+from the Kubernetes API's own lifecycle data at a named tag); nothing about a particular release is decided here.
 
 Objects are found where kubent and pluto look, plus the live API, and reported once each:
 
@@ -13,8 +13,8 @@ Objects are found where kubent and pluto look, plus the live API, and reported o
   finding says so.
 - **live**: objects the caller listed through a removed apiVersion while the cluster still serves it.
 
-Stale rule data is the other known flaw (pluto records flowcontrol.apiserver.k8s.io/v1beta1 as removed in
-1.29; upstream stopped serving it in 1.26): the data file carries a source per entry and tests pin the dates.
+Stale rule data is the other known flaw of such tools: the data file carries a source per entry (the
+``zz_generated.prerelease-lifecycle.go`` of the tag that removes it) and tests pin its shape and dates.
 """
 
 from __future__ import annotations

@@ -44,8 +44,10 @@ def test_removal_data_has_a_source_for_every_entry():
     assert REMOVALS
     for entry in REMOVALS:
         assert entry.source.strip(), entry
-        if entry.stage != "alpha":
-            assert entry.source.startswith("kubernetes.io/docs/reference/using-api/deprecation-guide/#"), entry
+        assert entry.source.startswith(
+            ("kubernetes/api v0.", "kubernetes/apiextensions-apiserver v0.", "kubernetes/kube-aggregator v0.")
+        ), entry
+        assert "zz_generated.prerelease-lifecycle.go" in entry.source, entry
 
 
 # Every row of the removal table in peers.md, plus the 1.22 removals the upgrade runbook must still see.
@@ -75,11 +77,11 @@ EXPECTED_REMOVALS = [
     ),
     ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.32", "flowcontrol.apiserver.k8s.io/v1"),
     ("flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfiguration", "1.32", "flowcontrol.apiserver.k8s.io/v1"),
-    ("admissionregistration.k8s.io/v1alpha1", "ValidatingAdmissionPolicy", "1.33", "admissionregistration.k8s.io/v1"),
+    ("admissionregistration.k8s.io/v1alpha1", "ValidatingAdmissionPolicy", "1.32", "admissionregistration.k8s.io/v1"),
     (
         "admissionregistration.k8s.io/v1alpha1",
         "ValidatingAdmissionPolicyBinding",
-        "1.33",
+        "1.32",
         "admissionregistration.k8s.io/v1",
     ),
     ("extensions/v1beta1", "Ingress", "1.22", "networking.k8s.io/v1"),
@@ -214,8 +216,8 @@ def test_malformed_removal_data_is_refused_naming_the_entry(tmp_path, change, me
 # --- removals_in --------------------------------------------------------------------------------------------
 
 
-def test_1_32_removes_only_the_flowcontrol_v1beta3_kinds():
-    assert [(entry.api_version, entry.kind) for entry in removals_in("1.32", REMOVALS)] == [
+def test_1_32_removes_only_the_flowcontrol_v1beta3_kinds_among_beta_apis():
+    assert [(entry.api_version, entry.kind) for entry in removals_in("1.32", REMOVALS) if entry.stage != "alpha"] == [
         (FS_V1BETA3, "FlowSchema"),
         (FS_V1BETA3, "PriorityLevelConfiguration"),
     ]
@@ -223,11 +225,17 @@ def test_1_32_removes_only_the_flowcontrol_v1beta3_kinds():
 
 def test_nothing_is_removed_in_1_33_for_stable_apis():
     lost = removals_in("1.33", REMOVALS)
+    assert lost and "stable" not in {entry.stage for entry in lost}
+
+
+@pytest.mark.parametrize("version", ["1.24", "1.35"])
+def test_minor_versions_whose_lifecycle_data_removes_only_alpha_kinds(version):
+    lost = removals_in(version, REMOVALS)
     assert lost and {entry.stage for entry in lost} == {"alpha"}
 
 
-@pytest.mark.parametrize("version", ["1.23", "1.24", "1.28", "1.30", "1.31", "1.34", "1.35", "1.36"])
-def test_minor_versions_without_a_migration_guide_section_remove_nothing(version):
+@pytest.mark.parametrize("version", ["1.23", "1.28", "1.30", "1.31", "1.36"])
+def test_minor_versions_whose_lifecycle_data_removes_nothing_remove_nothing(version):
     assert removals_in(version, REMOVALS) == []
 
 
