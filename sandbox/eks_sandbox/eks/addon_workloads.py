@@ -13,6 +13,21 @@ if TYPE_CHECKING:
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
+def image_template(container: dict[str, Any], version: AddonVersion) -> str:
+    """The container's image template for add-on ``version``: ``image``, unless an ``image_before`` entry
+    ("1.34": template) covers it — the entry of the lowest minor above the version's own. It records a change of
+    tag format at that minor (kube-proxy's tags lose their ``-minimal-`` infix from v1.34)."""
+
+    def as_minor(key: str) -> tuple[int, int]:
+        major, minor = str(key).lstrip("v").split(".")[:2]
+        return int(major), int(minor)
+
+    for before, template in sorted((container.get("image_before") or {}).items(), key=lambda item: as_minor(item[0])):
+        if version.minor < as_minor(before):
+            return template
+    return container["image"]
+
+
 def image(template: str, region: str, version: AddonVersion) -> str:
     return template.format(region=region, version=version.version, upstream=version.upstream, build=version.build)
 
@@ -37,7 +52,8 @@ def workload_manifest(
     pod_spec: dict[str, Any] = {
         "priorityClassName": "system-node-critical" if daemon else "system-cluster-critical",
         "containers": [
-            {"name": c["name"], "image": image(c["image"], cluster.region, version)} for c in workload["containers"]
+            {"name": c["name"], "image": image(image_template(c, version), cluster.region, version)}
+            for c in workload["containers"]
         ],
         # Node agents tolerate every taint; cluster services only the critical-add-on one.
         "tolerations": [{"operator": "Exists"}] if daemon else [{"key": "CriticalAddonsOnly", "operator": "Exists"}],

@@ -77,7 +77,7 @@ def hardened() -> ClusterFacts:
         ],
         launch_templates={
             "lt-1": {
-                "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+                "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
                 "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"Encrypted": True}}],
             }
         },
@@ -163,7 +163,10 @@ FAILING = {
     "EKS-TAGS": lambda f: f.cluster["tags"].pop("cost-center"),
 }
 #: Checks whose finding is a warning rather than a failure.
-WARNING = {"EKS-UPGRADE-POLICY": lambda f: f.cluster.update(upgradePolicy={"supportType": "EXTENDED"})}
+WARNING = {
+    "EKS-UPGRADE-POLICY": lambda f: f.cluster.update(upgradePolicy={"supportType": "EXTENDED"}),
+    "EKS-IMDSV2": lambda f: f.launch_templates["lt-1"]["MetadataOptions"].update(HttpPutResponseHopLimit=2),
+}
 
 
 def test_every_catalogue_entry_has_a_failing_or_warning_scenario_here():
@@ -184,6 +187,67 @@ def test_check_fails_on_its_misconfiguration(check_id):
 
 def test_extended_upgrade_policy_warns():
     assert result(mutate(WARNING["EKS-UPGRADE-POLICY"]), "EKS-UPGRADE-POLICY").status is AuditStatus.WARN
+
+
+def imds(tokens: str | None, hop_limit: int | None) -> Callable[[ClusterFacts], None]:
+    def change(facts: ClusterFacts) -> None:
+        options = {"HttpTokens": tokens, "HttpPutResponseHopLimit": hop_limit}
+        facts.launch_templates["lt-1"]["MetadataOptions"] = {k: v for k, v in options.items() if v is not None}
+
+    return change
+
+
+def test_imdsv2_passes_when_every_launch_template_requires_tokens_with_hop_limit_1():
+    outcome = result(mutate(imds("required", 1)), "EKS-IMDSV2")
+    assert outcome.status is AuditStatus.PASS, outcome.detail
+    assert outcome.detail == "1 launch template(s) require IMDSv2 with hop limit 1"
+
+
+def test_imdsv2_passes_when_the_hop_limit_is_unset_because_the_default_is_1():
+    assert result(mutate(imds("required", None)), "EKS-IMDSV2").status is AuditStatus.PASS
+
+
+def test_imdsv2_warns_at_hop_limit_2_naming_the_node_group_and_template_and_why():
+    outcome = result(mutate(imds("required", 2)), "EKS-IMDSV2")
+    assert outcome.status is AuditStatus.WARN, outcome.detail
+    assert outcome.objects == ("nodegroup/general launch-template/lt-1 (HttpTokens=required, hop limit 2)",)
+    assert "node role's credentials" in outcome.detail and "needs IMDS" in outcome.detail
+
+
+def test_imdsv2_fails_at_hop_limit_3():
+    outcome = result(mutate(imds("required", 3)), "EKS-IMDSV2")
+    assert outcome.status is AuditStatus.FAIL, outcome.detail
+    assert outcome.objects == ("nodegroup/general launch-template/lt-1 (HttpTokens=required, hop limit 3)",)
+
+
+def test_imdsv2_fails_when_tokens_are_optional_even_at_hop_limit_1():
+    outcome = result(mutate(imds("optional", 1)), "EKS-IMDSV2")
+    assert outcome.status is AuditStatus.FAIL, outcome.detail
+    assert outcome.objects == ("nodegroup/general launch-template/lt-1 (HttpTokens=optional, hop limit 1)",)
+
+
+def test_imdsv2_fails_when_tokens_are_unset_in_the_launch_template():
+    assert result(mutate(imds(None, 1)), "EKS-IMDSV2").status is AuditStatus.FAIL
+
+
+def test_imdsv2_failure_also_lists_the_node_groups_at_hop_limit_2():
+    def two_groups(facts: ClusterFacts) -> None:
+        facts.nodegroups.append({**facts.nodegroups[0], "nodegroupName": "gpu", "launchTemplate": {"id": "lt-2"}})
+        facts.launch_templates["lt-2"] = {"MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}}
+        imds("optional", 1)(facts)
+
+    outcome = result(mutate(two_groups), "EKS-IMDSV2")
+    assert outcome.status is AuditStatus.FAIL
+    assert outcome.objects == (
+        "nodegroup/general launch-template/lt-1 (HttpTokens=optional, hop limit 1)",
+        "nodegroup/gpu launch-template/lt-2 (HttpTokens=required, hop limit 2)",
+    )
+    assert "1 more at hop limit 2" in outcome.detail
+
+
+def test_imdsv2_is_skipped_without_custom_launch_templates():
+    outcome = result(mutate(lambda f: f.nodegroups[0].pop("launchTemplate")), "EKS-IMDSV2")
+    assert outcome.status is AuditStatus.SKIP
 
 
 def test_extended_support_warns_with_its_cost_and_standard_support_counts_days_left():

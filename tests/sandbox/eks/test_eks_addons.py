@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
@@ -43,6 +44,29 @@ def test_create_addon_uses_the_default_version_and_applies_its_workloads(simulat
     with pytest.raises(ClientError) as excinfo:
         simulated_fleet.eks.create_addon(clusterName="prod", addonName="coredns")
     assert _error(excinfo)[0] == "ResourceInUseException"
+
+
+def test_kube_proxy_image_tags_drop_the_minimal_infix_from_1_34(simulated_fleet):
+    # 1.33 and earlier: <upstream>-minimal-<build>; from 1.34: the add-on version itself (v1.34.0-eksbuild.5,
+    # awsdocs/amazon-eks-user-guide PR #1146). 2026-07 has 1.33 to 1.36 released.
+    simulated_fleet.sandbox.clock.skip(datetime(2026, 7, 1, tzinfo=UTC) - simulated_fleet.sandbox.clock.now())
+    expected = {
+        "1.33": "kube-proxy:v1.33.10-minimal-eksbuild.2",
+        "1.34": "kube-proxy:v1.34.6-eksbuild.2",
+        "1.36": "kube-proxy:v1.36.0-eksbuild.14",
+    }
+    for version in expected:
+        name = f"k{version.replace('.', '')}"
+        simulated_fleet.create_cluster(name=name, version=version, bootstrapSelfManagedAddons=False)
+        simulated_fleet.eks.create_addon(clusterName=name, addonName="kube-proxy")
+    simulated_fleet.sandbox.settle()
+    images = {
+        version: _image(simulated_fleet.kube(f"k{version.replace('.', '')}"), "DaemonSet", "kube-proxy")
+        for version in expected
+    }
+    assert images == {
+        version: f"602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/{tag}" for version, tag in expected.items()
+    }
 
 
 def test_addon_versions_must_fit_the_cluster_version(simulated_fleet):
