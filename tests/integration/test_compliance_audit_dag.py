@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, WORLD_DATE
 
 TARGETS = [
     {"aws_conn_id": "aws_default", "regions": ["us-east-1", "us-west-2"]},
@@ -161,7 +161,7 @@ def test_second_night_reports_the_trend_and_honours_waivers_until_they_expire(au
 
     eks = boto3.client("eks", region_name="us-east-1")
     eks.update_cluster_config(name="analytics-staging", deletionProtection=True)  # fixed overnight
-    today = datetime.now(UTC).date()
+    today = WORLD_DATE  # the runbooks' today in tests (EKS_RUNBOOKS_AS_OF)
     monkeypatch.setenv(
         "AIRFLOW_VAR_EKS_COMPLIANCE_WAIVERS",
         json.dumps(

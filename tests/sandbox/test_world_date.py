@@ -71,7 +71,11 @@ def serve(*options: str) -> tuple[subprocess.Popen, str]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/_sandbox/health", process=process)
+    try:
+        wait_for_http(f"{url}/_sandbox/health", process=process)
+    except BaseException:
+        process.kill()
+        raise
     return process, url
 
 

@@ -239,6 +239,7 @@ def test_api_usage_counts_requests_per_group_version_resource_and_user_agent(kub
     assert usage.last_request <= kube.cluster.clock.now()
 
 
+@pytest.mark.wall_clock
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 def test_kubectl_gets_nodes_with_kubelet_version_and_pods_in_all_namespaces(
     kube, api_client: client.ApiClient, tmp_path: Path

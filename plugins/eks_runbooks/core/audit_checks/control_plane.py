@@ -98,4 +98,5 @@ def _days_until(when: datetime | str | None, now: datetime) -> int | str:
     if when is None:
         return "unknown"
     moment = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
-    return (moment - now).days
+    # Calendar days, as the inventory counts them: AWS dates support windows by day (midnight UTC).
+    return (moment.date() - now.date()).days
