@@ -75,7 +75,6 @@ def discover_clusters(
     targets: Sequence[Mapping[str, Any]], cluster_names: Sequence[str]
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(clusters to audit, targets that could not be listed) — one unreachable region never stops the rest."""
-    from eks_runbooks.cluster_state import paginate
     from eks_runbooks.hooks.eks import EksRunbookHook
 
     clusters, unreachable = [], []
@@ -83,7 +82,7 @@ def discover_clusters(
         for region in target["regions"]:
             try:
                 hook = EksRunbookHook(aws_conn_id=target["aws_conn_id"], region_name=region)
-                names = paginate(hook.conn, "list_clusters", "clusters")
+                names = hook.paginate("list_clusters", "clusters")
             except Exception as error:  # any failure of one target/region is reported, not fatal
                 unreachable.append(
                     {

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from eks_runbooks.cluster_state import describe_addons, describe_nodegroups, ec2_client, paginate
+from eks_runbooks.cluster_state import network_hook
 from eks_runbooks.core.audit import SOURCES, ClusterFacts
 from eks_runbooks.core.clock import utc_now
 
 if TYPE_CHECKING:
+    from eks_runbooks.hooks.ec2 import Ec2NetworkHook
     from eks_runbooks.hooks.eks import EksRunbookHook
 
 #: Kubernetes kinds the audit lists (apiVersion, kind, selectors).
@@ -40,14 +41,13 @@ def gather_cluster_facts(
         now=utc_now(),
         required_tags=required_tags,
     )
-    eks = hook.conn
-    if not _read(facts, "cluster", lambda: _set(facts, "cluster", eks.describe_cluster(name=cluster_name)["cluster"])):
+    if not _read(facts, "cluster", lambda: _set(facts, "cluster", hook.get_cluster(cluster_name))):
         facts.errors.update(dict.fromkeys(SOURCES, facts.errors["cluster"]))
         return facts
     facts.account = facts.cluster["arn"].split(":")[4]
-    _read(facts, "cluster_versions", lambda: _set(facts, "cluster_versions", _cluster_versions(eks)))
-    _read(facts, "nodegroups", lambda: _set(facts, "nodegroups", describe_nodegroups(hook, cluster_name)))
-    ec2 = ec2_client(hook)
+    _read(facts, "cluster_versions", lambda: _set(facts, "cluster_versions", hook.describe_cluster_versions()))
+    _read(facts, "nodegroups", lambda: _set(facts, "nodegroups", hook.describe_nodegroups(cluster_name)))
+    ec2 = network_hook(hook)
     if "nodegroups" in facts.errors:
         facts.errors.update(launch_templates=facts.errors["nodegroups"], network=facts.errors["nodegroups"])
     else:
@@ -55,18 +55,16 @@ def gather_cluster_facts(
             facts, "launch_templates", lambda: _set(facts, "launch_templates", _launch_templates(ec2, facts.nodegroups))
         )
         _read(facts, "network", lambda: _set(facts, "subnets_routed_to_igw", _routed_to_igw(ec2, facts)))
-    _read(facts, "addons", lambda: _set(facts, "addons", describe_addons(hook, cluster_name)))
+    _read(facts, "addons", lambda: _set(facts, "addons", hook.describe_addons(cluster_name)))
     _read(
         facts,
         "addon_versions",
-        lambda: _set(
-            facts, "addon_versions", eks.describe_addon_versions(kubernetesVersion=facts.cluster["version"])["addons"]
-        ),
+        lambda: _set(facts, "addon_versions", hook.describe_addon_versions(facts.cluster["version"])),
     )
     _read(
         facts,
         "insights",
-        lambda: _set(facts, "insights", paginate(eks, "list_insights", "insights", clusterName=cluster_name)),
+        lambda: _set(facts, "insights", hook.paginate("list_insights", "insights", clusterName=cluster_name)),
     )
     _read(facts, "kubernetes", lambda: _set(facts, "kubernetes", _kubernetes(hook, cluster_name)))
     return facts
@@ -86,26 +84,17 @@ def _set(facts: ClusterFacts, name: str, value: Any) -> None:
     setattr(facts, name, value)
 
 
-def _cluster_versions(eks: Any) -> list[dict[str, Any]]:
-    return paginate(eks, "describe_cluster_versions", "clusterVersions", includeAll=True)
+def _launch_templates(ec2: Ec2NetworkHook, nodegroups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        template["id"]: ec2.launch_template_data(template["id"], str(template.get("version", "$Default")))
+        for nodegroup in nodegroups
+        if (template := nodegroup.get("launchTemplate"))
+    }
 
 
-def _launch_templates(ec2: Any, nodegroups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    templates = {}
-    for nodegroup in nodegroups:
-        template = nodegroup.get("launchTemplate")
-        if template:
-            version = ec2.describe_launch_template_versions(
-                LaunchTemplateId=template["id"], Versions=[str(template.get("version", "$Default"))]
-            )["LaunchTemplateVersions"][0]
-            templates[template["id"]] = version["LaunchTemplateData"]
-    return templates
-
-
-def _routed_to_igw(ec2: Any, facts: ClusterFacts) -> set[str]:
+def _routed_to_igw(ec2: Ec2NetworkHook, facts: ClusterFacts) -> set[str]:
     """Node group subnets whose route table (explicit, else the VPC's main one) sends 0.0.0.0/0 to an IGW."""
-    vpc_id = facts.cluster["resourcesVpcConfig"]["vpcId"]
-    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
+    tables = ec2.describe_route_tables(facts.cluster["resourcesVpcConfig"]["vpcId"])
     explicit = {
         assoc["SubnetId"]: table for table in tables for assoc in table.get("Associations", []) if assoc.get("SubnetId")
     }

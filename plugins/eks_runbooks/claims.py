@@ -35,7 +35,7 @@ def claim_holder(dag_id: str, run_id: str) -> str:
 
 def cluster_holder(hook: EksRunbookHook, cluster_name: str) -> str | None:
     """The run holding the cluster, or None."""
-    return hook.conn.describe_cluster(name=cluster_name)["cluster"].get("tags", {}).get(CLAIM_TAG)
+    return hook.get_cluster(cluster_name).get("tags", {}).get(CLAIM_TAG)
 
 
 def claim_cluster(hook: EksRunbookHook, cluster_name: str, holder: str) -> None:
@@ -43,13 +43,12 @@ def claim_cluster(hook: EksRunbookHook, cluster_name: str, holder: str) -> None:
 
     Claiming a cluster already held by ``holder`` (a retried or cleared task) is a no-op.
     """
-    eks = hook.conn
-    cluster = eks.describe_cluster(name=cluster_name)["cluster"]
+    cluster = hook.get_cluster(cluster_name)
     current = cluster.get("tags", {}).get(CLAIM_TAG)
     if current not in (None, holder):
         raise ClusterClaimedError(_refusal(cluster_name, current))
     if current is None:
-        eks.tag_resource(resourceArn=cluster["arn"], tags={CLAIM_TAG: holder})
+        hook.tag_cluster(cluster["arn"], {CLAIM_TAG: holder})
     after = cluster_holder(hook, cluster_name)
     if after != holder:
         raise ClusterClaimedError(_refusal(cluster_name, after))
@@ -57,11 +56,10 @@ def claim_cluster(hook: EksRunbookHook, cluster_name: str, holder: str) -> None:
 
 def release_cluster(hook: EksRunbookHook, cluster_name: str, holder: str) -> bool:
     """Remove ``holder``'s claim; returns False (changing nothing) when the cluster is not held by it."""
-    eks = hook.conn
-    cluster = eks.describe_cluster(name=cluster_name)["cluster"]
+    cluster = hook.get_cluster(cluster_name)
     if cluster.get("tags", {}).get(CLAIM_TAG) != holder:
         return False
-    eks.untag_resource(resourceArn=cluster["arn"], tagKeys=[CLAIM_TAG])
+    hook.untag_cluster(cluster["arn"], [CLAIM_TAG])
     return True
 
 

@@ -21,10 +21,8 @@ from eks_runbooks.core.versions import minor_of
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
+    from eks_runbooks.hooks.ec2 import Ec2NetworkHook
     from eks_runbooks.hooks.eks import EksRunbookHook
-
-#: How many of the cluster's most recent updates pre-flight looks at (an update in flight is among them).
-RECENT_UPDATES = 10
 
 
 class KubernetesReader:
@@ -78,27 +76,19 @@ def gather_preflight_inputs(
 
     :param waiter_delay: seconds between DescribeInsightsRefresh calls while the refresh runs.
     """
-    eks = hook.conn
-    cluster = eks.describe_cluster(name=cluster_name)["cluster"]
-    nodegroups = describe_nodegroups(hook, cluster_name)
-    addons = describe_addons(hook, cluster_name)
+    cluster = hook.get_cluster(cluster_name)
+    addons = hook.describe_addons(cluster_name)
     addon_versions = [
-        entry
-        for addon in addons
-        for entry in eks.describe_addon_versions(kubernetesVersion=hop.to_version, addonName=addon["addonName"])[
-            "addons"
-        ]
+        entry for addon in addons for entry in hook.describe_addon_versions(hop.to_version, addon["addonName"])
     ]
-    update_ids = eks.list_updates(name=cluster_name)["updateIds"][-RECENT_UPDATES:]
-    updates = [eks.describe_update(name=cluster_name, updateId=update_id)["update"] for update_id in update_ids]
-    subnets = ec2_client(hook).describe_subnets(SubnetIds=cluster["resourcesVpcConfig"]["subnetIds"])["Subnets"]
+    subnets = network_hook(hook).describe_subnets(cluster["resourcesVpcConfig"]["subnetIds"])
     return PreflightInputs(
         cluster_name=cluster_name,
         cluster=cluster,
         hop_from=hop.from_version,
         hop_to=hop.to_version,
-        updates=updates,
-        nodegroups=nodegroups,
+        updates=hook.recent_updates(cluster_name),
+        nodegroups=hook.describe_nodegroups(cluster_name),
         addons=addons,
         addon_versions=addon_versions,
         subnets=subnets,
@@ -115,37 +105,17 @@ def gather_preflight_inputs(
     )
 
 
-def describe_nodegroups(hook: EksRunbookHook, cluster_name: str) -> list[dict[str, Any]]:
-    """DescribeNodegroup of every managed node group."""
-    return [
-        hook.conn.describe_nodegroup(clusterName=cluster_name, nodegroupName=name)["nodegroup"]
-        for name in hook.list_nodegroups(clusterName=cluster_name)
-    ]
-
-
-def describe_addons(hook: EksRunbookHook, cluster_name: str) -> list[dict[str, Any]]:
-    """DescribeAddon of every installed managed add-on."""
-    eks = hook.conn
-    return [
-        eks.describe_addon(clusterName=cluster_name, addonName=name)["addon"]
-        for name in paginate(eks, "list_addons", "addons", clusterName=cluster_name)
-    ]
-
-
 def read_upgrade_insights(
     hook: EksRunbookHook, cluster_name: str, *, refresh: bool, waiter_delay: float = 15, waiter_max_attempts: int = 40
 ) -> list[dict[str, Any]]:
     """UPGRADE_READINESS insights, refreshed first when asked (Insights otherwise refresh once a day)."""
-    eks = hook.conn
-    if refresh:
-        eks.start_insights_refresh(clusterName=cluster_name)
-        hook.get_waiter("insights_refresh_completed").wait(
-            clusterName=cluster_name, WaiterConfig={"Delay": waiter_delay, "MaxAttempts": waiter_max_attempts}
-        )
-    summaries = paginate(
-        eks, "list_insights", "insights", clusterName=cluster_name, filter={"categories": ["UPGRADE_READINESS"]}
+    return hook.describe_insights(
+        cluster_name,
+        ["UPGRADE_READINESS"],
+        refresh=refresh,
+        waiter_delay=waiter_delay,
+        waiter_max_attempts=waiter_max_attempts,
     )
-    return [eks.describe_insight(clusterName=cluster_name, id=summary["id"])["insight"] for summary in summaries]
 
 
 def read_workload_snapshot(kube: KubernetesReader) -> WorkloadSnapshot:
@@ -180,9 +150,9 @@ def check_hop_done(
     )
     return validate_hop(
         hop.to_version,
-        hook.conn.describe_cluster(name=cluster_name)["cluster"],
+        hook.get_cluster(cluster_name),
         kube.list("v1", "Node"),
-        describe_addons(hook, cluster_name),
+        hook.describe_addons(cluster_name),
         read_workload_snapshot(kube),
         workloads_at_preflight,
         in_kube_system,
@@ -226,13 +196,8 @@ def scan_removed_apis(
     )
 
 
-def paginate(client: Any, method: str, key: str, **arguments: Any) -> list[Any]:
-    """Every item of a paginated list operation."""
-    return [item for page in client.get_paginator(method).paginate(**arguments) for item in page[key]]
+def network_hook(hook: EksRunbookHook) -> Ec2NetworkHook:
+    """The EC2 reads for the same connection, region and page size as the EKS hook."""
+    from eks_runbooks.hooks.ec2 import Ec2NetworkHook
 
-
-def ec2_client(hook: EksRunbookHook) -> Any:
-    """An EC2 client for the same connection and region as the EKS hook."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-    return AwsBaseHook(aws_conn_id=hook.aws_conn_id, region_name=hook.region_name, client_type="ec2").conn
+    return Ec2NetworkHook(aws_conn_id=hook.aws_conn_id, region_name=hook.region_name, page_size=hook.page_size)

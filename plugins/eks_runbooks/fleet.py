@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from eks_runbooks.cluster_state import describe_nodegroups
 from eks_runbooks.core.clock import utc_today
 from eks_runbooks.core.inventory import ClusterSummary, NodegroupSummary, render_inventory, summarize_cluster
 from eks_runbooks.hooks.eks import EksRunbookHook
@@ -13,13 +12,12 @@ from eks_runbooks.hooks.eks import EksRunbookHook
 def inventory_clusters(aws_conn_id: str, region: str) -> list[dict[str, Any]]:
     """Summaries (plain dicts, XCom-safe) of every cluster in one region."""
     hook = EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region)
-    eks = hook.conn
-    cluster_versions = eks.describe_cluster_versions(includeAll=True)["clusterVersions"]
+    cluster_versions = hook.describe_cluster_versions()
     today = utc_today()
     summaries = []
     for name in hook.list_clusters():
-        cluster = eks.describe_cluster(name=name)["cluster"]
-        nodegroups = describe_nodegroups(hook, name)
+        cluster = hook.get_cluster(name)
+        nodegroups = hook.describe_nodegroups(name)
         summaries.append(summarize_cluster(cluster, nodegroups, cluster_versions, region, today).as_dict())
     return summaries
 

@@ -55,7 +55,7 @@ def eks_kubernetes_client(
     from eks_runbooks.hooks.eks import EksRunbookHook
 
     hook = hook or EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region_name)
-    cluster = hook.conn.describe_cluster(name=cluster_name)["cluster"]
+    cluster = hook.get_cluster(cluster_name)
     token = EksTokenSource(hook, cluster_name)
     with _private_file(base64.b64decode(cluster["certificateAuthority"]["data"]), suffix=".ca.crt") as ca_file:
         configuration = Configuration(host=cluster["endpoint"])

@@ -75,11 +75,8 @@ def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest) -> dict[str,
     """Read the cluster and EKS's version calendar and plan the run (read-only)."""
     from botocore.exceptions import ClientError
 
-    from eks_runbooks.cluster_state import describe_addons, describe_nodegroups
-
-    eks = hook.conn
     try:
-        cluster = eks.describe_cluster(name=request.cluster_name)["cluster"]
+        cluster = hook.get_cluster(request.cluster_name)
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
@@ -88,24 +85,21 @@ def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest) -> dict[str,
             f"{request.aws_conn_id}; check cluster_name, region and aws_conn_id (`aws eks list-clusters "
             f"--region {request.region}` lists what exists). Nothing was changed."
         ) from None
-    nodegroups = describe_nodegroups(hook, request.cluster_name)
+    nodegroups = hook.describe_nodegroups(request.cluster_name)
     try:
         path = plan_upgrade_path(
             request.cluster_name,
             cluster["version"],
             request.target_version,
-            eks.describe_cluster_versions(includeAll=True)["clusterVersions"],
+            hook.describe_cluster_versions(),
             [nodegroup["version"] for nodegroup in nodegroups if nodegroup.get("version")],
         )
-        installed = {addon["addonName"]: addon["addonVersion"] for addon in describe_addons(hook, request.cluster_name)}
+        installed = {addon["addonName"]: addon["addonVersion"] for addon in hook.describe_addons(request.cluster_name)}
         addon_steps = plan_addon_steps_for_hops(
             request.cluster_name,
             installed,
             path.hops,
-            {
-                hop.to_version: eks.describe_addon_versions(kubernetesVersion=hop.to_version)["addons"]
-                for hop in path.hops
-            },
+            {hop.to_version: hook.describe_addon_versions(hop.to_version) for hop in path.hops},
             load_addon_rules(),
             request.addon_version_policy,
         )

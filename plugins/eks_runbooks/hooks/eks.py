@@ -8,10 +8,16 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.eks import EksHook
 
+from eks_runbooks.hooks.pagination import PaginatedReadsMixin
+
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "eks_runbooks.json"
+#: The operations that start an EKS update (their answer is an ``update`` to follow with DescribeUpdate).
+UPDATE_OPERATIONS = ("update_cluster_version", "update_addon", "update_nodegroup_version")
+#: How many of a target's latest updates a runbook looks through (for the one in flight, or recent failures).
+RECENT_UPDATES = 20
 
 
-class EksRunbookHook(EksHook):
+class EksRunbookHook(PaginatedReadsMixin, EksHook):
     """
     Interact with Amazon EKS, with waiters for cluster, add-on and node group updates.
 
@@ -27,9 +33,166 @@ class EksRunbookHook(EksHook):
         - :class:`airflow.providers.amazon.aws.hooks.eks.EksHook`
     """
 
+    def __init__(self, *args: Any, page_size: int | None = None, **kwargs: Any) -> None:
+        """:param page_size: items per page of every paginated read (``maxResults``); default: EKS's own."""
+        super().__init__(*args, **kwargs)
+        self.page_size = page_size
+
     @cached_property
     def waiter_path(self) -> Path:
         return WAITERS_FILE
+
+    def get_cluster(self, cluster_name: str) -> dict[str, Any]:
+        """
+        Describe one cluster.
+
+        :param cluster_name: The name of the cluster.
+        :return: The ``cluster`` object of DescribeCluster.
+        """
+        return self.conn.describe_cluster(name=cluster_name)["cluster"]
+
+    def describe_insights(
+        self,
+        cluster_name: str,
+        categories: list[str] | None = None,
+        *,
+        refresh: bool = False,
+        waiter_delay: float = 15,
+        waiter_max_attempts: int = 40,
+    ) -> list[dict[str, Any]]:
+        """
+        Describe a cluster's insights, refreshing them first when asked (EKS otherwise refreshes once a day).
+
+        :param cluster_name: The name of the cluster.
+        :param categories: Only these categories, e.g. ``["UPGRADE_READINESS"]`` (default: all).
+        :param refresh: Start an insights refresh and wait for it (waiter ``insights_refresh_completed``) first.
+        :param waiter_delay: Seconds between DescribeInsightsRefresh calls while the refresh runs.
+        :param waiter_max_attempts: How many times to look before giving up.
+        :return: The ``insight`` object of DescribeInsight for each.
+        """
+        if refresh:
+            self.conn.start_insights_refresh(clusterName=cluster_name)
+            self.get_waiter("insights_refresh_completed").wait(
+                clusterName=cluster_name, WaiterConfig={"Delay": waiter_delay, "MaxAttempts": waiter_max_attempts}
+            )
+        arguments = {"filter": {"categories": categories}} if categories else {}
+        return [
+            self.conn.describe_insight(clusterName=cluster_name, id=summary["id"])["insight"]
+            for summary in self.paginate("list_insights", "insights", clusterName=cluster_name, **arguments)
+        ]
+
+    def tag_cluster(self, cluster_arn: str, tags: dict[str, str]) -> None:
+        """
+        Add tags to a cluster.
+
+        :param cluster_arn: The cluster's ARN.
+        :param tags: Tag keys and values to set.
+        """
+        self.conn.tag_resource(resourceArn=cluster_arn, tags=tags)
+
+    def untag_cluster(self, cluster_arn: str, keys: list[str]) -> None:
+        """
+        Remove tags from a cluster.
+
+        :param cluster_arn: The cluster's ARN.
+        :param keys: The tag keys to remove.
+        """
+        self.conn.untag_resource(resourceArn=cluster_arn, tagKeys=keys)
+
+    def start_update(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        """
+        Start an EKS update: UpdateClusterVersion, UpdateAddon or UpdateNodegroupVersion.
+
+        :param operation: ``update_cluster_version``, ``update_addon`` or ``update_nodegroup_version``.
+        :param request: The operation's arguments (with its ``clientRequestToken``).
+        :return: The ``update`` object EKS returned (for a repeated token: the update it already started).
+        """
+        if operation not in UPDATE_OPERATIONS:
+            raise ValueError(f"{operation} is not an EKS update; expected one of {', '.join(UPDATE_OPERATIONS)}")
+        return getattr(self.conn, operation)(**request)["update"]
+
+    async def update_statuses_async(self, cluster_name: str, updates: list[dict[str, str]]) -> list[str]:
+        """
+        The status of each update, read through the async client (for triggers).
+
+        :param cluster_name: The name of the cluster the updates belong to.
+        :param updates: ``{"update_id", "nodegroup_name"?, "addon_name"?}`` of each update.
+        :return: Each update's ``status`` (InProgress, Successful, Failed, Cancelled), in the same order.
+        """
+        async with await self.get_async_conn() as client:
+            return [
+                (
+                    await client.describe_update(
+                        **update_request(
+                            cluster_name, update["update_id"], update.get("nodegroup_name"), update.get("addon_name")
+                        )
+                    )
+                )["update"]["status"]
+                for update in updates
+            ]
+
+    def describe_nodegroups(self, cluster_name: str) -> list[dict[str, Any]]:
+        """
+        Describe every managed node group of a cluster.
+
+        :param cluster_name: The name of the cluster.
+        :return: The ``nodegroup`` object of DescribeNodegroup for each, in ListNodegroups order.
+        """
+        return [
+            self.conn.describe_nodegroup(clusterName=cluster_name, nodegroupName=name)["nodegroup"]
+            for name in self.paginate("list_nodegroups", "nodegroups", clusterName=cluster_name)
+        ]
+
+    def describe_addons(self, cluster_name: str) -> list[dict[str, Any]]:
+        """
+        Describe every managed add-on installed on a cluster.
+
+        :param cluster_name: The name of the cluster.
+        :return: The ``addon`` object of DescribeAddon for each, in ListAddons order.
+        """
+        return [
+            self.conn.describe_addon(clusterName=cluster_name, addonName=name)["addon"]
+            for name in self.paginate("list_addons", "addons", clusterName=cluster_name)
+        ]
+
+    def describe_addon_versions(self, kubernetes_version: str, addon_name: str | None = None) -> list[dict[str, Any]]:
+        """
+        The add-on versions EKS publishes for a Kubernetes version.
+
+        :param kubernetes_version: The cluster version the versions must be compatible with, e.g. ``1.33``.
+        :param addon_name: Only this add-on (default: every add-on).
+        :return: The ``addons`` entries of DescribeAddonVersions, each with its ``addonVersions``.
+        """
+        arguments = {"kubernetesVersion": kubernetes_version} | ({"addonName": addon_name} if addon_name else {})
+        return self.paginate("describe_addon_versions", "addons", **arguments)
+
+    def describe_cluster_versions(self) -> list[dict[str, Any]]:
+        """
+        EKS's version calendar: every version with its support status and dates (UNSUPPORTED ones included).
+
+        :return: The ``clusterVersions`` entries of DescribeClusterVersions.
+        """
+        return self.paginate("describe_cluster_versions", "clusterVersions", includeAll=True)
+
+    def recent_updates(
+        self,
+        cluster_name: str,
+        nodegroup_name: str | None = None,
+        addon_name: str | None = None,
+        limit: int = RECENT_UPDATES,
+    ) -> list[dict[str, Any]]:
+        """
+        Describe the latest updates of a cluster, or of one of its node groups or add-ons.
+
+        :param cluster_name: The name of the cluster.
+        :param nodegroup_name: The node group, for node group updates.
+        :param addon_name: The add-on, for add-on updates.
+        :param limit: How many of the latest updates to describe.
+        :return: The ``update`` objects of DescribeUpdate, newest first.
+        """
+        scope = update_scope(cluster_name, nodegroup_name, addon_name)
+        ids = self.paginate("list_updates", "updateIds", **scope)[-limit:] if limit > 0 else []
+        return [self.conn.describe_update(**scope, updateId=update_id)["update"] for update_id in reversed(ids)]
 
     def describe_update(
         self, cluster_name: str, update_id: str, nodegroup_name: str | None = None, addon_name: str | None = None
@@ -52,9 +215,14 @@ def update_request(
     cluster_name: str, update_id: str, nodegroup_name: str | None = None, addon_name: str | None = None
 ) -> dict[str, str]:
     """DescribeUpdate arguments for an update of a cluster, a node group or an add-on."""
-    request = {"name": cluster_name, "updateId": update_id}
+    return update_scope(cluster_name, nodegroup_name, addon_name) | {"updateId": update_id}
+
+
+def update_scope(cluster_name: str, nodegroup_name: str | None = None, addon_name: str | None = None) -> dict[str, str]:
+    """ListUpdates arguments naming what was updated: the cluster itself, one node group or one add-on."""
+    scope = {"name": cluster_name}
     if nodegroup_name:
-        request["nodegroupName"] = nodegroup_name
+        scope["nodegroupName"] = nodegroup_name
     if addon_name:
-        request["addonName"] = addon_name
-    return request
+        scope["addonName"] = addon_name
+    return scope

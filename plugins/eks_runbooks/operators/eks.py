@@ -170,7 +170,7 @@ class EksUpdateClusterVersionOperator(EksUpdateOperatorBase):
         }
         if self.force:
             request["force"] = True
-        return self.hook.conn.update_cluster_version(**request)["update"]
+        return self.hook.start_update("update_cluster_version", request)
 
 
 class EksUpdateAddonOperator(EksUpdateOperatorBase):
@@ -213,7 +213,7 @@ class EksUpdateAddonOperator(EksUpdateOperatorBase):
         }
         if self.configuration_values is not None:
             request["configurationValues"] = self.configuration_values
-        return self.hook.conn.update_addon(**request)["update"]
+        return self.hook.start_update("update_addon", request)
 
 
 class EksUpdateNodegroupVersionOperator(EksUpdateOperatorBase):
@@ -263,7 +263,7 @@ class EksUpdateNodegroupVersionOperator(EksUpdateOperatorBase):
                 request["version"] = self.kubernetes_version
             if self.release_version:
                 request["releaseVersion"] = self.release_version
-        return self.hook.conn.update_nodegroup_version(**request)["update"]
+        return self.hook.start_update("update_nodegroup_version", request)
 
 
 def default_request_token(context: Context, *parts: str) -> str:

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from eks_runbooks.core.upgrade_plan import Hop
     from eks_runbooks.core.upgrade_request import UpgradeRequest
 
-#: Updates of one cluster looked at when searching for one already InProgress.
-RECENT_UPDATES = 20
 DEFAULT_POLL_SECONDS = 30
 
 
@@ -158,18 +156,21 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         so a retried task gets the update it already started instead of a second one."""
         return default_request_token(context, *parts)
 
-    def in_progress_update(self, update_type: str, **target: str) -> dict[str, Any] | None:
+    def in_progress_update(
+        self, update_type: str, nodegroup_name: str | None = None, addon_name: str | None = None
+    ) -> dict[str, Any] | None:
         """The update of this type already InProgress on the cluster (or its node group/add-on), if any.
 
         Call it only for a target whose status is UPDATING: it lists and describes recent updates.
         """
-        eks = self.hook.conn
-        ids = eks.list_updates(name=self.cluster_name, **target)["updateIds"][-RECENT_UPDATES:]
-        for update_id in reversed(ids):
-            update = eks.describe_update(name=self.cluster_name, updateId=update_id, **target)["update"]
-            if update["status"] == "InProgress" and update["type"] == update_type:
-                return update
-        return None
+        return next(
+            (
+                update
+                for update in self.hook.recent_updates(self.cluster_name, nodegroup_name, addon_name)
+                if update["status"] == "InProgress" and update["type"] == update_type
+            ),
+            None,
+        )
 
 
 def poll_seconds(waiter_delay: float | None) -> float:
@@ -266,7 +267,7 @@ class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
         from eks_runbooks.core.versions import minor_of
 
-        cluster = self.hook.conn.describe_cluster(name=self.cluster_name)["cluster"]
+        cluster = self.hook.get_cluster(self.cluster_name)
         if minor_of(cluster["version"]) >= minor_of(hop.to_version):
             return {"summary": f"control plane at {cluster['version']}" + ("" if done else " (already)")}
         in_flight = self.in_progress_update("VersionUpdate") if cluster["status"] == "UPDATING" else None
@@ -280,11 +281,14 @@ class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
             self.log.info("Attaching to update %s to %s already InProgress", in_flight["id"], version)
             update = in_flight
         else:
-            update = self.hook.conn.update_cluster_version(
-                name=self.cluster_name,
-                version=hop.to_version,
-                clientRequestToken=self.request_token(context, hop.to_version),
-            )["update"]
+            update = self.hook.start_update(
+                "update_cluster_version",
+                {
+                    "name": self.cluster_name,
+                    "version": hop.to_version,
+                    "clientRequestToken": self.request_token(context, hop.to_version),
+                },
+            )
         self.defer_until_one_ends([{"update_id": update["id"]}], done)
         raise AssertionError("defer() does not return")
 
@@ -303,13 +307,12 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
         self.after_nodegroups = after_nodegroups
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
-        from eks_runbooks.cluster_state import describe_addons
         from eks_runbooks.core.upgrade_plan import load_addon_rules, plan_addon_steps
 
-        addons = describe_addons(self.hook, self.cluster_name)
+        addons = self.hook.describe_addons(self.cluster_name)
         self._raise_on_unhealthy(addons)
         for addon in (addon for addon in addons if addon["status"] == "UPDATING"):
-            in_flight = self.in_progress_update("AddonUpdate", addonName=addon["addonName"])
+            in_flight = self.in_progress_update("AddonUpdate", addon_name=addon["addonName"])
             if in_flight is not None:
                 self.log.info(
                     "Attaching to update %s of add-on %s already InProgress", in_flight["id"], addon["addonName"]
@@ -321,7 +324,7 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
                 self.cluster_name,
                 {addon["addonName"]: addon["addonVersion"] for addon in addons},
                 hop.to_version,
-                self.hook.conn.describe_addon_versions(kubernetesVersion=hop.to_version)["addons"],
+                self.hook.describe_addon_versions(hop.to_version),
                 load_addon_rules(),
                 request.addon_version_policy,
             )
@@ -331,13 +334,16 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
             return {"summary": "; ".join(done) if done else "add-ons already at their versions for " + hop.to_version}
         step = steps[0]
         self.log.info("Add-on %s: %s → %s", step.addon_name, step.from_version, step.to_version)
-        update = self.hook.conn.update_addon(
-            clusterName=self.cluster_name,
-            addonName=step.addon_name,
-            addonVersion=step.to_version,
-            resolveConflicts=request.addon_conflicts,
-            clientRequestToken=self.request_token(context, step.addon_name, step.to_version),
-        )["update"]
+        update = self.hook.start_update(
+            "update_addon",
+            {
+                "clusterName": self.cluster_name,
+                "addonName": step.addon_name,
+                "addonVersion": step.to_version,
+                "resolveConflicts": request.addon_conflicts,
+                "clientRequestToken": self.request_token(context, step.addon_name, step.to_version),
+            },
+        )
         self.defer_until_one_ends([{"update_id": update["id"], "addon_name": step.addon_name}], done)
         raise AssertionError("defer() does not return")
 
@@ -368,18 +374,16 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
     """
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
-        from eks_runbooks.cluster_state import describe_nodegroups
         from eks_runbooks.core.versions import minor_of
 
-        eks = self.hook.conn
-        nodegroups = describe_nodegroups(self.hook, self.cluster_name)
+        nodegroups = self.hook.describe_nodegroups(self.cluster_name)
         behind = [ng for ng in nodegroups if minor_of(ng["version"]) < minor_of(hop.to_version)]
         manual = [ng for ng in behind if ng.get("amiType") == "CUSTOM"]
         rolling = []
         for nodegroup in behind:
             if nodegroup in manual or nodegroup["status"] != "UPDATING":
                 continue
-            in_flight = self.in_progress_update("VersionUpdate", nodegroupName=nodegroup["nodegroupName"])
+            in_flight = self.in_progress_update("VersionUpdate", nodegroup_name=nodegroup["nodegroupName"])
             if in_flight is not None:
                 rolling.append({"update_id": in_flight["id"], "nodegroup_name": nodegroup["nodegroupName"]})
         waiting = [
@@ -390,13 +394,16 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
         for nodegroup in waiting[: max(0, request.nodegroup_parallelism - len(rolling))]:
             name = nodegroup["nodegroupName"]
             self.log.info("Node group %s: %s → %s", name, nodegroup["version"], hop.to_version)
-            update = eks.update_nodegroup_version(
-                clusterName=self.cluster_name,
-                nodegroupName=name,
-                version=hop.to_version,
-                clientRequestToken=self.request_token(context, name, hop.to_version),
-                **({"force": True} if request.force_node_drain else {}),
-            )["update"]
+            update = self.hook.start_update(
+                "update_nodegroup_version",
+                {
+                    "clusterName": self.cluster_name,
+                    "nodegroupName": name,
+                    "version": hop.to_version,
+                    "clientRequestToken": self.request_token(context, name, hop.to_version),
+                    **({"force": True} if request.force_node_drain else {}),
+                },
+            )
             rolling.append({"update_id": update["id"], "nodegroup_name": name})
         if rolling:
             self.defer_until_one_ends(rolling, done)

@@ -133,22 +133,22 @@ class EksUpdatesTrigger(BaseTrigger):
         hook = EksRunbookHook(
             aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
         )
-        async with await hook.get_async_conn() as client:
-            for _attempt in range(self.waiter_max_attempts):
-                # Wait first, then look: an event fired moments after the task deferred can reach the scheduler
-                # before the worker's deferral report, which Airflow 3.3.2 then treats as an external kill
-                # (apache/airflow#67287). EKS updates take minutes, so the first look loses nothing.
-                await asyncio.sleep(self.waiter_delay)
-                try:
-                    ended = [update for update in self.updates if await self._status(client, update) != "InProgress"]
-                except ClientError as error:
-                    if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
-                        raise
-                    self.log.info("DescribeUpdate throttled for cluster %s; trying again", self.cluster_name)
-                    ended = []
-                if ended:
-                    yield TriggerEvent({"status": "success", "ended": ended})
-                    return
+        for _attempt in range(self.waiter_max_attempts):
+            # Wait first, then look: an event fired moments after the task deferred can reach the scheduler
+            # before the worker's deferral report, which Airflow 3.3.2 then treats as an external kill
+            # (apache/airflow#67287). EKS updates take minutes, so the first look loses nothing.
+            await asyncio.sleep(self.waiter_delay)
+            try:
+                statuses = await hook.update_statuses_async(self.cluster_name, self.updates)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
+                    raise
+                self.log.info("DescribeUpdate throttled for cluster %s; trying again", self.cluster_name)
+                continue
+            ended = [update for update, status in zip(self.updates, statuses, strict=True) if status != "InProgress"]
+            if ended:
+                yield TriggerEvent({"status": "success", "ended": ended})
+                return
         yield TriggerEvent(
             {
                 "status": "error",
@@ -156,13 +156,6 @@ class EksUpdatesTrigger(BaseTrigger):
                 f"{self.cluster_name} were still InProgress after {self.waiter_max_attempts} checks",
             }
         )
-
-    async def _status(self, client: Any, update: dict[str, str]) -> str:
-        request = update_request(
-            self.cluster_name, update["update_id"], update.get("nodegroup_name"), update.get("addon_name")
-        )
-        response = await client.describe_update(**request)
-        return response["update"]["status"]
 
 
 #: Error codes AWS answers when a caller is over its request rate (botocore's retry handler treats them alike).

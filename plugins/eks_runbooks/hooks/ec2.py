@@ -1,0 +1,56 @@
+"""The EC2 reads the runbooks make about a cluster's network and nodes: subnets, route tables, launch templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+
+from eks_runbooks.hooks.pagination import PaginatedReadsMixin
+
+
+class Ec2NetworkHook(PaginatedReadsMixin, EC2Hook):
+    """
+    Read the EC2 side of an EKS cluster: its subnets, their route tables, its node groups' launch templates.
+
+    Additional arguments (such as ``aws_conn_id`` and ``region_name``) are passed down to the underlying
+    AwsBaseHook.
+
+    :param page_size: items per page of every paginated read (``MaxResults``); default: EC2's own.
+
+    .. seealso::
+        - :class:`airflow.providers.amazon.aws.hooks.ec2.EC2Hook`
+    """
+
+    def __init__(self, *args: Any, page_size: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, api_type="client_type", **kwargs)
+        self.page_size = page_size
+
+    def describe_subnets(self, subnet_ids: list[str]) -> list[dict[str, Any]]:
+        """
+        Describe subnets by id.
+
+        :param subnet_ids: The subnets, e.g. a cluster's ``resourcesVpcConfig.subnetIds``.
+        :return: The ``Subnets`` of DescribeSubnets (with ``AvailableIpAddressCount``).
+        """
+        return self.paginate("describe_subnets", "Subnets", SubnetIds=subnet_ids)
+
+    def describe_route_tables(self, vpc_id: str) -> list[dict[str, Any]]:
+        """
+        Every route table of a VPC, the main one included.
+
+        :param vpc_id: The VPC, e.g. a cluster's ``resourcesVpcConfig.vpcId``.
+        :return: The ``RouteTables`` of DescribeRouteTables.
+        """
+        return self.paginate("describe_route_tables", "RouteTables", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+
+    def launch_template_data(self, template_id: str, version: str = "$Default") -> dict[str, Any]:
+        """
+        What one version of a launch template sets (instance type, metadata options, volumes...).
+
+        :param template_id: The launch template's id, e.g. a node group's ``launchTemplate.id``.
+        :param version: The version number, or ``$Default``/``$Latest``.
+        :return: The ``LaunchTemplateData`` of that version.
+        """
+        versions = self.conn.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=[version])
+        return versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]
