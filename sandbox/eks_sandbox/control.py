@@ -52,65 +52,117 @@ def make_control_app(sandbox: Sandbox) -> Callable[..., Iterable[bytes]]:
 
 
 def _dispatch(sandbox: Sandbox, route: tuple[str, str], request: Request) -> Response:
+    handler = _ROUTES.get(route)
+    if handler is not None:
+        return handler(sandbox, request)
     method, path = route
-    if (method, path) in (("GET", "/"), ("GET", "/health")):
-        with sandbox.transaction():
-            return _json(
-                {
-                    "status": "ok",
-                    "time_scale": sandbox.clock.time_scale,
-                    "world_date": sandbox.clock.now().date().isoformat(),
-                    "simulated_now": sandbox.clock.now().isoformat(),
-                    "clusters": len(sandbox.kube_clusters),
-                    "fleet_loaded": sandbox.fleet_loaded,
-                }
-            )
-    if path == "/faults":
-        if method == "GET":
-            return _json({"faults": sandbox.faults.rules()})
-        if method == "POST":
-            return _json({"id": sandbox.faults.add_from_dict(_body(request))}, 201)
-        if method == "DELETE":
-            sandbox.faults.clear()
-            return _json({"cleared": True})
     if method == "DELETE" and path.startswith("/faults/"):
-        removed = sandbox.faults.remove(path.removeprefix("/faults/"))
-        return _json({"removed": removed}, 200 if removed else 404)
-    if method == "POST" and path in ("/addons/degrade", "/addons/heal"):
-        spec = _body(request)
-        with sandbox.transaction():
-            account = spec.get("account") or moto_compat.DEFAULT_ACCOUNT_ID
-            region = spec.get("region", "us-east-1")
-            if path == "/addons/degrade":
-                sandbox.eks.degrade_addon(
-                    account,
-                    region,
-                    spec["cluster"],
-                    spec["addon"],
-                    spec.get("code", "InsufficientNumberOfReplicas"),
-                    spec.get("message", "The add-on is unhealthy (injected by the sandbox)"),
-                )
-            else:
-                sandbox.eks.heal_addon(account, region, spec["cluster"], spec["addon"])
-        return _json({"ok": True})
-    if method == "POST" and path == "/clock/skip":
-        sandbox.clock.skip(timedelta(minutes=_skip_minutes(_body(request))))
-        sandbox.advance()
-        return _json({"simulated_now": sandbox.clock.now().isoformat()})
-    if method == "POST" and path in ("/clock/pause", "/clock/resume"):
-        if path == "/clock/pause":
-            sandbox.clock.pause()
-        else:
-            sandbox.clock.resume()
-            sandbox.advance()
-        return _json({"paused": sandbox.clock.paused, "simulated_now": sandbox.clock.now().isoformat()})
-    if method == "POST" and path == "/settle":
-        sandbox.settle()
-        return _json({"settled": True})
-    if method == "POST" and path == "/fleet":
-        summary = load_fleet(sandbox, yaml.safe_load(request.get_data(as_text=True)))
-        return _json(summary, 201)
+        return _remove_fault(sandbox, path.removeprefix("/faults/"))
     return _json({"error": f"no sandbox endpoint {method} /_sandbox{path}"}, 404)
+
+
+def _health(sandbox: Sandbox, request: Request) -> Response:
+    with sandbox.transaction():
+        return _json(
+            {
+                "status": "ok",
+                "time_scale": sandbox.clock.time_scale,
+                "world_date": sandbox.clock.now().date().isoformat(),
+                "simulated_now": sandbox.clock.now().isoformat(),
+                "clusters": len(sandbox.kube_clusters),
+                "fleet_loaded": sandbox.fleet_loaded,
+            }
+        )
+
+
+def _list_faults(sandbox: Sandbox, request: Request) -> Response:
+    return _json({"faults": sandbox.faults.rules()})
+
+
+def _add_fault(sandbox: Sandbox, request: Request) -> Response:
+    return _json({"id": sandbox.faults.add_from_dict(_body(request))}, 201)
+
+
+def _clear_faults(sandbox: Sandbox, request: Request) -> Response:
+    sandbox.faults.clear()
+    return _json({"cleared": True})
+
+
+def _remove_fault(sandbox: Sandbox, rule_id: str) -> Response:
+    removed = sandbox.faults.remove(rule_id)
+    return _json({"removed": removed}, 200 if removed else 404)
+
+
+def _degrade_addon(sandbox: Sandbox, request: Request) -> Response:
+    spec = _body(request)
+    with sandbox.transaction():
+        sandbox.eks.degrade_addon(
+            *_addon_of(spec),
+            spec.get("code", "InsufficientNumberOfReplicas"),
+            spec.get("message", "The add-on is unhealthy (injected by the sandbox)"),
+        )
+    return _json({"ok": True})
+
+
+def _heal_addon(sandbox: Sandbox, request: Request) -> Response:
+    spec = _body(request)
+    with sandbox.transaction():
+        sandbox.eks.heal_addon(*_addon_of(spec))
+    return _json({"ok": True})
+
+
+def _addon_of(spec: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Account, region, cluster and add-on named by a degrade/heal request body."""
+    account = spec.get("account") or moto_compat.DEFAULT_ACCOUNT_ID
+    return account, spec.get("region", "us-east-1"), spec["cluster"], spec["addon"]
+
+
+def _skip_clock(sandbox: Sandbox, request: Request) -> Response:
+    sandbox.clock.skip(timedelta(minutes=_skip_minutes(_body(request))))
+    sandbox.advance()
+    return _json({"simulated_now": sandbox.clock.now().isoformat()})
+
+
+def _pause_clock(sandbox: Sandbox, request: Request) -> Response:
+    sandbox.clock.pause()
+    return _clock_state(sandbox)
+
+
+def _resume_clock(sandbox: Sandbox, request: Request) -> Response:
+    sandbox.clock.resume()
+    sandbox.advance()
+    return _clock_state(sandbox)
+
+
+def _clock_state(sandbox: Sandbox) -> Response:
+    return _json({"paused": sandbox.clock.paused, "simulated_now": sandbox.clock.now().isoformat()})
+
+
+def _settle(sandbox: Sandbox, request: Request) -> Response:
+    sandbox.settle()
+    return _json({"settled": True})
+
+
+def _load_fleet(sandbox: Sandbox, request: Request) -> Response:
+    summary = load_fleet(sandbox, yaml.safe_load(request.get_data(as_text=True)))
+    return _json(summary, 201)
+
+
+#: (method, path under /_sandbox) → handler; ``DELETE /faults/<id>`` is the one path with a parameter.
+_ROUTES: dict[tuple[str, str], Callable[[Sandbox, Request], Response]] = {
+    ("GET", "/"): _health,
+    ("GET", "/health"): _health,
+    ("GET", "/faults"): _list_faults,
+    ("POST", "/faults"): _add_fault,
+    ("DELETE", "/faults"): _clear_faults,
+    ("POST", "/addons/degrade"): _degrade_addon,
+    ("POST", "/addons/heal"): _heal_addon,
+    ("POST", "/clock/skip"): _skip_clock,
+    ("POST", "/clock/pause"): _pause_clock,
+    ("POST", "/clock/resume"): _resume_clock,
+    ("POST", "/settle"): _settle,
+    ("POST", "/fleet"): _load_fleet,
+}
 
 
 def _skip_minutes(body: dict[str, Any]) -> float:

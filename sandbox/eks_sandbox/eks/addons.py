@@ -233,33 +233,12 @@ def update_addon(request: Request, params: dict[str, Any]) -> dict[str, Any]:
 
 def _start_update(request: Request, cluster: Cluster, addon: Addon, params: dict[str, Any]) -> Update:
     spec = addon_spec(request, addon.name)
-    running = update_in_progress(cluster, addon=addon.name)
-    if running is not None:
-        raise resource_in_use(
-            f"Cannot UpdateAddon because addon {addon.name} currently has update {running.id} in progress"
-        )
-    if addon.status in ("CREATING", "DELETING"):
-        raise resource_in_use(f"Cannot UpdateAddon because addon {addon.name} is currently {addon.status}")
-    target = addon.version
-    if params.get("addonVersion"):
-        target = _compatible_version(spec, params["addonVersion"], cluster).version
-        current_minor, target_minor = spec.version(addon.version).minor, spec.version(target).minor
-        if spec.one_minor_version_at_a_time and abs(target_minor[1] - current_minor[1]) > 1:
-            # [UG workloads/eks-add-ons.adoc @4d52b4d] "You can only update one minor version at a time"
-            raise invalid_parameter(
-                f"Updating {spec.name} from {addon.version} to {target} skips a minor version: {spec.name} can only "
-                "be updated one minor version at a time"
-            )
+    _ensure_addon_idle(cluster, addon)
+    target = _target_version(spec, cluster, addon, params)
     configuration_values = params.get("configurationValues", addon.configuration_values)
     configuration = parse_configuration(spec, configuration_values)
     role_arn = params.get("serviceAccountRoleArn", addon.service_account_role_arn)
-    update_params = {"AddonVersion": target}
-    if params.get("resolveConflicts"):
-        update_params["ResolveConflicts"] = params["resolveConflicts"]
-    if "configurationValues" in params:
-        update_params["ConfigurationValues"] = params["configurationValues"]
-    if "serviceAccountRoleArn" in params:
-        update_params["ServiceAccountRoleArn"] = params["serviceAccountRoleArn"]
+    update_params = _update_params(params, target)
     if params.get("podIdentityAssociations") is not None:
         _set_pod_identity_associations(request, cluster, addon, spec, params["podIdentityAssociations"])
         update_params["PodIdentityAssociations"] = json.dumps(addon.pod_identity_association_arns)
@@ -273,10 +252,7 @@ def _start_update(request: Request, cluster: Cluster, addon: Addon, params: dict
             return
         addon.modified_at = backend.stamp(at)
         if fail_if_injected(backend, cluster, update, [addon.name]):
-            error = update.errors[0]
-            code = error["errorCode"] if error["errorCode"] in ADDON_ISSUE_CODES else "InternalFailure"
-            addon.status = "UPDATE_FAILED"
-            addon.health_issues = [{"code": code, "message": error["errorMessage"], "resourceIds": []}]
+            _report_failed_update(addon, update)
             return
         addon.version = target
         addon.configuration_values = configuration_values
@@ -288,6 +264,50 @@ def _start_update(request: Request, cluster: Cluster, addon: Addon, params: dict
 
     backend.timeline.at(backend.clock.after(backend.catalogue.timings["addon_update"]), finish)
     return update
+
+
+def _ensure_addon_idle(cluster: Cluster, addon: Addon) -> None:
+    running = update_in_progress(cluster, addon=addon.name)
+    if running is not None:
+        raise resource_in_use(
+            f"Cannot UpdateAddon because addon {addon.name} currently has update {running.id} in progress"
+        )
+    if addon.status in ("CREATING", "DELETING"):
+        raise resource_in_use(f"Cannot UpdateAddon because addon {addon.name} is currently {addon.status}")
+
+
+def _target_version(spec: AddonSpec, cluster: Cluster, addon: Addon, params: dict[str, Any]) -> str:
+    """The version an UpdateAddon asks for: the current one unless ``addonVersion`` names another."""
+    if not params.get("addonVersion"):
+        return addon.version
+    target = _compatible_version(spec, params["addonVersion"], cluster).version
+    current_minor, target_minor = spec.version(addon.version).minor, spec.version(target).minor
+    if spec.one_minor_version_at_a_time and abs(target_minor[1] - current_minor[1]) > 1:
+        # [UG workloads/eks-add-ons.adoc @4d52b4d] "You can only update one minor version at a time"
+        raise invalid_parameter(
+            f"Updating {spec.name} from {addon.version} to {target} skips a minor version: {spec.name} can only "
+            "be updated one minor version at a time"
+        )
+    return target
+
+
+def _update_params(params: dict[str, Any], target: str) -> dict[str, str]:
+    """The update's params: what the request changes, named as DescribeUpdate reports them."""
+    update_params = {"AddonVersion": target}
+    if params.get("resolveConflicts"):
+        update_params["ResolveConflicts"] = params["resolveConflicts"]
+    if "configurationValues" in params:
+        update_params["ConfigurationValues"] = params["configurationValues"]
+    if "serviceAccountRoleArn" in params:
+        update_params["ServiceAccountRoleArn"] = params["serviceAccountRoleArn"]
+    return update_params
+
+
+def _report_failed_update(addon: Addon, update: Update) -> None:
+    error = update.errors[0]
+    code = error["errorCode"] if error["errorCode"] in ADDON_ISSUE_CODES else "InternalFailure"
+    addon.status = "UPDATE_FAILED"
+    addon.health_issues = [{"code": code, "message": error["errorMessage"], "resourceIds": []}]
 
 
 @operation("DeleteAddon")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox.eks.catalogue import STANDARD_SUPPORT
@@ -33,15 +34,6 @@ _UPDATE_TYPES = {
     "kubeApiServerConfig": "ControlPlaneComponentConfigUpdate",
     "kubeSchedulerConfig": "ControlPlaneComponentConfigUpdate",
     "kubeControllerManagerConfig": "ControlPlaneComponentConfigUpdate",
-}
-_SIMULATED = {
-    "LoggingUpdate",
-    "EndpointAccessUpdate",
-    "VpcConfigUpdate",
-    "AccessConfigUpdate",
-    "UpgradePolicyUpdate",
-    "DeletionProtectionUpdate",
-    "ZonalShiftConfigUpdate",
 }
 #: authenticationMode changes EKS accepts: access entries can't be turned off again, and the ConfigMap can't be
 #: turned back on once gone [UG manage-access/k8s-access/grant-k8s-access.adoc]; CONFIG_MAP → API directly is
@@ -78,10 +70,10 @@ def _start_config_update(request: Request, cluster: Cluster, params: dict[str, A
     if not kinds:
         raise invalid_parameter("No changes needed for the provided cluster configuration.")
     (kind,) = kinds
-    if kind not in _SIMULATED:
+    if kind not in _PREPARERS:
         raise invalid_request(f"UpdateClusterConfig of type {kind} is not simulated by the EKS sandbox")
     ensure_cluster_idle(cluster, "UpdateClusterConfig")
-    update_params, apply = _prepare(request, cluster, kind, params)
+    update_params, apply = _PREPARERS[kind](request, cluster, params)
     update = start_update(cluster, kind, update_params, request.now)
     cluster.status = "UPDATING"
     backend = request.backend
@@ -92,58 +84,82 @@ def _start_config_update(request: Request, cluster: Cluster, params: dict[str, A
     return update
 
 
-def _prepare(request: Request, cluster: Cluster, kind: str, params: dict[str, Any]):
-    """Validate one change; returns the update's params and how to apply it on success."""
-    if kind == "LoggingUpdate":
-        logging = params["logging"]
-        return {"ClusterLogging": json.dumps(logging["clusterLogging"])}, lambda: _apply_logging(cluster, logging)
-    if kind == "EndpointAccessUpdate":
-        vpc = params["resourcesVpcConfig"]
-        merged = {**cluster.vpc_config, **{k: v for k, v in vpc.items() if k in _ENDPOINT_FIELDS}}
-        if not merged["endpointPublicAccess"] and not merged["endpointPrivateAccess"]:
-            raise invalid_parameter("Cluster must have either public or private API server endpoint access enabled")
-        changes = {
-            "EndpointPublicAccess": str(merged["endpointPublicAccess"]).lower(),
-            "EndpointPrivateAccess": str(merged["endpointPrivateAccess"]).lower(),
-            "PublicAccessCidrs": json.dumps(merged["publicAccessCidrs"]),
-        }
-        return changes, lambda: cluster.vpc_config.update(merged)
-    if kind == "VpcConfigUpdate":
-        vpc = params["resourcesVpcConfig"]
-        changes, new = {}, {}
-        if "subnetIds" in vpc:
-            subnets = validate_subnets(request, vpc["subnetIds"])
-            if any(s.vpc_id != cluster.vpc_config["vpcId"] for s in subnets):
-                raise invalid_parameter("Subnets must belong to the cluster's VPC")
-            changes["Subnets"], new["subnetIds"] = json.dumps(vpc["subnetIds"]), list(vpc["subnetIds"])
-        if "securityGroupIds" in vpc:
-            changes["SecurityGroups"] = json.dumps(vpc["securityGroupIds"])
-            new["securityGroupIds"] = list(vpc["securityGroupIds"])
-        return changes, lambda: cluster.vpc_config.update(new)
-    if kind == "AccessConfigUpdate":
-        mode = params["accessConfig"].get("authenticationMode")
-        if (cluster.authentication_mode, mode) not in _AUTH_MODE_TRANSITIONS:
-            raise invalid_parameter(
-                f"Unsupported authentication mode update from {cluster.authentication_mode} to {mode}"
-            )
-        return {"AuthenticationMode": mode}, lambda: cluster.access_config.update(authenticationMode=mode)
-    if kind == "UpgradePolicyUpdate":
-        support_type = params["upgradePolicy"].get("supportType")
-        status = request.backend.catalogue.calendar.get(cluster.version).support_status(request.now)
-        # The policy can be changed only while the cluster runs a version in standard support
-        # [UG clusters/view-upgrade-policy.adoc, disable-extended-support.adoc].
-        if status != STANDARD_SUPPORT:
-            raise invalid_request(
-                f"Cannot change the upgrade policy of cluster {cluster.name}: Kubernetes {cluster.version} is no "
-                "longer in standard support; extended support cannot be disabled once entered."
-            )
-        return {"UpgradePolicy": support_type}, lambda: cluster.upgrade_policy.update(supportType=support_type)
-    if kind == "DeletionProtectionUpdate":
-        enabled = bool(params["deletionProtection"])
-        return {"DeletionProtection": str(enabled).lower()}, lambda: setattr(cluster, "deletion_protection", enabled)
-    # ZonalShiftConfigUpdate
+#: A prepared change: the update's params, and how to apply the change once the update succeeds.
+_Prepared = tuple[dict[str, str], Callable[[], None]]
+
+
+def _prepare_logging(request: Request, cluster: Cluster, params: dict[str, Any]) -> _Prepared:
+    logging = params["logging"]
+    return {"ClusterLogging": json.dumps(logging["clusterLogging"])}, lambda: _apply_logging(cluster, logging)
+
+
+def _prepare_endpoint_access(request: Request, cluster: Cluster, params: dict[str, Any]) -> _Prepared:
+    vpc = params["resourcesVpcConfig"]
+    merged = {**cluster.vpc_config, **{k: v for k, v in vpc.items() if k in _ENDPOINT_FIELDS}}
+    if not merged["endpointPublicAccess"] and not merged["endpointPrivateAccess"]:
+        raise invalid_parameter("Cluster must have either public or private API server endpoint access enabled")
+    changes = {
+        "EndpointPublicAccess": str(merged["endpointPublicAccess"]).lower(),
+        "EndpointPrivateAccess": str(merged["endpointPrivateAccess"]).lower(),
+        "PublicAccessCidrs": json.dumps(merged["publicAccessCidrs"]),
+    }
+    return changes, lambda: cluster.vpc_config.update(merged)
+
+
+def _prepare_vpc_config(request: Request, cluster: Cluster, params: dict[str, Any]) -> _Prepared:
+    vpc = params["resourcesVpcConfig"]
+    changes, new = {}, {}
+    if "subnetIds" in vpc:
+        subnets = validate_subnets(request, vpc["subnetIds"])
+        if any(s.vpc_id != cluster.vpc_config["vpcId"] for s in subnets):
+            raise invalid_parameter("Subnets must belong to the cluster's VPC")
+        changes["Subnets"], new["subnetIds"] = json.dumps(vpc["subnetIds"]), list(vpc["subnetIds"])
+    if "securityGroupIds" in vpc:
+        changes["SecurityGroups"] = json.dumps(vpc["securityGroupIds"])
+        new["securityGroupIds"] = list(vpc["securityGroupIds"])
+    return changes, lambda: cluster.vpc_config.update(new)
+
+
+def _prepare_access_config(request: Request, cluster: Cluster, params: dict[str, Any]) -> _Prepared:
+    mode = params["accessConfig"].get("authenticationMode")
+    if (cluster.authentication_mode, mode) not in _AUTH_MODE_TRANSITIONS:
+        raise invalid_parameter(f"Unsupported authentication mode update from {cluster.authentication_mode} to {mode}")
+    return {"AuthenticationMode": mode}, lambda: cluster.access_config.update(authenticationMode=mode)
+
+
+def _prepare_upgrade_policy(request: Request, cluster: Cluster, params: dict[str, Any]) -> _Prepared:
+    support_type = params["upgradePolicy"].get("supportType")
+    status = request.backend.catalogue.calendar.get(cluster.version).support_status(request.now)
+    # The policy can be changed only while the cluster runs a version in standard support
+    # [UG clusters/view-upgrade-policy.adoc, disable-extended-support.adoc].
+    if status != STANDARD_SUPPORT:
+        raise invalid_request(
+            f"Cannot change the upgrade policy of cluster {cluster.name}: Kubernetes {cluster.version} is no "
+            "longer in standard support; extended support cannot be disabled once entered."
+        )
+    return {"UpgradePolicy": support_type}, lambda: cluster.upgrade_policy.update(supportType=support_type)
+
+
+def _prepare_deletion_protection(request: Request, cluster: Cluster, params: dict[str, Any]) -> _Prepared:
+    enabled = bool(params["deletionProtection"])
+    return {"DeletionProtection": str(enabled).lower()}, lambda: setattr(cluster, "deletion_protection", enabled)
+
+
+def _prepare_zonal_shift_config(request: Request, cluster: Cluster, params: dict[str, Any]) -> _Prepared:
     config = params["zonalShiftConfig"]
     return {"ZonalShiftConfig": json.dumps(config)}, lambda: setattr(cluster, "zonal_shift_config", dict(config))
+
+
+#: UpdateType → how to validate that change and prepare it; the kinds of update the sandbox simulates.
+_PREPARERS: dict[str, Callable[[Request, Cluster, dict[str, Any]], _Prepared]] = {
+    "LoggingUpdate": _prepare_logging,
+    "EndpointAccessUpdate": _prepare_endpoint_access,
+    "VpcConfigUpdate": _prepare_vpc_config,
+    "AccessConfigUpdate": _prepare_access_config,
+    "UpgradePolicyUpdate": _prepare_upgrade_policy,
+    "DeletionProtectionUpdate": _prepare_deletion_protection,
+    "ZonalShiftConfigUpdate": _prepare_zonal_shift_config,
+}
 
 
 def _apply_logging(cluster: Cluster, logging: dict[str, Any]) -> None:

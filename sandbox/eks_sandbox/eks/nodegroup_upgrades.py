@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from eks_sandbox.eks.catalogue import minor_of
-from eks_sandbox.eks.cluster_versions import requested_minor
 from eks_sandbox.eks.clusters import Cluster
 from eks_sandbox.eks.errors import invalid_parameter
 from eks_sandbox.eks.nodegroups import (
@@ -34,10 +32,11 @@ from eks_sandbox.eks.nodegroups import (
     ensure_nodegroup_idle,
     get_nodegroup,
     kubelet_for,
+    launch_template_reference,
     max_unavailable,
     resolve_launch_template,
+    resolve_version,
     validate_ami_type,
-    validate_release_version,
 )
 from eks_sandbox.eks.nodes import ManagedNode, launch_node
 from eks_sandbox.eks.operations import Request, operation
@@ -181,45 +180,13 @@ def update_nodegroup_version(request: Request, params: dict[str, Any]) -> dict[s
 
 def _start(request: Request, cluster: Cluster, nodegroup: Nodegroup, params: dict[str, Any]) -> Update:
     ensure_nodegroup_idle(nodegroup, "UpdateNodegroupVersion", cluster)
-    calendar = request.backend.catalogue.calendar
-    requested_template = params.get("launchTemplate")
-    launch_template = None
-    if requested_template:
-        if nodegroup.launch_template is None:
-            raise invalid_parameter(
-                f"Node group {nodegroup.name} was not created with a launch template and cannot switch to one "
-                "[UG nodes/launch-templates.adoc]"
-            )
-        template = resolve_launch_template(request, requested_template)
-        if template.id != nodegroup.launch_template["id"]:
-            raise invalid_parameter(
-                f"Launch template {template.id} does not match node group {nodegroup.name}'s launch template "
-                f"{nodegroup.launch_template['id']}; only its version can change"
-            )
-        launch_template = {"name": template.name, "version": template.version, "id": template.id}
+    launch_template = _launch_template_version(request, nodegroup, params.get("launchTemplate"))
     if nodegroup.custom_ami:
-        # Custom AMI: the launch template version is the only lever [UG nodes/launch-templates.adoc].
-        for member in ("version", "releaseVersion"):
-            if params.get(member):
-                raise invalid_parameter(
-                    f"{member} cannot be specified for node group {nodegroup.name}: it runs a custom AMI from its "
-                    "launch template; update it with a new launch template version"
-                )
-        if launch_template is None:
-            raise invalid_parameter(f"Node group {nodegroup.name} runs a custom AMI: specify a launchTemplate version")
-        image = resolve_launch_template(request, requested_template).image_id
-        version, release_version = cluster.version, image or nodegroup.release_version
+        version, release_version = _custom_ami_target(request, cluster, nodegroup, params)
     else:
-        version = params.get("version") or cluster.version
-        if requested_minor(version) > minor_of(cluster.version):
-            raise invalid_parameter(
-                f"Requested Nodegroup version {version} is newer than cluster {cluster.name}'s version "
-                f"{cluster.version}: update the control plane first [UG update-managed-node-group.adoc]"
-            )
-        if calendar.get(version) is None:
-            raise invalid_parameter(f"unsupported Kubernetes version {version}")
-        release_version = params.get("releaseVersion") or calendar.get(version).ami_release_version(request.now.date())
-        validate_release_version(version, release_version)
+        version, release_version = resolve_version(
+            request, cluster, params, ": update the control plane first [UG update-managed-node-group.adoc]"
+        )
         validate_ami_type(nodegroup.ami_type, version)
     update_params = {"Version": version, "ReleaseVersion": release_version}
     if launch_template:
@@ -239,3 +206,40 @@ def _start(request: Request, cluster: Cluster, nodegroup: Nodegroup, params: dic
         force=bool(params.get("force")),
     ).start(request.now)
     return update
+
+
+def _launch_template_version(
+    request: Request, nodegroup: Nodegroup, requested: dict[str, Any] | None
+) -> dict[str, str] | None:
+    """The launch template version the update moves to, if it names one: only the node group's own template."""
+    if not requested:
+        return None
+    if nodegroup.launch_template is None:
+        raise invalid_parameter(
+            f"Node group {nodegroup.name} was not created with a launch template and cannot switch to one "
+            "[UG nodes/launch-templates.adoc]"
+        )
+    template = resolve_launch_template(request, requested)
+    if template.id != nodegroup.launch_template["id"]:
+        raise invalid_parameter(
+            f"Launch template {template.id} does not match node group {nodegroup.name}'s launch template "
+            f"{nodegroup.launch_template['id']}; only its version can change"
+        )
+    return launch_template_reference(template)
+
+
+def _custom_ami_target(
+    request: Request, cluster: Cluster, nodegroup: Nodegroup, params: dict[str, Any]
+) -> tuple[str, str]:
+    """Version and release version after the update of a node group running a custom AMI."""
+    # Custom AMI: the launch template version is the only lever [UG nodes/launch-templates.adoc].
+    for member in ("version", "releaseVersion"):
+        if params.get(member):
+            raise invalid_parameter(
+                f"{member} cannot be specified for node group {nodegroup.name}: it runs a custom AMI from its "
+                "launch template; update it with a new launch template version"
+            )
+    if not params.get("launchTemplate"):
+        raise invalid_parameter(f"Node group {nodegroup.name} runs a custom AMI: specify a launchTemplate version")
+    image = resolve_launch_template(request, params["launchTemplate"]).image_id
+    return cluster.version, image or nodegroup.release_version

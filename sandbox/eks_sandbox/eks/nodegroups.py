@@ -183,61 +183,19 @@ def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> Nodeg
     from eks_sandbox.eks.access_entries import register_node_role
 
     name = params["nodegroupName"]
-    if name in cluster.nodegroups:
-        raise resource_in_use(f"NodeGroup already exists with name {name} and cluster name {cluster.name}")
-    if cluster.status not in ("ACTIVE", "UPDATING"):
-        raise invalid_request(
-            f"Cluster {cluster.name} is {cluster.status}; node groups can be created once it is ACTIVE"
-        )
-    # 30 managed node groups per cluster (service-quotas.html)
-    if len(cluster.nodegroups) >= 30:
-        raise limit_exceeded(f"Cluster {cluster.name} already has 30 managed node groups (the quota per cluster)")
-    calendar = request.backend.catalogue.calendar
+    _ensure_room_for(cluster, name)
     subnets = validate_subnets(request, params["subnets"])
-    launch_template = None
-    image_id = None
-    instance_type = (params.get("instanceTypes") or [None])[0]
-    if params.get("launchTemplate"):
-        template = resolve_launch_template(request, params["launchTemplate"])
-        launch_template = {"name": template.name, "version": template.version, "id": template.id}
-        image_id = template.image_id
-        instance_type = instance_type or template.instance_type
-        if template.instance_type and params.get("instanceTypes"):
-            raise invalid_parameter("Instance types cannot be specified both in the launch template and the request")
-    instance_type = instance_type or DEFAULT_INSTANCE_TYPE
+    template = _requested_launch_template(request, params)
+    instance_type = _instance_type(params, template)
     shape = instance_shape(instance_type)
     if shape is None:
         raise invalid_parameter(f"Instance type {instance_type} is not supported")
-    if image_id:
-        # A custom AMI in the launch template owns the version: amiType, releaseVersion and version are refused
-        # [UG nodes/launch-templates.adoc; BC CreateNodegroupRequest].
-        for member in ("amiType", "releaseVersion", "version"):
-            if params.get(member):
-                raise invalid_parameter(
-                    f"{member} cannot be specified when the launch template {launch_template['id']} specifies a "
-                    f"custom AMI ({image_id})"
-                )
-        version, release_version, ami_type = cluster.version, image_id, "CUSTOM"
-    else:
-        version = params.get("version") or cluster.version
-        if requested_minor(version) > minor_of(cluster.version):
-            raise invalid_parameter(
-                f"Requested Nodegroup version {version} is newer than cluster {cluster.name}'s version "
-                f"{cluster.version}"
-            )
-        if calendar.get(version) is None:
-            raise invalid_parameter(f"unsupported Kubernetes version {version}")
-        release_version = params.get("releaseVersion") or calendar.get(version).ami_release_version(request.now.date())
-        validate_release_version(version, release_version)
-        # AL2023 is the default AMI family for new managed node groups from 1.30 [UG nodes/eks-optimized-ami.adoc].
-        default_ami = "AL2023_ARM_64_STANDARD" if shape.architecture == "arm64" else "AL2023_x86_64_STANDARD"
-        ami_type = params.get("amiType") or default_ami
-        validate_ami_type(ami_type, version)
+    version, release_version, ami_type = _image(request, cluster, params, template, shape)
     scaling = {"minSize": 1, "maxSize": 2, "desiredSize": 2, **(params.get("scalingConfig") or {})}
     _validate_scaling(scaling)
     update_config = params.get("updateConfig") or {"maxUnavailable": 1}
     _validate_update_config(update_config)
-    taints = list(params.get("taints") or [])
+    launch_template = launch_template_reference(template) if template else None
     nodegroup = Nodegroup(
         name=name,
         arn=request.arn(f"nodegroup/{cluster.name}/{name}/{uuid.uuid4()}"),
@@ -254,7 +212,7 @@ def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> Nodeg
         ami_type=ami_type,
         node_role=params["nodeRole"],
         labels=dict(params.get("labels") or {}),
-        taints=taints,
+        taints=list(params.get("taints") or []),
         disk_size=None if launch_template else params.get("diskSize") or 20,
         update_config=update_config,
         launch_template=launch_template,
@@ -271,6 +229,83 @@ def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> Nodeg
         lambda at: _created(backend, cluster, nodegroup, at),
     )
     return nodegroup
+
+
+def _ensure_room_for(cluster: Cluster, name: str) -> None:
+    if name in cluster.nodegroups:
+        raise resource_in_use(f"NodeGroup already exists with name {name} and cluster name {cluster.name}")
+    if cluster.status not in ("ACTIVE", "UPDATING"):
+        raise invalid_request(
+            f"Cluster {cluster.name} is {cluster.status}; node groups can be created once it is ACTIVE"
+        )
+    # 30 managed node groups per cluster (service-quotas.html)
+    if len(cluster.nodegroups) >= 30:
+        raise limit_exceeded(f"Cluster {cluster.name} already has 30 managed node groups (the quota per cluster)")
+
+
+def _requested_launch_template(request: Request, params: dict[str, Any]) -> moto_compat.LaunchTemplateInfo | None:
+    if not params.get("launchTemplate"):
+        return None
+    template = resolve_launch_template(request, params["launchTemplate"])
+    if template.instance_type and params.get("instanceTypes"):
+        raise invalid_parameter("Instance types cannot be specified both in the launch template and the request")
+    return template
+
+
+def _instance_type(params: dict[str, Any], template: moto_compat.LaunchTemplateInfo | None) -> str:
+    requested = (params.get("instanceTypes") or [None])[0]
+    return requested or (template.instance_type if template else None) or DEFAULT_INSTANCE_TYPE
+
+
+def launch_template_reference(template: moto_compat.LaunchTemplateInfo) -> dict[str, str]:
+    """The launch template as a node group describes it."""
+    return {"name": template.name, "version": template.version, "id": template.id}
+
+
+def _image(
+    request: Request,
+    cluster: Cluster,
+    params: dict[str, Any],
+    template: moto_compat.LaunchTemplateInfo | None,
+    shape: InstanceShape,
+) -> tuple[str, str, str]:
+    """Kubernetes version, release version and AMI type of a new node group."""
+    if template is not None and template.image_id:
+        # A custom AMI in the launch template owns the version: amiType, releaseVersion and version are refused
+        # [UG nodes/launch-templates.adoc; BC CreateNodegroupRequest].
+        for member in ("amiType", "releaseVersion", "version"):
+            if params.get(member):
+                raise invalid_parameter(
+                    f"{member} cannot be specified when the launch template {template.id} specifies a "
+                    f"custom AMI ({template.image_id})"
+                )
+        return cluster.version, template.image_id, "CUSTOM"
+    version, release_version = resolve_version(request, cluster, params)
+    # AL2023 is the default AMI family for new managed node groups from 1.30 [UG nodes/eks-optimized-ami.adoc].
+    default_ami = "AL2023_ARM_64_STANDARD" if shape.architecture == "arm64" else "AL2023_x86_64_STANDARD"
+    ami_type = params.get("amiType") or default_ami
+    validate_ami_type(ami_type, version)
+    return version, release_version, ami_type
+
+
+def resolve_version(
+    request: Request, cluster: Cluster, params: dict[str, Any], newer_hint: str = ""
+) -> tuple[str, str]:
+    """The ``version`` (default: the cluster's) and ``releaseVersion`` (default: that version's latest AMI
+    release) a node group request asks for, refused if newer than the control plane; ``newer_hint`` ends
+    that refusal."""
+    calendar = request.backend.catalogue.calendar
+    version = params.get("version") or cluster.version
+    if requested_minor(version) > minor_of(cluster.version):
+        raise invalid_parameter(
+            f"Requested Nodegroup version {version} is newer than cluster {cluster.name}'s version "
+            f"{cluster.version}{newer_hint}"
+        )
+    if calendar.get(version) is None:
+        raise invalid_parameter(f"unsupported Kubernetes version {version}")
+    release_version = params.get("releaseVersion") or calendar.get(version).ami_release_version(request.now.date())
+    validate_release_version(version, release_version)
+    return version, release_version
 
 
 def _created(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup, at: datetime) -> None:
@@ -367,7 +402,6 @@ def update_nodegroup_config(request: Request, params: dict[str, Any]) -> dict[st
 
 def _start_config_update(request: Request, cluster: Cluster, nodegroup: Nodegroup, params: dict[str, Any]) -> Update:
     ensure_nodegroup_idle(nodegroup, "UpdateNodegroupConfig", cluster)
-    update_params: dict[str, str] = {}
     labels = params.get("labels") or {}
     taints = params.get("taints") or {}
     scaling = {**nodegroup.scaling_config, **(params.get("scalingConfig") or {})}
@@ -375,26 +409,7 @@ def _start_config_update(request: Request, cluster: Cluster, nodegroup: Nodegrou
     update_config = params.get("updateConfig")
     if update_config:
         _validate_update_config(update_config)
-    for key, value in (
-        ("LabelsToAdd", labels.get("addOrUpdateLabels")),
-        ("LabelsToRemove", labels.get("removeLabels")),
-        ("TaintsToAdd", taints.get("addOrUpdateTaints")),
-        ("TaintsToRemove", taints.get("removeTaints")),
-    ):
-        if value:
-            update_params[key] = json.dumps(value)
-    for key, member in (("MinSize", "minSize"), ("MaxSize", "maxSize"), ("DesiredSize", "desiredSize")):
-        if member in (params.get("scalingConfig") or {}):
-            update_params[key] = str(scaling[member])
-    for key, member in (
-        ("MaxUnavailable", "maxUnavailable"),
-        ("MaxUnavailablePercentage", "maxUnavailablePercentage"),
-        ("UpdateStrategy", "updateStrategy"),
-    ):
-        if member in (update_config or {}):
-            update_params[key] = str(update_config[member])
-    if params.get("nodeRepairConfig") is not None:
-        update_params["NodeRepairEnabled"] = str(bool(params["nodeRepairConfig"].get("enabled"))).lower()
+    update_params = _config_update_params(params, scaling)
     if not update_params:
         raise invalid_parameter("No changes needed for the provided node group configuration")
     update = start_update(cluster, "ConfigUpdate", update_params, request.now, nodegroup=nodegroup.name)
@@ -419,6 +434,35 @@ def _start_config_update(request: Request, cluster: Cluster, nodegroup: Nodegrou
 
     backend.timeline.at(backend.clock.after(backend.catalogue.timings["nodegroup_config_update"]), finish)
     return update
+
+
+def _config_update_params(params: dict[str, Any], scaling: dict[str, int]) -> dict[str, str]:
+    """The update's params: what an UpdateNodegroupConfig changes, named as DescribeUpdate reports them."""
+    update_params: dict[str, str] = {}
+    labels = params.get("labels") or {}
+    taints = params.get("taints") or {}
+    for key, value in (
+        ("LabelsToAdd", labels.get("addOrUpdateLabels")),
+        ("LabelsToRemove", labels.get("removeLabels")),
+        ("TaintsToAdd", taints.get("addOrUpdateTaints")),
+        ("TaintsToRemove", taints.get("removeTaints")),
+    ):
+        if value:
+            update_params[key] = json.dumps(value)
+    for key, member in (("MinSize", "minSize"), ("MaxSize", "maxSize"), ("DesiredSize", "desiredSize")):
+        if member in (params.get("scalingConfig") or {}):
+            update_params[key] = str(scaling[member])
+    update_config = params.get("updateConfig") or {}
+    for key, member in (
+        ("MaxUnavailable", "maxUnavailable"),
+        ("MaxUnavailablePercentage", "maxUnavailablePercentage"),
+        ("UpdateStrategy", "updateStrategy"),
+    ):
+        if member in update_config:
+            update_params[key] = str(update_config[member])
+    if params.get("nodeRepairConfig") is not None:
+        update_params["NodeRepairEnabled"] = str(bool(params["nodeRepairConfig"].get("enabled"))).lower()
+    return update_params
 
 
 def _apply_labels_and_taints(

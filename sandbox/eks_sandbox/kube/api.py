@@ -73,21 +73,34 @@ def _dispatch(request: Request, cluster: KubeCluster) -> Response:
     if segments[:2] == ["openapi", "v3"]:
         return _openapi(cluster, segments[2:])
     if segments[:1] == ["api"]:
-        if len(segments) == 1:
-            return _json(api_versions(f"{request.host}"))
-        group, version, rest = "", segments[1], segments[2:]
-    elif segments[:1] == ["apis"]:
-        if len(segments) == 1:
-            return _json(api_group_list(cluster.catalogue, cluster.minor))
-        group = segments[1]
-        if len(segments) == 2:
-            versions = cluster.catalogue.group_versions(cluster.minor).get(group)
-            if not versions:
-                raise KubeApiError.no_such_path()
-            return _json(api_group(group, versions))
-        version, rest = segments[2], segments[3:]
-    else:
-        raise KubeApiError.no_such_path()
+        return _core_api(request, cluster, segments[1:])
+    if segments[:1] == ["apis"]:
+        return _named_apis(request, cluster, segments[1:])
+    raise KubeApiError.no_such_path()
+
+
+def _core_api(request: Request, cluster: KubeCluster, rest: list[str]) -> Response:
+    """``/api[/<version>/...]``: the legacy group, whose name is empty."""
+    if not rest:
+        return _json(api_versions(f"{request.host}"))
+    return _group_version(request, cluster, "", rest[0], rest[1:])
+
+
+def _named_apis(request: Request, cluster: KubeCluster, rest: list[str]) -> Response:
+    """``/apis[/<group>[/<version>/...]]``."""
+    if not rest:
+        return _json(api_group_list(cluster.catalogue, cluster.minor))
+    group = rest[0]
+    if len(rest) == 1:
+        versions = cluster.catalogue.group_versions(cluster.minor).get(group)
+        if not versions:
+            raise KubeApiError.no_such_path()
+        return _json(api_group(group, versions))
+    return _group_version(request, cluster, group, rest[1], rest[2:])
+
+
+def _group_version(request: Request, cluster: KubeCluster, group: str, version: str, rest: list[str]) -> Response:
+    """A group/version's resource list, or one of its resources."""
     if not rest:
         resource_list = api_resource_list(cluster.catalogue, group, version, cluster.minor)
         if resource_list is None:
@@ -131,29 +144,37 @@ def _resource_path(cluster: KubeCluster, group: str, version: str, rest: list[st
 
 
 def _serve_resource(request: Request, cluster: KubeCluster, target: ResourcePath) -> Response:
-    method = request.method
     dry_run = request.args.get("dryRun") == "All"
     if target.name is None:
-        if method == "GET":
-            return _list(request, cluster, target)
-        if method == "POST":
-            created = cluster.create_object(
-                target.resource_type, target.version, _body(request), target.namespace, dry_run=dry_run
-            )
-            return _json(created, 201)
-        if method == "DELETE":
-            return _delete_collection(request, cluster, target)
-        raise KubeApiError.method_not_allowed()
-    if target.subresource == "eviction" and method == "POST":
+        return _serve_collection(request, cluster, target, dry_run)
+    if target.subresource == "eviction" and request.method == "POST":
         return _evict(request, cluster, target, dry_run)
-    if target.subresource == "log" and method == "GET":
+    if target.subresource == "log" and request.method == "GET":
         return _log(request, cluster, target)
     if target.subresource == "scale":
         return _scale(request, cluster, target, dry_run)
-    if method == "GET":
+    return _serve_object(request, cluster, target, dry_run)
+
+
+def _serve_collection(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run: bool) -> Response:
+    if request.method == "GET":
+        return _list(request, cluster, target)
+    if request.method == "POST":
+        created = cluster.create_object(
+            target.resource_type, target.version, _body(request), target.namespace, dry_run=dry_run
+        )
+        return _json(created, 201)
+    if request.method == "DELETE":
+        return _delete_collection(request, cluster, target)
+    raise KubeApiError.method_not_allowed()
+
+
+def _serve_object(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run: bool) -> Response:
+    """One named object; PUT and PATCH pass the subresource (``status``) on."""
+    if request.method == "GET":
         obj = cluster.read_object(target.resource_type, target.version, target.namespace, target.name)
         return _maybe_table(request, cluster, target, [obj]) or _json(obj)
-    if method == "PUT":
+    if request.method == "PUT":
         return _json(
             cluster.replace_object(
                 target.resource_type,
@@ -165,9 +186,9 @@ def _serve_resource(request: Request, cluster: KubeCluster, target: ResourcePath
                 dry_run=dry_run,
             )
         )
-    if method == "PATCH":
+    if request.method == "PATCH":
         return _patch(request, cluster, target, dry_run)
-    if method == "DELETE":
+    if request.method == "DELETE":
         return _delete(cluster, target)
     raise KubeApiError.method_not_allowed()
 

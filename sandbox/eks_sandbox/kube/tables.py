@@ -7,6 +7,7 @@ the rest. Ages are measured on the simulated clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,23 @@ def build_table(
     }
 
 
+_MINUTE, _HOUR, _DAY, _YEAR = 60, 60 * 60, 24 * 60 * 60, 365 * 24 * 60 * 60
+
+#: (ages below, main unit, finer unit or None): HumanDuration's tiers. Below a tier's bound the age prints in
+#: the main unit, followed by the finer unit's remainder where that tier has one and it is not zero.
+_DURATION_TIERS: tuple[tuple[float, tuple[int, str], tuple[int, str] | None], ...] = (
+    (2 * _MINUTE, (1, "s"), None),
+    (10 * _MINUTE, (_MINUTE, "m"), (1, "s")),
+    (3 * _HOUR, (_MINUTE, "m"), None),
+    (8 * _HOUR, (_HOUR, "h"), (_MINUTE, "m")),
+    (2 * _DAY, (_HOUR, "h"), None),
+    (8 * _DAY, (_DAY, "d"), (_HOUR, "h")),
+    (2 * _YEAR, (_DAY, "d"), None),
+    (8 * _YEAR, (_YEAR, "y"), (_DAY, "d")),
+    (math.inf, (_YEAR, "y"), None),
+)
+
+
 def human_duration(seconds: float) -> str:
     """Ages as kubectl prints them (k8s.io/apimachinery/pkg/util/duration.HumanDuration)."""
     s = int(seconds)
@@ -61,27 +79,12 @@ def human_duration(seconds: float) -> str:
         return "<invalid>"
     if s < 0:
         return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
-    if hours < 48:
-        return f"{hours}h"
-    days = hours // 24
-    if hours < 24 * 8:
-        return f"{days}d" if hours % 24 == 0 else f"{days}d{hours % 24}h"
-    if days < 365 * 2:
-        return f"{days}d"
-    years = days // 365
-    if days < 365 * 8:
-        return f"{years}y" if days % 365 == 0 else f"{years}y{days % 365}d"
-    return f"{years}y"
+    _, (size, unit), finer = next(tier for tier in _DURATION_TIERS if s < tier[0])
+    whole, rest = divmod(s, size)
+    if finer is None or rest < finer[0]:
+        return f"{whole}{unit}"
+    finer_size, finer_unit = finer
+    return f"{whole}{unit}{rest // finer_size}{finer_unit}"
 
 
 def _age(obj: dict[str, Any], now: datetime) -> str:

@@ -1,0 +1,90 @@
+"""The kubelets: bound pods run and report container status (there are no containers to wait for)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from eks_sandbox.kube.controllers.objects import live_pods, serialise_pod_conditions, set_condition
+from eks_sandbox.kube.nodes import node_address
+from eks_sandbox.kube.store import ObjectStore, clone
+
+if TYPE_CHECKING:
+    from eks_sandbox.kube.cluster import KubeCluster
+
+
+def run_pods(cluster: KubeCluster) -> None:
+    """The kubelets: a bound pod starts at once and is Ready (readiness probes pass: there is no container)."""
+    store = cluster.store
+    for pod in live_pods(store):
+        node = store.get("", "Node", None, pod["spec"].get("nodeName") or "")
+        if node is None:
+            continue
+        status = pod.get("status") or {}
+        containers = pod["spec"].get("containers") or []
+        reported = [(c.get("name"), c.get("image")) for c in status.get("containerStatuses") or []]
+        if status.get("phase") == "Running" and reported == [(c["name"], c["image"]) for c in containers]:
+            continue
+        if status.get("phase") not in (None, "Pending", "Running"):
+            continue
+        _start_pod(store, pod, node)
+
+
+def _start_pod(store: ObjectStore, pod: dict[str, Any], node: dict[str, Any]) -> None:
+    now = store.now()
+    updated = clone(pod)
+    status = updated.setdefault("status", {})
+    previous = {c["name"]: c for c in status.get("containerStatuses") or []}
+    conditions = status.get("conditions") or []
+    for kind in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"):
+        conditions = set_condition(conditions, kind, "True", "", "", now)
+    serialise_pod_conditions(conditions)
+    host_ip = node_address(node)
+    if "podIP" not in status:
+        prefix = ".".join((host_ip or "10.0.0.0").split(".")[:2])
+        status["podIP"] = f"{prefix}.{store.random.randrange(0, 256)}.{store.random.randrange(2, 255)}"
+    container_statuses = []
+    for container in pod["spec"].get("containers") or []:
+        old = previous.get(container["name"])
+        restarted = old is not None and old.get("image") != container["image"]
+        started_at = now if old is None or restarted else old["state"]["running"]["startedAt"]
+        container_statuses.append(
+            {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": f"{container['image'].split(':')[0]}@sha256:"
+                f"{hashlib.sha256(container['image'].encode()).hexdigest()}",
+                "containerID": "containerd://"
+                + hashlib.sha256(f"{pod['metadata']['uid']}/{container['name']}/{started_at}".encode()).hexdigest(),
+                "ready": True,
+                "started": True,
+                "restartCount": (old.get("restartCount", 0) + (1 if restarted else 0)) if old else 0,
+                "state": {"running": {"startedAt": started_at}},
+                "lastState": {},
+            }
+        )
+    status.update(
+        {
+            "phase": "Running",
+            "conditions": conditions,
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}],
+            "podIPs": [{"ip": status["podIP"]}],
+            "startTime": status.get("startTime", now),
+            "containerStatuses": container_statuses,
+        }
+    )
+    if pod["spec"].get("initContainers"):
+        status["initContainerStatuses"] = [
+            {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": "",
+                "ready": True,
+                "restartCount": 0,
+                "started": False,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}},
+            }
+            for container in pod["spec"]["initContainers"]
+        ]
+    store.save("", "Pod", updated)

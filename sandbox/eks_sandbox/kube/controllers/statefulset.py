@@ -1,0 +1,71 @@
+"""The StatefulSet controller: pods with stable names ``<name>-<ordinal>``, replaced on a new template."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from eks_sandbox.kube.controllers.objects import (
+    index_by_owner,
+    live_pods,
+    pod_from_template,
+    save_status,
+    template_hash,
+    without_zeroes,
+)
+from eks_sandbox.kube.disruption import pod_is_ready
+
+if TYPE_CHECKING:
+    from eks_sandbox.kube.cluster import KubeCluster
+
+
+def sync_stateful_sets(cluster: KubeCluster) -> None:
+    """StatefulSet → pods ``<name>-0 .. <name>-(n-1)``; pods of an older template revision are replaced."""
+    store = cluster.store
+    owned = index_by_owner(live_pods(store))
+    for sts in store.all("apps", "StatefulSet"):
+        namespace, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
+        revision = f"{name}-{template_hash(sts['spec']['template'])}"
+        replicas = sts["spec"].get("replicas", 1)
+        on_delete = (sts["spec"].get("updateStrategy") or {}).get("type") == "OnDelete"
+        pods = {pod["metadata"]["name"]: pod for pod in owned.get(sts["metadata"]["uid"], [])}
+        for pod_name, pod in pods.items():
+            ordinal = pod_name.rsplit("-", 1)[-1]
+            outdated = pod["metadata"]["labels"].get("controller-revision-hash") != revision and not on_delete
+            if not ordinal.isdigit() or int(ordinal) >= replicas or outdated:
+                store.remove("", "Pod", namespace, pod_name)
+        for ordinal in range(replicas):
+            pod_name = f"{name}-{ordinal}"
+            if store.get("", "Pod", namespace, pod_name) is None:
+                pod = pod_from_template(
+                    sts,
+                    sts["spec"]["template"],
+                    {
+                        "controller-revision-hash": revision,
+                        "statefulset.kubernetes.io/pod-name": pod_name,
+                        "apps.kubernetes.io/pod-index": str(ordinal),
+                    },
+                )
+                pod["metadata"]["name"] = pod_name
+                pod["spec"]["hostname"] = pod_name
+                if sts["spec"].get("serviceName"):
+                    pod["spec"]["subdomain"] = sts["spec"]["serviceName"]
+                cluster.create_pod(pod)
+        pods_now = [
+            pod
+            for ordinal in range(replicas)
+            if (pod := store.get("", "Pod", namespace, f"{name}-{ordinal}")) is not None
+        ]
+        ready = sum(1 for pod in pods_now if pod_is_ready(pod))
+        updated = sum(1 for pod in pods_now if pod["metadata"]["labels"].get("controller-revision-hash") == revision)
+        status = {
+            "observedGeneration": sts["metadata"].get("generation", 1),
+            "replicas": len(pods_now),
+            "readyReplicas": ready,
+            "currentReplicas": updated,
+            "updatedReplicas": updated,
+            "availableReplicas": ready,
+            "currentRevision": revision,
+            "updateRevision": revision,
+            "collisionCount": 0,
+        }
+        save_status(store, "apps", sts, without_zeroes(status, ("readyReplicas", "currentReplicas", "updatedReplicas")))
