@@ -1,7 +1,8 @@
 """The nightly compliance audit: a catalogue of checks run against each cluster's facts, waivers, and trends.
 
 The catalogue (include/checks/compliance.yaml: id, title, severity, needs, rationale, remediation, source) and
-one small function per entry (eks_runbooks/core/audit_checks/, ``@audit_check("ID")``). A check sees plain
+one small function per entry (eks_runbooks/core/audit_checks/, ``@audit_check("ID")``), in the one check
+framework of ``eks_runbooks.core.catalogue``. A check sees plain
 data (``ClusterFacts``) and answers PASS, FAIL, WARN or SKIP with evidence. When reading a fact it needs
 failed, the check is ERROR naming the failure; a waiver turns a FAIL into WAIVED until it expires.
 Findings are findings: none of this fails a run.
@@ -13,21 +14,19 @@ import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from eks_runbooks.core.catalogue import (
+    CatalogueError,
+    CheckRegistry,
+    Outcome,
+    Severity,
+    Status,
+    check_against_registry,
+    load_catalogue_entries,
+)
 from eks_runbooks.core.include import include_path
-
-
-class AuditStatus(StrEnum):
-    PASS = "PASS"
-    FAIL = "FAIL"
-    WARN = "WARN"
-    ERROR = "ERROR"  # the facts the check needs could not be read
-    SKIP = "SKIP"  # the check does not apply (nothing to look at, or not configured)
-    WAIVED = "WAIVED"  # a FAIL covered by an unexpired waiver
-
 
 #: Fact sources a check may need (see ``ClusterFacts``).
 SOURCES = (
@@ -79,52 +78,19 @@ class ClusterFacts:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What a check function answers."""
-
-    status: AuditStatus
-    detail: str
-    objects: tuple[str, ...] = ()
-
-
-def passed(detail: str) -> Verdict:
-    return Verdict(AuditStatus.PASS, detail)
-
-
-def failed(detail: str, objects: Iterable[str] = ()) -> Verdict:
-    return Verdict(AuditStatus.FAIL, detail, tuple(objects))
-
-
-def warned(detail: str, objects: Iterable[str] = ()) -> Verdict:
-    return Verdict(AuditStatus.WARN, detail, tuple(objects))
-
-
-def skipped(detail: str) -> Verdict:
-    return Verdict(AuditStatus.SKIP, detail)
-
-
-AuditCheck = Callable[[ClusterFacts], Verdict]
-AUDIT_CHECKS: dict[str, AuditCheck] = {}
-
-
-def audit_check(check_id: str) -> Callable[[AuditCheck], AuditCheck]:
-    """Register the function that implements catalogue entry ``check_id``."""
-
-    def register(function: AuditCheck) -> AuditCheck:
-        if check_id in AUDIT_CHECKS:
-            raise ValueError(f"audit check {check_id} is registered twice")
-        AUDIT_CHECKS[check_id] = function
-        return function
-
-    return register
+AuditCheck = Callable[[ClusterFacts], Outcome]
+#: check id → function; filled by the ``@audit_check`` decorators of eks_runbooks.core.audit_checks.
+AUDIT_CHECKS: CheckRegistry[AuditCheck] = CheckRegistry("audit")
+audit_check = AUDIT_CHECKS.check
 
 
 @dataclass(frozen=True)
 class AuditCheckSpec:
+    """One entry of the compliance catalogue; ``needs`` are the fact sources (``SOURCES``) the check reads."""
+
     id: str
     title: str
-    severity: str
+    severity: Severity
     needs: tuple[str, ...]
     rationale: str
     remediation: str
@@ -133,42 +99,41 @@ class AuditCheckSpec:
 
 def load_audit_catalogue(path: Path | None = None) -> tuple[AuditCheckSpec, ...]:
     """The audit checks of include/checks/compliance.yaml, each with its registered function."""
-    import yaml
-
     import eks_runbooks.core.audit_checks  # noqa: F401  (registers the check functions)
 
-    entries = yaml.safe_load((path or include_path("checks", "compliance.yaml")).read_text())["checks"]
+    catalogue_file = path or include_path("checks", "compliance.yaml")
     catalogue = tuple(
-        AuditCheckSpec(**{**entry, "needs": tuple(entry["needs"]), "rationale": entry["rationale"].strip()})
-        for entry in entries
+        AuditCheckSpec(**{**entry, "needs": tuple(entry["needs"])})
+        for entry in load_catalogue_entries(catalogue_file, ("needs",))
     )
-    listed = {spec.id for spec in catalogue}
-    unknown_sources = {source for spec in catalogue for source in spec.needs} - set(SOURCES)
-    if listed != set(AUDIT_CHECKS) or unknown_sources or len(listed) != len(catalogue):
-        raise ValueError(
-            "audit catalogue and check functions disagree: "
-            f"without function {sorted(listed - set(AUDIT_CHECKS))}, "
-            f"without entry {sorted(set(AUDIT_CHECKS) - listed)}, unknown needs {sorted(unknown_sources)}"
-        )
+    unknown = sorted({source for spec in catalogue for source in spec.needs} - set(SOURCES))
+    if unknown:
+        raise CatalogueError(f"{catalogue_file}: unknown needs {unknown}; fact sources are {', '.join(SOURCES)}")
+    check_against_registry((spec.id for spec in catalogue), AUDIT_CHECKS)
     return catalogue
 
 
 @dataclass(frozen=True)
 class CheckResult:
     id: str
-    status: AuditStatus
+    status: Status
     severity: str
     detail: str
     objects: tuple[str, ...] = ()
     waiver: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "status": str(self.status), "objects": list(self.objects)}
+        return {
+            **asdict(self),
+            "status": str(self.status),
+            "severity": str(self.severity),
+            "objects": list(self.objects),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
         """The inverse of ``as_dict`` (results travel between tasks as XCom JSON)."""
-        return cls(**{**data, "status": AuditStatus(data["status"]), "objects": tuple(data.get("objects") or ())})
+        return cls(**{**data, "status": Status(data["status"]), "objects": tuple(data.get("objects") or ())})
 
 
 def audit_cluster(
@@ -182,13 +147,13 @@ def audit_cluster(
             continue
         missing = [source for source in spec.needs if source in facts.errors]
         if missing:
-            verdict = Verdict(AuditStatus.ERROR, "; ".join(f"{source}: {facts.errors[source]}" for source in missing))
+            outcome = Outcome(Status.ERROR, "; ".join(f"{source}: {facts.errors[source]}" for source in missing))
         else:
             try:
-                verdict = AUDIT_CHECKS[spec.id](facts)
+                outcome = AUDIT_CHECKS[spec.id](facts)
             except Exception as error:  # a check that cannot read its facts must not pass silently
-                verdict = Verdict(AuditStatus.ERROR, f"check could not run: {type(error).__name__}: {error}")
-        results.append(CheckResult(spec.id, verdict.status, spec.severity, verdict.detail, verdict.objects))
+                outcome = Outcome(Status.ERROR, f"check could not run: {type(error).__name__}: {error}")
+        results.append(CheckResult(spec.id, outcome.status, spec.severity, outcome.detail, outcome.objects))
     return results
 
 
@@ -233,10 +198,10 @@ def apply_waivers(
     out = []
     for result in results:
         waiver = next((w for w in waivers if w.covers(result.id, cluster_name, today)), None)
-        if result.status is AuditStatus.FAIL and waiver is not None:
+        if result.status is Status.FAIL and waiver is not None:
             result = CheckResult(
                 result.id,
-                AuditStatus.WAIVED,
+                Status.WAIVED,
                 result.severity,
                 result.detail,
                 result.objects,
@@ -256,7 +221,7 @@ def summarise_audit(clusters: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             counts[check["status"]] = counts.get(check["status"], 0) + 1
     return {
         "clusters": len(clusters),
-        "by_status": {status.value: statuses.count(status.value) for status in AuditStatus},
+        "by_status": {status.value: statuses.count(status.value) for status in Status},
         "by_check": per_check,
     }
 
@@ -269,7 +234,7 @@ def audit_trend(previous: Mapping[str, Any] | None, clusters: Sequence[Mapping[s
             (cluster["account"], cluster["region"], cluster["cluster"], check["id"]): check["severity"]
             for cluster in report_clusters
             for check in cluster["checks"]
-            if check["status"] == AuditStatus.FAIL
+            if check["status"] == Status.FAIL
         }
 
     now = failures(clusters)

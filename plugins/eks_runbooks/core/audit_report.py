@@ -1,6 +1,6 @@
 """The audit's report: the JSON document every night keeps, and the HTML page a person reads.
 
-JSON: ``{"run_id", "generated_at", "clusters": [{"cluster", "region", "account", "version", "checks": [{"id",
+JSON: ``{"schema_version", "run_id", "generated_at", "clusters": [{"cluster", "region", "account", "version", "checks": [{"id",
 "status", "severity", "detail", ...}]}], "summary", "trend"}``. HTML: the matrix of clusters by checks (one colour
 per status), then what changed since the last run, then every finding with its evidence and remediation.
 """
@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from eks_runbooks.core.audit import AuditCheckSpec, AuditStatus, audit_trend, summarise_audit
+from eks_runbooks.core.audit import AuditCheckSpec, audit_trend, summarise_audit
+from eks_runbooks.core.catalogue import Status
 
 STATUS_COLOURS = {
     "PASS": "#2e7d32",
@@ -30,6 +31,8 @@ def audit_document(
     """The night's report, with its trend against the previous report (None on the first night)."""
     ordered = sorted(clusters, key=lambda c: (c["account"], c["region"], c["cluster"]))
     return {
+        # The layout version of report.json (docs/interfaces.md); a report without it is version 1.
+        "schema_version": 1,
         "run_id": run_id,
         "generated_at": generated_at,
         "clusters": ordered,
@@ -65,7 +68,7 @@ def render_audit_html(report: Mapping[str, Any], catalogue: Sequence[AuditCheckS
         + f"</td><td>{escape(specs[check['id']].remediation) if check['id'] in specs else ''}</td></tr>"
         for cluster in report["clusters"]
         for check in cluster["checks"]
-        if check["status"] not in (AuditStatus.PASS, AuditStatus.SKIP)
+        if check["status"] not in (Status.PASS, Status.SKIP)
     ]
     return "\n".join(
         [

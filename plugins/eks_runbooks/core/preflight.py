@@ -10,29 +10,27 @@ IGNORED: still in the report, never dropped, no longer blocking.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from eks_runbooks.core.checks.registry import (
-    PREFLIGHT_CHECKS,
-    CheckFunction,
+from eks_runbooks.core.catalogue import (
+    CatalogueError,
     Outcome,
-    PreflightInputs,
+    Severity,
     Status,
-    check,
+    check_against_registry,
+    load_catalogue_entries,
 )
+from eks_runbooks.core.checks.registry import PREFLIGHT_CHECKS, CheckFunction, PreflightInputs, check
 from eks_runbooks.core.include import include_path
-from eks_runbooks.core.upgrade_request import CHECK_ID
 
 __all__ = [
     "PREFLIGHT_CHECKS",
+    "CatalogueError",
     "CheckSpec",
     "Finding",
-    "PreflightCatalogueError",
     "PreflightInputs",
     "PreflightResult",
     "Severity",
@@ -42,18 +40,6 @@ __all__ = [
     "render_preflight_markdown",
     "run_preflight",
 ]
-
-
-class Severity(StrEnum):
-    CRITICAL = "CRITICAL"
-    HIGH = "HIGH"
-    MEDIUM = "MEDIUM"
-    LOW = "LOW"
-    INFO = "INFO"
-
-
-class PreflightCatalogueError(ValueError):
-    """The check catalogue and the check functions do not match, or an entry is malformed."""
 
 
 @dataclass(frozen=True)
@@ -69,44 +55,10 @@ class CheckSpec:
     source: str
 
 
-_SPEC_FIELDS = ("id", "title", "severity", "blocking", "rationale", "remediation", "source")
-
-
 def load_preflight_catalogue(path: Path | None = None) -> tuple[CheckSpec, ...]:
     """The pre-flight checks of include/checks/upgrade-preflight.yaml, in the catalogue's order."""
-    import yaml
-
-    catalogue_file = path or include_path("checks", "upgrade-preflight.yaml")
-    entries = yaml.safe_load(catalogue_file.read_text())["checks"]
-    specs = []
-    for number, entry in enumerate(entries, start=1):
-        missing = [field for field in _SPEC_FIELDS if entry.get(field) in (None, "")]
-        if missing:
-            raise PreflightCatalogueError(f"{catalogue_file}: check #{number} ({entry.get('id')}) lacks {missing}")
-        if not CHECK_ID.match(entry["id"]):
-            raise PreflightCatalogueError(f"{catalogue_file}: check id {entry['id']!r} is not UPPER-KEBAB")
-        try:
-            severity = Severity(entry["severity"])
-        except ValueError:
-            raise PreflightCatalogueError(
-                f"{catalogue_file}: check {entry['id']} has severity {entry['severity']!r}, "
-                f"not one of {', '.join(Severity)}"
-            ) from None
-        specs.append(
-            CheckSpec(
-                id=entry["id"],
-                title=entry["title"],
-                severity=severity,
-                blocking=bool(entry["blocking"]),
-                rationale=" ".join(entry["rationale"].split()),
-                remediation=" ".join(entry["remediation"].split()),
-                source=" ".join(entry["source"].split()),
-            )
-        )
-    duplicates = sorted(check_id for check_id, count in Counter(spec.id for spec in specs).items() if count > 1)
-    if duplicates:
-        raise PreflightCatalogueError(f"{catalogue_file}: check ids listed twice: {', '.join(duplicates)}")
-    return tuple(specs)
+    entries = load_catalogue_entries(path or include_path("checks", "upgrade-preflight.yaml"), ("blocking",))
+    return tuple(CheckSpec(**{**entry, "blocking": bool(entry["blocking"])}) for entry in entries)
 
 
 @dataclass(frozen=True)
@@ -198,7 +150,7 @@ def run_preflight(
     :param catalogue: ``load_preflight_catalogue()``; must name exactly the registered check functions.
     :param ignore_checks: check ids whose FAILs become IGNORED (recorded, not blocking); unknown ids are refused.
     """
-    _require_one_function_per_entry(catalogue)
+    check_against_registry((spec.id for spec in catalogue), PREFLIGHT_CHECKS)
     ignore = set(ignore_checks)
     unknown = sorted(ignore - {spec.id for spec in catalogue})
     if unknown:
@@ -212,19 +164,6 @@ def run_preflight(
         for outcome in _outcomes(PREFLIGHT_CHECKS[spec.id], spec, inputs)
     ]
     return PreflightResult(inputs.cluster_name, inputs.hop_from, inputs.hop_to, tuple(findings))
-
-
-def _require_one_function_per_entry(catalogue: Sequence[CheckSpec]) -> None:
-    listed_ids = {spec.id for spec in catalogue}
-    without_function = sorted(listed_ids - set(PREFLIGHT_CHECKS))
-    without_entry = sorted(set(PREFLIGHT_CHECKS) - listed_ids)
-    problems = []
-    if without_function:
-        problems.append(f"catalogue entries without a check function: {', '.join(without_function)}")
-    if without_entry:
-        problems.append(f"check functions without a catalogue entry: {', '.join(without_entry)}")
-    if problems:
-        raise PreflightCatalogueError("; ".join(problems))
 
 
 def _outcomes(function: CheckFunction, spec: CheckSpec, inputs: PreflightInputs) -> list[Outcome]:

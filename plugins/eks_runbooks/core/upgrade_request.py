@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eks_runbooks.core.catalogue import CHECK_ID
 from eks_runbooks.core.upgrade_plan import AddonVersionPolicy
 from eks_runbooks.core.versions import minor_of
 
@@ -22,7 +23,6 @@ REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
 #: Ticket ids become part of the dag_run_id: letters, digits, '-', '_', '.' only.
 TICKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-CHECK_ID = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
 RESOLVE_CONFLICTS = ("PRESERVE", "OVERWRITE", "NONE")
 MAX_NODEGROUP_PARALLELISM = 10
 

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 import pytest
 
 from eks_runbooks.core.audit import (
-    AuditStatus,
     ClusterFacts,
     apply_waivers,
     audit_cluster,
@@ -16,6 +15,7 @@ from eks_runbooks.core.audit import (
     load_audit_catalogue,
     parse_waivers,
 )
+from eks_runbooks.core.catalogue import Status
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 CATALOGUE = load_audit_catalogue()
@@ -176,17 +176,17 @@ def test_every_catalogue_entry_has_a_failing_or_warning_scenario_here():
 @pytest.mark.parametrize("check_id", [spec.id for spec in CATALOGUE])
 def test_check_passes_on_a_hardened_cluster(check_id):
     outcome = result(hardened(), check_id)
-    assert outcome.status is AuditStatus.PASS, outcome.detail
+    assert outcome.status is Status.PASS, outcome.detail
 
 
 @pytest.mark.parametrize("check_id", sorted(FAILING))
 def test_check_fails_on_its_misconfiguration(check_id):
     outcome = result(mutate(FAILING[check_id]), check_id)
-    assert outcome.status is AuditStatus.FAIL, outcome.detail
+    assert outcome.status is Status.FAIL, outcome.detail
 
 
 def test_extended_upgrade_policy_warns():
-    assert result(mutate(WARNING["EKS-UPGRADE-POLICY"]), "EKS-UPGRADE-POLICY").status is AuditStatus.WARN
+    assert result(mutate(WARNING["EKS-UPGRADE-POLICY"]), "EKS-UPGRADE-POLICY").status is Status.WARN
 
 
 def imds(tokens: str | None, hop_limit: int | None) -> Callable[[ClusterFacts], None]:
@@ -199,35 +199,35 @@ def imds(tokens: str | None, hop_limit: int | None) -> Callable[[ClusterFacts], 
 
 def test_imdsv2_passes_when_every_launch_template_requires_tokens_with_hop_limit_1():
     outcome = result(mutate(imds("required", 1)), "EKS-IMDSV2")
-    assert outcome.status is AuditStatus.PASS, outcome.detail
+    assert outcome.status is Status.PASS, outcome.detail
     assert outcome.detail == "1 launch template(s) require IMDSv2 with hop limit 1"
 
 
 def test_imdsv2_passes_when_the_hop_limit_is_unset_because_the_default_is_1():
-    assert result(mutate(imds("required", None)), "EKS-IMDSV2").status is AuditStatus.PASS
+    assert result(mutate(imds("required", None)), "EKS-IMDSV2").status is Status.PASS
 
 
 def test_imdsv2_warns_at_hop_limit_2_naming_the_node_group_and_template_and_why():
     outcome = result(mutate(imds("required", 2)), "EKS-IMDSV2")
-    assert outcome.status is AuditStatus.WARN, outcome.detail
+    assert outcome.status is Status.WARN, outcome.detail
     assert outcome.objects == ("nodegroup/general launch-template/lt-1 (HttpTokens=required, hop limit 2)",)
     assert "node role's credentials" in outcome.detail and "needs IMDS" in outcome.detail
 
 
 def test_imdsv2_fails_at_hop_limit_3():
     outcome = result(mutate(imds("required", 3)), "EKS-IMDSV2")
-    assert outcome.status is AuditStatus.FAIL, outcome.detail
+    assert outcome.status is Status.FAIL, outcome.detail
     assert outcome.objects == ("nodegroup/general launch-template/lt-1 (HttpTokens=required, hop limit 3)",)
 
 
 def test_imdsv2_fails_when_tokens_are_optional_even_at_hop_limit_1():
     outcome = result(mutate(imds("optional", 1)), "EKS-IMDSV2")
-    assert outcome.status is AuditStatus.FAIL, outcome.detail
+    assert outcome.status is Status.FAIL, outcome.detail
     assert outcome.objects == ("nodegroup/general launch-template/lt-1 (HttpTokens=optional, hop limit 1)",)
 
 
 def test_imdsv2_fails_when_tokens_are_unset_in_the_launch_template():
-    assert result(mutate(imds(None, 1)), "EKS-IMDSV2").status is AuditStatus.FAIL
+    assert result(mutate(imds(None, 1)), "EKS-IMDSV2").status is Status.FAIL
 
 
 def test_imdsv2_failure_also_lists_the_node_groups_at_hop_limit_2():
@@ -237,7 +237,7 @@ def test_imdsv2_failure_also_lists_the_node_groups_at_hop_limit_2():
         imds("optional", 1)(facts)
 
     outcome = result(mutate(two_groups), "EKS-IMDSV2")
-    assert outcome.status is AuditStatus.FAIL
+    assert outcome.status is Status.FAIL
     assert outcome.objects == (
         "nodegroup/general launch-template/lt-1 (HttpTokens=optional, hop limit 1)",
         "nodegroup/gpu launch-template/lt-2 (HttpTokens=required, hop limit 2)",
@@ -247,7 +247,7 @@ def test_imdsv2_failure_also_lists_the_node_groups_at_hop_limit_2():
 
 def test_imdsv2_is_skipped_without_custom_launch_templates():
     outcome = result(mutate(lambda f: f.nodegroups[0].pop("launchTemplate")), "EKS-IMDSV2")
-    assert outcome.status is AuditStatus.SKIP
+    assert outcome.status is Status.SKIP
 
 
 def test_extended_support_warns_with_its_cost_and_standard_support_counts_days_left():
@@ -255,9 +255,7 @@ def test_extended_support_warns_with_its_cost_and_standard_support_counts_days_l
     extended = result(
         mutate(lambda f: f.cluster_versions[0].update(versionStatus="EXTENDED_SUPPORT")), "EKS-VERSION-SUPPORT"
     )
-    assert (
-        extended.status is AuditStatus.WARN and "$0.60/h" in extended.detail and "about $365 a month" in extended.detail
-    )
+    assert extended.status is Status.WARN and "$0.60/h" in extended.detail and "about $365 a month" in extended.detail
 
 
 def test_leftover_aws_auth_mappings_are_reported_in_mixed_mode():
@@ -266,7 +264,7 @@ def test_leftover_aws_auth_mappings_are_reported_in_mixed_mode():
         facts.kubernetes["ConfigMap"].append({"metadata": {"name": "aws-auth"}, "data": {"mapRoles": "- rolearn: x"}})
 
     outcome = result(mutate(mixed), "EKS-AUTH-MODE")
-    assert outcome.status is AuditStatus.WARN and "mapRoles" in outcome.detail
+    assert outcome.status is Status.WARN and "mapRoles" in outcome.detail
 
 
 def test_workload_findings_name_the_owning_workload_not_the_pod():
@@ -276,16 +274,16 @@ def test_workload_findings_name_the_owning_workload_not_the_pod():
 
 def test_an_old_ami_release_warns_with_its_age():
     outcome = result(mutate(lambda f: f.nodegroups[0].update(releaseVersion="1.34.1-20260101")), "EKS-NODE-AMI")
-    assert outcome.status is AuditStatus.WARN and "324 days" in outcome.objects[0]
+    assert outcome.status is Status.WARN and "324 days" in outcome.objects[0]
 
 
 def test_a_fact_that_could_not_be_read_makes_its_checks_error_and_leaves_the_others():
     facts = mutate(lambda f: f.errors.update(kubernetes="Unauthorized (401) from https://.../api"))
     results = {r.id: r for r in audit_cluster(facts, CATALOGUE)}
-    assert results["K8S-PRIVILEGED"].status is AuditStatus.ERROR
+    assert results["K8S-PRIVILEGED"].status is Status.ERROR
     assert "kubernetes: Unauthorized" in results["K8S-PRIVILEGED"].detail
-    assert results["EKS-AUTH-MODE"].status is AuditStatus.ERROR  # it reads aws-auth too
-    assert results["EKS-ENDPOINT-PUBLIC"].status is AuditStatus.PASS
+    assert results["EKS-AUTH-MODE"].status is Status.ERROR  # it reads aws-auth too
+    assert results["EKS-ENDPOINT-PUBLIC"].status is Status.PASS
 
 
 def test_a_waiver_turns_a_fail_into_waived_until_it_expires():
@@ -304,8 +302,8 @@ def test_a_waiver_turns_a_fail_into_waived_until_it_expires():
     (before,) = apply_waivers("payments-prod", failing, waivers, date(2026, 11, 30))
     (after,) = apply_waivers("payments-prod", failing, waivers, date(2026, 12, 1))
     (other,) = apply_waivers("edge-dev", failing, waivers, date(2026, 11, 21))
-    assert before.status is AuditStatus.WAIVED and before.waiver == "migration CHG-9 (until 2026-11-30)"
-    assert after.status is AuditStatus.FAIL and other.status is AuditStatus.FAIL
+    assert before.status is Status.WAIVED and before.waiver == "migration CHG-9 (until 2026-11-30)"
+    assert after.status is Status.FAIL and other.status is Status.FAIL
 
 
 def test_a_malformed_waiver_is_refused_naming_its_index():

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from eks_runbooks.core.checks.registry import failed
+from eks_runbooks.core.catalogue import failed
 from eks_runbooks.core.preflight import (
     PREFLIGHT_CHECKS,
+    CatalogueError,
     CheckSpec,
-    PreflightCatalogueError,
     Severity,
     Status,
     load_preflight_catalogue,
@@ -70,23 +70,23 @@ def test_checks_that_must_stop_the_hop_are_blocking_and_the_advisory_ones_are_no
 
 def test_catalogue_entry_without_a_function_is_an_error():
     orphan = dataclasses.replace(CATALOGUE[0], id="EKS-NOT-WRITTEN-YET")
-    with pytest.raises(PreflightCatalogueError, match="without a check function: EKS-NOT-WRITTEN-YET"):
+    with pytest.raises(CatalogueError, match="without a check function: EKS-NOT-WRITTEN-YET"):
         run_preflight(healthy_inputs(), (*CATALOGUE, orphan))
 
 
 def test_function_without_a_catalogue_entry_is_an_error(monkeypatch):
     monkeypatch.setitem(PREFLIGHT_CHECKS, "EKS-UNLISTED", lambda inputs: [])
-    with pytest.raises(PreflightCatalogueError, match="without a catalogue entry: EKS-UNLISTED"):
+    with pytest.raises(CatalogueError, match="without a catalogue entry: EKS-UNLISTED"):
         run_preflight(healthy_inputs(), CATALOGUE)
 
 
 def test_malformed_catalogue_entries_are_refused(tmp_path):
     entry = "{id: EKS-X, title: t, severity: URGENT, blocking: true, rationale: r, remediation: m, source: s}"
     (tmp_path / "bad.yaml").write_text(f"checks:\n  - {entry}\n")
-    with pytest.raises(PreflightCatalogueError, match="severity 'URGENT'"):
+    with pytest.raises(CatalogueError, match="severity 'URGENT'"):
         load_preflight_catalogue(tmp_path / "bad.yaml")
     (tmp_path / "nosource.yaml").write_text("checks:\n  - {id: EKS-X, title: t, severity: LOW, blocking: false}\n")
-    with pytest.raises(PreflightCatalogueError, match=r"EKS-X\) lacks \['rationale', 'remediation', 'source'\]"):
+    with pytest.raises(CatalogueError, match=r"EKS-X\) lacks \['rationale', 'remediation', 'source'\]"):
         load_preflight_catalogue(tmp_path / "nosource.yaml")
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from eks_runbooks.core.checks.registry import Outcome, Status
+from eks_runbooks.core.catalogue import Outcome, Status
 from eks_runbooks.core.preflight import PREFLIGHT_CHECKS
 from tests.plugins.core.preflight_builders import (
     addon,

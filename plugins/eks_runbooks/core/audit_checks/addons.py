@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from eks_runbooks.core.audit import ClusterFacts, Verdict, audit_check, failed, passed, skipped, warned
+from eks_runbooks.core.audit import ClusterFacts, audit_check
+from eks_runbooks.core.catalogue import Outcome, failed, passed, skipped, warned
 from eks_runbooks.core.versions import addon_version_key
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
 @audit_check("EKS-ADDONS-CURRENT")
-def addons_at_default(facts: ClusterFacts) -> Verdict:
+def addons_at_default(facts: ClusterFacts) -> Outcome:
     if not facts.addons:
         return skipped("no managed add-ons")
     version = facts.cluster.get("version")
@@ -32,7 +33,7 @@ def addons_at_default(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-POD-IDENTITY")
-def pod_identity_in_use(facts: ClusterFacts) -> Verdict:
+def pod_identity_in_use(facts: ClusterFacts) -> Outcome:
     on_irsa = [
         f"{sa['metadata'].get('namespace')}/{sa['metadata']['name']}"
         for sa in facts.kubernetes.get("ServiceAccount", [])
@@ -46,7 +47,7 @@ def pod_identity_in_use(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-INSIGHTS")
-def no_insight_in_error(facts: ClusterFacts) -> Verdict:
+def no_insight_in_error(facts: ClusterFacts) -> Outcome:
     errors = [
         f"insight/{insight.get('name', insight.get('id'))}"
         for insight in facts.insights

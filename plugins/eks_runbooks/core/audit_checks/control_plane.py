@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from eks_runbooks.core.audit import ClusterFacts, Verdict, audit_check, failed, passed, skipped, warned
+from eks_runbooks.core.audit import ClusterFacts, audit_check
+from eks_runbooks.core.catalogue import Outcome, failed, passed, skipped, warned
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 #: eks-facts §1: $0.10 per cluster-hour in standard support, $0.60 in extended support.
@@ -13,7 +14,7 @@ HOURS_PER_MONTH = 730
 
 
 @audit_check("EKS-ENDPOINT-PUBLIC")
-def endpoint_is_not_open(facts: ClusterFacts) -> Verdict:
+def endpoint_is_not_open(facts: ClusterFacts) -> Outcome:
     vpc = facts.cluster.get("resourcesVpcConfig", {})
     if not vpc.get("endpointPublicAccess"):
         return passed("private endpoint only")
@@ -24,7 +25,7 @@ def endpoint_is_not_open(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-VERSION-SUPPORT")
-def version_in_standard_support(facts: ClusterFacts) -> Verdict:
+def version_in_standard_support(facts: ClusterFacts) -> Outcome:
     version = facts.cluster.get("version")
     entry = next((v for v in facts.cluster_versions if v.get("clusterVersion") == version), None)
     status = (entry or {}).get("versionStatus", "UNSUPPORTED")
@@ -43,7 +44,7 @@ def version_in_standard_support(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-UPGRADE-POLICY")
-def upgrade_policy_is_standard(facts: ClusterFacts) -> Verdict:
+def upgrade_policy_is_standard(facts: ClusterFacts) -> Outcome:
     support = facts.cluster.get("upgradePolicy", {}).get("supportType", "EXTENDED")  # EKS's default
     if support == "STANDARD":
         return passed("STANDARD: upgraded by EKS at the end of standard support")
@@ -51,7 +52,7 @@ def upgrade_policy_is_standard(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-SECRETS-KMS")
-def secrets_are_envelope_encrypted(facts: ClusterFacts) -> Verdict:
+def secrets_are_envelope_encrypted(facts: ClusterFacts) -> Outcome:
     keys = [
         config.get("provider", {}).get("keyArn", "")
         for config in facts.cluster.get("encryptionConfig") or []
@@ -63,7 +64,7 @@ def secrets_are_envelope_encrypted(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-CONTROL-PLANE-LOGS")
-def all_control_plane_logs(facts: ClusterFacts) -> Verdict:
+def all_control_plane_logs(facts: ClusterFacts) -> Outcome:
     enabled = {
         log_type
         for setup in facts.cluster.get("logging", {}).get("clusterLogging", [])
@@ -77,14 +78,14 @@ def all_control_plane_logs(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-DELETION-PROTECTION")
-def deletion_protection(facts: ClusterFacts) -> Verdict:
+def deletion_protection(facts: ClusterFacts) -> Outcome:
     if facts.cluster.get("deletionProtection"):
         return passed("deletion protection on")
     return failed("deletion protection off: DeleteCluster succeeds at once", [f"cluster/{facts.cluster_name}"])
 
 
 @audit_check("EKS-TAGS")
-def required_tags(facts: ClusterFacts) -> Verdict:
+def required_tags(facts: ClusterFacts) -> Outcome:
     if not facts.required_tags:
         return skipped("no required tags configured (Variable eks_required_tags)")
     tags = facts.cluster.get("tags") or {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from eks_runbooks.core.audit import ClusterFacts, Verdict, audit_check, failed, passed, warned
+from eks_runbooks.core.audit import ClusterFacts, audit_check
+from eks_runbooks.core.catalogue import Outcome, failed, passed, warned
 
 #: Namespaces Kubernetes itself creates and uses; workload checks look outside them.
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
@@ -16,7 +17,7 @@ ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 
 
 @audit_check("K8S-NETWORK-POLICY")
-def namespaces_have_network_policy(facts: ClusterFacts) -> Verdict:
+def namespaces_have_network_policy(facts: ClusterFacts) -> Outcome:
     namespaces = _workload_namespaces(facts)
     covered = {policy["metadata"].get("namespace") for policy in facts.kubernetes.get("NetworkPolicy", [])}
     bare = [f"namespace/{name}" for name in namespaces if name not in covered]
@@ -26,7 +27,7 @@ def namespaces_have_network_policy(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("K8S-POD-SECURITY")
-def namespaces_enforce_pod_security(facts: ClusterFacts) -> Verdict:
+def namespaces_enforce_pod_security(facts: ClusterFacts) -> Outcome:
     unlabelled = [
         f"namespace/{ns['metadata']['name']}"
         for ns in facts.kubernetes.get("Namespace", [])
@@ -39,7 +40,7 @@ def namespaces_enforce_pod_security(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("K8S-ANONYMOUS-RBAC")
-def no_anonymous_bindings(facts: ClusterFacts) -> Verdict:
+def no_anonymous_bindings(facts: ClusterFacts) -> Outcome:
     bindings = [
         (kind, binding) for kind in ("ClusterRoleBinding", "RoleBinding") for binding in facts.kubernetes.get(kind, [])
     ]
@@ -55,7 +56,7 @@ def no_anonymous_bindings(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("K8S-DEFAULT-SA")
-def workloads_not_on_default_service_account(facts: ClusterFacts) -> Verdict:
+def workloads_not_on_default_service_account(facts: ClusterFacts) -> Outcome:
     default_automount = {
         sa["metadata"].get("namespace"): sa.get("automountServiceAccountToken", True)
         for sa in facts.kubernetes.get("ServiceAccount", [])
@@ -75,7 +76,7 @@ def workloads_not_on_default_service_account(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("K8S-PRIVILEGED")
-def no_privileged_workloads(facts: ClusterFacts) -> Verdict:
+def no_privileged_workloads(facts: ClusterFacts) -> Outcome:
     risky = []
     for pod in _workload_pods(facts):
         spec = pod["spec"]
@@ -96,7 +97,7 @@ def no_privileged_workloads(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-AUTH-MODE")
-def access_entries_in_use(facts: ClusterFacts) -> Verdict:
+def access_entries_in_use(facts: ClusterFacts) -> Outcome:
     mode = facts.cluster.get("accessConfig", {}).get("authenticationMode", "CONFIG_MAP")
     aws_auth = next((cm for cm in facts.kubernetes.get("ConfigMap", []) if _name(cm) == "aws-auth"), {"data": {}})
     mappings = [

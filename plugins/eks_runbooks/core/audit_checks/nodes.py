@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from eks_runbooks.core.audit import ClusterFacts, Verdict, audit_check, failed, passed, skipped, warned
+from eks_runbooks.core.audit import ClusterFacts, audit_check
+from eks_runbooks.core.catalogue import Outcome, failed, passed, skipped, warned
 
 #: EKS optimized AMI release versions end in the build date: 1.32.3-20250715.
 _RELEASE_DATE = re.compile(r"-(\d{8})$")
@@ -17,7 +18,7 @@ MAX_HOP_LIMIT = 2
 
 
 @audit_check("EKS-NODES-PRIVATE")
-def nodes_in_private_subnets(facts: ClusterFacts) -> Verdict:
+def nodes_in_private_subnets(facts: ClusterFacts) -> Outcome:
     if not facts.nodegroups:
         return skipped("no managed node groups")
     public = [
@@ -32,7 +33,7 @@ def nodes_in_private_subnets(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-IMDSV2")
-def launch_templates_require_imdsv2(facts: ClusterFacts) -> Verdict:
+def launch_templates_require_imdsv2(facts: ClusterFacts) -> Outcome:
     """IMDSv2 required with hop limit 1 passes; hop limit 2 warns (pods reach the node role); optional tokens or a
     hop limit above 2 fail [aws-eks-best-practices latest/bpg/security/iam.adoc; UG nodes/al2023.adoc]."""
     templated = [nodegroup for nodegroup in facts.nodegroups if nodegroup.get("launchTemplate")]
@@ -68,7 +69,7 @@ def launch_templates_require_imdsv2(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-NODE-VOLUME-ENCRYPTION")
-def node_volumes_encrypted(facts: ClusterFacts) -> Verdict:
+def node_volumes_encrypted(facts: ClusterFacts) -> Outcome:
     templated = _templated(facts)
     if not templated:
         return skipped("no node group uses its own launch template (volumes follow the account's EBS default)")
@@ -84,7 +85,7 @@ def node_volumes_encrypted(facts: ClusterFacts) -> Verdict:
 
 
 @audit_check("EKS-NODE-AMI")
-def node_ami_current(facts: ClusterFacts) -> Verdict:
+def node_ami_current(facts: ClusterFacts) -> Outcome:
     if not facts.nodegroups:
         return skipped("no managed node groups")
     al2 = [f"nodegroup/{ng['nodegroupName']}" for ng in facts.nodegroups if ng.get("amiType", "").startswith("AL2_")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eks_runbooks.core.checks.registry import Outcome, PreflightInputs, check, failed, passed, warned
+from eks_runbooks.core.catalogue import Outcome, failed, passed, warned
+from eks_runbooks.core.checks.registry import PreflightInputs, check
 from eks_runbooks.core.upgrade_plan import UpgradePlanError, load_addon_rules, plan_addon_steps
 
 

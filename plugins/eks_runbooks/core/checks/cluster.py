@@ -5,16 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eks_runbooks.core.checks.registry import (
-    Outcome,
-    PreflightInputs,
-    check,
-    failed,
-    listed,
-    noted,
-    passed,
-    warned,
-)
+from eks_runbooks.core.catalogue import Outcome, failed, listed, noted, passed, warned
+from eks_runbooks.core.checks.registry import PreflightInputs, check
 
 #: UpdateClusterVersion needs up to five free IPs per subnet for the new control-plane ENIs, and at least two
 #: subnets (eks-facts §3, UG clusters/update-cluster.adoc; eksup EKS001 uses the same "2 subnets" rule).

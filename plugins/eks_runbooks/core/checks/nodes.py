@@ -6,17 +6,9 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from eks_runbooks.core.catalogue import Outcome, failed, listed, noted, passed, warned
 from eks_runbooks.core.checks.addons import describe_health_issues
-from eks_runbooks.core.checks.registry import (
-    Outcome,
-    PreflightInputs,
-    check,
-    failed,
-    listed,
-    noted,
-    passed,
-    warned,
-)
+from eks_runbooks.core.checks.registry import PreflightInputs, check
 from eks_runbooks.core.validation import FARGATE_LABEL, NODEGROUP_LABEL
 from eks_runbooks.core.versions import kubelet_minor, minor_of
 

@@ -1,4 +1,4 @@
-"""What a pre-flight check is given, what it answers, and how it is registered against its catalogue entry.
+"""What a pre-flight check is given, and the registry its functions join (the framework: ``core.catalogue``).
 
 A check is one small function ``(PreflightInputs) -> list[Outcome]`` registered with ``@check("CHECK-ID")``.
 Its title, severity, blocking flag and remediation live in include/checks/upgrade-preflight.yaml, not here:
@@ -8,20 +8,12 @@ with the catalogue about what blocks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from eks_runbooks.core.catalogue import CheckRegistry, Outcome
 from eks_runbooks.core.upgrade_plan import AddonRules
-
-
-class Status(StrEnum):
-    PASS = "PASS"  # checked, nothing to report
-    WARN = "WARN"  # reported, never stops the hop
-    FAIL = "FAIL"  # stops the hop when the check is blocking
-    INFO = "INFO"  # a follow-up or a fact worth knowing
-    IGNORED = "IGNORED"  # a FAIL downgraded because ignore_checks names the check
 
 
 @dataclass(frozen=True)
@@ -63,50 +55,8 @@ class PreflightInputs:
     addon_rules: AddonRules | None = None
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One thing a check found: a status, a line a person can act on, and the objects it names."""
-
-    status: Status
-    detail: str
-    objects: tuple[str, ...] = ()
-
-
-def passed(detail: str) -> Outcome:
-    return Outcome(Status.PASS, detail)
-
-
-def failed(detail: str, objects: Iterable[str] = ()) -> Outcome:
-    return Outcome(Status.FAIL, detail, tuple(objects))
-
-
-def warned(detail: str, objects: Iterable[str] = ()) -> Outcome:
-    return Outcome(Status.WARN, detail, tuple(objects))
-
-
-def noted(detail: str, objects: Iterable[str] = ()) -> Outcome:
-    return Outcome(Status.INFO, detail, tuple(objects))
-
-
 CheckFunction = Callable[[PreflightInputs], list[Outcome]]
 
 #: check id → function; filled by the ``@check`` decorators of the modules in this package.
-PREFLIGHT_CHECKS: dict[str, CheckFunction] = {}
-
-
-def check(check_id: str) -> Callable[[CheckFunction], CheckFunction]:
-    """Register the decorated function as the check of catalogue entry ``check_id``."""
-
-    def register(function: CheckFunction) -> CheckFunction:
-        if check_id in PREFLIGHT_CHECKS:
-            raise ValueError(f"check {check_id} is registered twice ({PREFLIGHT_CHECKS[check_id].__name__})")
-        PREFLIGHT_CHECKS[check_id] = function
-        return function
-
-    return register
-
-
-def listed(items: Sequence[str], limit: int = 5) -> str:
-    """``a, b, c and 4 more``: keeps a finding's detail to one line however many objects it names."""
-    shown = ", ".join(items[:limit])
-    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
+PREFLIGHT_CHECKS: CheckRegistry[CheckFunction] = CheckRegistry("pre-flight")
+check = PREFLIGHT_CHECKS.check

@@ -6,17 +6,9 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from eks_runbooks.core.catalogue import Outcome, failed, listed, noted, passed, warned
 from eks_runbooks.core.checks.nodes import NodeKind, node_kind
-from eks_runbooks.core.checks.registry import (
-    Outcome,
-    PreflightInputs,
-    check,
-    failed,
-    listed,
-    noted,
-    passed,
-    warned,
-)
+from eks_runbooks.core.checks.registry import PreflightInputs, check
 from eks_runbooks.core.validation import NODEGROUP_LABEL, object_key
 from eks_runbooks.core.versions import minor_of
 
