@@ -46,6 +46,9 @@ FAILURE_KEY = "failure"
 #: Throttling is normal when a fleet's runbooks share an account's EKS request quota: botocore's standard
 #: retry mode backs off with jitter, for up to 10 attempts, before a step fails (and Airflow retries it).
 AWS_RETRIES = {"retries": {"mode": "standard", "max_attempts": 10}}
+#: The layout version of ``report.json`` (docs/interfaces.md): a new key keeps it; a key removed, renamed or
+#: changing meaning raises it.
+REPORT_SCHEMA_VERSION = 1
 
 
 class UpgradeRequestRejected(AirflowFailException):
@@ -160,15 +163,38 @@ def collect_report(context: Context) -> dict[str, Any]:
         preflight = ti.xcom_pull(task_ids=f"{group}.preflight", key="preflight")
         hops.append({**hop, "steps": steps, "preflight": preflight})
     approval = ti.xcom_pull(task_ids=APPROVAL_TASK_ID) or {}
+    return run_report_document(
+        dag_run.run_id,
+        utc_now().isoformat(timespec="seconds"),
+        request=request,
+        plan=plan,
+        hops=hops,
+        failures=failures,
+        rejected_by=approval.get("rejected_by"),
+    )
+
+
+def run_report_document(
+    run_id: str,
+    generated_at: str,
+    *,
+    request: Mapping[str, Any] | None,
+    plan: Mapping[str, Any] | None,
+    hops: list[dict[str, Any]],
+    failures: list[dict[str, str]],
+    rejected_by: str | None,
+) -> dict[str, Any]:
+    """The run's ``report.json`` document: what was asked, planned, done and found, and its one-line summary."""
     report: dict[str, Any] = {
+        "schema_version": REPORT_SCHEMA_VERSION,
         "runbook": RUNBOOK,
-        "run_id": dag_run.run_id,
-        "generated_at": utc_now().isoformat(timespec="seconds"),
+        "run_id": run_id,
+        "generated_at": generated_at,
         "request": request,
         "plan": plan,
         "hops": hops,
         "failures": failures,
-        "rejected_by": approval.get("rejected_by"),
+        "rejected_by": rejected_by,
     }
     report["summary"] = summarise_run(report)
     return report
