@@ -1,9 +1,9 @@
 """The audit's report: the JSON document every night keeps, and the HTML page a person reads.
 
-JSON: ``{"schema_version", "run_id", "generated_at", "clusters": [{"cluster", "region", "account", "version", "checks": [{"id",
-"status", "severity", "detail", ...}]}], "summary", "trend"}``. HTML: the matrix of clusters by checks (one colour
-per status), then what changed since the last run, then every finding with its evidence and remediation.
-"""
+JSON: ``{"schema_version", "run_id", "generated_at", "clusters": [{"cluster", "region", "account", "version",
+"checks": [{"id", "status", "severity", "detail", ...}]}], "summary", "trend"}``. HTML: the matrix of clusters by
+checks (one colour per status), then what changed since the last run, then every finding with its evidence and
+remediation."""
 
 from __future__ import annotations
 
