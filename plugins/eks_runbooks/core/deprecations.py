@@ -20,7 +20,7 @@ Stale rule data is the other known flaw of such tools: the data file carries a s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from itertools import chain
 from pathlib import Path
@@ -178,7 +178,18 @@ def find_removed_apis(
         return removal if floor < minor_of(removal.removed_in) <= target else None
 
     findings = _Findings()
-    releases = (decode_helm_release(storage) for storage in chain(helm_secrets, helm_configmaps))
+    live = [obj for obj in live_objects if isinstance(obj, Mapping)]
+    _scan_helm_releases(findings, removal_for, chain(helm_secrets, helm_configmaps))
+    _scan_last_applied(findings, removal_for, live)
+    _scan_live(findings, removal_for, live)
+    return findings.sorted()
+
+
+_RemovalLookup = Callable[..., "RemovedApi | None"]
+
+
+def _scan_helm_releases(findings: _Findings, removal_for: _RemovalLookup, storage: Iterable[Mapping[str, Any]]) -> None:
+    releases = (decode_helm_release(item) for item in storage)
     for release in latest_deployed(release for release in releases if release is not None):
         for obj in release.objects:
             removal = removal_for(obj.get("apiVersion"), obj.get("kind"))
@@ -186,7 +197,8 @@ def find_removed_apis(
                 metadata = _metadata(obj)
                 findings.add(removal, metadata.get("namespace") or release.namespace, metadata, release.label)
 
-    live = [obj for obj in live_objects if isinstance(obj, Mapping)]
+
+def _scan_last_applied(findings: _Findings, removal_for: _RemovalLookup, live: list[Mapping[str, Any]]) -> None:
     for obj in live:
         applied = _last_applied(obj)
         if applied is None:
@@ -196,6 +208,8 @@ def find_removed_apis(
             metadata = {**_metadata(obj), **{k: v for k, v in _metadata(applied).items() if v}}
             findings.add(removal, metadata.get("namespace"), metadata, "last-applied", _LAST_APPLIED_NOTE)
 
+
+def _scan_live(findings: _Findings, removal_for: _RemovalLookup, live: list[Mapping[str, Any]]) -> None:
     for obj in live:
         metadata = _metadata(obj)
         if str((metadata.get("annotations") or {}).get(_APF_AUTOUPDATE_ANNOTATION, "")).lower() == "true":
@@ -203,8 +217,6 @@ def find_removed_apis(
         removal = removal_for(obj.get("apiVersion"), obj.get("kind"))
         if removal is not None:
             findings.add(removal, metadata.get("namespace"), metadata, "live", _LIVE_NOTE)
-
-    return findings.sorted()
 
 
 def unreadable_helm_releases(
