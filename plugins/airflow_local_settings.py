@@ -42,7 +42,6 @@ WARM_UP_MODULES = (
     "eks_runbooks.operators.eks",
     "eks_runbooks.operators.upgrade",
     "eks_runbooks.notifiers.ticketing",
-    "eks_runbooks.sensors.eks",
 )
 
 if not _LIBRARY_IS_LOADING:

@@ -1,4 +1,4 @@
-"""The EKS hook the runbooks use: the provider's ``EksHook`` plus the waiters EKS updates need."""
+"""The EKS hook the runbooks use: the provider's ``EksHook`` plus paginated reads, updates and waiters."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ RECENT_UPDATES = 20
 
 class EksRunbookHook(PaginatedReadsMixin, EksHook):
     """
-    Interact with Amazon EKS, with waiters for cluster, add-on and node group updates.
+    Interact with Amazon EKS: the provider's ``EksHook`` plus the reads and updates the runbooks make.
 
-    botocore ships waiters for clusters, node groups and add-ons becoming ACTIVE, but none for
-    ``DescribeUpdate`` — the only way to follow UpdateClusterVersion, UpdateAddon and UpdateNodegroupVersion
-    to their end. Those live in ``waiters/eks_runbooks.json`` (``update_successful``,
-    ``insights_refresh_completed``); botocore's own waiters stay available under their names.
+    Reads are paginated to the last page; every EKS call the runbooks make goes through a method here. botocore
+    has no waiter for an insights refresh: ``insights_refresh_completed`` lives in ``waiters/eks_runbooks.json``;
+    botocore's own waiters stay available under their names. EKS updates are followed by
+    ``triggers.eks.EksUpdatesTrigger`` (or by polling ``update_statuses`` in the worker).
 
     Additional arguments (such as ``aws_conn_id``) may be specified and are passed down to the underlying
     AwsBaseHook.
@@ -110,6 +110,19 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
         if operation not in UPDATE_OPERATIONS:
             raise ValueError(f"{operation} is not an EKS update; expected one of {', '.join(UPDATE_OPERATIONS)}")
         return getattr(self.conn, operation)(**request)["update"]
+
+    def update_statuses(self, cluster_name: str, updates: list[dict[str, str]]) -> list[str]:
+        """
+        The status of each update (for a wait in the worker).
+
+        :param cluster_name: The name of the cluster the updates belong to.
+        :param updates: ``{"update_id", "nodegroup_name"?, "addon_name"?}`` of each update.
+        :return: Each update's ``status`` (InProgress, Successful, Failed, Cancelled), in the same order.
+        """
+        return [
+            self.describe_update(cluster_name, u["update_id"], u.get("nodegroup_name"), u.get("addon_name"))["status"]
+            for u in updates
+        ]
 
     async def update_statuses_async(self, cluster_name: str, updates: list[dict[str, str]]) -> list[str]:
         """

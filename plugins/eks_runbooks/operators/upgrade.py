@@ -29,7 +29,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 from eks_runbooks.hooks.eks import EksRunbookHook
 from eks_runbooks.operators.eks import EksUpdateFailedError, default_request_token, failure_message, update_target
-from eks_runbooks.triggers.eks import EksUpdatesTrigger
+from eks_runbooks.triggers.eks import EksUpdatesTrigger, still_in_progress
 from eks_runbooks.upgrade_run import AWS_RETRIES, hop_of, upgrade_request_of
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
     :param waiter_delay: Seconds between DescribeUpdate calls while deferred. (default: the Airflow Variable
         ``eks_upgrade_poll_seconds``, else 30; a rehearsal on the sandbox sets it to 1)
     :param waiter_max_attempts: DescribeUpdate calls before giving up on one wait. (default: 180)
+    :param deferrable: Wait for EKS updates in the triggerer, holding no worker slot (default); False polls in
+        the worker, with the same delay, attempts and outcome.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
         If this is ``None`` or empty then the default boto3 behaviour is used. If
         running Airflow in a distributed manner and aws_conn_id is None or
@@ -73,6 +75,7 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         hop_number: int,
         waiter_delay: float | None = None,
         waiter_max_attempts: int = 180,
+        deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("botocore_config", AWS_RETRIES)
@@ -81,6 +84,7 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         self.hop_number = hop_number
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
+        self.deferrable = deferrable
 
     def execute(self, context: Context) -> Any:
         request = upgrade_request_of(context)
@@ -97,9 +101,10 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         """Do what is left of the step; ``done`` lists what earlier deferrals of this task finished."""
         raise NotImplementedError
 
-    def defer_until_one_ends(self, updates: list[dict[str, str]], done: list[str]) -> None:
-        """Wait in the triggerer until one of ``updates`` (``{"update_id", "nodegroup_name"?, "addon_name"?}``)
-        ends, then resume in ``updates_ended``."""
+    def wait_until_one_ends(self, context: Context, updates: list[dict[str, str]], done: list[str]) -> Any:
+        """Wait until one of ``updates`` (``{"update_id", "nodegroup_name"?, "addon_name"?}``) ends, then go on
+        in ``updates_ended``: in the triggerer (``deferrable``, the default), or polling in the worker with the
+        same ``waiter_delay`` and ``waiter_max_attempts`` and the same outcome check."""
         for update in updates:
             self.log.info(
                 "Waiting for EKS update %s of the %s of cluster %s",
@@ -107,6 +112,8 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
                 update_target(update.get("nodegroup_name"), update.get("addon_name")),
                 self.cluster_name,
             )
+        if not self.deferrable:
+            return self.updates_ended(context, self._poll_until_one_ends(updates), done)
         self.defer(
             trigger=EksUpdatesTrigger(
                 cluster_name=self.cluster_name,
@@ -122,6 +129,18 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
             kwargs={"done": done},
             timeout=timedelta(seconds=self.waiter_delay * (self.waiter_max_attempts + 1)),
         )
+
+    def _poll_until_one_ends(self, updates: list[dict[str, str]]) -> dict[str, Any]:
+        """The event the trigger would have fired, from polling in the worker."""
+        import time
+
+        for _attempt in range(self.waiter_max_attempts):
+            time.sleep(self.waiter_delay)
+            statuses = self.hook.update_statuses(self.cluster_name, updates)
+            ended = [update for update, status in zip(updates, statuses, strict=True) if status != "InProgress"]
+            if ended:
+                return {"status": "success", "ended": ended}
+        return {"status": "error", "message": still_in_progress(self.cluster_name, updates, self.waiter_max_attempts)}
 
     def updates_ended(
         self, context: Context, event: dict[str, Any] | None = None, done: list[str] | None = None
@@ -289,8 +308,7 @@ class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
                     "clientRequestToken": self.request_token(context, hop.to_version),
                 },
             )
-        self.defer_until_one_ends([{"update_id": update["id"]}], done)
-        raise AssertionError("defer() does not return")
+        return self.wait_until_one_ends(context, [{"update_id": update["id"]}], done)
 
 
 class EksUpgradeAddonsOperator(UpgradeStepOperator):
@@ -317,7 +335,9 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
                 self.log.info(
                     "Attaching to update %s of add-on %s already InProgress", in_flight["id"], addon["addonName"]
                 )
-                self.defer_until_one_ends([{"update_id": in_flight["id"], "addon_name": addon["addonName"]}], done)
+                return self.wait_until_one_ends(
+                    context, [{"update_id": in_flight["id"], "addon_name": addon["addonName"]}], done
+                )
         steps = [
             step
             for step in plan_addon_steps(
@@ -344,8 +364,7 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
                 "clientRequestToken": self.request_token(context, step.addon_name, step.to_version),
             },
         )
-        self.defer_until_one_ends([{"update_id": update["id"], "addon_name": step.addon_name}], done)
-        raise AssertionError("defer() does not return")
+        return self.wait_until_one_ends(context, [{"update_id": update["id"], "addon_name": step.addon_name}], done)
 
     def _raise_on_unhealthy(self, addons: list[dict[str, Any]]) -> None:
         unhealthy = [addon for addon in addons if addon["status"] in ("DEGRADED", "UPDATE_FAILED", "CREATE_FAILED")]
@@ -406,7 +425,7 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
             )
             rolling.append({"update_id": update["id"], "nodegroup_name": name})
         if rolling:
-            self.defer_until_one_ends(rolling, done)
+            return self.wait_until_one_ends(context, rolling, done)
         if manual:
             raise AirflowFailException(
                 f"Cluster {self.cluster_name}: node group(s) {', '.join(_with_template(ng) for ng in manual)} run a "
