@@ -39,7 +39,7 @@ from eks_runbooks.operators.upgrade import (
     EksUpgradeValidateOperator,
     UpgradeApprovalOperator,
 )
-from eks_runbooks.upgrade_run import MAX_HOPS, remember_failure, report_url_of, summary_of
+from eks_runbooks.tasks.upgrade import MAX_HOPS, remember_failure, report_url_of, summary_of
 
 CLUSTER = {
     "cluster_name": "{{ params.cluster_name }}",
@@ -166,19 +166,20 @@ RUN = "Run"
 def eks_cluster_upgrade() -> None:
     @task
     def validate_request() -> dict:
-        from eks_runbooks.upgrade_run import request_document, upgrade_request_of
+        from eks_runbooks.runs.upgrade_context import upgrade_request_of
+        from eks_runbooks.tasks.upgrade import request_document
 
         return request_document(upgrade_request_of(get_current_context()))
 
     @task
     def plan() -> dict:
-        from eks_runbooks.upgrade_run import plan_run
+        from eks_runbooks.tasks.upgrade import plan_run
 
         return plan_run(get_current_context())
 
     @task
     def claim_cluster() -> str:
-        from eks_runbooks.upgrade_run import claim_run
+        from eks_runbooks.tasks.upgrade import claim_run
 
         return claim_run(get_current_context())
 
@@ -209,13 +210,13 @@ def eks_cluster_upgrade() -> None:
 
     @task
     def report() -> dict:
-        from eks_runbooks.upgrade_run import write_run_report
+        from eks_runbooks.tasks.upgrade import write_run_report
 
         return write_run_report(get_current_context())
 
     @task
     def release_cluster() -> bool:
-        from eks_runbooks.upgrade_run import release_run
+        from eks_runbooks.tasks.upgrade import release_run
 
         return release_run(get_current_context())
 

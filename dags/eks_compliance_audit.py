@@ -73,7 +73,7 @@ REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
 def eks_compliance_audit() -> None:
     @task
     def discover() -> list[dict]:
-        from eks_runbooks.audit_run import audit_targets, discover_clusters, validate_filters
+        from eks_runbooks.tasks.audit import audit_targets, discover_clusters, validate_filters
 
         context = get_current_context()
         params = context["params"]
@@ -84,13 +84,13 @@ def eks_compliance_audit() -> None:
 
     @task(map_index_template="{{ task.op_kwargs['cluster']['cluster_name'] }}", max_active_tis_per_dagrun=16)
     def audit(cluster: dict) -> dict:
-        from eks_runbooks.audit_run import audit_one_cluster
+        from eks_runbooks.tasks.audit import audit_one_cluster
 
         return audit_one_cluster(cluster, get_current_context()["params"]["checks"])
 
     @task
     def report(results: list[dict]) -> dict:
-        from eks_runbooks.audit_run import write_audit_report
+        from eks_runbooks.tasks.audit import write_audit_report
 
         context = get_current_context()
         unreachable = context["ti"].xcom_pull(task_ids="discover", key="unreachable") or []

@@ -54,13 +54,13 @@ def eks_fleet_inventory() -> None:
 
     @task(map_index_template="{{ task.op_kwargs['region'] }}")
     def inventory_region(region: str) -> list[dict]:
-        from eks_runbooks.fleet import inventory_clusters
+        from eks_runbooks.tasks.inventory import inventory_clusters
 
         return inventory_clusters(get_current_context()["params"]["aws_conn_id"], region)
 
     @task
     def report(per_region: list[list[dict]]) -> str:
-        from eks_runbooks.fleet import render_inventory_report
+        from eks_runbooks.tasks.inventory import render_inventory_report
 
         markdown = render_inventory_report([cluster for clusters in per_region for cluster in clusters])
         print(markdown)

@@ -17,7 +17,7 @@ from typing import Any
 # being loaded already; importing it again from here would re-enter its half-initialised modules.
 _LIBRARY_IS_LOADING = any(name.startswith("eks_runbooks.") for name in sys.modules)
 
-from eks_runbooks.policies import runbook_dag_problems  # noqa: E402  (after the check above, on purpose)
+from eks_runbooks.runs.policies import runbook_dag_problems  # noqa: E402  (after the check above, on purpose)
 
 #: What DAG files take from ``airflow.sdk`` (resolved lazily there, so resolve them here) ...
 WARM_UP_SDK_NAMES = (

@@ -53,7 +53,7 @@ def main() -> int:
 
     from kubernetes.client import CoreV1Api
 
-    from eks_runbooks.kube_client import eks_kubernetes_client
+    from eks_runbooks.readers.kube_client import eks_kubernetes_client
     from eks_sandbox.fleet import load_fleet
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox

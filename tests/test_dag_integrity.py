@@ -33,7 +33,7 @@ def test_every_dag_file_imports_without_errors(dag_bag):
 
 
 def test_every_dag_is_a_complete_runbook(dag_bag):
-    from eks_runbooks.policies import runbook_dag_problems
+    from eks_runbooks.runs.policies import runbook_dag_problems
 
     problems = {dag_id: runbook_dag_problems(dag) for dag_id, dag in dag_bag.dags.items()}
     assert {dag_id: found for dag_id, found in problems.items() if found} == {}
@@ -97,6 +97,6 @@ def test_every_upgrade_param_has_a_title_and_a_section_for_the_trigger_form(dag_
     untitled = {name for name, param in upgrade.params.items() if not param.schema.get("title")}
     unsectioned = {name for name, param in upgrade.params.items() if not param.schema.get("section")}
     assert (untitled, unsectioned) == (set(), set())
-    from eks_runbooks.core.upgrade_request import UpgradeRequest
+    from eks_runbooks.core.upgrade.request import UpgradeRequest
 
     assert set(upgrade.params) == set(UpgradeRequest.__dataclass_fields__)

@@ -200,7 +200,7 @@ def test_the_ticketing_payload_has_the_documented_keys():
 
 
 def test_the_claim_tag_is_the_documented_one():
-    from eks_runbooks.claims import CLAIM_TAG, claim_holder
+    from eks_runbooks.runs.claims import CLAIM_TAG, claim_holder
 
     text = section("## Cluster claim tag")
     assert f"`{CLAIM_TAG}`" in text
@@ -208,7 +208,7 @@ def test_the_claim_tag_is_the_documented_one():
 
 
 def test_report_locations_are_the_documented_ones():
-    from eks_runbooks.reports import LATEST_FOLDER, REPORTS_BASE_VARIABLE, ReportLocation
+    from eks_runbooks.runs.reports import LATEST_FOLDER, REPORTS_BASE_VARIABLE, ReportLocation
 
     text = section("## Reports")
     assert f"`<{REPORTS_BASE_VARIABLE}>/<dag id>/<run id>/<file>`" in text
@@ -219,7 +219,7 @@ def test_report_locations_are_the_documented_ones():
 
 
 def _upgrade_report() -> dict:
-    from eks_runbooks.upgrade_run import report_files, run_report_document
+    from eks_runbooks.tasks.upgrade import report_files, run_report_document
 
     document = run_report_document(
         "ticket__CHG-1",
@@ -234,7 +234,7 @@ def _upgrade_report() -> dict:
 
 
 def _audit_report(previous: dict | None) -> dict:
-    from eks_runbooks.core.audit_report import audit_document
+    from eks_runbooks.core.audit.report import audit_document
 
     cluster = {
         "cluster": "payments",

@@ -68,7 +68,7 @@ def statuses_detail(report: dict[str, Any], cluster: str) -> list[dict[str, Any]
 def run_as_default_service_account(cluster: str, region: str) -> None:
     from kubernetes.dynamic import DynamicClient
 
-    from eks_runbooks.kube_client import eks_kubernetes_client
+    from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
     deployment = {
         "apiVersion": "apps/v1",
@@ -93,7 +93,7 @@ def use_removed_flowcontrol_api(cluster: str) -> None:
     """A client still calling flowcontrol v1beta3 on a 1.31 cluster: EKS Insights flags it (ERROR)."""
     from kubernetes.client import ApiClient
 
-    from eks_runbooks.kube_client import eks_kubernetes_client
+    from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
     with eks_kubernetes_client(cluster, region_name="us-east-1") as api_client:
         ApiClient.call_api(
@@ -213,7 +213,7 @@ def test_a_cluster_whose_apis_fail_is_error_and_the_rest_of_the_fleet_is_audited
 
 
 def test_unknown_checks_in_the_filter_are_refused_naming_them(audit_dag):
-    from eks_runbooks.audit_run import InvalidAuditInput, validate_filters
+    from eks_runbooks.tasks.audit import InvalidAuditInput, validate_filters
 
     run = audit_dag.test(run_conf={"targets": TARGETS, "checks": ["EKS-NO-SUCH-CHECK"]})
     assert run.state == "failed" and run.get_task_instance("discover").state == "failed"

@@ -63,7 +63,7 @@ def kubernetes(patch: dict[str, Any] | None = None, create: dict[str, Any] | Non
     from kubernetes.dynamic import DynamicClient
 
     from eks_runbooks.hooks.eks import EksRunbookHook
-    from eks_runbooks.kube_client import eks_kubernetes_client
+    from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
     obj = patch or create
     hook = EksRunbookHook(aws_conn_id="aws_default", region_name="us-east-1")

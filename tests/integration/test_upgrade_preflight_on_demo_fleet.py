@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from eks_runbooks.cluster_state import KubernetesReader, gather_preflight_inputs
-from eks_runbooks.core.preflight import load_preflight_catalogue, run_preflight
-from eks_runbooks.core.upgrade_plan import Hop
+from eks_runbooks.core.upgrade.plan import Hop
+from eks_runbooks.core.upgrade.preflight import load_preflight_catalogue, run_preflight
 from eks_runbooks.hooks.eks import EksRunbookHook
-from eks_runbooks.kube_client import eks_kubernetes_client
+from eks_runbooks.readers.cluster import KubernetesReader, gather_preflight_inputs
+from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
 
 def preflight(cluster_name: str, region: str, hop: Hop, **options):

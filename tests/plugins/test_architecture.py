@@ -12,9 +12,9 @@ from tests.helpers import REPO
 LIBRARY = REPO / "plugins" / "eks_runbooks"
 HOOKS = LIBRARY / "hooks"
 #: The report store writes to S3 through the amazon provider's S3Hook: not an EKS or EC2 call.
-S3_REPORT_STORE = LIBRARY / "reports.py"
-#: Where the Kubernetes client may be used: the client factory and the reader that maps objects to core inputs.
-KUBERNETES_CLIENTS = {LIBRARY / "kube_client.py", LIBRARY / "cluster_state.py"}
+S3_REPORT_STORE = LIBRARY / "runs" / "reports.py"
+#: Where the Kubernetes client may be used: the readers (its factory among them).
+READERS = LIBRARY / "readers"
 
 
 def library_modules() -> Iterator[tuple[Path, ast.Module]]:
@@ -43,11 +43,11 @@ def test_only_hooks_call_eks_and_ec2():
     assert offenders == [], "AWS clients used outside hooks/: " + ", ".join(offenders)
 
 
-def test_only_the_client_factory_and_the_reader_use_the_kubernetes_client():
+def test_only_the_readers_use_the_kubernetes_client():
     offenders = [
         str(path.relative_to(REPO))
         for path, tree in library_modules()
-        if path not in KUBERNETES_CLIENTS
+        if READERS not in path.parents
         and any(name == "kubernetes" or name.startswith("kubernetes.") for name in imported_modules(tree))
     ]
     assert offenders == []
@@ -61,3 +61,18 @@ def test_the_domain_core_imports_no_airflow_aws_or_kubernetes_client():
         if (LIBRARY / "core") in path.parents
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_the_library_top_level_holds_only_packages():
+    assert sorted(path.name for path in LIBRARY.glob("*.py")) == ["__init__.py"]
+
+
+def test_operators_and_triggers_never_import_task_bodies():
+    offenders = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path, tree in library_modules()
+        if path.parent.name in ("operators", "triggers", "hooks", "readers")
+        for name in imported_modules(tree)
+        if name.startswith("eks_runbooks.tasks")
+    ]
+    assert offenders == []

@@ -41,7 +41,7 @@ class TicketingNotifier(BaseNotifier):
     :param report_task_id: the task that pushed the report URL to XCom (key ``report_url_key``). Read where
         Airflow runs DAG callbacks (the DAG processor); ``dag.test()`` runs them without the task supervisor, so
         there the XCom read fails and the ticket gets no report URL (one warning). A ``report_url`` callable
-        that derives the URL (:class:`~eks_runbooks.reports.ReportLocation`) works in both.
+        that derives the URL (:class:`~eks_runbooks.runs.reports.ReportLocation`) works in both.
     :param report_url_key: the XCom key of the report URL.
     :param timeout: seconds before giving up on the ticketing system.
     """

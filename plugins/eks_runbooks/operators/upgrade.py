@@ -3,7 +3,7 @@
 Each step is one task of a hop's task group in ``eks_cluster_upgrade``. Every step:
 
 - finds its hop in the run's plan (XCom of the ``plan`` task) and skips when the plan has fewer hops;
-- reads the run's options from its params (``upgrade_run.upgrade_request_of``) and, in plan mode
+- reads the run's options from its params (``runs.upgrade_context.upgrade_request_of``) and, in plan mode
   (``dry_run``), skips every step that would change the cluster;
 - reads AWS state first and does only what is left (a resumed run or a cleared task skips finished work,
   and attaches to an update already InProgress instead of starting another);
@@ -29,14 +29,14 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 from eks_runbooks.hooks.eks import EksRunbookHook
 from eks_runbooks.operators.eks import EksUpdateFailedError, default_request_token, failure_message, update_target
+from eks_runbooks.runs.upgrade_context import AWS_RETRIES, hop_of, upgrade_request_of
 from eks_runbooks.triggers.eks import EksUpdatesTrigger, still_in_progress
-from eks_runbooks.upgrade_run import AWS_RETRIES, hop_of, upgrade_request_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from eks_runbooks.core.upgrade_plan import Hop
-    from eks_runbooks.core.upgrade_request import UpgradeRequest
+    from eks_runbooks.core.upgrade.plan import Hop
+    from eks_runbooks.core.upgrade.request import UpgradeRequest
 
 DEFAULT_POLL_SECONDS = 30
 
@@ -61,7 +61,7 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
     :param verify: Whether or not to verify SSL certificates.
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
-        (default: ``upgrade_run.AWS_RETRIES``, botocore's standard retry mode with 10 attempts)
+        (default: ``runs.upgrade_context.AWS_RETRIES``, botocore's standard retry mode with 10 attempts)
     """
 
     aws_hook_class = EksRunbookHook
@@ -234,9 +234,13 @@ class EksUpgradePreflightOperator(UpgradeStepOperator, SkipMixin):
         return result
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
-        from eks_runbooks.cluster_state import KubernetesReader, gather_preflight_inputs, read_workload_snapshot
-        from eks_runbooks.core.preflight import load_preflight_catalogue, render_preflight_markdown, run_preflight
-        from eks_runbooks.kube_client import eks_kubernetes_client
+        from eks_runbooks.core.upgrade.preflight import (
+            load_preflight_catalogue,
+            render_preflight_markdown,
+            run_preflight,
+        )
+        from eks_runbooks.readers.cluster import KubernetesReader, gather_preflight_inputs, read_workload_snapshot
+        from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
         with eks_kubernetes_client(self.cluster_name, hook=self.hook) as api_client:
             kube = KubernetesReader(api_client)
@@ -284,7 +288,7 @@ class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
     """
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
-        from eks_runbooks.core.versions import minor_of
+        from eks_runbooks.core.eks.versions import minor_of
 
         cluster = self.hook.get_cluster(self.cluster_name)
         if minor_of(cluster["version"]) >= minor_of(hop.to_version):
@@ -325,7 +329,7 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
         self.after_nodegroups = after_nodegroups
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
-        from eks_runbooks.core.upgrade_plan import load_addon_rules, plan_addon_steps
+        from eks_runbooks.core.upgrade.plan import load_addon_rules, plan_addon_steps
 
         addons = self.hook.describe_addons(self.cluster_name)
         self._raise_on_unhealthy(addons)
@@ -393,7 +397,7 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
     """
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
-        from eks_runbooks.core.versions import minor_of
+        from eks_runbooks.core.eks.versions import minor_of
 
         nodegroups = self.hook.describe_nodegroups(self.cluster_name)
         behind = [ng for ng in nodegroups if minor_of(ng["version"]) < minor_of(hop.to_version)]
@@ -462,9 +466,9 @@ class EksUpgradeValidateOperator(UpgradeStepOperator):
         return super().execute(context)
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
-        from eks_runbooks.cluster_state import KubernetesReader, check_hop_done
-        from eks_runbooks.core.validation import WorkloadState
-        from eks_runbooks.kube_client import eks_kubernetes_client
+        from eks_runbooks.core.upgrade.validation import WorkloadState
+        from eks_runbooks.readers.cluster import KubernetesReader, check_hop_done
+        from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
         pushed = context["ti"].xcom_pull(task_ids=self.preflight_task_id, key="workloads") or {}
         baseline = {key: WorkloadState(desired, available) for key, (desired, available) in pushed.items()}

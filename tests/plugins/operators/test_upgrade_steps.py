@@ -13,7 +13,7 @@ from airflow.providers.common.compat.sdk import TaskDeferred
 
 from eks_runbooks.operators.eks import EksUpdateFailedError
 from eks_runbooks.operators.upgrade import EksUpgradeControlPlaneOperator
-from eks_runbooks.upgrade_run import PLAN_TASK_ID
+from eks_runbooks.runs.upgrade_context import PLAN_TASK_ID
 
 PARAMS = {"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.33", "dry_run": False}
 PLAN = {"hops": [{"from": "1.32", "to": "1.33"}]}

@@ -1,0 +1,1 @@
+"""The compliance audit's domain core: its checks, waivers, trend and report."""

@@ -1,3 +1,0 @@
-"""The audit's check functions, one per entry of include/checks/compliance.yaml (importing registers them)."""
-
-from eks_runbooks.core.audit_checks import addons, control_plane, kubernetes, nodes  # noqa: F401

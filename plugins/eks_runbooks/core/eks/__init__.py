@@ -1,0 +1,1 @@
+"""EKS rules shared by runbooks: Kubernetes versions and skew."""

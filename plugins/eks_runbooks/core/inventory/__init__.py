@@ -1,0 +1,1 @@
+"""The fleet inventory's domain core: where each cluster stands."""

@@ -1,0 +1,1 @@
+"""Kubernetes rules shared by runbooks: removed apiVersions and Helm release storage."""

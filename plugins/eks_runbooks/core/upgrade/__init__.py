@@ -1,0 +1,1 @@
+"""The upgrade runbook's domain core: request, plan, pre-flight catalogue and checks, validation, report."""

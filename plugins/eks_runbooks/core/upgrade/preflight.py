@@ -1,0 +1,232 @@
+"""Pre-flight of one upgrade hop: where the upgrade decides to stop before the control plane is touched.
+
+The gates are a catalogue (include/checks/upgrade-preflight.yaml: id, title, severity, blocking, rationale,
+remediation, source) and one small function per entry (eks_runbooks/core/checks/, ``@check("ID")``). Every
+check reports what it looked at — PASS when fine — so the report shows what was checked, not only what failed.
+
+A FAIL of a blocking check stops the hop. ``ignore_checks`` (a run parameter) downgrades a check's FAILs to
+IGNORED: still in the report, never dropped, no longer blocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eks_runbooks.core.catalogue import (
+    CatalogueError,
+    Outcome,
+    Severity,
+    Status,
+    check_against_registry,
+    load_catalogue_entries,
+)
+from eks_runbooks.core.include import include_path
+from eks_runbooks.core.upgrade.checks.registry import PREFLIGHT_CHECKS, CheckFunction, PreflightInputs, check
+
+__all__ = [
+    "PREFLIGHT_CHECKS",
+    "CatalogueError",
+    "CheckSpec",
+    "Finding",
+    "PreflightInputs",
+    "PreflightResult",
+    "Severity",
+    "Status",
+    "check",
+    "load_preflight_catalogue",
+    "render_preflight_markdown",
+    "run_preflight",
+]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One entry of the pre-flight catalogue."""
+
+    id: str
+    title: str
+    severity: Severity
+    blocking: bool
+    rationale: str
+    remediation: str
+    source: str
+
+
+def load_preflight_catalogue(path: Path | None = None) -> tuple[CheckSpec, ...]:
+    """The pre-flight checks of include/checks/upgrade-preflight.yaml, in the catalogue's order."""
+    entries = load_catalogue_entries(path or include_path("checks", "upgrade-preflight.yaml"), ("blocking",))
+    return tuple(CheckSpec(**{**entry, "blocking": bool(entry["blocking"])}) for entry in entries)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of one check, joined with its catalogue entry; ``blocking`` is whether it stops the hop."""
+
+    check_id: str
+    title: str
+    severity: Severity
+    status: Status
+    blocking: bool
+    detail: str
+    objects: tuple[str, ...] = ()
+    remediation: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "severity": str(self.severity),
+            "status": str(self.status),
+            "objects": list(self.objects),
+        }
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    """Every finding of one hop's pre-flight, in catalogue order."""
+
+    cluster_name: str
+    hop_from: str
+    hop_to: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.blocking)
+
+    @property
+    def ignored(self) -> tuple[Finding, ...]:
+        return self._with(Status.IGNORED)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return self._with(Status.WARN)
+
+    @property
+    def follow_ups(self) -> tuple[Finding, ...]:
+        return self._with(Status.INFO)
+
+    @property
+    def passes(self) -> tuple[Finding, ...]:
+        return self._with(Status.PASS)
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+    @property
+    def summary(self) -> str:
+        """One line, e.g. for the DagRun note: the verdict and the ids to look up in the report."""
+        verdict = (
+            "passed"
+            if self.passed
+            else "BLOCKED by " + ", ".join(dict.fromkeys(finding.check_id for finding in self.blocking))
+        )
+        counts = f"{len(self.warnings)} warning(s), {len(self.ignored)} ignored, {len(self.follow_ups)} follow-up(s)"
+        return f"{self.cluster_name} {self.hop_from} → {self.hop_to} pre-flight {verdict}; {counts}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cluster_name": self.cluster_name,
+            "hop_from": self.hop_from,
+            "hop_to": self.hop_to,
+            "passed": self.passed,
+            "summary": self.summary,
+            "findings": [finding.as_dict() for finding in self.findings],
+        }
+
+    def _with(self, status: Status) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.status is status)
+
+
+def run_preflight(
+    inputs: PreflightInputs, catalogue: Sequence[CheckSpec], ignore_checks: Iterable[str] = ()
+) -> PreflightResult:
+    """
+    Run every check of the catalogue against one hop's inputs.
+
+    :param catalogue: ``load_preflight_catalogue()``; must name exactly the registered check functions.
+    :param ignore_checks: check ids whose FAILs become IGNORED (recorded, not blocking); unknown ids are refused.
+    """
+    check_against_registry((spec.id for spec in catalogue), PREFLIGHT_CHECKS)
+    ignore = set(ignore_checks)
+    unknown = sorted(ignore - {spec.id for spec in catalogue})
+    if unknown:
+        raise ValueError(
+            f"Cluster {inputs.cluster_name}: ignore_checks names unknown check(s) {', '.join(unknown)}; "
+            f"known checks: {', '.join(spec.id for spec in catalogue)}"
+        )
+    findings = [
+        _finding(spec, outcome, ignored=spec.id in ignore)
+        for spec in catalogue
+        for outcome in _outcomes(PREFLIGHT_CHECKS[spec.id], spec, inputs)
+    ]
+    return PreflightResult(inputs.cluster_name, inputs.hop_from, inputs.hop_to, tuple(findings))
+
+
+def _outcomes(function: CheckFunction, spec: CheckSpec, inputs: PreflightInputs) -> list[Outcome]:
+    # A check that cannot read its inputs (an AWS field it did not expect) must not pass silently: it fails,
+    # naming itself, and blocks if the check blocks — ignore_checks is the way past it.
+    try:
+        return function(inputs)
+    except Exception as error:
+        return [
+            Outcome(
+                Status.FAIL,
+                f"Cluster {inputs.cluster_name}: check {spec.id} could not run: {type(error).__name__}: {error}",
+            )
+        ]
+
+
+def _finding(spec: CheckSpec, outcome: Outcome, *, ignored: bool) -> Finding:
+    status = outcome.status
+    if status is Status.FAIL and not spec.blocking:
+        status = Status.WARN  # the catalogue, not the function, decides what blocks
+    if status is Status.FAIL and ignored:
+        status = Status.IGNORED
+    return Finding(
+        check_id=spec.id,
+        title=spec.title,
+        severity=spec.severity,
+        status=status,
+        blocking=status is Status.FAIL,
+        detail=outcome.detail,
+        objects=outcome.objects,
+        remediation=spec.remediation,
+    )
+
+
+_SECTIONS = (
+    (Status.FAIL, "Blocking — fix before the control plane is touched"),
+    (Status.IGNORED, "Ignored (ignore_checks) — would have blocked"),
+    (Status.WARN, "Warnings"),
+    (Status.INFO, "Follow-ups"),
+)
+
+
+def render_preflight_markdown(result: PreflightResult) -> str:
+    """The pre-flight part of the run report: blocking first, then ignored, warnings, follow-ups and passes."""
+    verdict = (
+        "**PASSED** — the hop may start."
+        if result.passed
+        else f"**BLOCKED** — {len(result.blocking)} blocking finding(s); the hop stops before its control plane."
+    )
+    lines = [f"## Pre-flight: {result.cluster_name} {result.hop_from} → {result.hop_to}", "", verdict, ""]
+    for status, heading in _SECTIONS:
+        findings = [finding for finding in result.findings if finding.status is status]
+        if not findings:
+            continue
+        lines += [f"### {heading}", ""]
+        for finding in findings:
+            lines.append(f"- **{finding.check_id}** ({finding.severity}) {finding.title}: {finding.detail}")
+            if finding.objects:
+                lines.append(f"  - Objects: {', '.join(f'`{obj}`' for obj in finding.objects)}")
+            lines.append(f"  - Fix: {finding.remediation}")
+        lines.append("")
+    if result.passes:
+        lines += ["### Passed", ""]
+        lines += [f"- **{finding.check_id}** {finding.title}: {finding.detail}" for finding in result.passes]
+        lines.append("")
+    return "\n".join(lines)

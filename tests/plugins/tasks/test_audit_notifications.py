@@ -1,0 +1,63 @@
+"""New HIGH/CRITICAL audit failures reach people: SNS when configured, else the ticketing connection."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import boto3
+
+from eks_runbooks.tasks.audit import notify_new_failures
+
+FAILURES = [
+    {"account": "1", "region": "us-east-1", "cluster": "edge-dev", "check": "EKS-ENDPOINT-PUBLIC", "severity": "HIGH"}
+]
+
+
+def test_new_failures_are_published_to_the_sns_topic(sandbox, airflow_db, monkeypatch):
+    sns, sqs = boto3.client("sns", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="eks-audit")["TopicArn"]
+    queue = sqs.create_queue(QueueName="platform-oncall")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", topic)
+
+    assert notify_new_failures(FAILURES, "file:///reports/report.html") == topic
+    (delivered,) = sqs.receive_message(QueueUrl=queue)["Messages"]
+    message = json.loads(json.loads(delivered["Body"])["Message"])
+    assert message == {
+        "runbook": "eks_compliance_audit",
+        "new_failures": FAILURES,
+        "report_url": "file:///reports/report.html",
+    }
+
+
+def test_without_a_topic_the_ticketing_connection_gets_them(airflow_db, monkeypatch):
+    received: list[dict] = []
+
+    class Ticketing(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Ticketing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", f"http://127.0.0.1:{server.server_port}")
+    try:
+        assert notify_new_failures(FAILURES, "file:///r.html") == "ticketing_default"
+    finally:
+        server.shutdown()
+    assert received == [{"runbook": "eks_compliance_audit", "new_failures": FAILURES, "report_url": "file:///r.html"}]
+
+
+def test_nothing_new_means_no_message_and_a_broken_channel_never_raises(airflow_db, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", "arn:aws:sns:us-east-1:123456789012:missing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    assert notify_new_failures([], "file:///r.html") is None
+    assert notify_new_failures(FAILURES, "file:///r.html") is None
