@@ -64,6 +64,10 @@ SECOND_ACCOUNT_ROLE = "arn:aws:iam::210987654321:role/fleet-audit"
 # --- the fleet ---------------------------------------------------------------------------------------------
 
 
+#: The day the benchmark fleet describes (its clusters' versions and policies are realistic for it).
+FLEET_DATE = date(2026, 1, 20)
+
+
 def fleet_document(clusters: int) -> dict[str, Any]:
     """A fleet file (docs/sandbox.md#fleet-files) of ``clusters`` clusters spread over PLACEMENTS."""
     accounts: dict[str, dict[str, Any]] = {}
@@ -73,7 +77,10 @@ def fleet_document(clusters: int) -> dict[str, Any]:
         if region not in regions:
             regions[region] = {"network": _network(region, len(regions)), "clusters": []}
         regions[region]["clusters"].append(cluster_spec(index, account))
-    return {"accounts": [{"id": account, "regions": regions} for account, regions in accounts.items()]}
+    return {
+        "as_of": FLEET_DATE,
+        "accounts": [{"id": account, "regions": regions} for account, regions in accounts.items()],
+    }
 
 
 def _network(region: str, ordinal: int) -> dict[str, Any]:
@@ -414,7 +421,7 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
-    from eks_runbooks import audit_run
+    from eks_runbooks.tasks import audit as audit_run
     from eks_sandbox.fleet import load_fleet
     from eks_sandbox.moto_compat import reset_moto
     from eks_sandbox.server import SandboxServer
@@ -423,14 +430,18 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
     db.resetdb()
     reset_moto()
     reports = work / f"reports-{clusters}"
-    sandbox = Sandbox(time_scale=0.001)
+    sandbox = Sandbox(time_scale=0.001, start=FLEET_DATE)
     server = SandboxServer(sandbox, port=0)
     # Measure requests where they arrive: the dispatcher is the server's WSGI application.
     meter = SandboxMeter(server._server.app)
     server._server.app = meter
     server.start()
     try:
-        environment = {"AWS_ENDPOINT_URL": server.url, "AIRFLOW_VAR_EKS_REPORTS_BASE": reports.as_uri()}
+        environment = {
+            "AWS_ENDPOINT_URL": server.url,
+            "AIRFLOW_VAR_EKS_REPORTS_BASE": reports.as_uri(),
+            "EKS_RUNBOOKS_AS_OF": FLEET_DATE.isoformat(),
+        }
         with patch.dict(os.environ, environment | connections(server.url)):
             start = time.perf_counter()
             load_fleet(sandbox, fleet_document(clusters))

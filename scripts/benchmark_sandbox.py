@@ -26,6 +26,7 @@ import boto3
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -54,12 +55,12 @@ def main() -> int:
     from kubernetes.client import CoreV1Api
 
     from eks_runbooks.readers.kube_client import eks_kubernetes_client
-    from eks_sandbox.fleet import load_fleet
+    from eks_sandbox.fleet import fleet_as_of, load_fleet
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox
 
     rows: list[tuple[str, str]] = []
-    sandbox = Sandbox(time_scale=0.01)
+    sandbox = Sandbox(time_scale=0.01, start=fleet_as_of(yaml.safe_load(DEMO_FLEET.read_text())))
     with SandboxServer(sandbox, port=0) as server:
         os.environ["AWS_ENDPOINT_URL"] = server.url
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
@@ -71,7 +72,7 @@ def main() -> int:
             }
         )
         start = time.perf_counter()
-        load_fleet(sandbox, yaml.safe_load((REPO / "include/sandbox/fleets/demo.yaml").read_text()))
+        load_fleet(sandbox, yaml.safe_load(DEMO_FLEET.read_text()))
         rows.append(("demo fleet load (4 clusters, through the APIs)", f"{time.perf_counter() - start:.2f} s"))
 
         eks = boto3.client("eks", endpoint_url=server.url)

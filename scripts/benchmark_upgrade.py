@@ -197,7 +197,7 @@ def benchmark(time_scale: float, poll: float) -> int:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
-    from eks_sandbox.fleet import load_fleet
+    from eks_sandbox.fleet import fleet_as_of, load_fleet
     from eks_sandbox.moto_compat import reset_moto
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox
@@ -206,13 +206,16 @@ def benchmark(time_scale: float, poll: float) -> int:
     db.resetdb()
     load_before = os.getloadavg()[0]
     reset_moto()
-    origin = datetime.now(UTC)
-    world = Sandbox(time_scale=time_scale, start=origin)
+    fleet = yaml.safe_load(DEMO_FLEET.read_text())
+    world = Sandbox(time_scale=time_scale, start=fleet_as_of(fleet))
+    # Simulated instants map onto the wall clock from the moment the simulated world started.
+    origin, world_origin = datetime.now(UTC), world.clock.now()
     server = SandboxServer(world, port=0).start()
     try:
         os.environ["AWS_ENDPOINT_URL"] = server.url
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection_uri(server.url, REGION)
-        load_fleet(world, yaml.safe_load(DEMO_FLEET.read_text()))
+        os.environ["EKS_RUNBOOKS_AS_OF"] = world_origin.date().isoformat()
+        load_fleet(world, fleet)
         eks = boto3.client("eks", endpoint_url=server.url)
         account = eks.describe_cluster(name=CLUSTER)["cluster"]["arn"].split(":")[4]
         aws = AwsOperations(world, world.eks.cluster(account, REGION, CLUSTER))
@@ -230,7 +233,7 @@ def benchmark(time_scale: float, poll: float) -> int:
                 return 1
 
         def wall(simulated: datetime) -> datetime:
-            return origin + (simulated - origin) * time_scale
+            return origin + (simulated - world_origin) * time_scale
 
         updates = eks_updates(eks, aws.update_ends, wall)
         refreshes = [Interval("insights refresh", wall(start), wall(end)) for start, end in aws.insights_refreshes]
