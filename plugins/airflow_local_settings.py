@@ -42,6 +42,7 @@ WARM_UP_MODULES = (
     "eks_runbooks.operators.eks",
     "eks_runbooks.operators.upgrade",
     "eks_runbooks.notifiers.ticketing",
+    "eks_runbooks.tasks.upgrade",
 )
 
 if not _LIBRARY_IS_LOADING:

@@ -317,7 +317,7 @@ class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
 
 class EksUpgradeAddonsOperator(UpgradeStepOperator):
     """
-    Move each installed managed add-on to its version for the hop (``core.upgrade_plan.plan_addon_steps``),
+    Move each installed managed add-on to its version for the hop (``core.upgrade.plan.plan_addon_steps``),
     one UpdateAddon at a time, each waited for in the triggerer. ``after_nodegroups`` selects the add-ons
     that follow the node groups (kube-proxy) instead of those that precede them.
 
@@ -449,7 +449,7 @@ class EksUpgradeValidateOperator(UpgradeStepOperator):
     """
     Is the hop done? Control plane and every node at the version, kube-system DaemonSets rolled and ready,
     CoreDNS ready, add-ons ACTIVE and healthy, no workload newly unavailable against the pre-flight baseline
-    (``core.validation.validate_hop``). Fails naming every problem; the next hop starts only after it.
+    (``core.upgrade.validation.validate_hop``). Fails naming every problem; the next hop starts only after it.
 
     :param preflight_task_id: The hop's pre-flight task (its ``workloads`` XCom is the baseline).
     """
