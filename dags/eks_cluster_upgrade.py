@@ -30,6 +30,14 @@ from datetime import timedelta
 
 from airflow.sdk import Param, TaskGroup, chain, dag, get_current_context, task
 
+from eks_runbooks.core.eks.names import (
+    CHECK_ID_PATTERN,
+    CLUSTER_NAME_PATTERN,
+    CONNECTION_ID_PATTERN,
+    KUBERNETES_VERSION_PATTERN,
+    REGION_PATTERN,
+    TICKET_ID_PATTERN,
+)
 from eks_runbooks.notifiers.ticketing import TicketingNotifier
 from eks_runbooks.operators.upgrade import (
     EksUpgradeAddonsOperator,
@@ -69,7 +77,7 @@ RUN = "Run"
         "cluster_name": Param(
             "",
             type="string",
-            pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$",
+            pattern=CLUSTER_NAME_PATTERN,
             title="Cluster",
             description="Name of the EKS cluster to upgrade.",
             section=TARGET,
@@ -77,7 +85,7 @@ RUN = "Run"
         "region": Param(
             "us-east-1",
             type="string",
-            pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$",
+            pattern=REGION_PATTERN,
             title="Region",
             description="AWS region of the cluster, e.g. us-east-1.",
             section=TARGET,
@@ -85,7 +93,7 @@ RUN = "Run"
         "aws_conn_id": Param(
             "aws_default",
             type="string",
-            pattern=r"^[A-Za-z0-9_.\-]{1,250}$",
+            pattern=CONNECTION_ID_PATTERN,
             title="AWS connection",
             description="Airflow connection whose identity upgrades the cluster (policy: include/iam/).",
             section=TARGET,
@@ -93,7 +101,7 @@ RUN = "Run"
         "target_version": Param(
             "",
             type="string",
-            pattern=r"^1\.\d{2}$",
+            pattern=KUBERNETES_VERSION_PATTERN,
             title="Target Kubernetes version",
             description='Version to reach, "1.NN". One hop per minor version: 1.32 → 1.34 is two hops.',
             section=TARGET,
@@ -115,7 +123,7 @@ RUN = "Run"
         "ticket_id": Param(
             None,
             type=["null", "string"],
-            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
+            pattern=TICKET_ID_PATTERN,
             title="Ticket",
             description="Change ticket; the outcome is posted to the ticketing_default connection.",
             section=RUN,
@@ -156,7 +164,7 @@ RUN = "Run"
         "ignore_checks": Param(
             [],
             type="array",
-            items={"type": "string", "pattern": r"^[A-Z0-9]+(-[A-Z0-9]+)+$"},
+            items={"type": "string", "pattern": CHECK_ID_PATTERN},
             title="Accept these pre-flight findings",
             description="Check ids whose blocking findings become warnings (recorded in the report).",
             section=OPTIONS,

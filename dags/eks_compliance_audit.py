@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
+from eks_runbooks.core.eks.names import CHECK_ID_PATTERN, CLUSTER_NAME_PATTERN, CONNECTION_ID_PATTERN, REGION_PATTERN
 
 
 @dag(
@@ -44,7 +44,7 @@ REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
             items={
                 "type": "object",
                 "properties": {
-                    "aws_conn_id": {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]{1,250}$"},
+                    "aws_conn_id": {"type": "string", "pattern": CONNECTION_ID_PATTERN},
                     "regions": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": REGION_PATTERN}},
                 },
                 "required": ["regions"],
@@ -57,14 +57,14 @@ REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
         "cluster_names": Param(
             [],
             type="array",
-            items={"type": "string", "pattern": r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$"},
+            items={"type": "string", "pattern": CLUSTER_NAME_PATTERN},
             title="Only these clusters",
             description="Empty: every cluster found.",
         ),
         "checks": Param(
             [],
             type="array",
-            items={"type": "string", "pattern": r"^[A-Z0-9]+(-[A-Z0-9]+)+$"},
+            items={"type": "string", "pattern": CHECK_ID_PATTERN},
             title="Only these checks",
             description="Check ids from include/checks/compliance.yaml. Empty: all.",
         ),

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+from eks_runbooks.core.eks.names import REGION_PATTERN
 
 
 @dag(

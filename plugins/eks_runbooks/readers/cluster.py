@@ -134,7 +134,8 @@ def check_hop_done(
     hop: Hop,
     workloads_at_preflight: WorkloadSnapshot,
 ) -> list[ValidationProblem]:
-    """Every reason the hop is not finished yet (``core.upgrade.validation.validate_hop`` on the cluster's state now)."""
+    """Every reason the hop is not finished yet: ``core.upgrade.validation.validate_hop`` on the cluster's state
+    now."""
     in_kube_system = [
         daemonset
         for daemonset in kube.list("apps/v1", "DaemonSet")

@@ -18,9 +18,8 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from eks_runbooks.core.audit.compliance import apply_waivers, audit_cluster, load_audit_catalogue, parse_waivers
 from eks_runbooks.core.audit.report import audit_document, failures_to_notify, render_audit_html
-from eks_runbooks.core.catalogue import CHECK_ID
 from eks_runbooks.core.clock import utc_now, utc_today
-from eks_runbooks.core.upgrade.request import CLUSTER_NAME, CONNECTION_ID, REGION
+from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION
 
 log = logging.getLogger(__name__)
 

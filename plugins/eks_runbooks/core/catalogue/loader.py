@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 from eks_runbooks.core.catalogue.results import Severity
+from eks_runbooks.core.eks.names import CHECK_ID
 
-#: Check ids are UPPER-KEBAB: EKS-IMDSV2, K8S-REMOVED-APIS.
-CHECK_ID = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
 #: Fields every catalogue entry has, whatever the runbook.
 COMMON_FIELDS = ("id", "title", "severity", "rationale", "remediation", "source")
 

@@ -13,16 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eks_runbooks.core.catalogue import CHECK_ID
+from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION, TICKET_ID
 from eks_runbooks.core.eks.versions import minor_of
 from eks_runbooks.core.upgrade.plan import AddonVersionPolicy
 
-#: CreateCluster's name constraint (botocore EKS model: ^[0-9A-Za-z][A-Za-z0-9\-_]*, 1-100 characters).
-CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-CONNECTION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
-#: Ticket ids become part of the dag_run_id: letters, digits, '-', '_', '.' only.
-TICKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 RESOLVE_CONFLICTS = ("PRESERVE", "OVERWRITE", "NONE")
 MAX_NODEGROUP_PARALLELISM = 10
 
