@@ -21,9 +21,6 @@ from typing import Any
 from eks_runbooks.core.eks.versions import addon_version_key, minor_of, minor_version
 from eks_runbooks.core.include import include_path
 
-#: Order within the add-on step: networking first, so pods keep IPs and DNS while the rest moves.
-_ADDON_ORDER = ("vpc-cni", "eks-pod-identity-agent", "coredns")
-
 
 class UpgradePlanError(ValueError):
     """The requested upgrade cannot be planned; the message names the cluster and what to do."""
@@ -44,6 +41,8 @@ class AddonRules:
     one_minor_at_a_time: frozenset[str]
     #: Updated after the node groups of a hop, not before (version skew with the kubelets beside them).
     after_nodegroups: frozenset[str]
+    #: Order within the add-on step (include/eks/addons.yaml ``update_order``); others follow by name.
+    update_order: tuple[str, ...]
 
 
 def load_addon_rules(addons_file: Path | None = None) -> AddonRules:
@@ -55,6 +54,7 @@ def load_addon_rules(addons_file: Path | None = None) -> AddonRules:
     return AddonRules(
         one_minor_at_a_time=frozenset(name for name, spec in addons.items() if spec.get("one_minor_version_at_a_time")),
         after_nodegroups=frozenset(name for name, spec in addons.items() if spec.get("update_after_nodegroups")),
+        update_order=tuple(document.get("update_order") or ()),
     )
 
 
@@ -205,8 +205,9 @@ def plan_addon_steps_for_hops(
 
 def _addon_rank(name: str, rules: AddonRules) -> tuple[int, str]:
     if name in rules.after_nodegroups:
-        return len(_ADDON_ORDER) + 1, name
-    return (_ADDON_ORDER.index(name) if name in _ADDON_ORDER else len(_ADDON_ORDER)), name
+        return len(rules.update_order) + 1, name
+    order = rules.update_order
+    return (order.index(name) if name in order else len(order)), name
 
 
 def _compatible_versions(addon: Mapping[str, Any] | None, hop_version: str) -> dict[str, bool]:

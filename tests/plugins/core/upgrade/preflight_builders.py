@@ -7,7 +7,11 @@ import dataclasses
 from eks_runbooks.core.upgrade.plan import AddonRules
 from eks_runbooks.core.upgrade.preflight import PreflightInputs
 
-RULES = AddonRules(one_minor_at_a_time=frozenset({"vpc-cni"}), after_nodegroups=frozenset({"kube-proxy"}))
+RULES = AddonRules(
+    one_minor_at_a_time=frozenset({"vpc-cni"}),
+    after_nodegroups=frozenset({"kube-proxy"}),
+    update_order=("vpc-cni", "eks-pod-identity-agent", "coredns"),
+)
 
 
 def addon_catalogue(name: str, *versions: tuple[str, list[str]]) -> dict:

@@ -21,7 +21,11 @@ def calendar(*supported: str, unsupported: tuple[str, ...] = ()) -> list[dict]:
     ]
 
 
-RULES = AddonRules(one_minor_at_a_time=frozenset({"vpc-cni"}), after_nodegroups=frozenset({"kube-proxy"}))
+RULES = AddonRules(
+    one_minor_at_a_time=frozenset({"vpc-cni"}),
+    after_nodegroups=frozenset({"kube-proxy"}),
+    update_order=("vpc-cni", "eks-pod-identity-agent", "coredns"),
+)
 
 
 def addon(name: str, *versions: tuple[str, list[str], list[str]]) -> dict:
@@ -168,3 +172,9 @@ def test_each_hop_of_the_plan_starts_from_the_addon_versions_the_previous_hop_le
     )
     assert [(s.from_version, s.to_version) for s in steps["1.33"]] == [("v1.11.0", "v1.12.0")]
     assert [(s.from_version, s.to_version) for s in steps["1.34"]] == [("v1.12.0", "v1.13.0")]
+
+
+def test_the_add_on_order_comes_from_the_catalogue():
+    from eks_runbooks.core.upgrade.plan import load_addon_rules
+
+    assert load_addon_rules().update_order == RULES.update_order

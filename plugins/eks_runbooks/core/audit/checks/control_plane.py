@@ -6,11 +6,9 @@ from datetime import datetime
 
 from eks_runbooks.core.audit.compliance import ClusterFacts, audit_check
 from eks_runbooks.core.catalogue import Outcome, failed, passed, skipped, warned
+from eks_runbooks.core.eks.rules import control_plane_prices
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-#: eks-facts §1: $0.10 per cluster-hour in standard support, $0.60 in extended support.
-EXTENDED_SUPPORT_EXTRA_PER_HOUR = 0.50
-HOURS_PER_MONTH = 730
 
 
 @audit_check("EKS-ENDPOINT-PUBLIC")
@@ -34,9 +32,10 @@ def version_in_standard_support(facts: ClusterFacts) -> Outcome:
         return passed(f"{version} in standard support, {days} day(s) left")
     if status == "EXTENDED_SUPPORT":
         days = _days_until(entry.get("endOfExtendedSupportDate"), facts.now)
-        extra = EXTENDED_SUPPORT_EXTRA_PER_HOUR * HOURS_PER_MONTH
+        prices = control_plane_prices()
         return warned(
-            f"{version} in extended support ($0.60/h instead of $0.10/h: about ${extra:.0f} a month more); "
+            f"{version} in extended support (${prices.extended_per_hour:.2f}/h instead of "
+            f"${prices.standard_per_hour:.2f}/h: about ${prices.extended_extra_per_month:.0f} a month more); "
             f"{days} day(s) until EKS upgrades it",
             [f"cluster/{facts.cluster_name}"],
         )

@@ -7,9 +7,8 @@ from typing import Any
 
 from eks_runbooks.core.audit.compliance import ClusterFacts, audit_check
 from eks_runbooks.core.catalogue import Outcome, failed, passed, warned
+from eks_runbooks.core.kubernetes.namespaces import system_namespaces
 
-#: Namespaces Kubernetes itself creates and uses; workload checks look outside them.
-SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 ANONYMOUS = frozenset({"system:anonymous", "system:unauthenticated"})
 #: Kubernetes binds its public-info-viewer role (/version, /healthz) to system:unauthenticated by default.
 EXPECTED_ANONYMOUS_ROLES = frozenset({"system:public-info-viewer"})
@@ -31,7 +30,7 @@ def namespaces_enforce_pod_security(facts: ClusterFacts) -> Outcome:
     unlabelled = [
         f"namespace/{ns['metadata']['name']}"
         for ns in facts.kubernetes.get("Namespace", [])
-        if ns["metadata"]["name"] not in SYSTEM_NAMESPACES
+        if ns["metadata"]["name"] not in system_namespaces()
         and not (ns["metadata"].get("labels") or {}).get(ENFORCE_LABEL)
     ]
     if unlabelled:
@@ -116,12 +115,14 @@ def _workload_namespaces(facts: ClusterFacts) -> list[str]:
     return [
         ns["metadata"]["name"]
         for ns in facts.kubernetes.get("Namespace", [])
-        if ns["metadata"]["name"] not in SYSTEM_NAMESPACES
+        if ns["metadata"]["name"] not in system_namespaces()
     ]
 
 
 def _workload_pods(facts: ClusterFacts) -> list[dict[str, Any]]:
-    return [pod for pod in facts.kubernetes.get("Pod", []) if pod["metadata"].get("namespace") not in SYSTEM_NAMESPACES]
+    return [
+        pod for pod in facts.kubernetes.get("Pod", []) if pod["metadata"].get("namespace") not in system_namespaces()
+    ]
 
 
 def _owners(pods: Iterable[dict[str, Any]]) -> list[str]:

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from eks_runbooks.core.audit.compliance import ClusterFacts, audit_check
 from eks_runbooks.core.catalogue import Outcome, failed, passed, skipped, warned
+from eks_runbooks.core.eks.rules import node_ami_rules
 
 #: EKS optimized AMI release versions end in the build date: 1.32.3-20250715.
 _RELEASE_DATE = re.compile(r"-(\d{8})$")
-MAX_AMI_AGE_DAYS = 90
 #: IMDS response hop limit: 1 keeps pods from the node role; 2 only for a workload that needs IMDS; more is never
 #: needed [aws-eks-best-practices latest/bpg/security/iam.adoc].
 RECOMMENDED_HOP_LIMIT = 1
@@ -88,18 +88,19 @@ def node_volumes_encrypted(facts: ClusterFacts) -> Outcome:
 def node_ami_current(facts: ClusterFacts) -> Outcome:
     if not facts.nodegroups:
         return skipped("no managed node groups")
-    al2 = [f"nodegroup/{ng['nodegroupName']}" for ng in facts.nodegroups if ng.get("amiType", "").startswith("AL2_")]
+    rules = node_ami_rules()
+    al2 = [f"nodegroup/{ng['nodegroupName']}" for ng in facts.nodegroups if ng.get("amiType") in rules.al2_ami_types]
     if al2:
-        return failed("Amazon Linux 2 node groups: no AMIs for Kubernetes 1.33 and later", al2)
+        return failed(f"Amazon Linux 2 node groups: no AMIs after Kubernetes {rules.last_al2_version}", al2)
     old = []
     for nodegroup in facts.nodegroups:
         match = _RELEASE_DATE.search(nodegroup.get("releaseVersion") or "")
         if match:
             age = (facts.now - datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC)).days
-            if age > MAX_AMI_AGE_DAYS:
+            if age > rules.release_max_age_days:
                 old.append(f"nodegroup/{nodegroup['nodegroupName']} ({nodegroup['releaseVersion']}, {age} days)")
     if old:
-        return warned(f"AMI releases older than {MAX_AMI_AGE_DAYS} days", old)
+        return warned(f"AMI releases older than {rules.release_max_age_days} days", old)
     return passed(f"{len(facts.nodegroups)} node group(s) on a current AMI family")
 
 

@@ -7,18 +7,13 @@ from enum import StrEnum
 from typing import Any
 
 from eks_runbooks.core.catalogue import Outcome, failed, listed, noted, passed, warned
+from eks_runbooks.core.eks.rules import node_ami_rules
 from eks_runbooks.core.eks.versions import kubelet_minor, minor_of
 from eks_runbooks.core.upgrade.checks.addons import describe_health_issues
 from eks_runbooks.core.upgrade.checks.registry import PreflightInputs, check
 from eks_runbooks.core.upgrade.validation import FARGATE_LABEL, NODEGROUP_LABEL
 
 KARPENTER_LABELS = ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name")  # v1 NodePool, pre-v1 Provisioner
-
-#: Amazon Linux 2 AMI types of managed node groups (botocore EKS model, AMITypes).
-AL2_AMI_TYPES = frozenset({"AL2_x86_64", "AL2_x86_64_GPU", "AL2_ARM_64"})
-#: EKS publishes no AL2 AMIs after 1.32 (eks-facts §4; docs.aws.amazon.com/eks/latest/userguide/
-#: eks-ami-build-scripts.html).
-LAST_AL2_MINOR = 32
 
 
 class NodeKind(StrEnum):
@@ -130,16 +125,22 @@ def nodegroups_are_healthy(inputs: PreflightInputs) -> list[Outcome]:
 @check("EKS-AL2-NODES")
 def no_amazon_linux_2_past_1_32(inputs: PreflightInputs) -> list[Outcome]:
     name, hop_minor = inputs.cluster_name, minor_of(inputs.hop_to)
-    al2 = sorted(ng["nodegroupName"] for ng in inputs.nodegroups if ng.get("amiType") in AL2_AMI_TYPES)
+    rules = node_ami_rules()
+    last_al2_minor = minor_of(rules.last_al2_version)
+    al2 = sorted(ng["nodegroupName"] for ng in inputs.nodegroups if ng.get("amiType") in rules.al2_ami_types)
     objects = [f"nodegroup/{ng_name}" for ng_name in al2]
-    if hop_minor <= LAST_AL2_MINOR:
+    if hop_minor <= last_al2_minor:
         if not al2:
             return [passed(f"Cluster {name}: no managed node group runs Amazon Linux 2.")]
-        last = "this is the last version with AL2 AMIs" if hop_minor == LAST_AL2_MINOR else "they can reach 1.32 only"
+        last = (
+            "this is the last version with AL2 AMIs"
+            if hop_minor == last_al2_minor
+            else f"they can reach {rules.last_al2_version} only"
+        )
         return [
             warned(
                 f"Cluster {name}: node groups {listed(al2)} run Amazon Linux 2; {last}: migrate them to AL2023 "
-                "before upgrading past 1.32.",
+                f"before upgrading past {rules.last_al2_version}.",
                 objects,
             )
         ]

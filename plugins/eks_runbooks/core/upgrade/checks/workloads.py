@@ -8,12 +8,10 @@ from typing import Any
 
 from eks_runbooks.core.catalogue import Outcome, failed, listed, noted, passed, warned
 from eks_runbooks.core.eks.versions import minor_of
+from eks_runbooks.core.kubernetes.namespaces import system_namespaces
 from eks_runbooks.core.upgrade.checks.nodes import NodeKind, node_kind
 from eks_runbooks.core.upgrade.checks.registry import PreflightInputs, check
 from eks_runbooks.core.upgrade.validation import NODEGROUP_LABEL, object_key
-
-#: Namespaces whose workloads belong to EKS and its add-ons, not to the teams the warnings are for.
-SYSTEM_NAMESPACES = frozenset({"kube-system"})
 
 
 def _key(kind: str, obj: Mapping[str, Any]) -> str:
@@ -173,7 +171,7 @@ def workload_containers_have_readiness_probes(inputs: PreflightInputs) -> list[O
     without: dict[str, list[str]] = {}
     for kind, workloads in (("Deployment", inputs.deployments), ("StatefulSet", inputs.statefulsets)):
         for workload in workloads:
-            if workload["metadata"].get("namespace") in SYSTEM_NAMESPACES:
+            if workload["metadata"].get("namespace") in system_namespaces():
                 continue
             pod_spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
             missing = [

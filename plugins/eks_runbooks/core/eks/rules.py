@@ -1,0 +1,59 @@
+"""EKS data that changes with AWS releases, read from include/eks/: prices and node AMI rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from eks_runbooks.core.include import include_path
+
+
+@dataclass(frozen=True)
+class ControlPlanePrices:
+    """Dollars per cluster-hour (include/eks/pricing.yaml)."""
+
+    standard_per_hour: float
+    extended_per_hour: float
+    hours_per_month: int
+
+    @property
+    def extended_extra_per_month(self) -> float:
+        """What a month in extended support costs on top of standard support."""
+        return (self.extended_per_hour - self.standard_per_hour) * self.hours_per_month
+
+
+@dataclass(frozen=True)
+class NodeAmiRules:
+    """Amazon Linux 2's cut-off and the oldest acceptable AMI release (include/eks/node-amis.yaml)."""
+
+    al2_ami_types: frozenset[str]
+    last_al2_version: str
+    release_max_age_days: int
+
+
+@cache
+def control_plane_prices() -> ControlPlanePrices:
+    document = _load("pricing.yaml")
+    return ControlPlanePrices(
+        standard_per_hour=float(document["control_plane_per_hour"]["standard"]),
+        extended_per_hour=float(document["control_plane_per_hour"]["extended"]),
+        hours_per_month=int(document["hours_per_month"]["value"]),
+    )
+
+
+@cache
+def node_ami_rules() -> NodeAmiRules:
+    document = _load("node-amis.yaml")
+    al2 = document["amazon_linux_2"]
+    return NodeAmiRules(
+        al2_ami_types=frozenset(al2["ami_types"]),
+        last_al2_version=str(al2["last_kubernetes_version"]),
+        release_max_age_days=int(document["release_max_age_days"]["value"]),
+    )
+
+
+def _load(name: str) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(include_path("eks", name).read_text())

@@ -1,0 +1,40 @@
+"""Prices, the Amazon Linux 2 cut-off and system namespaces come from include/, each entry with its source."""
+
+from __future__ import annotations
+
+import yaml
+
+from eks_runbooks.core.eks.rules import control_plane_prices, node_ami_rules
+from eks_runbooks.core.kubernetes.namespaces import system_namespaces
+from tests.helpers import REPO
+
+
+def test_a_month_of_extended_support_costs_365_dollars_more():
+    prices = control_plane_prices()
+    assert (prices.standard_per_hour, prices.extended_per_hour, prices.hours_per_month) == (0.10, 0.60, 730)
+    assert round(prices.extended_extra_per_month, 2) == 365.0
+
+
+def test_amazon_linux_2_ends_at_1_32_for_every_al2_ami_type():
+    rules = node_ami_rules()
+    assert rules.last_al2_version == "1.32"
+    assert rules.al2_ami_types == {"AL2_x86_64", "AL2_x86_64_GPU", "AL2_ARM_64"}
+
+
+def test_system_namespaces_are_the_ones_kubernetes_creates():
+    assert system_namespaces() == {"kube-system", "kube-public", "kube-node-lease"}
+
+
+def test_every_entry_names_its_source():
+    pricing = yaml.safe_load((REPO / "include/eks/pricing.yaml").read_text())
+    amis = yaml.safe_load((REPO / "include/eks/node-amis.yaml").read_text())
+    namespaces = yaml.safe_load((REPO / "include/kubernetes/system-namespaces.yaml").read_text())
+    sources = [
+        pricing["control_plane_per_hour"]["source"],
+        pricing["hours_per_month"]["source"],
+        amis["amazon_linux_2"]["ami_types_source"],
+        amis["amazon_linux_2"]["last_kubernetes_version_source"],
+        amis["release_max_age_days"]["source"],
+        namespaces["source"],
+    ]
+    assert all(isinstance(source, str) and len(source) > 20 for source in sources)
