@@ -29,40 +29,21 @@ def runbook(demo_fleet, airflow_db, fast_dag_test, tmp_path, monkeypatch):
     return load
 
 
-def test_every_dag_file_is_run_here():
-    assert DAG_FILES == ["eks_cluster_upgrade", "eks_compliance_audit", "eks_fleet_inventory"]
-
-
-def test_inventory_counts_days_left_from_the_worlds_date(runbook):
-    run = runbook("eks_fleet_inventory").test(run_conf={"regions": ["us-east-1"]})
-    assert run.state == "success"
+def inventory_counts_days_left_from_the_worlds_date(run) -> None:
     report = run.get_task_instance("report").xcom_pull(task_ids="report")
     # 2026-01-20 → 1.32 leaves standard support on 2026-03-23; 1.31 leaves extended support on 2026-11-26.
     assert "| payments-prod | us-east-1 | 1.32 | STANDARD_SUPPORT | 2026-03-23 | 62 |" in report
     assert "| analytics-staging | us-east-1 | 1.31 | EXTENDED_SUPPORT | 2026-11-26 | 310 |" in report
 
 
-def test_upgrade_plan_finds_two_hops_to_1_34_on_the_worlds_calendar(runbook):
-    run = runbook("eks_cluster_upgrade").test(
-        run_conf={"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.34"}
-    )
-    assert run.state == "success"
-    written = run.get_task_instance("report").xcom_pull(task_ids="report")
-    report = json.loads(Path(written["report_json"][7:]).read_text())
-    assert [(hop["from"], hop["to"]) for hop in report["plan"]["hops"]] == [
-        ("1.32", "1.33"),
-        ("1.33", "1.34"),
-    ]
+def upgrade_plans_two_hops_to_1_34_on_the_worlds_calendar(run) -> None:
+    report = written_report(run)
+    assert [(hop["from"], hop["to"]) for hop in report["plan"]["hops"]] == [("1.32", "1.33"), ("1.33", "1.34")]
     assert report["generated_at"].startswith("2026-01-20T")
 
 
-def test_audit_judges_support_windows_on_the_worlds_date(runbook):
-    run = runbook("eks_compliance_audit").test(
-        run_conf={"targets": [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}]}
-    )
-    assert run.state == "success"
-    written = run.get_task_instance("report").xcom_pull(task_ids="report")
-    report = json.loads(Path(written["report_json"][7:]).read_text())
+def audit_judges_support_windows_on_the_worlds_date(run) -> None:
+    report = written_report(run)
     support = {
         cluster["cluster"]: next(check for check in cluster["checks"] if check["id"] == "EKS-VERSION-SUPPORT")
         for cluster in report["clusters"]
@@ -74,3 +55,34 @@ def test_audit_judges_support_windows_on_the_worlds_date(runbook):
     assert support["analytics-staging"]["status"] == "WARN"
     assert support["analytics-staging"]["detail"].endswith("310 day(s) until EKS upgrades it")
     assert report["generated_at"].startswith("2026-01-20T")
+
+
+def written_report(run) -> dict:
+    written = run.get_task_instance("report").xcom_pull(task_ids="report")
+    return json.loads(Path(written["report_json"][7:]).read_text())
+
+
+#: Each DAG in dags/: the conf of one run (plan mode where it would change a cluster) and what it must report.
+RUNS = {
+    "eks_cluster_upgrade": (
+        {"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.34"},
+        upgrade_plans_two_hops_to_1_34_on_the_worlds_calendar,
+    ),
+    "eks_compliance_audit": (
+        {"targets": [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}]},
+        audit_judges_support_windows_on_the_worlds_date,
+    ),
+    "eks_fleet_inventory": ({"regions": ["us-east-1"]}, inventory_counts_days_left_from_the_worlds_date),
+}
+
+
+def test_every_dag_file_has_a_run_here():
+    assert sorted(RUNS) == DAG_FILES
+
+
+@pytest.mark.parametrize("dag_id", sorted(RUNS))
+def test_every_dag_runs_on_the_demo_fleet_and_reports_for_the_worlds_date(runbook, dag_id):
+    conf, expect = RUNS[dag_id]
+    run = runbook(dag_id).test(run_conf=conf)
+    assert run.state == "success"
+    expect(run)
