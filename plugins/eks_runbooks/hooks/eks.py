@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.eks import EksHook
 
+from eks_runbooks.core.eks.updates import UpdateRef
 from eks_runbooks.hooks.pagination import PaginatedReadsMixin
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "eks_runbooks.json"
@@ -111,37 +112,28 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
             raise ValueError(f"{operation} is not an EKS update; expected one of {', '.join(UPDATE_OPERATIONS)}")
         return getattr(self.conn, operation)(**request)["update"]
 
-    def update_statuses(self, cluster_name: str, updates: list[dict[str, str]]) -> list[str]:
+    def update_statuses(self, cluster_name: str, updates: list[UpdateRef]) -> list[str]:
         """
         The status of each update (for a wait in the worker).
 
         :param cluster_name: The name of the cluster the updates belong to.
-        :param updates: ``{"update_id", "nodegroup_name"?, "addon_name"?}`` of each update.
+        :param updates: The updates to look at.
         :return: Each update's ``status`` (InProgress, Successful, Failed, Cancelled), in the same order.
         """
-        return [
-            self.describe_update(cluster_name, u["update_id"], u.get("nodegroup_name"), u.get("addon_name"))["status"]
-            for u in updates
-        ]
+        return [self.describe_update(cluster_name, ref)["status"] for ref in updates]
 
-    async def update_statuses_async(self, cluster_name: str, updates: list[dict[str, str]]) -> list[str]:
+    async def update_statuses_async(self, cluster_name: str, updates: list[UpdateRef]) -> list[str]:
         """
         The status of each update, read through the async client (for triggers).
 
         :param cluster_name: The name of the cluster the updates belong to.
-        :param updates: ``{"update_id", "nodegroup_name"?, "addon_name"?}`` of each update.
+        :param updates: The updates to look at.
         :return: Each update's ``status`` (InProgress, Successful, Failed, Cancelled), in the same order.
         """
         async with await self.get_async_conn() as client:
             return [
-                (
-                    await client.describe_update(
-                        **update_request(
-                            cluster_name, update["update_id"], update.get("nodegroup_name"), update.get("addon_name")
-                        )
-                    )
-                )["update"]["status"]
-                for update in updates
+                (await client.describe_update(**update_request(cluster_name, ref)))["update"]["status"]
+                for ref in updates
             ]
 
     def describe_nodegroups(self, cluster_name: str) -> list[dict[str, Any]]:
@@ -207,28 +199,20 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
         ids = self.paginate("list_updates", "updateIds", **scope)[-limit:] if limit > 0 else []
         return [self.conn.describe_update(**scope, updateId=update_id)["update"] for update_id in reversed(ids)]
 
-    def describe_update(
-        self, cluster_name: str, update_id: str, nodegroup_name: str | None = None, addon_name: str | None = None
-    ) -> dict[str, Any]:
+    def describe_update(self, cluster_name: str, update: UpdateRef) -> dict[str, Any]:
         """
         Describe one update of a cluster, or of one of its node groups or add-ons.
 
         :param cluster_name: The name of the cluster the update belongs to.
-        :param update_id: The update's id, as returned when the update was started.
-        :param nodegroup_name: The node group, for a node group update.
-        :param addon_name: The add-on, for an add-on update.
+        :param update: The update, as returned when it was started.
         :return: The ``update`` object of DescribeUpdate.
         """
-        return self.conn.describe_update(**update_request(cluster_name, update_id, nodegroup_name, addon_name))[
-            "update"
-        ]
+        return self.conn.describe_update(**update_request(cluster_name, update))["update"]
 
 
-def update_request(
-    cluster_name: str, update_id: str, nodegroup_name: str | None = None, addon_name: str | None = None
-) -> dict[str, str]:
+def update_request(cluster_name: str, update: UpdateRef) -> dict[str, str]:
     """DescribeUpdate arguments for an update of a cluster, a node group or an add-on."""
-    return update_scope(cluster_name, nodegroup_name, addon_name) | {"updateId": update_id}
+    return update_scope(cluster_name, update.nodegroup_name, update.addon_name) | {"updateId": update.update_id}
 
 
 def update_scope(cluster_name: str, nodegroup_name: str | None = None, addon_name: str | None = None) -> dict[str, str]:

@@ -36,15 +36,6 @@ def default_request_token(context: Context, *parts: str) -> str:
     return "airflow-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
 
 
-def update_target(nodegroup_name: str | None, addon_name: str | None) -> str:
-    """What an update acts on, in words: ``control plane``, ``add-on coredns``, ``node group general``."""
-    if addon_name:
-        return f"add-on {addon_name}"
-    if nodegroup_name:
-        return f"node group {nodegroup_name}"
-    return "control plane"
-
-
 def failure_message(cluster_name: str, target: str, update: dict[str, Any]) -> str:
     """A failure a person can act on: what failed, EKS's error codes, and where to look next."""
     errors = "; ".join(

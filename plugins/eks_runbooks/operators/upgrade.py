@@ -27,8 +27,9 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+from eks_runbooks.core.eks.updates import UpdateRef
 from eks_runbooks.hooks.eks import EksRunbookHook
-from eks_runbooks.operators.eks import EksUpdateFailedError, default_request_token, failure_message, update_target
+from eks_runbooks.operators.eks import EksUpdateFailedError, default_request_token, failure_message
 from eks_runbooks.runs.upgrade_context import AWS_RETRIES, hop_of, upgrade_request_of
 from eks_runbooks.triggers.eks import EksUpdatesTrigger, still_in_progress
 
@@ -101,23 +102,20 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         """Do what is left of the step; ``done`` lists what earlier deferrals of this task finished."""
         raise NotImplementedError
 
-    def wait_until_one_ends(self, context: Context, updates: list[dict[str, str]], done: list[str]) -> Any:
-        """Wait until one of ``updates`` (``{"update_id", "nodegroup_name"?, "addon_name"?}``) ends, then go on
+    def wait_until_one_ends(self, context: Context, updates: list[UpdateRef], done: list[str]) -> Any:
+        """Wait until one of ``updates`` ends, then go on
         in ``updates_ended``: in the triggerer (``deferrable``, the default), or polling in the worker with the
         same ``waiter_delay`` and ``waiter_max_attempts`` and the same outcome check."""
-        for update in updates:
+        for ref in updates:
             self.log.info(
-                "Waiting for EKS update %s of the %s of cluster %s",
-                update["update_id"],
-                update_target(update.get("nodegroup_name"), update.get("addon_name")),
-                self.cluster_name,
+                "Waiting for EKS update %s of the %s of cluster %s", ref.update_id, ref.target, self.cluster_name
             )
         if not self.deferrable:
             return self.updates_ended(context, self._poll_until_one_ends(updates), done)
         self.defer(
             trigger=EksUpdatesTrigger(
                 cluster_name=self.cluster_name,
-                updates=updates,
+                updates=[ref.to_dict() for ref in updates],
                 waiter_delay=self.waiter_delay,
                 waiter_max_attempts=self.waiter_max_attempts,
                 aws_conn_id=self.aws_conn_id,
@@ -130,14 +128,14 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
             timeout=timedelta(seconds=self.waiter_delay * (self.waiter_max_attempts + 1)),
         )
 
-    def _poll_until_one_ends(self, updates: list[dict[str, str]]) -> dict[str, Any]:
+    def _poll_until_one_ends(self, updates: list[UpdateRef]) -> dict[str, Any]:
         """The event the trigger would have fired, from polling in the worker."""
         import time
 
         for _attempt in range(self.waiter_max_attempts):
             time.sleep(self.waiter_delay)
             statuses = self.hook.update_statuses(self.cluster_name, updates)
-            ended = [update for update, status in zip(updates, statuses, strict=True) if status != "InProgress"]
+            ended = [ref.to_dict() for ref, status in zip(updates, statuses, strict=True) if status != "InProgress"]
             if ended:
                 return {"status": "success", "ended": ended}
         return {"status": "error", "message": still_in_progress(self.cluster_name, updates, self.waiter_max_attempts)}
@@ -155,14 +153,13 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         done = list(done or [])
         self.waiter_delay = poll_seconds(self.waiter_delay)
         for update in event["ended"]:
-            done.append(self.raise_unless_successful(update))
+            done.append(self.raise_unless_successful(UpdateRef.from_dict(update)))
         return self.run_step(context, upgrade_request_of(context), hop_of(context, self.hop_number), done)
 
-    def raise_unless_successful(self, update: dict[str, str]) -> str:
+    def raise_unless_successful(self, update: UpdateRef) -> str:
         """Fail the step with EKS's error codes when the update did not succeed; else describe what it did."""
-        nodegroup, addon = update.get("nodegroup_name"), update.get("addon_name")
-        described = self.hook.describe_update(self.cluster_name, update["update_id"], nodegroup, addon)
-        target = update_target(nodegroup, addon)
+        described = self.hook.describe_update(self.cluster_name, update)
+        target = update.target
         if described["status"] != "Successful":
             raise EksUpdateFailedError(failure_message(self.cluster_name, target, described))
         params = {param["type"]: param["value"] for param in described.get("params", [])}
@@ -312,7 +309,7 @@ class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
                     "clientRequestToken": self.request_token(context, hop.to_version),
                 },
             )
-        return self.wait_until_one_ends(context, [{"update_id": update["id"]}], done)
+        return self.wait_until_one_ends(context, [UpdateRef(update["id"])], done)
 
 
 class EksUpgradeAddonsOperator(UpgradeStepOperator):
@@ -340,7 +337,7 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
                     "Attaching to update %s of add-on %s already InProgress", in_flight["id"], addon["addonName"]
                 )
                 return self.wait_until_one_ends(
-                    context, [{"update_id": in_flight["id"], "addon_name": addon["addonName"]}], done
+                    context, [UpdateRef(in_flight["id"], addon_name=addon["addonName"])], done
                 )
         steps = [
             step
@@ -368,7 +365,7 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
                 "clientRequestToken": self.request_token(context, step.addon_name, step.to_version),
             },
         )
-        return self.wait_until_one_ends(context, [{"update_id": update["id"], "addon_name": step.addon_name}], done)
+        return self.wait_until_one_ends(context, [UpdateRef(update["id"], addon_name=step.addon_name)], done)
 
     def _raise_on_unhealthy(self, addons: list[dict[str, Any]]) -> None:
         unhealthy = [addon for addon in addons if addon["status"] in ("DEGRADED", "UPDATE_FAILED", "CREATE_FAILED")]
@@ -408,11 +405,11 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
                 continue
             in_flight = self.in_progress_update("VersionUpdate", nodegroup_name=nodegroup["nodegroupName"])
             if in_flight is not None:
-                rolling.append({"update_id": in_flight["id"], "nodegroup_name": nodegroup["nodegroupName"]})
+                rolling.append(UpdateRef(in_flight["id"], nodegroup_name=nodegroup["nodegroupName"]))
         waiting = [
             ng
             for ng in behind
-            if ng not in manual and ng["nodegroupName"] not in {u["nodegroup_name"] for u in rolling}
+            if ng not in manual and ng["nodegroupName"] not in {ref.nodegroup_name for ref in rolling}
         ]
         for nodegroup in waiting[: max(0, request.nodegroup_parallelism - len(rolling))]:
             name = nodegroup["nodegroupName"]
@@ -427,7 +424,7 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
                     **({"force": True} if request.force_node_drain else {}),
                 },
             )
-            rolling.append({"update_id": update["id"], "nodegroup_name": name})
+            rolling.append(UpdateRef(update["id"], nodegroup_name=name))
         if rolling:
             return self.wait_until_one_ends(context, rolling, done)
         if manual:

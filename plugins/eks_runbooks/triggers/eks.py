@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from eks_runbooks.core.eks.updates import UpdateRef
 from eks_runbooks.hooks.eks import EksRunbookHook
 
 
@@ -22,7 +23,7 @@ class EksUpdatesTrigger(BaseTrigger):
     retried at the next attempt, as the provider's waiters do.
 
     :param cluster_name: The name of the cluster the updates belong to.
-    :param updates: One ``{"update_id", "nodegroup_name"?, "addon_name"?}`` per update.
+    :param updates: One ``UpdateRef.to_dict()`` per update (trigger kwargs are JSON).
     :param waiter_delay: The amount of time in seconds to wait between attempts.
     :param waiter_max_attempts: The maximum number of attempts to be made.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -45,7 +46,7 @@ class EksUpdatesTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.cluster_name = cluster_name
-        self.updates = updates
+        self.updates = [UpdateRef.from_dict(update) for update in updates]
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.aws_conn_id = aws_conn_id
@@ -58,7 +59,7 @@ class EksUpdatesTrigger(BaseTrigger):
             f"{self.__class__.__module__}.{self.__class__.__name__}",
             {
                 "cluster_name": self.cluster_name,
-                "updates": self.updates,
+                "updates": [ref.to_dict() for ref in self.updates],
                 "waiter_delay": self.waiter_delay,
                 "waiter_max_attempts": self.waiter_max_attempts,
                 "aws_conn_id": self.aws_conn_id,
@@ -86,7 +87,9 @@ class EksUpdatesTrigger(BaseTrigger):
                     raise
                 self.log.info("DescribeUpdate throttled for cluster %s; trying again", self.cluster_name)
                 continue
-            ended = [update for update, status in zip(self.updates, statuses, strict=True) if status != "InProgress"]
+            ended = [
+                ref.to_dict() for ref, status in zip(self.updates, statuses, strict=True) if status != "InProgress"
+            ]
             if ended:
                 yield TriggerEvent({"status": "success", "ended": ended})
                 return
@@ -95,10 +98,10 @@ class EksUpdatesTrigger(BaseTrigger):
         )
 
 
-def still_in_progress(cluster_name: str, updates: list[dict[str, str]], attempts: int) -> str:
+def still_in_progress(cluster_name: str, updates: list[UpdateRef], attempts: int) -> str:
     """Why a wait for EKS updates gave up."""
     return (
-        f"EKS updates {', '.join(u['update_id'] for u in updates)} of cluster {cluster_name} were still "
+        f"EKS updates {', '.join(ref.update_id for ref in updates)} of cluster {cluster_name} were still "
         f"InProgress after {attempts} checks"
     )
 

@@ -38,3 +38,18 @@ def test_every_entry_names_its_source():
         namespaces["source"],
     ]
     assert all(isinstance(source, str) and len(source) > 20 for source in sources)
+
+
+def test_an_update_reference_travels_as_json_and_names_its_target():
+    from eks_runbooks.core.eks.updates import UpdateRef
+
+    ref = UpdateRef("u-1", nodegroup_name="general")
+    assert UpdateRef.from_dict(ref.to_dict()) == ref and ref.to_dict() == {
+        "update_id": "u-1",
+        "nodegroup_name": "general",
+    }
+    assert (ref.target, UpdateRef("u-2", addon_name="coredns").target, UpdateRef("u-3").target) == (
+        "node group general",
+        "add-on coredns",
+        "control plane",
+    )
