@@ -361,7 +361,7 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
                 "clusterName": self.cluster_name,
                 "addonName": step.addon_name,
                 "addonVersion": step.to_version,
-                "resolveConflicts": request.addon_conflicts,
+                "resolveConflicts": request.addon_conflicts.value,
                 "clientRequestToken": self.request_token(context, step.addon_name, step.to_version),
             },
         )

@@ -8,7 +8,7 @@ audited. When DescribeCluster itself fails, every source is in error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eks_runbooks.core.audit.compliance import SOURCES, ClusterFacts
 from eks_runbooks.core.clock import utc_now
@@ -17,6 +17,8 @@ from eks_runbooks.readers.cluster import network_hook
 if TYPE_CHECKING:
     from eks_runbooks.hooks.ec2 import Ec2NetworkHook
     from eks_runbooks.hooks.eks import EksRunbookHook
+
+T = TypeVar("T")
 
 #: Kubernetes kinds the audit lists (apiVersion, kind, selectors).
 KUBERNETES_KINDS = (
@@ -41,47 +43,41 @@ def gather_cluster_facts(
         now=utc_now(),
         required_tags=required_tags,
     )
-    if not _read(facts, "cluster", lambda: _set(facts, "cluster", hook.get_cluster(cluster_name))):
+    cluster = _read(facts, "cluster", lambda: hook.get_cluster(cluster_name))
+    if cluster is None:
         facts.errors.update(dict.fromkeys(SOURCES, facts.errors["cluster"]))
         return facts
-    facts.account = facts.cluster["arn"].split(":")[4]
-    _read(facts, "cluster_versions", lambda: _set(facts, "cluster_versions", hook.describe_cluster_versions()))
-    _read(facts, "nodegroups", lambda: _set(facts, "nodegroups", hook.describe_nodegroups(cluster_name)))
-    ec2 = network_hook(hook)
+    facts.cluster = cluster
+    facts.account = cluster["arn"].split(":")[4]
+    facts.cluster_versions = _read(facts, "cluster_versions", hook.describe_cluster_versions) or []
+    facts.nodegroups = _read(facts, "nodegroups", lambda: hook.describe_nodegroups(cluster_name)) or []
     if "nodegroups" in facts.errors:
         facts.errors.update(launch_templates=facts.errors["nodegroups"], network=facts.errors["nodegroups"])
     else:
-        _read(
-            facts, "launch_templates", lambda: _set(facts, "launch_templates", _launch_templates(ec2, facts.nodegroups))
+        ec2 = network_hook(hook)
+        facts.launch_templates = (
+            _read(facts, "launch_templates", lambda: _launch_templates(ec2, facts.nodegroups)) or {}
         )
-        _read(facts, "network", lambda: _set(facts, "subnets_routed_to_igw", _routed_to_igw(ec2, facts)))
-    _read(facts, "addons", lambda: _set(facts, "addons", hook.describe_addons(cluster_name)))
-    _read(
-        facts,
-        "addon_versions",
-        lambda: _set(facts, "addon_versions", hook.describe_addon_versions(facts.cluster["version"])),
+        facts.subnets_routed_to_igw = _read(facts, "network", lambda: _routed_to_igw(ec2, facts)) or set()
+    facts.addons = _read(facts, "addons", lambda: hook.describe_addons(cluster_name)) or []
+    facts.addon_versions = (
+        _read(facts, "addon_versions", lambda: hook.describe_addon_versions(cluster["version"])) or []
     )
-    _read(
-        facts,
-        "insights",
-        lambda: _set(facts, "insights", hook.paginate("list_insights", "insights", clusterName=cluster_name)),
+    facts.insights = (
+        _read(facts, "insights", lambda: hook.paginate("list_insights", "insights", clusterName=cluster_name)) or []
     )
-    _read(facts, "kubernetes", lambda: _set(facts, "kubernetes", _kubernetes(hook, cluster_name)))
+    facts.kubernetes = _read(facts, "kubernetes", lambda: _kubernetes(hook, cluster_name)) or {}
     return facts
 
 
-def _read(facts: ClusterFacts, source: str, read: Callable[[], None]) -> bool:
+def _read(facts: ClusterFacts, source: str, read: Callable[[], T]) -> T | None:
+    """What ``read`` returns, or None with the reason in ``facts.errors[source]``."""
     # Deliberately broad: whatever stops one source (AWS error, TLS, 401, timeout) must not stop the audit.
     try:
-        read()
+        return read()
     except Exception as error:
         facts.errors[source] = f"{type(error).__name__}: {str(error)[:300]}"
-        return False
-    return True
-
-
-def _set(facts: ClusterFacts, name: str, value: Any) -> None:
-    setattr(facts, name, value)
+        return None
 
 
 def _launch_templates(ec2: Ec2NetworkHook, nodegroups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

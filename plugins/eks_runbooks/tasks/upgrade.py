@@ -52,6 +52,7 @@ def request_document(request: UpgradeRequest) -> dict[str, Any]:
     return {
         **{key: getattr(request, key) for key in request.__dataclass_fields__},
         "addon_version_policy": request.addon_version_policy.value,
+        "addon_conflicts": request.addon_conflicts.value,
         "ignore_checks": list(request.ignore_checks),
     }
 

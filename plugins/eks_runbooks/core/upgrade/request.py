@@ -9,16 +9,26 @@ problem is reported at once, naming the key.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, TypeVar
 
 from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION, TICKET_ID
 from eks_runbooks.core.eks.versions import minor_of
 from eks_runbooks.core.upgrade.plan import AddonVersionPolicy
 
-RESOLVE_CONFLICTS = ("PRESERVE", "OVERWRITE", "NONE")
+
+class ResolveConflicts(StrEnum):
+    """UpdateAddon's ``resolveConflicts``: what happens to a field the cluster's owner changed [BC UpdateAddon]."""
+
+    PRESERVE = "PRESERVE"  # keep the owner's value
+    OVERWRITE = "OVERWRITE"  # reset it to the EKS default
+    NONE = "NONE"  # change nothing, and fail the update on a conflict
+
+
 MAX_NODEGROUP_PARALLELISM = 10
+E = TypeVar("E", bound=Enum)
 
 
 class InvalidUpgradeRequest(ValueError):
@@ -38,7 +48,7 @@ class UpgradeRequest:
     aws_conn_id: str = "aws_default"
     dry_run: bool = True
     ticket_id: str | None = None
-    addon_conflicts: str = "PRESERVE"
+    addon_conflicts: ResolveConflicts = ResolveConflicts.PRESERVE
     addon_version_policy: AddonVersionPolicy = AddonVersionPolicy.DEFAULT
     nodegroup_parallelism: int = 1
     force_node_drain: bool = False
@@ -93,26 +103,20 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _choice(choices: tuple[str, ...]):
-    def check(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
-        return value
-
-    return check
-
-
 def _parallelism(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NODEGROUP_PARALLELISM:
         raise ValueError(f"{value!r} is not a whole number from 1 to {MAX_NODEGROUP_PARALLELISM}")
     return value
 
 
-def _policy(value: Any) -> AddonVersionPolicy:
-    try:
-        return AddonVersionPolicy(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not one of {', '.join(p.value for p in AddonVersionPolicy)}") from None
+def _enum(kind: type[E]) -> Callable[[Any], E]:
+    def check(value: Any) -> E:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not one of {', '.join(member.value for member in kind)}") from None
+
+    return check
 
 
 def _check_ids(value: Any) -> tuple[str, ...]:
@@ -128,8 +132,8 @@ _CHECKS = {
     "aws_conn_id": _pattern(CONNECTION_ID, "an Airflow connection id"),
     "dry_run": _boolean,
     "ticket_id": _pattern(TICKET_ID, "a ticket id (letters, digits, '-', '_', '.'; up to 64 characters)"),
-    "addon_conflicts": _choice(RESOLVE_CONFLICTS),
-    "addon_version_policy": _policy,
+    "addon_conflicts": _enum(ResolveConflicts),
+    "addon_version_policy": _enum(AddonVersionPolicy),
     "nodegroup_parallelism": _parallelism,
     "force_node_drain": _boolean,
     "ignore_checks": _check_ids,
