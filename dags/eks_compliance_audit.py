@@ -80,13 +80,14 @@ def eks_compliance_audit() -> None:
         validate_filters(params["cluster_names"], params["checks"])
         clusters, unreachable = discover_clusters(audit_targets(params["targets"]), params["cluster_names"])
         context["ti"].xcom_push(key="unreachable", value=unreachable)
-        return clusters
+        return [cluster.to_dict() for cluster in clusters]
 
     @task(map_index_template="{{ task.op_kwargs['cluster']['cluster_name'] }}", max_active_tis_per_dagrun=16)
     def audit(cluster: dict) -> dict:
+        from eks_runbooks.core.audit.targets import ClusterRef
         from eks_runbooks.tasks.audit import audit_one_cluster
 
-        return audit_one_cluster(cluster, get_current_context()["params"]["checks"])
+        return audit_one_cluster(ClusterRef.from_dict(cluster), get_current_context()["params"]["checks"])
 
     @task
     def report(results: list[dict]) -> dict:

@@ -271,7 +271,7 @@ class AuditProbe:
     audits: list[ClusterAudit] = field(default_factory=list)
 
     def wrap(self, audit_one_cluster: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        def measured(ref: dict[str, str], checks: list[str]) -> dict[str, Any]:
+        def measured(ref: Any, checks: list[str]) -> dict[str, Any]:
             calls_before, kube_before = self.api_calls.copy(), self.meter.kube_total()
             clients_before, client_seconds_before = self.clients.created, self.clients.seconds
             start = time.perf_counter()
@@ -280,8 +280,8 @@ class AuditProbe:
             finally:
                 self.audits.append(
                     ClusterAudit(
-                        ref["cluster_name"],
-                        ref["aws_conn_id"],
+                        ref.cluster_name,
+                        ref.aws_conn_id,
                         time.perf_counter() - start,
                         self.api_calls - calls_before,
                         self.meter.kube_total() - kube_before,

@@ -18,6 +18,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from eks_runbooks.core.audit.compliance import apply_waivers, audit_cluster, load_audit_catalogue, parse_waivers
 from eks_runbooks.core.audit.report import audit_document, failures_to_notify, render_audit_html
+from eks_runbooks.core.audit.targets import AuditTarget, ClusterRef
 from eks_runbooks.core.clock import utc_now, utc_today
 from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION
 
@@ -30,7 +31,7 @@ class InvalidAuditInput(AirflowFailException):
     """Targets, filters or waivers are malformed; the message names the entry and key (not retried)."""
 
 
-def audit_targets(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def audit_targets(targets: Sequence[Mapping[str, Any]]) -> list[AuditTarget]:
     """The targets to audit: the param when given, else Variable ``eks_fleet``, else ``aws_default`` in its region."""
     from airflow.sdk import Variable
 
@@ -41,7 +42,7 @@ def audit_targets(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [_valid_target(index, target) for index, target in enumerate(targets)]
 
 
-def _valid_target(index: int, target: Any) -> dict[str, Any]:
+def _valid_target(index: int, target: Any) -> AuditTarget:
     if not isinstance(target, Mapping) or set(target) - {"aws_conn_id", "regions"}:
         raise InvalidAuditInput(f'targets[{index}] must be {{"aws_conn_id": ..., "regions": [...]}}, not {target!r}')
     conn_id, regions = target.get("aws_conn_id", "aws_default"), target.get("regions")
@@ -49,7 +50,7 @@ def _valid_target(index: int, target: Any) -> dict[str, Any]:
         raise InvalidAuditInput(f"targets[{index}].aws_conn_id {conn_id!r} is not an Airflow connection id")
     if not isinstance(regions, list) or not regions or not all(isinstance(r, str) and REGION.match(r) for r in regions):
         raise InvalidAuditInput(f"targets[{index}].regions {regions!r} is not a list of AWS regions")
-    return {"aws_conn_id": conn_id, "regions": list(dict.fromkeys(regions))}
+    return AuditTarget(conn_id, tuple(dict.fromkeys(regions)))
 
 
 def _default_region(conn_id: str) -> str:
@@ -72,35 +73,35 @@ def validate_filters(cluster_names: Sequence[str], checks: Sequence[str]) -> Non
 
 
 def discover_clusters(
-    targets: Sequence[Mapping[str, Any]], cluster_names: Sequence[str]
-) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    targets: Sequence[AuditTarget], cluster_names: Sequence[str]
+) -> tuple[list[ClusterRef], list[dict[str, str]]]:
     """(clusters to audit, targets that could not be listed) — one unreachable region never stops the rest."""
     from eks_runbooks.hooks.eks import EksRunbookHook
 
     clusters, unreachable = [], []
     for target in targets:
-        for region in target["regions"]:
+        for region in target.regions:
             try:
-                hook = EksRunbookHook(aws_conn_id=target["aws_conn_id"], region_name=region)
+                hook = EksRunbookHook(aws_conn_id=target.aws_conn_id, region_name=region)
                 names = hook.paginate("list_clusters", "clusters")
             except Exception as error:  # any failure of one target/region is reported, not fatal
                 unreachable.append(
                     {
-                        "aws_conn_id": target["aws_conn_id"],
+                        "aws_conn_id": target.aws_conn_id,
                         "region": region,
                         "error": f"{type(error).__name__}: {error}",
                     }
                 )
                 continue
             clusters += [
-                {"aws_conn_id": target["aws_conn_id"], "region": region, "cluster_name": name}
+                ClusterRef(target.aws_conn_id, region, name)
                 for name in sorted(names)
                 if not cluster_names or name in cluster_names
             ]
     return clusters, unreachable
 
 
-def audit_one_cluster(ref: Mapping[str, str], checks: Sequence[str]) -> dict[str, Any]:
+def audit_one_cluster(ref: ClusterRef, checks: Sequence[str]) -> dict[str, Any]:
     """One cluster's results (before waivers), shaped as the report's ``clusters`` entries."""
     from airflow.sdk import Variable
 
@@ -108,17 +109,17 @@ def audit_one_cluster(ref: Mapping[str, str], checks: Sequence[str]) -> dict[str
     from eks_runbooks.readers.audit_facts import gather_cluster_facts
 
     required = tuple(Variable.get("eks_required_tags", default=[], deserialize_json=True))
-    hook = EksRunbookHook(aws_conn_id=ref["aws_conn_id"], region_name=ref["region"])
-    facts = gather_cluster_facts(hook, ref["cluster_name"], required_tags=required)
+    hook = EksRunbookHook(aws_conn_id=ref.aws_conn_id, region_name=ref.region)
+    facts = gather_cluster_facts(hook, ref.cluster_name, required_tags=required)
     results = audit_cluster(facts, load_audit_catalogue(), only=checks or None)
     for source, error in facts.errors.items():
-        log.warning("Cluster %s: could not read %s (%s)", ref["cluster_name"], source, error)
+        log.warning("Cluster %s: could not read %s (%s)", ref.cluster_name, source, error)
     return {
-        "cluster": ref["cluster_name"],
-        "region": ref["region"],
+        "cluster": ref.cluster_name,
+        "region": ref.region,
         "account": facts.account or "unknown",
         "version": facts.cluster.get("version"),
-        "aws_conn_id": ref["aws_conn_id"],
+        "aws_conn_id": ref.aws_conn_id,
         "checks": [result.as_dict() for result in results],
     }
 
