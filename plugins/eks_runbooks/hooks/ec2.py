@@ -22,9 +22,8 @@ class Ec2NetworkHook(PaginatedReadsMixin, EC2Hook):
         - :class:`airflow.providers.amazon.aws.hooks.ec2.EC2Hook`
     """
 
-    def __init__(self, *args: Any, page_size: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, api_type="client_type", **kwargs)
-        self.page_size = page_size
 
     def describe_subnets(self, subnet_ids: list[str]) -> list[dict[str, Any]]:
         """

@@ -34,11 +34,6 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
         - :class:`airflow.providers.amazon.aws.hooks.eks.EksHook`
     """
 
-    def __init__(self, *args: Any, page_size: int | None = None, **kwargs: Any) -> None:
-        """:param page_size: items per page of every paginated read (``maxResults``); default: EKS's own."""
-        super().__init__(*args, **kwargs)
-        self.page_size = page_size
-
     @cached_property
     def waiter_path(self) -> Path:
         return WAITERS_FILE

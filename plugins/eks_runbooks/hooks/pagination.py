@@ -6,10 +6,16 @@ from typing import Any
 
 
 class PaginatedReadsMixin:
-    """``paginate`` over the hook's boto3 client, with an optional page size (``maxResults``/``MaxResults``)."""
+    """``paginate`` over the hook's boto3 client, with an optional page size (``maxResults``/``MaxResults``).
+
+    :param page_size: items per page of every paginated read; default: the service's own.
+    """
 
     conn: Any
-    page_size: int | None = None
+
+    def __init__(self, *args: Any, page_size: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.page_size = page_size
 
     def paginate(self, operation: str, result_key: str, **arguments: Any) -> list[Any]:
         """

@@ -31,7 +31,7 @@ from eks_runbooks.core.eks.updates import UpdateRef
 from eks_runbooks.hooks.eks import EksRunbookHook
 from eks_runbooks.operators.eks import EksUpdateFailedError, default_request_token, failure_message
 from eks_runbooks.runs.upgrade_context import AWS_RETRIES, hop_of, upgrade_request_of
-from eks_runbooks.triggers.eks import EksUpdatesTrigger, still_in_progress
+from eks_runbooks.triggers.eks import EksUpdatesTrigger, ended_updates, still_in_progress
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -135,8 +135,7 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         for _attempt in range(self.waiter_max_attempts):
             time.sleep(self.waiter_delay)
             statuses = self.hook.update_statuses(self.cluster_name, updates)
-            ended = [ref.to_dict() for ref, status in zip(updates, statuses, strict=True) if status != "InProgress"]
-            if ended:
+            if ended := ended_updates(updates, statuses):
                 return {"status": "success", "ended": ended}
         return {"status": "error", "message": still_in_progress(self.cluster_name, updates, self.waiter_max_attempts)}
 

@@ -87,15 +87,17 @@ class EksUpdatesTrigger(BaseTrigger):
                     raise
                 self.log.info("DescribeUpdate throttled for cluster %s; trying again", self.cluster_name)
                 continue
-            ended = [
-                ref.to_dict() for ref, status in zip(self.updates, statuses, strict=True) if status != "InProgress"
-            ]
-            if ended:
+            if ended := ended_updates(self.updates, statuses):
                 yield TriggerEvent({"status": "success", "ended": ended})
                 return
         yield TriggerEvent(
             {"status": "error", "message": still_in_progress(self.cluster_name, self.updates, self.waiter_max_attempts)}
         )
+
+
+def ended_updates(updates: list[UpdateRef], statuses: list[str]) -> list[dict[str, str]]:
+    """The updates no longer InProgress, as the ``ended`` entries of the event a wait fires."""
+    return [ref.to_dict() for ref, status in zip(updates, statuses, strict=True) if status != "InProgress"]
 
 
 def still_in_progress(cluster_name: str, updates: list[UpdateRef], attempts: int) -> str:
