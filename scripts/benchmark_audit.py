@@ -193,25 +193,27 @@ def cluster_spec(index: int, account: str) -> dict[str, Any]:
 class SandboxMeter:
     """WSGI middleware in front of the sandbox dispatcher: counts Kubernetes API requests and times the sandbox.
 
-    Kubernetes requests are counted by method and path with the cluster's endpoint id dropped
-    (``GET /apis/apps/v1``), so the counts add up across clusters. ``cpu_seconds`` is the CPU time the
+    Kubernetes requests are counted by method and path (``GET /apis/apps/v1``), so the counts add up across
+    clusters. ``cpu_seconds`` is the CPU time the
     server's threads spent answering requests (AWS and Kubernetes): the simulator's share of the process's CPU.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        from eks_sandbox.kube.api import CLUSTER_ENVIRON_KEY
+
         self.app = app
+        self._cluster_key = CLUSTER_ENVIRON_KEY
         self.kube_requests: Counter[str] = Counter()
         self.cpu_seconds = 0.0
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")  # before the dispatcher strips /k8s/<id> from it
         start = time.thread_time()
         body = list(self.app(environ, start_response))
         with self._lock:
             self.cpu_seconds += time.thread_time() - start
-            if path.startswith("/k8s/"):
-                self.kube_requests[f"{environ['REQUEST_METHOD']} /{path.split('/', 3)[3]}"] += 1
+            if self._cluster_key in environ:  # the dispatcher found a cluster's endpoint
+                self.kube_requests[f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}"] += 1
         return body
 
     def kube_total(self) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 import yaml
 
+from eks_sandbox import moto_compat
 from eks_sandbox.moto_compat import DEFAULT_ACCOUNT_ID
 from eks_sandbox.world import Sandbox
 
@@ -68,6 +69,7 @@ def load_fleet(sandbox: Sandbox, fleet: dict[str, Any]) -> dict[str, Any]:
         raise FleetError(None, "reading the fleet", ValueError(f"expected a mapping with 'accounts', got {fleet!r}"))
     with _step(None, "reading the accounts"):
         _check_versions_at_world_date(sandbox, fleet)
+    moto_compat.import_backends()
     built: list[dict[str, Any]] = []
     for account in fleet.get("accounts") or []:
         with _step(None, "reading the accounts"):
@@ -379,9 +381,8 @@ def _apply_kubernetes_objects(sandbox: Sandbox, aws: _AwsClients, cluster_name: 
     if not objects:
         return
     endpoint = aws.eks.describe_cluster(name=cluster_name)["cluster"]["endpoint"]
-    cluster_id = endpoint.rstrip("/").rpartition("/")[2]
     with sandbox.transaction():
-        kube = sandbox.kube_clusters[cluster_id]
+        kube = sandbox.kube_clusters.at_endpoint(endpoint)
         for obj in objects:
             with _step(cluster_name, f"Kubernetes object {_object_label(obj)}"):
                 kube.apply(obj)

@@ -65,6 +65,22 @@ def ec2_backend(account_id: str, region: str) -> Any:
     return ec2_backends[account_id][region]
 
 
+#: The moto services a fleet is built from: imported before building, never under the sandbox lock.
+FLEET_SERVICES = ("ec2", "iam", "kms", "sts")
+
+
+def import_backends(services: tuple[str, ...] = FLEET_SERVICES) -> None:
+    """Import moto's backends for ``services`` now (seconds, the first time in a process).
+
+    moto imports a service on its first request, which the sandbox serves under its lock: a fleet load would
+    hold every other client (even ``/_sandbox/health``) for as long as EC2's models take to import.
+    """
+    from moto.backends import get_backend
+
+    for service in services:
+        get_backend(service)
+
+
 def instance_type_info(instance_type: str) -> dict[str, Any] | None:
     """moto's copy of DescribeInstanceTypes for one type (vCPUs, memory, ENI and IP limits), or None."""
     from moto.ec2.models.instance_types import INSTANCE_TYPES

@@ -1,11 +1,13 @@
-"""One loopback port for the whole simulated fleet, plain HTTP and HTTPS alike.
+"""The simulated fleet's network face: one port for the AWS APIs, and one per cluster for its Kubernetes API.
 
-Each connection's first byte tells them apart: a TLS ClientHello starts with 0x16, which no HTTP method does.
-AWS SDKs, the AWS CLI and the control API speak plain HTTP; every cluster's Kubernetes API is HTTPS, as on EKS,
-with a certificate signed by the CA that DescribeCluster reports (``eks_sandbox.tls``), and, as on EKS, needs a
-bearer token. Requests are dispatched by what they are, the way the real endpoints would tell them apart:
+AWS SDKs, the AWS CLI and the control API speak plain HTTP to the server's port. Every cluster's Kubernetes API
+is HTTPS on a port of its own with no path (``eks_sandbox.endpoints``), as each EKS cluster has an endpoint of
+its own, with a certificate signed by the CA that DescribeCluster reports (``eks_sandbox.tls``), and, as on
+EKS, needs a bearer token. Each connection's first byte tells TLS from plain HTTP (a TLS ClientHello starts with
+0x16, which no HTTP method does), so a plain request to a cluster's port gets kube-apiserver's answer. Requests
+are dispatched by where they arrive and what they are, the way the real endpoints would tell them apart:
 
-- ``/k8s/<cluster id>/...`` — the Kubernetes API of one cluster (the ``endpoint`` DescribeCluster reports);
+- a cluster's port — the Kubernetes API of that cluster (the ``endpoint`` DescribeCluster reports);
 - ``/_sandbox/...`` — the sandbox's own control API (health, faults, clock, fleet loading);
 - SigV4-signed requests for service ``eks`` — the simulated EKS control plane;
 - every other AWS request — moto.
@@ -32,13 +34,16 @@ from werkzeug.wrappers import Response
 from eks_sandbox import moto_compat
 from eks_sandbox.control import make_control_app
 from eks_sandbox.eks.api import make_eks_app
+from eks_sandbox.endpoints import ClusterListeners
 from eks_sandbox.faults import ErrorFault
-from eks_sandbox.kube.api import make_kube_app
+from eks_sandbox.kube.api import CLUSTER_ENVIRON_KEY, make_kube_app
+from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.world import Sandbox
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-KUBE_PREFIX = "/k8s/"
+#: The local port a request arrived on (set by the request handler): which cluster's endpoint, if any.
+LOCAL_PORT_KEY = "eks_sandbox.local_port"
 CONTROL_PREFIX = "/_sandbox"
 #: Kubernetes paths EKS serves without authentication (ClusterRole system:public-info-viewer).
 PUBLIC_KUBE_PATHS = frozenset({"version", "healthz", "livez", "readyz"})
@@ -61,31 +66,27 @@ class SandboxDispatcher:
         self.moto_app = DomainDispatcherApplication(create_backend_app)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        cluster = self.sandbox.kube_clusters.at_port(environ.get(LOCAL_PORT_KEY, 0))
+        if cluster is not None:
+            return self._kubernetes(cluster, environ, start_response)
         path = environ.get("PATH_INFO", "")
-        if path.startswith(KUBE_PREFIX):
-            return self._kubernetes(environ, start_response)
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             return self.control_app(environ, start_response)
         return self._aws(environ, start_response)
 
-    def _kubernetes(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        cluster_id, _, rest = environ["PATH_INFO"][len(KUBE_PREFIX) :].partition("/")
+    def _kubernetes(
+        self, cluster: KubeCluster, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         if environ.get("wsgi.url_scheme") != "https":
             # What kube-apiserver (Go's HTTP server) answers a plain-HTTP request on its TLS port.
             return Response("Client sent an HTTP request to an HTTPS server.\n", 400, mimetype="text/plain")(
                 environ, start_response
             )
         with self.sandbox.transaction():
-            cluster = self.sandbox.kube_clusters.get(cluster_id)
-            if cluster is None:
-                message = f"no simulated cluster has endpoint id {cluster_id!r} (deleted, or the sandbox restarted?)"
-                return _kube_status(404, "NotFound", message)(environ, start_response)
-            if rest.strip("/") not in PUBLIC_KUBE_PATHS and not _bearer_token(environ):
+            if environ.get("PATH_INFO", "").strip("/") not in PUBLIC_KUBE_PATHS and not _bearer_token(environ):
                 # EKS's answer to a request without a token (or with one it cannot authenticate).
                 return _kube_status(401, "Unauthorized", "Unauthorized")(environ, start_response)
-            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + KUBE_PREFIX + cluster_id
-            environ["PATH_INFO"] = "/" + rest
-            environ["eks_sandbox.kube_cluster"] = cluster
+            environ[CLUSTER_ENVIRON_KEY] = cluster
             return list(self.kube_app(environ, start_response))
 
     def _aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -124,6 +125,7 @@ class _RequestHandler(WSGIRequestHandler):
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
+        environ[LOCAL_PORT_KEY] = self.connection.getsockname()[1]
         if isinstance(self.connection, ssl.SSLSocket):
             environ["wsgi.url_scheme"] = "https"
         return environ
@@ -205,6 +207,8 @@ class SandboxServer:
         self.url = f"http://{host}:{self._server.server_port}"
         # Cluster endpoints must be reachable by clients: in a container network that is not the bind address.
         sandbox.base_url = (advertise_url or self.url).rstrip("/")
+        self._listeners = ClusterListeners(host, self._server.process_request)
+        sandbox.kube_clusters.serve_with(self._listeners, advertise_host or host)
 
     def start(self) -> SandboxServer:
         # A short poll interval makes stop() quick (tests start and stop a server per test).
@@ -215,6 +219,7 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
+        self._listeners.stop()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

@@ -13,15 +13,14 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from eks_sandbox.clock import SimClock
+from eks_sandbox.endpoints import KubeEndpoints
 from eks_sandbox.faults import FaultInjector
 from eks_sandbox.tls import CertificateAuthority
 
 if TYPE_CHECKING:
     from eks_sandbox.eks.backend import EksBackend
-    from eks_sandbox.kube.cluster import KubeCluster
 
 #: include/ at the root of a source checkout; overridable for installed copies (EKS_SANDBOX_INCLUDE).
 DEFAULT_INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
@@ -47,10 +46,10 @@ class Sandbox:
         self.clock = SimClock(time_scale=time_scale, start=world_start(start) if start is not None else None)
         self.include_dir = include_dir or include_dir_from_env()
         self.faults = FaultInjector()
-        #: Kubernetes API of each cluster, by the opaque id that appears in the cluster's endpoint.
-        self.kube_clusters: dict[str, KubeCluster] = {}
-        #: Base URL of the AWS APIs (``http://127.0.0.1:5055``); set by the server before use. The same port
-        #: serves every cluster's Kubernetes API over HTTPS (``kube_endpoint``).
+        #: Kubernetes API of each cluster, by the opaque id EKS gives the cluster; each is served on a port of
+        #: its own once a server runs (``kube_endpoint``).
+        self.kube_clusters = KubeEndpoints()
+        #: Base URL of the AWS APIs (``http://127.0.0.1:5055``); set by the server before use.
         self.base_url = "http://127.0.0.1:5055"
         #: The CA that signs the server's certificate: DescribeCluster's ``certificateAuthority.data``.
         self.tls = CertificateAuthority.generate()
@@ -61,9 +60,8 @@ class Sandbox:
         self.eks: EksBackend = EksBackend(self)
 
     def kube_endpoint(self, cluster_id: str) -> str:
-        """The Kubernetes API endpoint that DescribeCluster reports for a cluster: HTTPS, on the AWS APIs' port."""
-        base = urlsplit(self.base_url)._replace(scheme="https").geturl().rstrip("/")
-        return f"{base}/k8s/{cluster_id}"
+        """The Kubernetes API endpoint that DescribeCluster reports for a cluster: HTTPS, its own port, no path."""
+        return self.kube_clusters.endpoint(cluster_id)
 
     def advance(self) -> None:
         """Apply every simulated transition that is due at the current simulated time."""

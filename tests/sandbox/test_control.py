@@ -126,7 +126,7 @@ def test_fleet_endpoint_loads_a_fleet_into_the_running_sandbox(sandbox):
     status, summary = control(sandbox, "POST", "/fleet", SMALL_FLEET)
     assert status == 201
     assert [(c["name"], c["version"]) for c in summary["clusters"]] == [("rehearsal", "1.31")]
-    assert summary["clusters"][0]["endpoint"].startswith(sandbox.base_url.replace("http://", "https://", 1) + "/k8s/")
+    assert summary["clusters"][0]["endpoint"] == eks(sandbox).describe_cluster(name="rehearsal")["cluster"]["endpoint"]
     assert eks(sandbox).list_clusters()["clusters"] == ["rehearsal"]
     assert (
         eks(sandbox).describe_nodegroup(clusterName="rehearsal", nodegroupName="general")["nodegroup"]["status"]

@@ -129,10 +129,11 @@ def test_addon_catalogue_names_default_versions(sandbox_process):
         assert len(defaults) == 1, f"{addon['addonName']} has {len(defaults)} default versions for 1.32"
 
 
-def test_the_cluster_endpoint_is_https_on_the_cli_port_and_verifies_with_the_reported_ca(sandbox_process):
+def test_the_cluster_endpoint_is_https_on_its_own_port_and_verifies_with_the_reported_ca(sandbox_process):
     cluster = json.loads(aws(sandbox_process, "eks", "describe-cluster", "--name", "payments-prod").stdout)["cluster"]
-    endpoint = urlsplit(cluster["endpoint"])
-    assert endpoint.scheme == "https" and endpoint.netloc == urlsplit(sandbox_process).netloc
+    endpoint, aws_apis = urlsplit(cluster["endpoint"]), urlsplit(sandbox_process)
+    assert endpoint.scheme == "https" and endpoint.hostname == aws_apis.hostname and endpoint.path == ""
+    assert endpoint.port != aws_apis.port
     trusted = ssl.create_default_context(cadata=base64.b64decode(cluster["certificateAuthority"]["data"]).decode())
     with urllib.request.urlopen(f"{cluster['endpoint']}/version", context=trusted, timeout=30) as response:
         assert json.load(response)["minor"] == "32"  # public: no token needed
@@ -169,6 +170,11 @@ def test_kubectl_lists_the_nodes_of_a_demo_cluster_at_its_version(sandbox_proces
         ["kubectl", "get", "nodes"], capture_output=True, text=True, env=env, timeout=60, check=True
     ).stdout
     assert "Ready" in table and "v1.32." in table
+    # The endpoint has no path, so kubectl's absolute paths reach the API server itself.
+    raw = subprocess.run(
+        ["kubectl", "get", "--raw", "/version"], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    assert json.loads(raw.stdout)["minor"] == "32"
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")

@@ -1,6 +1,6 @@
 """The HTTP face of a ``KubeCluster``: kube-apiserver's REST paths, verbs, errors and content types.
 
-The sandbox dispatcher mounts this app at ``/k8s/<cluster_id>`` (``SCRIPT_NAME``), holds the sandbox lock,
+The sandbox dispatcher serves this app on the cluster's own port (its endpoint), holds the sandbox lock,
 applies due transitions, and passes the cluster in ``environ["eks_sandbox.kube_cluster"]``. Any bearer token
 is accepted: authentication is not what runbooks rehearse against the simulator.
 """

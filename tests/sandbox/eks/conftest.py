@@ -39,7 +39,7 @@ class SimulatedFleet:
 
     def kube(self, cluster_name: str) -> Any:
         endpoint = self.eks.describe_cluster(name=cluster_name)["cluster"]["endpoint"]
-        return self.sandbox.kube_clusters[endpoint.rpartition("/")[2]]
+        return self.sandbox.kube_clusters.at_endpoint(endpoint)
 
     def client(self, service: str, region: str = REGION, **options: Any) -> Any:
         return boto3.client(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -26,10 +27,11 @@ def test_create_cluster_is_creating_then_active_after_the_create_duration(simula
     simulated_fleet.sandbox.clock.skip(timedelta(minutes=1, seconds=1))
     cluster = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]
     assert cluster["status"] == "ACTIVE"
-    cluster_id = cluster["endpoint"].rpartition("/")[2]
-    assert cluster["endpoint"] == simulated_fleet.sandbox.kube_endpoint(cluster_id)
+    cluster_id = cluster["identity"]["oidc"]["issuer"].rpartition("/")[2].lower()
     assert len(cluster_id) == 32
     assert cluster["identity"]["oidc"]["issuer"] == f"https://oidc.eks.us-east-1.amazonaws.com/id/{cluster_id.upper()}"
+    assert cluster["endpoint"] == simulated_fleet.sandbox.kube_endpoint(cluster_id)
+    assert urlsplit(cluster["endpoint"]).path == ""  # as on EKS: clients build absolute paths on it
     assert cluster["platformVersion"].startswith("eks.")
     assert simulated_fleet.sandbox.kube_clusters[cluster_id].version == "1.31"
 
@@ -186,7 +188,9 @@ def test_delete_cluster_is_refused_with_deletion_protection_or_node_groups(simul
     assert _error(excinfo)[0] == "ResourceInUseException"
     simulated_fleet.eks.delete_fargate_profile(clusterName="prod", fargateProfileName="batch")
     simulated_fleet.sandbox.settle()
-    cluster_id = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["endpoint"].rpartition("/")[2]
+    issuer = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]["identity"]["oidc"]["issuer"]
+    cluster_id = issuer.rpartition("/")[2].lower()
+    assert cluster_id in simulated_fleet.sandbox.kube_clusters
     assert simulated_fleet.eks.delete_cluster(name="prod")["cluster"]["status"] == "DELETING"
     simulated_fleet.sandbox.settle()
     assert simulated_fleet.eks.list_clusters()["clusters"] == []

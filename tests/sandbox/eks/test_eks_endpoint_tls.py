@@ -1,4 +1,4 @@
-"""A cluster's endpoint as DescribeCluster reports it: HTTPS on the AWS APIs' own port, signed by the reported CA."""
+"""A cluster's endpoint as DescribeCluster reports it: HTTPS on its own port, no path, signed by the reported CA."""
 
 from __future__ import annotations
 
@@ -19,17 +19,17 @@ def _trusting(cluster: dict) -> ssl.SSLContext:
     return ssl.create_default_context(cadata=pem)
 
 
-def test_the_endpoint_is_https_on_the_port_that_serves_the_aws_apis_over_http(simulated_fleet):
+def test_the_endpoint_is_https_on_a_port_of_its_own_with_no_path(simulated_fleet):
     simulated_fleet.create_cluster()
-    cluster = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]  # boto3, plain HTTP, this very port
+    cluster = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]  # boto3, plain HTTP
     endpoint, aws = urlsplit(cluster["endpoint"]), urlsplit(simulated_fleet.url)
     assert (endpoint.scheme, aws.scheme) == ("https", "http")
-    assert (endpoint.hostname, endpoint.port) == (aws.hostname, aws.port)
+    assert endpoint.hostname == aws.hostname and endpoint.port != aws.port and endpoint.path == ""
     assert simulated_fleet.sandbox.base_url == simulated_fleet.url
     request = urllib.request.Request(cluster["endpoint"] + "/api/v1/nodes", headers={"Authorization": "Bearer t"})
     with urllib.request.urlopen(request, context=_trusting(cluster)) as response:
         assert json.load(response)["kind"] == "NodeList"
-    assert simulated_fleet.ec2.describe_vpcs()["Vpcs"]  # moto, over HTTP, still on the same port
+    assert simulated_fleet.ec2.describe_vpcs()["Vpcs"]  # moto, over HTTP, on the AWS APIs' port
 
 
 def test_the_served_certificate_validates_against_describe_clusters_ca_for_127_0_0_1(simulated_fleet):

@@ -50,15 +50,6 @@ def test_discovery_is_not_public(kube):
     assert _refused(kube, "/apis", token=None).code == 401
 
 
-def test_an_unknown_cluster_id_is_not_found_whatever_the_token(kube):
-    other = kube.url.rpartition("/")[0] + "/no-such-cluster"
-    for headers in ({}, {"Authorization": "Bearer t"}):
-        with pytest.raises(urllib.error.HTTPError) as missing:
-            request = urllib.request.Request(other + "/version", headers=headers)
-            urllib.request.urlopen(request, context=kube.ssl_context)
-        assert missing.value.code == 404 and json.load(missing.value)["reason"] == "NotFound"
-
-
 def test_a_client_that_does_not_trust_the_sandbox_ca_fails_verification(kube):
     untrusting = ssl.create_default_context()  # the system's CAs only
     with pytest.raises(urllib.error.URLError) as failed:
