@@ -29,7 +29,10 @@ def make_control_app(sandbox: Sandbox) -> Callable[..., Iterable[bytes]]:
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        route = (request.method, request.path.removeprefix("/_sandbox").rstrip("/") or "/")
+        path = request.path.removeprefix("/_sandbox")
+        # A trailing slash is forgiven, except on DELETE: `DELETE /faults/` (an empty rule id) must not clear
+        # every rule as `DELETE /faults` does.
+        route = (request.method, (path if request.method == "DELETE" else path.rstrip("/")) or "/")
         try:
             response = _dispatch(sandbox, route, request)
         except FleetError as error:

@@ -121,6 +121,8 @@ def test_delete_faults_removes_every_rule(sandbox):
     assert len(control(sandbox, "GET", "/faults")[1]["faults"]) == 2
     with pytest.raises(ClientError):
         eks.list_clusters()
+    assert control(sandbox, "DELETE", "/faults/")[0] == 404  # an empty rule id removes nothing
+    assert len(control(sandbox, "GET", "/faults")[1]["faults"]) == 2
     assert control(sandbox, "DELETE", "/faults") == (200, {"cleared": True})
     assert control(sandbox, "GET", "/faults") == (200, {"faults": []})
     assert eks.list_clusters()["clusters"] == []
