@@ -162,3 +162,17 @@ def test_a_fixed_cluster_upgrades_without_force_once_insights_refresh(simulated_
     _refresh(simulated_fleet)
     update = simulated_fleet.eks.update_cluster_version(name="prod", version="1.33")["update"]
     assert update["status"] == "InProgress"
+
+
+def test_demo_fleet_insights_warn_of_amazon_linux_2_on_analytics_staging_and_block_nothing(demo_fleet):
+    import boto3
+
+    eks = boto3.client("eks", endpoint_url=demo_fleet.base_url, region_name="us-east-1")
+    statuses = {
+        cluster: {i["name"]: i["insightStatus"]["status"] for i in eks.list_insights(clusterName=cluster)["insights"]}
+        for cluster in ("payments-prod", "analytics-staging")
+    }
+    assert set(statuses["payments-prod"].values()) == {"PASSING"}
+    # AL2 node group "workers" on 1.31: 1.32 still has AL2 AMIs, 1.33 has none — a warning for the next hop.
+    assert statuses["analytics-staging"].pop("Amazon Linux 2 compatibility") == "WARNING"
+    assert set(statuses["analytics-staging"].values()) == {"PASSING"}
