@@ -10,9 +10,11 @@ Checks, each evaluated against the *next* Kubernetes minor (what an upgrade woul
 - cluster health issues;
 - Amazon Linux 2 compatibility: managed node groups on AL2 AMI types, which EKS does not publish after 1.32.
 
-Names, descriptions, reasons, recommendations and additionalInfo links follow the user guide's ListInsights and
-DescribeInsight examples [awsdocs/amazon-eks-user-guide latest/ug/clusters/cluster-insights.adoc @181a2b8]. A
-status of ERROR means the next minor (N+1) is affected, WARNING a later one (N+2 or more) [same page].
+Names, descriptions and PASSING reasons follow the user guide's ListInsights example, recommendations and
+additionalInfo links its DescribeInsight examples (deprecated APIs, kubelet skew) [awsdocs/amazon-eks-user-guide
+latest/ug/clusters/cluster-insights.adoc @181a2b8]; the other insights' links name the user guide's page on the
+matter (UNCONFIRMED). A status of ERROR means the next minor (N+1) is affected, WARNING a later one (N+2 or more)
+[same page].
 MISCONFIGURATION insights concern EKS Hybrid Nodes only and ROLLBACK_READINESS ones a rollback: the sandbox
 simulates neither, so it has no insights of those categories.
 
