@@ -1,7 +1,8 @@
 """Loading the plain-data catalogues the simulated EKS runs on.
 
 - ``include/eks/kubernetes-versions.yaml``: the version calendar (which versions exist, their support windows);
-- ``include/eks/addons.yaml``: managed add-ons (versions, compatibilities, defaults, workloads, schemas);
+- ``include/eks/addons.yaml``: the add-on catalogue (every add-on EKS publishes that it knows: versions,
+  compatibilities, defaults, and for those the sandbox runs, workloads and schemas);
 - ``include/sandbox/timings.yaml``: how long each simulated operation takes.
 
 The same YAML files are read by the runbooks' domain core, so everything EKS-specific lives there, not here.
@@ -228,32 +229,34 @@ def load_calendar(path: Path) -> VersionCalendar:
 
 def load_addons(path: Path) -> AddonCatalogue:
     data = yaml.safe_load(path.read_text())
-    addons = {
-        name: AddonSpec(
-            name=name,
-            type=spec["type"],
-            publisher=spec["publisher"],
-            owner=spec["owner"],
-            namespace=spec["namespace"],
-            one_minor_version_at_a_time=bool(spec["one_minor_version_at_a_time"]),
-            update_after_nodegroups=bool(spec.get("update_after_nodegroups", False)),
-            requires_iam_permissions=bool(spec["requires_iam_permissions"]),
-            iam_service_account=spec.get("iam_service_account"),
-            versions=tuple(
-                AddonVersion(
-                    version=v["version"],
-                    cluster_versions=tuple(str(c) for c in v["cluster_versions"]),
-                    default_for=tuple(str(c) for c in v["default_for"]),
-                )
-                for v in spec["versions"]
-            ),
-            workloads=tuple(spec["workloads"]),
-            pod_identity=tuple(spec.get("pod_identity") or ()),
-            configuration_schema=spec.get("configuration_schema") or {},
-        )
-        for name, spec in data["addons"].items()
-    }
+    addons = {name: _addon_spec(name, spec) for name, spec in data["addons"].items()}
     return AddonCatalogue(addons=addons, bootstrap_self_managed=tuple(data.get("bootstrap_self_managed", ())))
+
+
+def _addon_spec(name: str, spec: dict[str, Any]) -> AddonSpec:
+    """One catalogue entry; the rule and workload fields are optional (catalogue-only add-ons run nothing)."""
+    return AddonSpec(
+        name=name,
+        type=spec["type"],
+        publisher=spec["publisher"],
+        owner=spec["owner"],
+        namespace=spec["namespace"],
+        one_minor_version_at_a_time=bool(spec.get("one_minor_version_at_a_time", False)),
+        update_after_nodegroups=bool(spec.get("update_after_nodegroups", False)),
+        requires_iam_permissions=bool(spec["requires_iam_permissions"]),
+        iam_service_account=spec.get("iam_service_account"),
+        versions=tuple(
+            AddonVersion(
+                version=v["version"],
+                cluster_versions=tuple(str(c) for c in v["cluster_versions"]),
+                default_for=tuple(str(c) for c in v["default_for"]),
+            )
+            for v in spec["versions"]
+        ),
+        workloads=tuple(spec.get("workloads") or ()),
+        pod_identity=tuple(spec.get("pod_identity") or ()),
+        configuration_schema=spec.get("configuration_schema") or {},
+    )
 
 
 def load_timings(path: Path) -> Timings:

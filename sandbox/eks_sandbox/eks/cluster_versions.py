@@ -1,5 +1,5 @@
-"""Control-plane versions: UpdateClusterVersion (upgrade one minor, or roll back within 7 days) and
-DescribeClusterVersions."""
+"""Control-plane versions: UpdateClusterVersion (upgrade one minor, or roll back within 7 days; refused while an
+upgrade insight is in ERROR unless ``force``) and DescribeClusterVersions."""
 
 from __future__ import annotations
 
@@ -110,6 +110,10 @@ def _start_version_update(request: Request, cluster: Cluster, params: dict[str, 
         raise invalid_parameter("rollbackConfig.timeoutMinutes must be between 120 and 10080")
     if update_type == "VersionUpdate":
         _check_kubelet_skew(cluster, target)
+        if not params.get("force"):
+            from eks_sandbox.eks.insights import refuse_blocked_upgrade
+
+            refuse_blocked_upgrade(request, cluster, target)
     _check_free_ips(request, cluster)
 
     return _begin_version_update(backend, cluster, update_type, target, request.now)

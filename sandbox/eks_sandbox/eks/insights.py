@@ -7,7 +7,16 @@ Checks, each evaluated against the *next* Kubernetes minor (what an upgrade woul
 - kube-proxy version skew (never newer than the API server, at most 3 minors older
   [kubernetes.io/releases/version-skew-policy]);
 - EKS add-on version compatibility with the next version (``include/eks/addons.yaml``);
-- cluster health issues.
+- cluster health issues;
+- Amazon Linux 2 compatibility: managed node groups on AL2 AMI types, which EKS does not publish after 1.32.
+
+Names, descriptions and PASSING reasons follow the user guide's ListInsights example, recommendations and
+additionalInfo links its DescribeInsight examples (deprecated APIs, kubelet skew) [awsdocs/amazon-eks-user-guide
+latest/ug/clusters/cluster-insights.adoc @181a2b8]; the other insights' links name the user guide's page on the
+matter (UNCONFIRMED). A status of ERROR means the next minor (N+1) is affected, WARNING a later one (N+2 or more)
+[same page].
+MISCONFIGURATION insights concern EKS Hybrid Nodes only and ROLLBACK_READINESS ones a rollback: the sandbox
+simulates neither, so it has no insights of those categories.
 
 Insights refresh on their own every 24 hours [BC] (here: lazily, on the first read after 24 simulated hours or
 after the cluster's version changed) and on StartInsightsRefresh, which takes ``insights_refresh`` minutes.
@@ -23,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from eks_sandbox.eks.catalogue import minor_of, minor_version
 from eks_sandbox.eks.cluster_versions import kubelet_skew_limit
 from eks_sandbox.eks.clusters import Cluster
-from eks_sandbox.eks.errors import not_found
+from eks_sandbox.eks.errors import EksError, not_found
+from eks_sandbox.eks.nodegroups import LAST_AL2_MINOR
 from eks_sandbox.eks.operations import Request, operation, paginate
 
 if TYPE_CHECKING:
@@ -32,6 +42,7 @@ if TYPE_CHECKING:
 AUTOMATIC_REFRESH = timedelta(hours=24)
 USAGE_WINDOW = timedelta(days=30)
 CATEGORY = "UPGRADE_READINESS"
+UPDATE_CLUSTER_DOCS = "https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html"
 
 
 @dataclass
@@ -54,6 +65,7 @@ def _insight(
     recommendation: str,
     status: str,
     reason: str,
+    additional_info: dict[str, str],
     **extra: Any,
 ) -> dict[str, Any]:
     return {
@@ -64,7 +76,7 @@ def _insight(
         "description": description,
         "insightStatus": {"status": status, "reason": reason},
         "recommendation": recommendation,
-        "additionalInfo": {},
+        "additionalInfo": additional_info,
         "resources": extra.pop("resources", []),
         "categorySpecificSummary": extra.pop("summary", {}),
     }
@@ -113,7 +125,12 @@ def _deprecated_apis(cluster: Cluster, now: datetime) -> dict[str, Any]:
         "Deprecated API usage detected within last 30 days."
         if details
         else "No deprecated API usage detected within the last 30 days.",
-        summary={"deprecationDetails": details},
+        {
+            "EKS update cluster documentation": UPDATE_CLUSTER_DOCS,
+            f"Kubernetes v{next_version} deprecation guide": "https://kubernetes.io/docs/reference/using-api/"
+            f"deprecation-guide/#v1-{upcoming[1]}",
+        },
+        summary={"deprecationDetails": details, "addonCompatibilityDetails": []},
     )
 
 
@@ -149,10 +166,16 @@ def _kubelet_skew(cluster: Cluster) -> dict[str, Any]:
         cluster,
         "kubelet-version-skew",
         "Kubelet version skew",
-        "Checks for kubelet versions of worker nodes in the cluster to see if upgrade would cause unsupported skew.",
+        "Checks for kubelet versions of worker nodes in the cluster to see if upgrade would cause non compliance "
+        "with supported Kubernetes kubelet version skew policy.",
         "Upgrade your worker nodes to match the Kubernetes version of your cluster control plane.",
         worst,
         reasons[worst],
+        {
+            "Kubelet version skew policy": "https://kubernetes.io/releases/version-skew-policy/#kubelet",
+            "Updating a managed node group": "https://docs.aws.amazon.com/eks/latest/userguide/"
+            "update-managed-node-group.html",
+        },
         resources=resources,
     )
 
@@ -169,7 +192,7 @@ def _kube_proxy_skew(cluster: Cluster) -> dict[str, Any]:
         elif proxy_minor < minor_of(cluster.version):
             status, reason = "WARNING", f"kube-proxy {image.rpartition(':')[2]} is older than the control plane."
         else:
-            reason = "kube-proxy matches the control plane version."
+            reason = "kube-proxy versions match the cluster control plane version."
         if status != "PASSING":
             resources.append(
                 {
@@ -181,10 +204,15 @@ def _kube_proxy_skew(cluster: Cluster) -> dict[str, Any]:
         cluster,
         "kube-proxy-version-skew",
         "kube-proxy version skew",
-        "Checks version of kube-proxy in cluster to see if upgrade would cause unsupported skew.",
+        "Checks version of kube-proxy in cluster to see if upgrade would cause non compliance with supported "
+        "Kubernetes kube-proxy version skew policy.",
         "Update kube-proxy to a version compatible with the control plane and the kubelets.",
         status,
         reason,
+        {
+            "Kubernetes version skew policy": "https://kubernetes.io/releases/version-skew-policy/#kube-proxy",
+            "Updating kube-proxy": "https://docs.aws.amazon.com/eks/latest/userguide/managing-kube-proxy.html",
+        },
         resources=resources,
     )
 
@@ -205,14 +233,15 @@ def _addon_compatibility(backend: EksBackend, cluster: Cluster) -> dict[str, Any
     return _insight(
         cluster,
         "addon-version-compatibility",
-        "Amazon EKS add-on version compatibility",
-        f"Checks version of installed EKS add-ons to ensure they are compatible with Kubernetes v{upcoming}.",
+        "EKS add-on version compatibility",
+        "Checks version of installed EKS add-ons to ensure they are compatible with the next version of Kubernetes. ",
         f"Upgrade the EKS add-ons to versions compatible with Kubernetes v{upcoming} (see compatibleVersions).",
         "ERROR" if incompatible else "PASSING",
         f"Add-ons not compatible with v{upcoming}: {', '.join(incompatible)}."
         if incompatible
-        else "All installed add-ons have a version compatible with the next Kubernetes version.",
-        summary={"addonCompatibilityDetails": details},
+        else "All installed EKS add-on versions are compatible with next Kubernetes version.",
+        {"Updating an Amazon EKS add-on": "https://docs.aws.amazon.com/eks/latest/userguide/updating-an-add-on.html"},
+        summary={"deprecationDetails": [], "addonCompatibilityDetails": details},
     )
 
 
@@ -222,10 +251,53 @@ def _cluster_health(cluster: Cluster) -> dict[str, Any]:
         cluster,
         "cluster-health",
         "Cluster health issues",
-        "Checks for any cluster health issues that prevent successful upgrade to the next Kubernetes version.",
+        "Checks for any cluster health issues that prevent successful upgrade to the next Kubernetes version on EKS.",
         "Resolve the cluster health issues reported in DescribeCluster health.",
         "ERROR" if issues else "PASSING",
         "; ".join(i["message"] for i in issues) if issues else "No cluster health issues detected.",
+        {"EKS cluster health": "https://docs.aws.amazon.com/eks/latest/userguide/troubleshooting.html"},
+    )
+
+
+def _amazon_linux_2(cluster: Cluster) -> dict[str, Any]:
+    """Managed node groups on AL2 AMI types: ERROR when the next minor has no AL2 AMIs (EKS publishes none after
+    1.32 [UG eks-ami-build-scripts; include/eks/node-amis.yaml]), WARNING while a later minor is the first without
+    them (the N+2 rule of the insight statuses). The insight's name is UNCONFIRMED (AWS documents no list of
+    insight names)."""
+    upcoming = minor_of(cluster.version) + 1
+    on_al2 = sorted(
+        (ng for ng in cluster.nodegroups.values() if ng.ami_type.startswith("AL2_")), key=lambda ng: ng.name
+    )
+    status = "PASSING"
+    if on_al2:
+        status = "ERROR" if upcoming > LAST_AL2_MINOR else "WARNING"
+    reasons = {
+        "PASSING": "No managed node groups use Amazon Linux 2 AMIs.",
+        "WARNING": f"Managed node groups use Amazon Linux 2 AMIs, which Amazon EKS does not publish after Kubernetes "
+        f"1.{LAST_AL2_MINOR}.",
+        "ERROR": f"Managed node groups use Amazon Linux 2 AMIs, which Amazon EKS does not publish for Kubernetes "
+        f"v{minor_version(upcoming)}.",
+    }
+    resources = [
+        {"insightStatus": {"status": status, "reason": f"{ng.name} uses {ng.ami_type}"}, "arn": ng.arn} for ng in on_al2
+    ]
+    return _insight(
+        cluster,
+        "amazon-linux-2-compatibility",
+        "Amazon Linux 2 compatibility",
+        "Checks for managed node groups using Amazon Linux 2 AMIs, which are not published for Kubernetes versions "
+        f"after 1.{LAST_AL2_MINOR}.",
+        "Migrate the node groups to Amazon Linux 2023 or Bottlerocket AMIs before upgrading to Kubernetes "
+        f"1.{LAST_AL2_MINOR + 1}.",
+        status,
+        reasons[status],
+        {
+            "Upgrade from Amazon Linux 2 to Amazon Linux 2023": "https://docs.aws.amazon.com/eks/latest/userguide/"
+            "al2023.html",
+            "Amazon EKS AMI deprecation FAQs": "https://docs.aws.amazon.com/eks/latest/userguide/"
+            "eks-ami-deprecation-faqs.html",
+        },
+        resources=resources,
     )
 
 
@@ -239,6 +311,7 @@ def refresh(backend: EksBackend, cluster: Cluster, at: datetime) -> InsightsStat
         _kube_proxy_skew(cluster),
         _addon_compatibility(backend, cluster),
         _cluster_health(cluster),
+        _amazon_linux_2(cluster),
     ):
         status = insight["insightStatus"]["status"]
         previous = state.transitions.get(insight["id"])
@@ -261,6 +334,34 @@ def current_insights(request: Request, cluster: Cluster) -> InsightsState:
     ):
         state = refresh(request.backend, cluster, request.now)
     return state
+
+
+def upgrade_blockers(request: Request, cluster: Cluster, target: str) -> list[dict[str, Any]]:
+    """The UPGRADE_READINESS insights in ERROR for ``target``, as last refreshed: what UpdateClusterVersion refuses
+    to upgrade past without ``force``. EKS reads the insights it has (refreshed every 24 hours or on request), so a
+    fix shows only after a refresh [UG clusters/cluster-insights.adoc]."""
+    return [
+        insight
+        for insight in current_insights(request, cluster).insights.values()
+        if insight["category"] == CATEGORY
+        and insight["kubernetesVersion"] == target
+        and insight["insightStatus"]["status"] == "ERROR"
+    ]
+
+
+def refuse_blocked_upgrade(request: Request, cluster: Cluster, target: str) -> None:
+    """InvalidStateException while an upgrade insight for ``target`` is in ERROR (UpdateClusterVersion without
+    ``force``), with the message EKS sends (hashicorp/terraform-provider-aws#42031; launched 2025-03-27,
+    aws/containers-roadmap#2570). AWS paused the enforcement the next day and documents it as "temporarily rolled
+    back" [UG cluster-insights.adoc @181a2b8]; the sandbox enforces it, so a rehearsal meets the stricter EKS."""
+    blockers = upgrade_blockers(request, cluster, target)
+    if blockers:
+        raise EksError(
+            "InvalidStateException",
+            400,
+            "Upgrade readiness issues detected. Call the EKS ListInsights API to view upgrade blocking issues "
+            "detected by EKS. Pass the force flag to override upgrade readiness errors and proceed with upgrade.",
+        )
 
 
 _SUMMARY_KEYS = (

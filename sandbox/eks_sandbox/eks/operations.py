@@ -86,7 +86,7 @@ class Request:
 
 def paginate(items: Sequence[Any], params: dict[str, Any], default_max: int = 100) -> tuple[list[Any], str | None]:
     """One page of ``items`` per ``maxResults``/``nextToken`` (an opaque offset)."""
-    max_results = params.get("maxResults") or default_max
+    max_results = default_max if params.get("maxResults") is None else params["maxResults"]
     if not 1 <= max_results <= 100:
         raise invalid_parameter("maxResults must be between 1 and 100")
     start = 0

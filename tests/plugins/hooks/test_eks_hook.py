@@ -35,6 +35,19 @@ def test_add_on_versions_and_the_calendar_are_read_past_the_first_page(hook, dem
     assert calls(demo_fleet, "DescribeClusterVersions") >= len(calendar)
 
 
+def test_the_whole_add_on_catalogue_is_read_across_pages_of_ten(demo_fleet):
+    from eks_runbooks.hooks.eks import EksRunbookHook
+
+    demo_fleet.api_calls.clear()
+    whole = EksRunbookHook(aws_conn_id="aws_default", region_name="us-east-1").describe_addon_versions("1.33")
+    assert calls(demo_fleet, "DescribeAddonVersions") == 1  # EKS's default page holds 100 add-ons
+    paged = EksRunbookHook(aws_conn_id="aws_default", region_name="us-east-1", page_size=10)
+    read = paged.describe_addon_versions("1.33")
+    assert [entry["addonName"] for entry in read] == [entry["addonName"] for entry in whole]
+    assert {"metrics-server", "amazon-cloudwatch-observability", "aws-ebs-csi-driver"} <= {e["addonName"] for e in read}
+    assert calls(demo_fleet, "DescribeAddonVersions") == 1 + -(-len(whole) // 10) > 2
+
+
 def test_recent_updates_are_newest_first_across_pages(hook, demo_fleet):
     eks = hook.conn
     eks.update_cluster_config(name="payments-prod", logging={"clusterLogging": [{"types": ["api"], "enabled": False}]})

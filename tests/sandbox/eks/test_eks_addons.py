@@ -135,19 +135,19 @@ def test_configuration_values_and_service_account_role(simulated_fleet):
 
 def test_describe_addon_versions_and_configuration(simulated_fleet):
     addons = simulated_fleet.eks.describe_addon_versions(kubernetesVersion="1.31")["addons"]
-    assert {a["addonName"] for a in addons} == {
-        "kube-proxy",
-        "vpc-cni",
-        "coredns",
-        "eks-pod-identity-agent",
-        "aws-ebs-csi-driver",
+    assert {"kube-proxy", "vpc-cni", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"} <= {
+        a["addonName"] for a in addons
     }
     coredns = next(a for a in addons if a["addonName"] == "coredns")
     defaults = [v["addonVersion"] for v in coredns["addonVersions"] if v["compatibilities"][0]["defaultVersion"]]
     assert defaults == ["v1.11.4-eksbuild.40"]
     assert all(c["clusterVersion"] == "1.31" for v in coredns["addonVersions"] for c in v["compatibilities"])
     assert [a["addonName"] for a in simulated_fleet.eks.describe_addon_versions(types=["storage"])["addons"]] == [
-        "aws-ebs-csi-driver"
+        "aws-ebs-csi-driver",
+        "aws-efs-csi-driver",
+        "aws-fsx-csi-driver",
+        "aws-mountpoint-s3-csi-driver",
+        "snapshot-controller",
     ]
     page = simulated_fleet.eks.describe_addon_versions(maxResults=2)
     assert len(page["addons"]) == 2 and page["nextToken"]
