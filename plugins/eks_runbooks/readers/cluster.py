@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from eks_runbooks.hooks.eks import EksRunbookHook
 
 
+#: Objects per list request: kubectl's default ``--chunk-size``.
+LIST_CHUNK_SIZE = 500
+
+
 class KubernetesReader:
     """Lists a cluster's objects, each (apiVersion, kind, selectors) once per reader.
 
@@ -46,7 +50,14 @@ class KubernetesReader:
         key = (api_version, kind, tuple(sorted(selectors.items())))
         if key not in self._listed:
             resource = self._dynamic.resources.get(api_version=api_version, kind=kind)
-            items = resource.get(**selectors).to_dict().get("items") or []
+            items: list[dict[str, Any]] = []
+            token = None
+            while True:  # in chunks, as kubectl lists: one response never holds a large cluster's every pod
+                page = resource.get(limit=LIST_CHUNK_SIZE, _continue=token, **selectors).to_dict()
+                items.extend(page.get("items") or [])
+                token = (page.get("metadata") or {}).get("continue")
+                if not token:
+                    break
             self._listed[key] = [{**item, "apiVersion": api_version, "kind": kind} for item in items]
         return self._listed[key]
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
+from eks_sandbox.kube.chunking import chunk
 from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.kube.discovery import api_group, api_group_list, api_resource_list, api_versions
 from eks_sandbox.kube.errors import KubeApiError
@@ -204,15 +205,16 @@ def _list(request: Request, cluster: KubeCluster, target: ResourcePath) -> Respo
     resource_version = str(cluster.store.resource_version)
     if request.args.get("watch", "").lower() in ("true", "1"):
         return _watch(request, items)
-    table = _maybe_table(request, cluster, target, items)
+    page = chunk(items, request.args.get("limit"), request.args.get("continue"), cluster.store.resource_version)
+    table = _maybe_table(request, cluster, target, page.items)
     if table is not None:
         return table
     return _json(
         {
             "kind": f"{target.resource_type.kind}List",
             "apiVersion": target.resource_type.api_version(target.version),
-            "metadata": {"resourceVersion": resource_version},
-            "items": items,
+            "metadata": {"resourceVersion": resource_version, **page.metadata},
+            "items": page.items,
         }
     )
 

@@ -351,3 +351,23 @@ def test_typed_client_deserialises_workloads_and_cluster_objects_with_validation
         "kube-public",
         "kube-node-lease",
     }
+
+
+def test_lists_come_in_chunks_with_a_continue_token_as_kubectl_asks(kube, api_client: client.ApiClient):
+    core = client.CoreV1Api(api_client)
+    for index in range(5):
+        core.create_namespaced_config_map("default", {"metadata": {"name": f"chunk-{index}"}})
+    names, token, pages = [], None, 0
+    while True:
+        page = core.list_namespaced_config_map("default", limit=2, _continue=token)
+        names += [item.metadata.name for item in page.items]
+        pages += 1
+        token = page.metadata._continue
+        if not token:
+            break
+        assert page.metadata.remaining_item_count == len(core.list_namespaced_config_map("default").items) - len(names)
+    assert [name for name in names if name.startswith("chunk-")] == [f"chunk-{index}" for index in range(5)]
+    assert pages >= 3 and len(names) == len(set(names))
+    with pytest.raises(ApiException) as invalid:
+        core.list_namespaced_config_map("default", limit=2, _continue="not-a-token")
+    assert invalid.value.status == 400

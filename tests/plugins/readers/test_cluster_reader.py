@@ -1,0 +1,25 @@
+"""The reader every runbook lists Kubernetes objects through: in chunks, never missing a page."""
+
+from __future__ import annotations
+
+from eks_runbooks.readers import cluster as cluster_reader
+from eks_runbooks.readers.cluster import KubernetesReader
+from eks_runbooks.readers.kube_client import eks_kubernetes_client
+
+
+def test_a_list_longer_than_one_chunk_is_read_whole(demo_fleet, monkeypatch):
+    from kubernetes.client import CoreV1Api
+
+    monkeypatch.setattr(cluster_reader, "LIST_CHUNK_SIZE", 2)
+    with eks_kubernetes_client("payments-prod", region_name="us-east-1") as api_client:
+        everything = {
+            (pod.metadata.namespace, pod.metadata.name)
+            for pod in CoreV1Api(api_client).list_pod_for_all_namespaces().items
+        }
+        first_chunk = CoreV1Api(api_client).list_pod_for_all_namespaces(limit=2)
+        listed = KubernetesReader(api_client).list("v1", "Pod")
+    assert len(first_chunk.items) == 2 and first_chunk.metadata._continue  # the cluster pages as asked
+    assert len(everything) > 2
+    keys = [(pod["metadata"]["namespace"], pod["metadata"]["name"]) for pod in listed]
+    assert len(keys) == len(everything) and set(keys) == everything  # every page, none twice
+    assert {(pod["apiVersion"], pod["kind"]) for pod in listed} == {("v1", "Pod")}
