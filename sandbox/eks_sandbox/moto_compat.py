@@ -3,7 +3,9 @@
 moto is the sandbox's AWS for every service but EKS. The simulated EKS must agree with moto on which account
 and region a request belongs to (so an assumed-role session in account B sees account B's clusters and
 subnets), and it reads EC2 state (subnets, free IPs, instance types, launch templates) straight from moto's
-backends. Those are internal APIs: pin moto exactly (pyproject) and keep every such access here.
+backends. It also writes there what EKS creates on a user's behalf: node groups' Auto Scaling groups, launch
+templates and EC2 instances, and the SSM public parameters AWS publishes for the EKS optimized AMIs. Those are
+internal APIs: pin moto exactly (pyproject) and keep every such access here.
 """
 
 from __future__ import annotations

@@ -287,3 +287,52 @@ def test_launch_template_nodegroup_moves_to_the_ami_a_new_release_publishes(simu
         n["metadata"]["labels"]["eks.amazonaws.com/nodegroup-image"] for n in fleet.kube("prod").list("v1", "Node")
     }
     assert images == {second}
+
+
+def test_a_fleet_files_free_ips_are_what_describe_subnets_answers_once_its_nodes_joined(simulated_fleet):
+    from eks_sandbox.fleet import load_fleet
+
+    fleet = simulated_fleet
+    region = "us-east-2"
+    load_fleet(
+        fleet.sandbox,
+        {
+            "accounts": [
+                {
+                    "id": "123456789012",
+                    "regions": {
+                        region: {
+                            "network": {
+                                "vpc_cidr": "10.50.0.0/16",
+                                "subnets": [
+                                    {"name": "tight-a", "az": "us-east-2a", "cidr": "10.50.0.0/28", "free_ips": 3},
+                                    {"name": "tight-b", "az": "us-east-2b", "cidr": "10.50.0.16/28", "free_ips": 0},
+                                ],
+                            },
+                            "clusters": [
+                                {
+                                    "name": "edge",
+                                    "version": "1.31",
+                                    "nodegroups": [{"name": "small", "instance_types": ["t3.medium"], "size": 4}],
+                                }
+                            ],
+                        }
+                    },
+                }
+            ]
+        },
+    )
+    ec2 = fleet.client("ec2", region=region)
+    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["tight-a", "tight-b"]}])["Subnets"]
+    assert sorted(s["AvailableIpAddressCount"] for s in subnets) == [0, 3]
+    reservations = ec2.describe_instances()["Reservations"]
+    instances = [i for r in reservations for i in r["Instances"]]
+    assert len(instances) == 4
+    # the fill never takes an address an instance holds
+    addresses = [i["PrivateIpAddress"] for i in instances] + [
+        a["PrivateIpAddress"]
+        for eni in ec2.describe_network_interfaces()["NetworkInterfaces"]
+        if not eni.get("Attachment")
+        for a in eni["PrivateIpAddresses"]
+    ]
+    assert len(addresses) == len(set(addresses)) == 4 + (11 - 2 - 3) + (11 - 2 - 0)
