@@ -209,8 +209,11 @@ def _consume_ips(aws: _AwsClients, subnet_id: str, cidr: str, keep_free: int) ->
     Each interface takes the lowest address nothing holds, as EC2 assigns one, so nodes launched later never
     collide with them."""
     free = aws.ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"]
-    if free <= keep_free:
-        return
+    if free < keep_free:
+        raise ValueError(
+            f"subnet {subnet_id} ({cidr}) has {free} free IPs once the fleet's nodes joined, fewer than its "
+            f"free_ips: {keep_free}; use a larger CIDR or fewer nodes"
+        )
     interfaces = aws.ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet_id]}])
     taken = {
         address["PrivateIpAddress"]

@@ -289,39 +289,23 @@ def test_launch_template_nodegroup_moves_to_the_ami_a_new_release_publishes(simu
     assert images == {second}
 
 
+def _tight_fleet(region: str, free_a: int, free_b: int) -> dict:
+    """Two /28 subnets (11 usable addresses each) and a four-node group spread over them."""
+    subnets = [
+        {"name": "tight-a", "az": f"{region}a", "cidr": "10.50.0.0/28", "free_ips": free_a},
+        {"name": "tight-b", "az": f"{region}b", "cidr": "10.50.0.16/28", "free_ips": free_b},
+    ]
+    cluster = {"name": "edge", "version": "1.31", "nodegroups": [{"name": "small", "size": 4}]}
+    network = {"vpc_cidr": "10.50.0.0/16", "subnets": subnets}
+    return {"accounts": [{"id": "123456789012", "regions": {region: {"network": network, "clusters": [cluster]}}}]}
+
+
 def test_a_fleet_files_free_ips_are_what_describe_subnets_answers_once_its_nodes_joined(simulated_fleet):
     from eks_sandbox.fleet import load_fleet
 
     fleet = simulated_fleet
     region = "us-east-2"
-    load_fleet(
-        fleet.sandbox,
-        {
-            "accounts": [
-                {
-                    "id": "123456789012",
-                    "regions": {
-                        region: {
-                            "network": {
-                                "vpc_cidr": "10.50.0.0/16",
-                                "subnets": [
-                                    {"name": "tight-a", "az": "us-east-2a", "cidr": "10.50.0.0/28", "free_ips": 3},
-                                    {"name": "tight-b", "az": "us-east-2b", "cidr": "10.50.0.16/28", "free_ips": 0},
-                                ],
-                            },
-                            "clusters": [
-                                {
-                                    "name": "edge",
-                                    "version": "1.31",
-                                    "nodegroups": [{"name": "small", "instance_types": ["t3.medium"], "size": 4}],
-                                }
-                            ],
-                        }
-                    },
-                }
-            ]
-        },
-    )
+    load_fleet(fleet.sandbox, _tight_fleet(region, free_a=3, free_b=0))
     ec2 = fleet.client("ec2", region=region)
     subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["tight-a", "tight-b"]}])["Subnets"]
     assert sorted(s["AvailableIpAddressCount"] for s in subnets) == [0, 3]
@@ -336,3 +320,12 @@ def test_a_fleet_files_free_ips_are_what_describe_subnets_answers_once_its_nodes
         for a in eni["PrivateIpAddresses"]
     ]
     assert len(addresses) == len(set(addresses)) == 4 + (11 - 2 - 3) + (11 - 2 - 0)
+
+
+def test_a_fleet_asking_for_more_free_ips_than_its_nodes_left_is_refused(simulated_fleet):
+    from eks_sandbox.fleet import FleetError, load_fleet
+
+    with pytest.raises(FleetError) as excinfo:
+        load_fleet(simulated_fleet.sandbox, _tight_fleet("us-east-2", free_a=10, free_b=3))
+    assert "free IPs of the subnets of account 123456789012 in us-east-2" in str(excinfo.value)
+    assert "has 9 free IPs once the fleet's nodes joined, fewer than its free_ips: 10" in str(excinfo.value)
