@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import gzip
+import ipaddress
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,6 +86,8 @@ def load_fleet(sandbox: Sandbox, fleet: dict[str, Any]) -> dict[str, Any]:
                 name = cluster.get("name") if isinstance(cluster, dict) else None
                 with _step(name, "reading the cluster"):
                     built.append(_build_cluster(sandbox, aws, network, cluster))
+            with _step(None, f"free IPs of the subnets of account {account_id} in {region}"):
+                _leave_free_ips(aws, network, (spec.get("network") or {}).get("subnets") or [])
     for index, fault in enumerate(fleet.get("faults") or []):
         with _step(None, f"fault rule {index + 1}"):
             sandbox.faults.add_from_dict(fault)
@@ -167,7 +171,7 @@ class _AwsClients:
 
 
 def _build_network(aws: _AwsClients, spec: dict[str, Any]) -> dict[str, str]:
-    """VPC, subnets (private, or public with a route to an internet gateway), and their free IPs."""
+    """VPC and subnets (private, or public with a route to an internet gateway)."""
     vpc_id = aws.ec2.create_vpc(CidrBlock=spec.get("vpc_cidr", "10.0.0.0/16"))["Vpc"]["VpcId"]
     subnet_ids: dict[str, str] = {}
     public_route_table = None
@@ -182,8 +186,6 @@ def _build_network(aws: _AwsClients, spec: dict[str, Any]) -> dict[str, str]:
         if subnet.get("public"):
             public_route_table = public_route_table or _public_route_table(aws, vpc_id)
             aws.ec2.associate_route_table(RouteTableId=public_route_table, SubnetId=subnet_id)
-        if "free_ips" in subnet:
-            _consume_ips(aws, subnet_id, keep_free=int(subnet["free_ips"]))
     return subnet_ids
 
 
@@ -195,11 +197,37 @@ def _public_route_table(aws: _AwsClients, vpc_id: str) -> str:
     return table
 
 
-def _consume_ips(aws: _AwsClients, subnet_id: str, keep_free: int) -> None:
-    """Fill a subnet with network interfaces until only ``keep_free`` addresses remain (IP exhaustion)."""
+def _leave_free_ips(aws: _AwsClients, subnet_ids: dict[str, str], subnets: list[dict[str, Any]]) -> None:
+    """Make each subnet with ``free_ips`` report that many free addresses once the region's clusters and nodes
+    are built (so the fleet file states what DescribeSubnets answers), by filling it with network interfaces."""
+    for subnet in subnets:
+        if "free_ips" in subnet:
+            _consume_ips(aws, subnet_ids[subnet["name"]], subnet["cidr"], keep_free=int(subnet["free_ips"]))
+
+
+def _consume_ips(aws: _AwsClients, subnet_id: str, cidr: str, keep_free: int) -> None:
+    """Fill a subnet with network interfaces until only ``keep_free`` addresses remain (IP exhaustion).
+
+    Each interface takes the lowest address nothing holds, as EC2 assigns one, so nodes launched later never
+    collide with them."""
     free = aws.ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"]
-    for _ in range(free - keep_free):
-        aws.ec2.create_network_interface(SubnetId=subnet_id, Description="sandbox: occupies an address")
+    if free < keep_free:
+        raise ValueError(
+            f"subnet {subnet_id} ({cidr}) has {free} free IPs once the fleet's nodes joined, fewer than its "
+            f"free_ips: {keep_free}; use a larger CIDR or fewer nodes"
+        )
+    interfaces = aws.ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet_id]}])
+    taken = {
+        address["PrivateIpAddress"]
+        for interface in interfaces["NetworkInterfaces"]
+        for address in interface.get("PrivateIpAddresses") or []
+    }
+    # The first four addresses and the last are AWS's [VPC UG subnet-sizing.html]; hosts() skips the first and last.
+    candidates = (str(host) for host in list(ipaddress.ip_network(cidr).hosts())[3:] if str(host) not in taken)
+    for address in itertools.islice(candidates, free - keep_free):
+        aws.ec2.create_network_interface(
+            SubnetId=subnet_id, PrivateIpAddress=address, Description="sandbox: occupies an address"
+        )
 
 
 def _role(aws: _AwsClients, name: str, service: str) -> str:

@@ -3,7 +3,9 @@
 moto is the sandbox's AWS for every service but EKS. The simulated EKS must agree with moto on which account
 and region a request belongs to (so an assumed-role session in account B sees account B's clusters and
 subnets), and it reads EC2 state (subnets, free IPs, instance types, launch templates) straight from moto's
-backends. Those are internal APIs: pin moto exactly (pyproject) and keep every such access here.
+backends. It also writes there what EKS creates on a user's behalf: node groups' Auto Scaling groups, launch
+templates and EC2 instances, and the SSM public parameters AWS publishes for the EKS optimized AMIs. Those are
+internal APIs: pin moto exactly (pyproject) and keep every such access here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import moto
@@ -66,7 +69,7 @@ def ec2_backend(account_id: str, region: str) -> Any:
 
 
 #: The moto services a fleet is built from: imported before building, never under the sandbox lock.
-FLEET_SERVICES = ("ec2", "iam", "kms", "sts")
+FLEET_SERVICES = ("autoscaling", "ec2", "iam", "kms", "ssm", "sts")
 
 
 def import_backends(services: tuple[str, ...] = FLEET_SERVICES) -> None:
@@ -162,3 +165,177 @@ def caller_principal_arn(account: str, region: str, access_key: str) -> str:
     if assumed:
         return f"arn:{assumed.group(1)}:iam::{assumed.group(2)}:role/{assumed.group(3)}"
     return arn.replace(":sts::", ":iam::")
+
+
+# --- node infrastructure: the EC2 instances and Auto Scaling group behind a managed node group ----------------
+
+#: The first four addresses and the last of every subnet are AWS-reserved [VPC UG subnet-sizing.html].
+_RESERVED_LEADING_HOSTS = 3  # network address excluded by ``hosts()``; .1 router, .2 DNS, .3 future use
+
+
+@dataclass(frozen=True)
+class LaunchedInstance:
+    id: str
+    private_ip: str
+    private_dns_name: str
+    availability_zone: str
+
+
+def free_private_ip(account: str, region: str, subnet_id: str) -> str | None:
+    """The lowest address of the subnet no ENI holds, or None when DescribeSubnets' AvailableIpAddressCount is 0.
+
+    moto counts a subnet's free addresses from its ENIs (each ENI's private IPs), so an address is taken exactly
+    when an ENI (an instance's primary interface, or one created by hand) holds it.
+    """
+    backend = ec2_backend(account, region)
+    found = backend.get_subnet(subnet_id)
+    if found.available_ip_address_count < 1:
+        return None
+    taken = set(found._subnet_ips) | {
+        address["PrivateIpAddress"]
+        for eni in backend.get_all_network_interfaces()
+        if eni.subnet.id == subnet_id
+        for address in eni.private_ip_addresses
+    }
+    for index, host in enumerate(found.cidr.hosts()):
+        if index >= _RESERVED_LEADING_HOSTS and str(host) not in taken and host != found.cidr.broadcast_address:
+            return str(host)
+    return None
+
+
+def run_instance(
+    account: str,
+    region: str,
+    *,
+    subnet_id: str,
+    private_ip: str,
+    image_id: str,
+    instance_type: str,
+    tags: dict[str, str],
+) -> LaunchedInstance:
+    """RunInstances for one instance with its primary ENI at ``private_ip`` (deleted with the instance, as the
+    primary interface of an instance launched by Auto Scaling is)."""
+    backend = ec2_backend(account, region)
+    zone = backend.get_subnet(subnet_id).availability_zone
+    reservation = backend.run_instances(
+        image_id,
+        1,
+        None,
+        [],
+        subnet_id=subnet_id,
+        private_ip=private_ip,
+        instance_type=instance_type,
+        is_instance_type_default=False,
+        placement=zone,
+        region_name=region,
+        tags={"instance": tags},
+        nics=[{"DeviceIndex": 0, "SubnetId": subnet_id, "PrivateIpAddress": private_ip, "DeleteOnTermination": True}],
+    )
+    instance = reservation.instances[0]
+    return LaunchedInstance(instance.id, instance.private_ip, instance.private_dns_name, zone)
+
+
+def terminate_instance(account: str, region: str, instance_id: str) -> None:
+    """TerminateInstances: the primary ENI goes with it, so its subnet gets the address back."""
+    from moto.autoscaling.models import autoscaling_backends
+
+    ec2_backend(account, region).terminate_instances([instance_id])
+    for group in autoscaling_backends[account][region].autoscaling_groups.values():
+        group.instance_states = [state for state in group.instance_states if state.instance.id != instance_id]
+
+
+def create_auto_scaling_group(
+    account: str, region: str, *, name: str, subnet_ids: list[str], launch_template_id: str, tags: dict[str, str]
+) -> None:
+    """An Auto Scaling group with no instances yet: the caller launches them (``attach_to_group``), so that it
+    decides which addresses they take."""
+    from moto.autoscaling.models import autoscaling_backends
+
+    autoscaling_backends[account][region].create_auto_scaling_group(
+        name=name,
+        availability_zones=[],
+        desired_capacity=0,
+        max_size=0,
+        min_size=0,
+        launch_config_name=None,  # type: ignore[arg-type]
+        launch_template={"LaunchTemplateId": launch_template_id, "Version": "$Latest"},
+        vpc_zone_identifier=",".join(subnet_ids),
+        default_cooldown=None,
+        health_check_period=None,
+        health_check_type=None,
+        load_balancers=[],
+        target_group_arns=[],
+        placement_group=None,
+        termination_policies=[],
+        tags=[{"Key": key, "Value": value, "PropagateAtLaunch": True} for key, value in tags.items()],
+    )
+
+
+def set_group_size(account: str, region: str, name: str, minimum: int, maximum: int, desired: int) -> None:
+    """The group's MinSize/MaxSize/DesiredCapacity, without moto launching or terminating anything itself."""
+    from moto.autoscaling.models import autoscaling_backends
+
+    group = autoscaling_backends[account][region].autoscaling_groups[name]
+    group.min_size, group.max_size, group.desired_capacity = minimum, maximum, desired
+
+
+def attach_to_group(account: str, region: str, name: str, instance_id: str) -> None:
+    """List an instance as InService in the group (DescribeAutoScalingGroups' Instances)."""
+    from moto.autoscaling.models import InstanceState, autoscaling_backends
+
+    group = autoscaling_backends[account][region].autoscaling_groups[name]
+    instance = ec2_backend(account, region).get_instance(instance_id)
+    group.instance_states.append(InstanceState(instance, autoscaling_group=group))
+
+
+def delete_auto_scaling_group(account: str, region: str, name: str) -> None:
+    from moto.autoscaling.models import autoscaling_backends
+
+    autoscaling_backends[account][region].autoscaling_groups.pop(name, None)
+
+
+def create_launch_template(account: str, region: str, name: str, data: dict[str, Any], tags: dict[str, str]) -> str:
+    """CreateLaunchTemplate; returns its id."""
+    tag_spec = {"launch-template": tags}
+    return ec2_backend(account, region).create_launch_template(name, "", data, tag_spec).id
+
+
+def add_launch_template_version(account: str, region: str, template_id: str, data: dict[str, Any]) -> str:
+    """CreateLaunchTemplateVersion (made the default, as EKS does for the templates it owns); returns its number."""
+    template = ec2_backend(account, region).get_launch_template(template_id)
+    version = template.create_version(data, "")
+    template.default_version_number = version.number
+    return str(version.number)
+
+
+def delete_launch_template(account: str, region: str, template_id: str) -> None:
+    backend = ec2_backend(account, region)
+    try:
+        backend.delete_launch_template(None, template_id)
+    except Exception:  # moto's InvalidLaunchTemplateNameNotFound: already gone
+        return
+
+
+def put_public_parameter(account: str, region: str, name: str, value: str, modified: datetime) -> None:
+    """Publish an AWS public parameter (``/aws/service/...``, which PutParameter refuses to callers) in moto's SSM;
+    a changed value becomes a new version, as when AWS publishes a new AMI."""
+    from moto.ssm.models import Parameter, ssm_backends
+
+    versions = ssm_backends[account][region]._parameters[name]
+    if versions and versions[-1].value == value:
+        return
+    versions.append(
+        Parameter(
+            account_id=account,
+            name=name,
+            value=value,
+            parameter_type="String",
+            description=None,
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=modified.astimezone(UTC).replace(tzinfo=None),  # moto keeps naive UTC
+            version=len(versions) + 1,
+            data_type="text",
+            tier="Standard",
+        )
+    )

@@ -101,6 +101,10 @@ class SandboxDispatcher:
             return _fault_response(fault, environ)(environ, start_response)
         app = self.eks_app if service == "eks" else self.moto_app
         with self.sandbox.transaction():
+            if service == "ssm":
+                # AWS publishes the EKS optimized AMIs' parameters: what they say depends on the world date.
+                account, region = moto_compat.account_and_region(environ)
+                self.sandbox.eks.ami_parameters.publish(account, region, self.sandbox.clock.now().date())
             return list(app(environ, start_response))
 
     def _operation(self, service: str, environ: dict[str, Any], body: bytes) -> tuple[str, dict[str, Any]]:

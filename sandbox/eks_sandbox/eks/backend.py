@@ -20,6 +20,7 @@ from eks_sandbox.eks import (  # noqa: F401 - importing registers each module's 
     pod_identity,
     updates,
 )
+from eks_sandbox.eks.amis import PublicAmiParameters
 from eks_sandbox.eks.catalogue import Catalogue, load_catalogue
 from eks_sandbox.eks.errors import invalid_request, not_found
 from eks_sandbox.eks.operations import OPERATIONS, Request
@@ -43,8 +44,6 @@ class RegionState:
     request_tokens: dict[tuple[str, str | None, str], tuple[str, Callable[[], dict[str, Any]]]] = field(
         default_factory=dict
     )
-    #: private IPs handed to simulated nodes (so node names are unique per region)
-    allocated_ips: set[str] = field(default_factory=set)
 
 
 class EksBackend:
@@ -55,6 +54,8 @@ class EksBackend:
         self.clock = sandbox.clock
         self.catalogue: Catalogue = load_catalogue(sandbox.include_dir)
         self.timeline = Timeline()
+        #: the SSM public parameters naming the EKS optimized AMIs, kept at the world date's releases
+        self.ami_parameters = PublicAmiParameters(self.catalogue.calendar)
         self._regions: dict[tuple[str, str], RegionState] = {}
         self._next_support_look: datetime | None = None
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from eks_sandbox import moto_compat
+from eks_sandbox.eks import amis
 from eks_sandbox.eks.clusters import Cluster
 from eks_sandbox.eks.errors import invalid_parameter
 from eks_sandbox.eks.nodegroups import (
@@ -38,7 +40,7 @@ from eks_sandbox.eks.nodegroups import (
     resolve_version,
     validate_ami_type,
 )
-from eks_sandbox.eks.nodes import ManagedNode, launch_node
+from eks_sandbox.eks.nodes import InsufficientFreeAddresses, ManagedNode, launch_node, terminate_node
 from eks_sandbox.eks.operations import Request, operation
 from eks_sandbox.eks.updates import IN_PROGRESS, SUCCESSFUL, Update, fail_if_injected, start_update
 
@@ -92,16 +94,22 @@ class NodegroupUpgrade:
         if not self._alive():
             return
         wanted = self.nodegroup.scaling_config["desiredSize"]
-        for _ in range(wanted - sum(1 for n in self.nodegroup.nodes if self._at_target(n))):
-            launch_node(
-                self.backend.region(self.cluster.account, self.cluster.region),
-                self.cluster,
-                self.nodegroup,
-                self.version,
-                self.release_version,
-                kubelet_for(self.backend, self.version, self.release_version),
-                (self.launch_template or {}).get("version"),
-            )
+        try:
+            for _ in range(wanted - sum(1 for n in self.nodegroup.nodes if self._at_target(n))):
+                launch_node(
+                    self.cluster,
+                    self.nodegroup,
+                    self.version,
+                    self.release_version,
+                    kubelet_for(self.backend, self.version, self.release_version),
+                    (self.launch_template or {}).get("version"),
+                )
+        except InsufficientFreeAddresses as exhausted:
+            # No address for a replacement node: nothing is drained; the nodes that did launch stay, as after a
+            # PodEvictionFailure, and a retried update only launches the rest.
+            self.update.fail("InsufficientFreeAddresses", exhausted.MESSAGE, exhausted.subnet_ids)
+            self._end(at)
+            return
         self.drain_next_batch(at)
 
     def drain_next_batch(self, at: datetime) -> None:
@@ -134,8 +142,7 @@ class NodegroupUpgrade:
             return
         for node in self.batch:
             # with force, pods still on the node (PDB-protected) go away with it
-            self.cluster.kube.delete_node(node.name)
-            self.nodegroup.nodes.remove(node)
+            terminate_node(self.cluster, self.nodegroup, node)
         self.batch = []
         self.drain_next_batch(at)
 
@@ -158,6 +165,16 @@ class NodegroupUpgrade:
         self.nodegroup.release_version = self.release_version
         if self.launch_template:
             self.nodegroup.launch_template = self.launch_template
+        # EKS moves its own launch template (the Auto Scaling group's) to the new AMI
+        moto_compat.add_launch_template_version(
+            self.cluster.account,
+            self.cluster.region,
+            self.nodegroup.eks_launch_template_id,
+            {
+                "ImageId": amis.image_id(self.nodegroup.ami_type, self.release_version),
+                "InstanceType": self.nodegroup.instance_type,
+            },
+        )
         self.update.status = SUCCESSFUL
         self._end(at)
 
@@ -180,7 +197,7 @@ def update_nodegroup_version(request: Request, params: dict[str, Any]) -> dict[s
 
 def _start(request: Request, cluster: Cluster, nodegroup: Nodegroup, params: dict[str, Any]) -> Update:
     ensure_nodegroup_idle(nodegroup, "UpdateNodegroupVersion", cluster)
-    launch_template = _launch_template_version(request, nodegroup, params.get("launchTemplate"))
+    launch_template = _launch_template_version(request, nodegroup, params)
     if nodegroup.custom_ami:
         version, release_version = _custom_ami_target(request, cluster, nodegroup, params)
     else:
@@ -208,10 +225,9 @@ def _start(request: Request, cluster: Cluster, nodegroup: Nodegroup, params: dic
     return update
 
 
-def _launch_template_version(
-    request: Request, nodegroup: Nodegroup, requested: dict[str, Any] | None
-) -> dict[str, str] | None:
+def _launch_template_version(request: Request, nodegroup: Nodegroup, params: dict[str, Any]) -> dict[str, str] | None:
     """The launch template version the update moves to, if it names one: only the node group's own template."""
+    requested = params.get("launchTemplate")
     if not requested:
         return None
     if nodegroup.launch_template is None:
@@ -224,6 +240,13 @@ def _launch_template_version(
         raise invalid_parameter(
             f"Launch template {template.id} does not match node group {nodegroup.name}'s launch template "
             f"{nodegroup.launch_template['id']}; only its version can change"
+        )
+    if template.image_id and params.get("releaseVersion"):
+        # "If you specify launchTemplate, and your launch template uses a custom AMI, then don't specify
+        # releaseVersion, or the node group update will fail" [BC UpdateNodegroupVersionRequest.releaseVersion]
+        raise invalid_parameter(
+            f"releaseVersion cannot be specified when the launch template {template.id} version {template.version} "
+            f"specifies a custom AMI ({template.image_id})"
         )
     return launch_template_reference(template)
 

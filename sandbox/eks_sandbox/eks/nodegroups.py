@@ -5,7 +5,6 @@ UpdateNodegroupVersion (node replacement) lives in ``nodegroup_upgrades``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import uuid
@@ -14,12 +13,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox import moto_compat
+from eks_sandbox.eks import amis
+from eks_sandbox.eks.amis import LAST_AL2_MINOR
 from eks_sandbox.eks.catalogue import minor_of
 from eks_sandbox.eks.cluster_versions import requested_minor
 from eks_sandbox.eks.clusters import Cluster, validate_subnets
 from eks_sandbox.eks.errors import invalid_parameter, invalid_request, limit_exceeded, not_found, resource_in_use
 from eks_sandbox.eks.nodes import (
     InstanceShape,
+    InsufficientFreeAddresses,
     ManagedNode,
     instance_shape,
     kube_taint,
@@ -33,9 +35,6 @@ from eks_sandbox.eks.updates import SUCCESSFUL, Update, fail_if_injected, start_
 if TYPE_CHECKING:
     from eks_sandbox.eks.backend import EksBackend
 
-#: EKS stopped publishing AL2 AMIs after Kubernetes 1.32 [docs.aws.amazon.com/eks/latest/userguide/
-#: eks-ami-build-scripts.html; awslabs/amazon-eks-ami#2545].
-LAST_AL2_MINOR = 32
 DEFAULT_INSTANCE_TYPE = "t3.medium"
 
 
@@ -62,6 +61,8 @@ class Nodegroup:
     launch_template: dict[str, str] | None
     tags: dict[str, str]
     asg_name: str
+    #: the launch template EKS creates for the Auto Scaling group (``eks-<uuid>``), one version per AMI change
+    eks_launch_template_id: str = ""
     remote_access: dict[str, Any] | None = None
     node_repair_config: dict[str, Any] | None = None
     status: str = "CREATING"
@@ -74,10 +75,20 @@ class Nodegroup:
         return self.ami_type == "CUSTOM"
 
     def image_id(self, release_version: str) -> str:
-        """The AMI of a release: the custom AMI itself, else a stable made-up EKS optimized AMI id."""
-        if release_version.startswith("ami-"):
-            return release_version
-        return "ami-" + hashlib.sha1(f"{self.ami_type}/{release_version}".encode()).hexdigest()[:17]
+        """The AMI of a release: the custom AMI itself, else the EKS optimized AMI of that release."""
+        return amis.image_id(self.ami_type, release_version)
+
+    def owner_tags(self) -> dict[str, str]:
+        """The tags EKS puts on the node group's Auto Scaling group, propagated to its instances
+        [UG managed-node-groups.adoc: "Amazon EKS tags managed node group resources so that they are configured
+        to use the Kubernetes Cluster Autoscaler"]."""
+        return {
+            "eks:cluster-name": self.cluster_name,
+            "eks:nodegroup-name": self.name,
+            f"kubernetes.io/cluster/{self.cluster_name}": "owned",
+            f"k8s.io/cluster-autoscaler/{self.cluster_name}": "owned",
+            "k8s.io/cluster-autoscaler/enabled": "true",
+        }
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {
@@ -119,14 +130,6 @@ def get_nodegroup(cluster: Cluster, name: str) -> Nodegroup:
     if nodegroup is None:
         raise not_found(f"No node group found for name: {name}.")
     return nodegroup
-
-
-def validate_release_version(version: str, release_version: str) -> None:
-    # eksctl-io/eksctl#7976: "Requested release version 1.31.3-20250103 is not valid for kubernetes version 1.30"
-    if not release_version.startswith(f"{version}."):
-        raise invalid_parameter(
-            f"Requested release version {release_version} is not valid for kubernetes version {version}"
-        )
 
 
 def validate_ami_type(ami_type: str, version: str) -> None:
@@ -222,6 +225,7 @@ def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> Nodeg
         node_repair_config=params.get("nodeRepairConfig"),
     )
     cluster.nodegroups[name] = nodegroup
+    _create_auto_scaling_group(cluster, nodegroup)
     register_node_role(request, cluster, nodegroup.node_role)
     backend = request.backend
     backend.timeline.at(
@@ -229,6 +233,39 @@ def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> Nodeg
         lambda at: _created(backend, cluster, nodegroup, at),
     )
     return nodegroup
+
+
+def _create_auto_scaling_group(cluster: Cluster, nodegroup: Nodegroup) -> None:
+    """The launch template and Auto Scaling group EKS creates for a node group (no instances yet)."""
+    account, region = cluster.account, cluster.region
+    nodegroup.eks_launch_template_id = moto_compat.create_launch_template(
+        account,
+        region,
+        f"eks-{nodegroup.asg_name.removeprefix(f'eks-{nodegroup.name}-')}",
+        {"ImageId": nodegroup.image_id(nodegroup.release_version), "InstanceType": nodegroup.instance_type},
+        nodegroup.owner_tags(),
+    )
+    moto_compat.create_auto_scaling_group(
+        account,
+        region,
+        name=nodegroup.asg_name,
+        subnet_ids=[subnet.id for subnet in nodegroup.subnets],
+        launch_template_id=nodegroup.eks_launch_template_id,
+        tags=nodegroup.owner_tags(),
+    )
+    _size_auto_scaling_group(cluster, nodegroup)
+
+
+def _size_auto_scaling_group(cluster: Cluster, nodegroup: Nodegroup) -> None:
+    scaling = nodegroup.scaling_config
+    moto_compat.set_group_size(
+        cluster.account,
+        cluster.region,
+        nodegroup.asg_name,
+        scaling["minSize"],
+        scaling["maxSize"],
+        scaling["desiredSize"],
+    )
 
 
 def _ensure_room_for(cluster: Cluster, name: str) -> None:
@@ -304,22 +341,28 @@ def resolve_version(
     if calendar.get(version) is None:
         raise invalid_parameter(f"unsupported Kubernetes version {version}")
     release_version = params.get("releaseVersion") or calendar.get(version).ami_release_version(request.now.date())
-    validate_release_version(version, release_version)
+    amis.validate_release_version(calendar, version, release_version, request.now.date())
     return version, release_version
 
 
 def _created(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup, at: datetime) -> None:
     if nodegroup.deleted:
         return
-    scale_to(backend, cluster, nodegroup, nodegroup.scaling_config["desiredSize"])
-    nodegroup.status = "ACTIVE"
     nodegroup.modified_at = backend.stamp(at)
+    try:
+        scale_to(backend, cluster, nodegroup, nodegroup.scaling_config["desiredSize"])
+    except InsufficientFreeAddresses as exhausted:
+        # The Auto Scaling group cannot launch the nodes: creation fails with the health issue saying why
+        # [BC NodegroupIssueCode InsufficientFreeAddresses].
+        nodegroup.status = "CREATE_FAILED"
+        nodegroup.health_issues = [exhausted.issue()]
+        return
+    nodegroup.status = "ACTIVE"
 
 
 def launch_current_node(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup) -> ManagedNode:
     """One more instance at the node group's current version, as the Auto Scaling group launches it."""
     return launch_node(
-        backend.region(cluster.account, cluster.region),
         cluster,
         nodegroup,
         nodegroup.version,
@@ -337,6 +380,9 @@ def kubelet_for(backend: EksBackend, version: str, release_version: str) -> str:
 
 
 def scale_to(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup, desired: int) -> None:
+    """Launch or terminate instances until ``desired`` run; raises InsufficientFreeAddresses (keeping the nodes
+    launched so far) when the subnets run out of addresses."""
+    _size_auto_scaling_group(cluster, nodegroup)
     while len(nodegroup.nodes) < desired:
         launch_current_node(backend, cluster, nodegroup)
     while len(nodegroup.nodes) > desired:
@@ -369,6 +415,8 @@ def delete_nodegroup(request: Request, params: dict[str, Any]) -> dict[str, Any]
             # EKS drains the nodes (PodDisruptionBudgets are honoured as far as they allow) and terminates them.
             for node in list(nodegroup.nodes):
                 remove_node(cluster, nodegroup, node)
+            moto_compat.delete_auto_scaling_group(cluster.account, cluster.region, nodegroup.asg_name)
+            moto_compat.delete_launch_template(cluster.account, cluster.region, nodegroup.eks_launch_template_id)
             nodegroup.deleted = True
             cluster.nodegroups.pop(nodegroup.name, None)
 
@@ -429,11 +477,24 @@ def _start_config_update(request: Request, cluster: Cluster, nodegroup: Nodegrou
             nodegroup.update_config = update_config
         if params.get("nodeRepairConfig") is not None:
             nodegroup.node_repair_config = params["nodeRepairConfig"]
-        scale_to(backend, cluster, nodegroup, scaling["desiredSize"])
-        update.status = SUCCESSFUL
+        _scale_for_update(backend, cluster, nodegroup, update)
 
     backend.timeline.at(backend.clock.after(backend.catalogue.timings["nodegroup_config_update"]), finish)
     return update
+
+
+def _scale_for_update(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup, update: Update) -> None:
+    """Scale to the new desired size; subnets out of addresses fail the update and leave the node group DEGRADED
+    with the health issue, the nodes that could launch kept."""
+    try:
+        scale_to(backend, cluster, nodegroup, nodegroup.scaling_config["desiredSize"])
+    except InsufficientFreeAddresses as exhausted:
+        nodegroup.status = "DEGRADED"
+        nodegroup.health_issues = [exhausted.issue()]
+        update.fail("InsufficientFreeAddresses", exhausted.MESSAGE, exhausted.subnet_ids)
+        return
+    nodegroup.health_issues = []
+    update.status = SUCCESSFUL
 
 
 def _config_update_params(params: dict[str, Any], scaling: dict[str, int]) -> dict[str, str]:

@@ -1,17 +1,20 @@
-"""The Kubernetes Nodes a managed node group runs: names, labels, capacity, and how they join and leave."""
+"""The nodes a managed node group runs: EC2 instances in its Auto Scaling group and the Kubernetes Nodes they
+register, and how they join and leave together.
+
+An instance takes its primary private IP out of one of the node group's subnets (DescribeSubnets'
+AvailableIpAddressCount drops by one) and gives it back when terminated. The VPC CNI's warm ENIs and secondary
+IPs are not modelled: a node takes exactly one address of its subnet.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox import moto_compat
 
 if TYPE_CHECKING:
-    from eks_sandbox.eks.backend import RegionState
     from eks_sandbox.eks.clusters import Cluster
     from eks_sandbox.eks.nodegroups import Nodegroup
 
@@ -26,6 +29,8 @@ class ManagedNode:
     name: str
     instance_id: str
     availability_zone: str
+    subnet_id: str
+    private_ip: str
     #: Kubernetes minor of its kubelet ("1.31") and the AMI release (or launch template version) it runs
     version: str
     release_version: str
@@ -55,29 +60,44 @@ def instance_shape(instance_type: str) -> InstanceShape | None:
     )
 
 
-def private_dns_suffix(region: str) -> str:
-    # us-east-1 instances are named ip-10-0-1-5.ec2.internal; every other region <region>.compute.internal.
-    return "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
-
-
 def kubelet_version(release_version: str) -> str:
     """``v1.31.14-eks-3025e55`` for AMI release ``1.31.14-20251120``: the build suffix is stable per release."""
     patch = release_version.split("-", 1)[0]
     return f"v{patch}-eks-{hashlib.sha1(release_version.encode()).hexdigest()[:7]}"
 
 
-def allocate_ip(state: RegionState, cidr_block: str) -> str:
-    network = ipaddress.ip_network(cidr_block, strict=False)
-    for offset, host in enumerate(network.hosts()):
-        # the first addresses of a subnet are AWS-reserved
-        if offset >= 3 and str(host) not in state.allocated_ips:
-            state.allocated_ips.add(str(host))
-            return str(host)
-    raise RuntimeError(f"subnet {cidr_block} has no free address left in the sandbox")
+class InsufficientFreeAddresses(Exception):
+    """No subnet of the node group has an address left for one more instance."""
+
+    #: the health issue's message, as botocore's Issue shape documents the code
+    MESSAGE = (
+        "One or more of the subnets associated with your managed node group does not have enough available IP "
+        "addresses for new nodes."
+    )
+
+    def __init__(self, subnet_ids: list[str]) -> None:
+        self.subnet_ids = subnet_ids
+        super().__init__(self.MESSAGE)
+
+    def issue(self) -> dict[str, Any]:
+        """The node group health issue (and update error) EKS reports for it."""
+        return {"code": "InsufficientFreeAddresses", "message": self.MESSAGE, "resourceIds": list(self.subnet_ids)}
+
+
+def _placement(cluster: Cluster, nodegroup: Nodegroup) -> tuple[moto_compat.SubnetInfo, str]:
+    """The subnet and address of the next instance: the subnet holding fewest of the group's nodes that still has
+    an address (Auto Scaling balances across Availability Zones and skips a subnet it cannot launch into)."""
+    held = {subnet.id: 0 for subnet in nodegroup.subnets}
+    for node in nodegroup.nodes:
+        held[node.subnet_id] = held.get(node.subnet_id, 0) + 1
+    for subnet in sorted(nodegroup.subnets, key=lambda s: held[s.id]):
+        ip = moto_compat.free_private_ip(cluster.account, cluster.region, subnet.id)
+        if ip is not None:
+            return subnet, ip
+    raise InsufficientFreeAddresses([subnet.id for subnet in nodegroup.subnets])
 
 
 def launch_node(
-    state: RegionState,
     cluster: Cluster,
     nodegroup: Nodegroup,
     version: str,
@@ -85,46 +105,64 @@ def launch_node(
     kubelet: str,
     launch_template_version: str | None,
 ) -> ManagedNode:
-    """Start one instance of ``nodegroup`` and register its Node, Ready, with the cluster's Kubernetes API."""
-    subnet = nodegroup.subnets[len(nodegroup.nodes) % len(nodegroup.subnets)]
-    ip = allocate_ip(state, subnet.cidr_block)
-    name = f"ip-{ip.replace('.', '-')}.{private_dns_suffix(cluster.region)}"
+    """Launch one EC2 instance in the node group's Auto Scaling group and register its Node, Ready, with the
+    cluster's Kubernetes API. Raises InsufficientFreeAddresses when no subnet has an address left."""
+    subnet, ip = _placement(cluster, nodegroup)
+    instance = moto_compat.run_instance(
+        cluster.account,
+        cluster.region,
+        subnet_id=subnet.id,
+        private_ip=ip,
+        image_id=nodegroup.image_id(release_version),
+        instance_type=nodegroup.instance_type,
+        tags=nodegroup.owner_tags(),
+    )
+    moto_compat.attach_to_group(cluster.account, cluster.region, nodegroup.asg_name, instance.id)
     node = ManagedNode(
-        name=name,
-        instance_id="i-" + secrets.token_hex(9)[:17],
-        availability_zone=subnet.availability_zone,
+        name=instance.private_dns_name,
+        instance_id=instance.id,
+        availability_zone=instance.availability_zone,
+        subnet_id=subnet.id,
+        private_ip=instance.private_ip,
         version=version,
         release_version=release_version,
         launch_template_version=launch_template_version,
     )
-    shape = nodegroup.shape
-    labels = {
-        "eks.amazonaws.com/nodegroup": nodegroup.name,
-        "eks.amazonaws.com/nodegroup-image": nodegroup.image_id(release_version),
-        "eks.amazonaws.com/capacityType": nodegroup.capacity_type,
-        "node.kubernetes.io/instance-type": nodegroup.instance_type,
-        "topology.kubernetes.io/region": cluster.region,
-        "topology.kubernetes.io/zone": subnet.availability_zone,
-        "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": shape.architecture,
-        "kubernetes.io/hostname": name,
-        **nodegroup.labels,
-    }
     cluster.kube.add_node(
-        name,
-        labels=labels,
+        node.name,
+        labels=_node_labels(cluster, nodegroup, node),
         kubelet_version=kubelet,
-        capacity={
-            "cpu": str(shape.vcpus),
-            "memory": f"{shape.memory_mib * 1024}Ki",
-            "pods": str(shape.max_pods),
-            "ephemeral-storage": f"{nodegroup.disk_size or 20}Gi",
-        },
-        provider_id=f"aws:///{subnet.availability_zone}/{node.instance_id}",
+        capacity=_capacity(nodegroup),
+        provider_id=f"aws:///{node.availability_zone}/{node.instance_id}",
         taints=[kube_taint(t) for t in nodegroup.taints] or None,
     )
     nodegroup.nodes.append(node)
     return node
+
+
+def _node_labels(cluster: Cluster, nodegroup: Nodegroup, node: ManagedNode) -> dict[str, str]:
+    return {
+        "eks.amazonaws.com/nodegroup": nodegroup.name,
+        "eks.amazonaws.com/nodegroup-image": nodegroup.image_id(node.release_version),
+        "eks.amazonaws.com/capacityType": nodegroup.capacity_type,
+        "node.kubernetes.io/instance-type": nodegroup.instance_type,
+        "topology.kubernetes.io/region": cluster.region,
+        "topology.kubernetes.io/zone": node.availability_zone,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": nodegroup.shape.architecture,
+        "kubernetes.io/hostname": node.name,
+        **nodegroup.labels,
+    }
+
+
+def _capacity(nodegroup: Nodegroup) -> dict[str, str]:
+    shape = nodegroup.shape
+    return {
+        "cpu": str(shape.vcpus),
+        "memory": f"{shape.memory_mib * 1024}Ki",
+        "pods": str(shape.max_pods),
+        "ephemeral-storage": f"{nodegroup.disk_size or 20}Gi",
+    }
 
 
 def kube_taint(taint: dict[str, Any]) -> dict[str, Any]:
@@ -138,5 +176,11 @@ def remove_node(cluster: Cluster, nodegroup: Nodegroup, node: ManagedNode) -> No
     """Scale-in / deletion: cordon, evict what PodDisruptionBudgets allow, terminate regardless."""
     cluster.kube.cordon(node.name)
     cluster.kube.evict_pods(node.name)
+    terminate_node(cluster, nodegroup, node)
+
+
+def terminate_node(cluster: Cluster, nodegroup: Nodegroup, node: ManagedNode) -> None:
+    """Terminate the instance (its address goes back to the subnet) and remove its Node; pods still on it go."""
     cluster.kube.delete_node(node.name)
+    moto_compat.terminate_instance(cluster.account, cluster.region, node.instance_id)
     nodegroup.nodes.remove(node)
