@@ -15,11 +15,8 @@ Fixtures:
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,8 +32,7 @@ from tests.helpers import (
     VENV_BIN,
     WORLD_DATE,
     aws_connection_uri,
-    free_port,
-    wait_for_http,
+    serving_sandbox,
 )
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="eks-runbooks-airflow-home-"))
@@ -114,54 +110,8 @@ def demo_fleet(sandbox):
 @pytest.fixture(scope="session")
 def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``eks-sandbox serve --fleet demo.yaml`` process; yields its endpoint URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("eks-sandbox") / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                str(VENV_BIN / "eks-sandbox"),
-                "serve",
-                "--fleet",
-                str(DEMO_FLEET),
-                "--port",
-                str(port),
-                "--time-scale",
-                "0.01",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_for_http(f"{url}/_sandbox/health", process=process)
-            _wait_for_fleet(url, process)
-            yield url
-        except Exception:
-            print(log_path.read_text())
-            raise
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def _wait_for_fleet(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
-    """The server answers before the fleet is loaded; wait for the loader's last cluster."""
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"eks-sandbox exited with {process.returncode} while loading the fleet")
-        with urllib.request.urlopen(f"{url}/_sandbox/health", timeout=5) as response:
-            if json.load(response).get("fleet_loaded"):
-                return
-        time.sleep(0.3)
-    raise TimeoutError("the demo fleet did not finish loading")
+    with serving_sandbox(tmp_path_factory.mktemp("eks-sandbox") / "serve.log") as url:
+        yield url
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,52 @@ def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | N
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@contextmanager
+def serving_sandbox(log_path: Path, *, time_scale: float = 0.01, fleet: Path = DEMO_FLEET) -> Iterator[str]:
+    """A real ``eks-sandbox serve --fleet`` process on a free port, once its fleet is loaded; yields its URL.
+
+    Its output goes to ``log_path`` and is printed if it fails to start; it is stopped (SIGTERM, then SIGKILL)
+    on the way out.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(VENV_BIN / "eks-sandbox"), "serve", "--fleet", str(fleet), "--port", str(port)]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*command, "--time-scale", str(time_scale)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            wait_for_http(f"{url}/_sandbox/health", process=process)
+            wait_for_fleet(url, process)
+            yield url
+        except Exception:
+            print(log_path.read_text())
+            raise
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def wait_for_fleet(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    """The server answers before the fleet is loaded; wait for the loader's last cluster."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"eks-sandbox exited with {process.returncode} while loading the fleet")
+        try:
+            with urllib.request.urlopen(f"{url}/_sandbox/health", timeout=5) as response:
+                if json.load(response).get("fleet_loaded"):
+                    return
+        except (TimeoutError, urllib.error.URLError):
+            pass  # on a busy machine the health check can wait longer than 5 s behind the loader: ask again
+        time.sleep(0.3)
+    raise TimeoutError("the demo fleet did not finish loading")
 
 
 def sandbox_control(base_url: str, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
