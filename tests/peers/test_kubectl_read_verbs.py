@@ -32,10 +32,6 @@ pytestmark = [
 
 CLUSTER, REGION = "payments-prod", "us-east-1"
 
-PATH_PREFIX_GAP = (
-    "the cluster endpoint carries a /k8s/<id> path prefix: kubectl sends `get --raw` paths to the host's root, "
-    "which answers NotFound"
-)
 OPENAPI_SCHEMA_GAP = (
     "/openapi/v3 documents list PATCH operations only, no schemas (eks_sandbox/kube/openapi.py): kubectl explain "
     "finds no GVK"
@@ -106,7 +102,6 @@ def failure(result: subprocess.CompletedProcess) -> str:
     return f"kubectl {' '.join(result.args[1:])} exited {result.returncode}: {result.stderr.strip()}"
 
 
-@pytest.mark.xfail(strict=True, reason=PATH_PREFIX_GAP)
 def test_kubectl_get_raw_version_answers_the_version_describe_cluster_reports(payments_prod):
     result = payments_prod.kubectl("get", "--raw", "/version")
     assert result.returncode == 0, failure(result)
