@@ -19,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.kube.discovery import api_group, api_group_list, api_resource_list, api_versions
 from eks_sandbox.kube.errors import KubeApiError
+from eks_sandbox.kube.managed_fields import FieldManager
 from eks_sandbox.kube.openapi import openapi_group_version, openapi_index
 from eks_sandbox.kube.patch import json_patch, merge_patch, strategic_merge_patch
 from eks_sandbox.kube.resources import ResourceType
@@ -161,7 +162,12 @@ def _serve_collection(request: Request, cluster: KubeCluster, target: ResourcePa
         return _list(request, cluster, target)
     if request.method == "POST":
         created = cluster.create_object(
-            target.resource_type, target.version, _body(request), target.namespace, dry_run=dry_run
+            target.resource_type,
+            target.version,
+            _body(request),
+            target.namespace,
+            dry_run=dry_run,
+            manager=_manager(request),
         )
         return _json(created, 201)
     if request.method == "DELETE":
@@ -184,6 +190,7 @@ def _serve_object(request: Request, cluster: KubeCluster, target: ResourcePath, 
                 target.name,
                 subresource=target.subresource,
                 dry_run=dry_run,
+                manager=_manager(request),
             )
         )
     if request.method == "PATCH":
@@ -255,7 +262,14 @@ def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
     except KubeApiError as error:
         if error.code == 404 and request.mimetype == "application/apply-patch+yaml":
             return _json(
-                cluster.create_object(target.resource_type, target.version, patch, target.namespace, dry_run=dry_run),
+                cluster.create_object(
+                    target.resource_type,
+                    target.version,
+                    patch,
+                    target.namespace,
+                    dry_run=dry_run,
+                    manager=_manager(request),
+                ),
                 201,
             )
         raise
@@ -269,7 +283,17 @@ def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
             target.name,
             subresource=target.subresource,
             dry_run=dry_run,
+            manager=_manager(request),
         )
+    )
+
+
+def _manager(request: Request) -> FieldManager:
+    """The field manager of a write: ``?fieldManager=``, else the client's program name; Apply for SSA."""
+    return FieldManager.from_request(
+        request.args.get("fieldManager"),
+        request.headers.get("User-Agent", ""),
+        apply=request.mimetype == "application/apply-patch+yaml",
     )
 
 
@@ -368,7 +392,14 @@ def _scale(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
         raise KubeApiError.conflict(target.resource_type.resource, target.name or "", target.resource_type.group)
     parent["spec"]["replicas"] = (wanted.get("spec") or {}).get("replicas", 0)
     updated = cluster.replace_object(
-        target.resource_type, target.version, parent, target.namespace, target.name or "", dry_run=dry_run
+        target.resource_type,
+        target.version,
+        parent,
+        target.namespace,
+        target.name or "",
+        subresource="scale",
+        dry_run=dry_run,
+        manager=_manager(request),
     )
     return _json(_scale_of(updated))
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
+
+import yaml
 
 from eks_sandbox.clock import SimClock
 from eks_sandbox.kube.controllers import reconcile
@@ -25,10 +28,19 @@ from eks_sandbox.kube.disruption import (
     too_many_budgets,
 )
 from eks_sandbox.kube.errors import KubeApiError
+from eks_sandbox.kube.managed_fields import FieldManager, record_write
 from eks_sandbox.kube.nodes import build_node, internal_ip_from_name
 from eks_sandbox.kube.resources import ResourceType, load_catalogue, parse_minor, split_api_version
 from eks_sandbox.kube.selectors import parse_field_selector, parse_label_selector
 from eks_sandbox.kube.store import ObjectStore, clone
+from eks_sandbox.kube.system import (
+    APF_MANAGER,
+    FLOWCONTROL_GROUP,
+    convert_priority_level_spec,
+    flow_control_objects,
+    priority_classes,
+    storage_class,
+)
 
 PodMutator = Callable[["KubeCluster", dict[str, Any]], None]
 
@@ -46,6 +58,19 @@ _SERVER_SET_METADATA = (
     "managedFields",
     "selfLink",
 )
+#: Who the apiserver itself writes as (bootstrap objects), and what EKS writes with (add-ons, aws-auth).
+APISERVER_MANAGER = FieldManager("kube-apiserver")
+EKS_MANAGER = FieldManager("eks")
+
+
+@dataclass(frozen=True)
+class EksLink:
+    """What the Kubernetes side knows of its EKS cluster: the account and region its AWS resources (EBS volumes
+    of PersistentVolumes) live in, and the control plane's patch version per minor (the calendar's)."""
+
+    account: str = "123456789012"
+    region: str = "us-east-1"
+    patch_versions: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -68,10 +93,12 @@ class EvictionBlock:
 class KubeCluster:
     """The Kubernetes API of one EKS cluster: objects shaped exactly as the API serves them."""
 
-    def __init__(self, name: str, version: str, clock: SimClock) -> None:
+    def __init__(self, name: str, version: str, clock: SimClock, link: EksLink | None = None) -> None:
         self.name = name
         self.version = _minor_string(version)
         self.clock = clock
+        self.link = link or EksLink()
+        self.patch_versions = dict(self.link.patch_versions or calendar_patch_versions())
         self.catalogue = load_catalogue()
         self.store = ObjectStore(clock, seed=name)
         #: Admission for every Pod created (API or controller), after defaulting: IRSA / Pod Identity webhooks.
@@ -92,13 +119,13 @@ class KubeCluster:
 
     def version_info(self) -> dict[str, str]:
         """The body of ``GET /version``, shaped like an EKS control plane's."""
-        patch = self.catalogue.patch_releases.get(self.version, 0)
-        commit = hashlib.sha1(f"eks-{self.version}.{patch}".encode()).hexdigest()
+        release = self.patch_versions.get(self.version, f"{self.version}.0")
+        commit = hashlib.sha1(f"eks-{release}".encode()).hexdigest()
         major, minor = self.minor
         return {
             "major": str(major),
             "minor": str(minor),
-            "gitVersion": f"v{self.version}.{patch}-eks-{commit[:7]}",
+            "gitVersion": f"v{release}-eks-{commit[:7]}",
             "gitCommit": commit,
             "gitTreeState": "clean",
             "buildDate": "2025-04-16T03:27:04Z",
@@ -128,6 +155,8 @@ class KubeCluster:
         """A copy of a stored object as read through ``version`` (storage is per group+kind, not version)."""
         presented = {"apiVersion": resource_type.api_version(version), "kind": resource_type.kind}
         presented.update(clone({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}))
+        if resource_type.kind == "PriorityLevelConfiguration" and "spec" in presented:
+            presented["spec"] = convert_priority_level_spec(presented["spec"], version)
         return presented
 
     # --- object operations (the HTTP API and the contract methods share these) -------------------------------
@@ -164,12 +193,15 @@ class KubeCluster:
         namespace: str | None,
         *,
         dry_run: bool = False,
+        manager: FieldManager | None = None,
     ) -> dict[str, Any]:
         """POST: default, admit, validate and store a new object, then let the controllers act on it."""
         obj = self._normalised(resource_type, version, body, namespace)
         metadata = obj["metadata"]
         for field in _SERVER_SET_METADATA:
             metadata.pop(field, None)
+        if manager is not None:
+            record_write(metadata, manager, obj["apiVersion"], body, self.store.now())
         if not metadata.get("name"):
             if not metadata.get("generateName"):
                 raise KubeApiError.invalid(
@@ -209,6 +241,7 @@ class KubeCluster:
         subresource: str | None = None,
         force: bool = False,
         dry_run: bool = False,
+        manager: FieldManager | None = None,
     ) -> dict[str, Any]:
         """PUT (and the end of PATCH): optimistic concurrency on resourceVersion; status only via /status."""
         scope = _scope(resource_type, namespace)
@@ -237,11 +270,34 @@ class KubeCluster:
         for field in ("name", "uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
             if field in current["metadata"]:
                 updated["metadata"][field] = current["metadata"][field]
+        self._carry_managed_fields(updated, current, manager, resource_type.api_version(version), body, subresource)
         if dry_run:
             return self.present(resource_type, updated, version)
         self.store.save(resource_type.group, resource_type.kind, updated)
         reconcile(self)
         return self.read_object(resource_type, version, scope, name)
+
+    def _carry_managed_fields(
+        self,
+        updated: dict[str, Any],
+        current: dict[str, Any],
+        manager: FieldManager | None,
+        api_version: str,
+        body: dict[str, Any],
+        subresource: str | None,
+    ) -> None:
+        """managedFields survive every write; a write by a manager adds or refreshes its entry."""
+        metadata = updated["metadata"]
+        metadata.pop("managedFields", None)
+        if current["metadata"].get("managedFields"):
+            metadata["managedFields"] = clone(current["metadata"]["managedFields"])
+        if manager is None:
+            return
+        written = {
+            "status": {"status": body.get("status") or {}},
+            "scale": {"spec": {"replicas": (body.get("spec") or {}).get("replicas")}},
+        }.get(subresource or "", body)
+        record_write(metadata, manager, api_version, written, self.store.now(), subresource)
 
     def delete_object(
         self, resource_type: ResourceType, version: str, namespace: str | None, name: str
@@ -299,9 +355,9 @@ class KubeCluster:
 
     # --- the contract used by the EKS simulator -------------------------------------------------------------
 
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, obj: dict[str, Any], manager: FieldManager = EKS_MANAGER) -> dict[str, Any]:
         """Create ``obj`` or replace the stored one (no resourceVersion check), through admission and
-        controllers, as ``kubectl apply --force`` would."""
+        controllers, as ``kubectl apply --force`` would; ``manager`` is recorded in managedFields."""
         resource_type, version = self.resource_type(obj["apiVersion"], obj["kind"])
         metadata = obj.get("metadata") or {}
         namespace = metadata.get("namespace") or ("default" if resource_type.namespaced else None)
@@ -309,8 +365,10 @@ class KubeCluster:
             resource_type.group, resource_type.kind, _scope(resource_type, namespace), metadata.get("name", "")
         )
         if existing is None:
-            return self.create_object(resource_type, version, obj, namespace)
-        return self.replace_object(resource_type, version, obj, namespace, metadata["name"], force=True)
+            return self.create_object(resource_type, version, obj, namespace, manager=manager)
+        return self.replace_object(
+            resource_type, version, obj, namespace, metadata["name"], force=True, manager=manager
+        )
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         resource_type, version = self.resource_type(api_version, kind)
@@ -505,9 +563,17 @@ class KubeCluster:
                     self.store.remove(group, kind, namespace, obj["metadata"]["name"])
 
     def _bootstrap(self) -> None:
-        """What a new EKS control plane already holds: system namespaces and the ``kubernetes`` service."""
+        """What a new EKS control plane already holds: system namespaces, the ``kubernetes`` service, the
+        system PriorityClasses, the gp2 StorageClass and the API Priority and Fairness configuration."""
         for namespace in SYSTEM_NAMESPACES:
-            self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+            self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, APISERVER_MANAGER)
+        for priority_class in priority_classes():
+            self.apply(priority_class, APISERVER_MANAGER)
+        self.apply(storage_class(self.minor))
+        flowcontrol = self.catalogue.group_versions(self.minor).get(FLOWCONTROL_GROUP)
+        if flowcontrol:
+            for obj in flow_control_objects(flowcontrol[0]):
+                self.apply(obj, FieldManager(APF_MANAGER))
         self.apply(
             {
                 "apiVersion": "v1",
@@ -549,6 +615,16 @@ def _scope(resource_type: ResourceType, namespace: str | None) -> str | None:
 def _default_namespace(resource_type: ResourceType, namespace: str | None) -> str | None:
     # Like kubectl, a namespaced object named without a namespace is looked up in "default".
     return (namespace or "default") if resource_type.namespaced else None
+
+
+@cache
+def calendar_patch_versions() -> dict[str, str]:
+    """Minor → the patch release EKS runs (``kubernetes_patch`` of include/eks/kubernetes-versions.yaml), for a
+    cluster made without the EKS side (tests); the EKS backend passes its own calendar's."""
+    from eks_sandbox.world import include_dir_from_env
+
+    data = yaml.safe_load((include_dir_from_env() / "eks" / "kubernetes-versions.yaml").read_text())
+    return {str(row["version"]): str(row["kubernetes_patch"]) for row in data["versions"]}
 
 
 def _minor_string(version: str) -> str:
