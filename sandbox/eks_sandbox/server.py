@@ -33,7 +33,7 @@ from eks_sandbox import moto_compat
 from eks_sandbox.control import make_control_app
 from eks_sandbox.eks.api import make_eks_app
 from eks_sandbox.faults import ErrorFault
-from eks_sandbox.kube.api import make_kube_app
+from eks_sandbox.kube.api import STREAM_ENVIRON_KEY, make_kube_app
 from eks_sandbox.world import Sandbox
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -86,7 +86,11 @@ class SandboxDispatcher:
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + KUBE_PREFIX + cluster_id
             environ["PATH_INFO"] = "/" + rest
             environ["eks_sandbox.kube_cluster"] = cluster
-            return list(self.kube_app(environ, start_response))
+            body = self.kube_app(environ, start_response)
+            if not environ.get(STREAM_ENVIRON_KEY):
+                return list(body)
+        # A watch streams its events after the lock is released: it waits on its cluster's store, not on us.
+        return body
 
     def _aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = _buffer_body(environ)

@@ -8,7 +8,8 @@ is accepted: authentication is not what runbooks rehearse against the simulator.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,10 +24,15 @@ from eks_sandbox.kube.managed_fields import FieldManager
 from eks_sandbox.kube.openapi import openapi_group_version, openapi_index
 from eks_sandbox.kube.patch import json_patch, merge_patch, strategic_merge_patch
 from eks_sandbox.kube.resources import ResourceType
-from eks_sandbox.kube.selectors import label_selector_string
+from eks_sandbox.kube.selectors import label_selector_string, parse_field_selector, parse_label_selector
+from eks_sandbox.kube.store import ResourceVersionTooOld
 from eks_sandbox.kube.tables import build_table, wants_table
 
 CLUSTER_ENVIRON_KEY = "eks_sandbox.kube_cluster"
+#: Set by the app on a response that streams (a watch): the dispatcher iterates it after releasing its lock.
+STREAM_ENVIRON_KEY = "eks_sandbox.kube_stream"
+#: A watch without timeoutSeconds ends after kube-apiserver's --min-request-timeout default (1800 s, wall time).
+DEFAULT_WATCH_SECONDS = 1800.0
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -49,6 +55,8 @@ def make_kube_app() -> WsgiApp:
             response = _dispatch(request, cluster)
         except KubeApiError as error:
             response = _json(error.status(), error.code)
+        if response.is_streamed:
+            environ[STREAM_ENVIRON_KEY] = True
         return response(environ, start_response)
 
     return app
@@ -210,7 +218,7 @@ def _list(request: Request, cluster: KubeCluster, target: ResourcePath) -> Respo
     )
     resource_version = str(cluster.store.resource_version)
     if request.args.get("watch", "").lower() in ("true", "1"):
-        return _watch(request, items)
+        return _watch(request, cluster, target, items)
     table = _maybe_table(request, cluster, target, items)
     if table is not None:
         return table
@@ -224,16 +232,43 @@ def _list(request: Request, cluster: KubeCluster, target: ResourcePath) -> Respo
     )
 
 
-def _watch(request: Request, items: list[dict[str, Any]]) -> Response:
-    """A watch that reports the objects newer than ``resourceVersion`` as ADDED events, then ends.
+def _watch(request: Request, cluster: KubeCluster, target: ResourcePath, items: list[dict[str, Any]]) -> Response:
+    """A watch: ADDED for every current object (unless the client resumes from a resourceVersion), then each
+    change as it happens, until ``timeoutSeconds`` (wall time) or the client goes away.
 
-    The simulator cannot hold a connection open under the sandbox lock; clients re-watch, as they do after a
-    server-side timeout.
+    The events stream after the dispatcher has released the sandbox lock; the stream waits on its cluster's
+    store, which every write notifies.
     """
     since = request.args.get("resourceVersion") or "0"
-    newer = [item for item in items if since in ("", "0") or int(item["metadata"]["resourceVersion"]) > int(since)]
-    lines = "".join(json.dumps({"type": "ADDED", "object": item}) + "\n" for item in newer)
-    return Response(lines, mimetype="application/json")
+    initial = items if since == "0" else []
+    start = cluster.store.resource_version if since == "0" else int(since) if since.isdigit() else 0
+    timeout = float(request.args.get("timeoutSeconds") or DEFAULT_WATCH_SECONDS)
+    labels_match = parse_label_selector(request.args.get("labelSelector"))
+    fields_match = parse_field_selector(request.args.get("fieldSelector"))
+    resource_type = target.resource_type
+
+    def selected(obj: dict[str, Any]) -> bool:
+        namespace_matches = target.namespace is None or obj["metadata"].get("namespace") == target.namespace
+        return namespace_matches and labels_match(obj["metadata"].get("labels") or {}) and fields_match(obj)
+
+    def stream() -> Iterator[bytes]:
+        for item in initial:
+            yield _event("ADDED", item)
+        deadline = time.monotonic() + timeout
+        try:
+            for event in cluster.store.events_after(start, resource_type.group, resource_type.kind, deadline):
+                if event is None:
+                    continue
+                if selected(event.object):
+                    yield _event(event.type, cluster.present(resource_type, event.object, target.version))
+        except ResourceVersionTooOld as error:
+            yield _event("ERROR", KubeApiError(410, "Expired", str(error)).status())
+
+    return Response(stream(), mimetype="application/json")
+
+
+def _event(event_type: str, obj: dict[str, Any]) -> bytes:
+    return (json.dumps({"type": event_type, "object": obj}) + "\n").encode()
 
 
 def _maybe_table(
