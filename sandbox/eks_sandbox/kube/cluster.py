@@ -48,6 +48,8 @@ PodMutator = Callable[["KubeCluster", dict[str, Any]], None]
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 #: ClusterIP of the ``kubernetes`` service: first address of the EKS default service CIDR 10.100.0.0/16.
 KUBERNETES_SERVICE_IP = "10.100.0.1"
+#: The control plane's ENIs in the cluster's VPC, behind the kubernetes Service.
+API_SERVER_ADDRESSES = ("172.16.42.10", "172.16.87.203")
 
 _SERVER_SET_METADATA = (
     "uid",
@@ -600,11 +602,29 @@ class KubeCluster:
                 },
                 "subsets": [
                     {
-                        "addresses": [{"ip": "172.16.42.10"}, {"ip": "172.16.87.203"}],
+                        "addresses": [{"ip": address} for address in API_SERVER_ADDRESSES],
                         "ports": [{"name": "https", "port": 443, "protocol": "TCP"}],
                     }
                 ],
             }
+        )
+        # The apiserver's endpoint reconciler writes the kubernetes Service's slice itself.
+        self.apply(
+            {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"kubernetes.io/service-name": "kubernetes"},
+                },
+                "addressType": "IPv4",
+                "endpoints": [
+                    {"addresses": [address], "conditions": {"ready": True}} for address in API_SERVER_ADDRESSES
+                ],
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP"}],
+            },
+            APISERVER_MANAGER,
         )
 
 

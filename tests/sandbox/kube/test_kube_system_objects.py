@@ -105,3 +105,55 @@ def test_managed_fields_record_manager_operation_and_the_api_version_of_each_wri
     # The bootstrap objects carry the apiserver's APF manager.
     exempt = kube.cluster.get(f"{APF}/v1", "FlowSchema", "exempt")
     assert exempt["metadata"]["managedFields"][0]["manager"] == "api-priority-and-fairness-config-producer-v1"
+
+
+def test_endpoint_slices_follow_the_pods_a_service_selects(kube, api_client: client.ApiClient):
+    apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+    labels = {"app": "web"}
+    apps.create_namespaced_deployment(
+        "default",
+        client.V1Deployment(
+            metadata=client.V1ObjectMeta(name="web"),
+            spec=client.V1DeploymentSpec(
+                replicas=2,
+                selector=client.V1LabelSelector(match_labels=labels),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels=labels),
+                    spec=client.V1PodSpec(
+                        containers=[
+                            client.V1Container(
+                                name="web",
+                                image="nginx:1.27",
+                                ports=[client.V1ContainerPort(name="http", container_port=8080)],
+                            )
+                        ]
+                    ),
+                ),
+            ),
+        ),
+    )
+    core.create_namespaced_service(
+        "default",
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="web"),
+            spec=client.V1ServiceSpec(
+                selector=labels, ports=[client.V1ServicePort(name="http", port=80, target_port="http")]
+            ),
+        ),
+    )
+    discovery = client.DiscoveryV1Api(api_client)
+    (web,) = discovery.list_namespaced_endpoint_slice("default", label_selector="kubernetes.io/service-name=web").items
+    assert web.metadata.labels["endpointslice.kubernetes.io/managed-by"] == "endpointslice-controller.k8s.io"
+    assert [(port.name, port.port) for port in web.ports] == [("http", 8080)]
+    assert len(web.endpoints) == 2 and all(e.conditions.ready and e.target_ref.kind == "Pod" for e in web.endpoints)
+    apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 3}})
+    (web,) = discovery.list_namespaced_endpoint_slice("default", label_selector="kubernetes.io/service-name=web").items
+    assert len(web.endpoints) == 3
+    core.delete_namespaced_service("web", "default")
+    assert not discovery.list_namespaced_endpoint_slice(
+        "default", label_selector="kubernetes.io/service-name=web"
+    ).items
+    (api,) = discovery.list_namespaced_endpoint_slice(
+        "default", label_selector="kubernetes.io/service-name=kubernetes"
+    ).items
+    assert api.ports[0].port == 443

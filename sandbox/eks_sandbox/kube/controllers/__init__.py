@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from eks_sandbox.kube.controllers.daemonset import sync_daemon_sets
 from eks_sandbox.kube.controllers.deployment import sync_deployments
 from eks_sandbox.kube.controllers.disruption_budgets import update_disruption_budgets
+from eks_sandbox.kube.controllers.endpoint_slices import sync_endpoint_slices
 from eks_sandbox.kube.controllers.garbage_collector import collect_garbage
 from eks_sandbox.kube.controllers.kubelet import run_pods
 from eks_sandbox.kube.controllers.namespaces import sync_namespaces
@@ -43,6 +44,7 @@ CONTROLLERS: tuple[Callable[[KubeCluster], None], ...] = (
     sync_daemon_sets,
     schedule_pods,
     run_pods,
+    sync_endpoint_slices,
     update_disruption_budgets,
 )
 
