@@ -20,6 +20,7 @@ import yaml
 
 from eks_sandbox.clock import SimClock
 from eks_sandbox.kube.controllers import reconcile
+from eks_sandbox.kube.controllers.volumes import admit_claim
 from eks_sandbox.kube.defaults import apply_defaults, qos_class, service_account_volume, validate
 from eks_sandbox.kube.disruption import (
     eviction_allowed,
@@ -216,6 +217,8 @@ class KubeCluster:
             metadata["name"] = metadata["generateName"] + self.store.random_suffix()
         if resource_type.kind == "Pod":
             self._admit_pod(obj)
+        elif resource_type.kind == "PersistentVolumeClaim":
+            admit_claim(self.store, obj)
         else:
             apply_defaults(obj)
         validate(obj, resource_type.group)

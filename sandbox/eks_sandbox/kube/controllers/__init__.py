@@ -25,6 +25,7 @@ from eks_sandbox.kube.controllers.pod_garbage_collector import remove_pods_of_mi
 from eks_sandbox.kube.controllers.replicaset import sync_replica_sets
 from eks_sandbox.kube.controllers.scheduler import schedule_pods
 from eks_sandbox.kube.controllers.statefulset import sync_stateful_sets
+from eks_sandbox.kube.controllers.volumes import sync_volumes
 
 if TYPE_CHECKING:
     from eks_sandbox.kube.cluster import KubeCluster
@@ -43,6 +44,7 @@ CONTROLLERS: tuple[Callable[[KubeCluster], None], ...] = (
     sync_stateful_sets,
     sync_daemon_sets,
     schedule_pods,
+    sync_volumes,
     run_pods,
     sync_endpoint_slices,
     update_disruption_budgets,

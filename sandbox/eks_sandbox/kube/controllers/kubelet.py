@@ -27,7 +27,20 @@ def run_pods(cluster: KubeCluster) -> None:
             continue
         if status.get("phase") not in (None, "Pending", "Running"):
             continue
+        if not _volumes_bound(store, pod):
+            continue  # the kubelet waits to mount the pod's claims (ContainerCreating)
         _start_pod(store, pod, node)
+
+
+def _volumes_bound(store: ObjectStore, pod: dict[str, Any]) -> bool:
+    for volume in pod["spec"].get("volumes") or []:
+        claim_name = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+        if claim_name is None:
+            continue
+        claim = store.get("", "PersistentVolumeClaim", pod["metadata"]["namespace"], claim_name)
+        if claim is None or (claim.get("status") or {}).get("phase") != "Bound":
+            return False
+    return True
 
 
 def _start_pod(store: ObjectStore, pod: dict[str, Any], node: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eks_sandbox.kube.controllers.objects import (
     index_by_owner,
@@ -12,7 +12,9 @@ from eks_sandbox.kube.controllers.objects import (
     template_hash,
     without_zeroes,
 )
+from eks_sandbox.kube.controllers.volumes import admit_claim
 from eks_sandbox.kube.disruption import pod_is_ready
+from eks_sandbox.kube.store import clone
 
 if TYPE_CHECKING:
     from eks_sandbox.kube.cluster import KubeCluster
@@ -46,6 +48,7 @@ def sync_stateful_sets(cluster: KubeCluster) -> None:
                     },
                 )
                 pod["metadata"]["name"] = pod_name
+                _claim_volumes(cluster, sts, pod, ordinal)
                 pod["spec"]["hostname"] = pod_name
                 if sts["spec"].get("serviceName"):
                     pod["spec"]["subdomain"] = sts["spec"]["serviceName"]
@@ -69,3 +72,25 @@ def sync_stateful_sets(cluster: KubeCluster) -> None:
             "collisionCount": 0,
         }
         save_status(store, "apps", sts, without_zeroes(status, ("readyReplicas", "currentReplicas", "updatedReplicas")))
+
+
+def _claim_volumes(cluster: KubeCluster, sts: dict[str, Any], pod: dict[str, Any], ordinal: int) -> None:
+    """volumeClaimTemplates: claim ``<template>-<set>-<ordinal>`` is created once (and kept, as the default
+    Retain retention policy does) and mounted by the pod of that ordinal under the template's name."""
+    namespace, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
+    volumes = pod["spec"].setdefault("volumes", [])
+    for template in sts["spec"].get("volumeClaimTemplates") or []:
+        template_name = template["metadata"]["name"]
+        claim_name = f"{template_name}-{name}-{ordinal}"
+        if cluster.store.get("", "PersistentVolumeClaim", namespace, claim_name) is None:
+            labels = {**(template["metadata"].get("labels") or {}), **sts["spec"]["selector"].get("matchLabels", {})}
+            claim = {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": claim_name, "namespace": namespace, "labels": labels},
+                "spec": clone(template.get("spec") or {}),
+            }
+            admit_claim(cluster.store, claim)
+            cluster.store.insert("", "PersistentVolumeClaim", claim)
+        volumes[:] = [v for v in volumes if v.get("name") != template_name]
+        volumes.append({"name": template_name, "persistentVolumeClaim": {"claimName": claim_name}})
