@@ -33,7 +33,7 @@ from eks_sandbox import moto_compat
 from eks_sandbox.control import make_control_app
 from eks_sandbox.eks.api import make_eks_app
 from eks_sandbox.faults import ErrorFault
-from eks_sandbox.kube.api import STREAM_ENVIRON_KEY, make_kube_app
+from eks_sandbox.kube.api import STREAM_ENVIRON_KEY, TICK_ENVIRON_KEY, make_kube_app
 from eks_sandbox.world import Sandbox
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -86,11 +86,17 @@ class SandboxDispatcher:
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + KUBE_PREFIX + cluster_id
             environ["PATH_INFO"] = "/" + rest
             environ["eks_sandbox.kube_cluster"] = cluster
+            environ[TICK_ENVIRON_KEY] = lambda: self._tick(cluster)
             body = self.kube_app(environ, start_response)
             if not environ.get(STREAM_ENVIRON_KEY):
                 return list(body)
         # A watch streams its events after the lock is released: it waits on its cluster's store, not on us.
         return body
+
+    def _tick(self, cluster: Any) -> None:
+        """What the start of a request does, for a watch that waits: apply the transitions now due."""
+        with self.sandbox.transaction():
+            cluster.advance()
 
     def _aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = _buffer_body(environ)

@@ -113,7 +113,8 @@ class EksBackend:
         from eks_sandbox.kube.cluster import EksLink, KubeCluster
 
         patches = {entry.version: entry.kubernetes_patch for entry in self.catalogue.calendar.versions}
-        return KubeCluster(name, version, self.clock, EksLink(account, region, patches))
+        link = EksLink(account, region, patches, self.catalogue.timings["pod_startup"], self.timeline.at)
+        return KubeCluster(name, version, self.clock, link)
 
     def attach_kube_cluster(self, cluster: clusters.Cluster) -> None:
         """Serve the cluster's Kubernetes API at its endpoint and install the credential-injection webhook."""

@@ -31,6 +31,8 @@ from eks_sandbox.kube.tables import build_table, wants_table
 CLUSTER_ENVIRON_KEY = "eks_sandbox.kube_cluster"
 #: Set by the app on a response that streams (a watch): the dispatcher iterates it after releasing its lock.
 STREAM_ENVIRON_KEY = "eks_sandbox.kube_stream"
+#: Set by the dispatcher: runs the sandbox's due transitions under its lock (a watch's idle tick).
+TICK_ENVIRON_KEY = "eks_sandbox.kube_tick"
 #: A watch without timeoutSeconds ends after kube-apiserver's --min-request-timeout default (1800 s, wall time).
 DEFAULT_WATCH_SECONDS = 1800.0
 
@@ -51,6 +53,7 @@ def make_kube_app() -> WsgiApp:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         cluster: KubeCluster = environ[CLUSTER_ENVIRON_KEY]
+        cluster.advance()
         try:
             response = _dispatch(request, cluster)
         except KubeApiError as error:
@@ -251,13 +254,20 @@ def _watch(request: Request, cluster: KubeCluster, target: ResourcePath, items: 
         namespace_matches = target.namespace is None or obj["metadata"].get("namespace") == target.namespace
         return namespace_matches and labels_match(obj["metadata"].get("labels") or {}) and fields_match(obj)
 
+    tick = request.environ.get(TICK_ENVIRON_KEY) or cluster.advance
+
     def stream() -> Iterator[bytes]:
         for item in initial:
             yield _event("ADDED", item)
         deadline = time.monotonic() + timeout
+        events = cluster.store.events_after(
+            start, resource_type.group, resource_type.kind, deadline, lambda: cluster.seconds_to_next_wakeup(1.0)
+        )
         try:
-            for event in cluster.store.events_after(start, resource_type.group, resource_type.kind, deadline):
+            for event in events:
                 if event is None:
+                    # Nothing changed: let simulated time act (a pod turns Ready, a rollout steps on).
+                    tick()
                     continue
                 if selected(event.object):
                     yield _event(event.type, cluster.present(resource_type, event.object, target.version))

@@ -12,13 +12,14 @@ import copy
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 import yaml
 
 from eks_sandbox.clock import SimClock
+from eks_sandbox.eks.timeline import Timeline, Transition
 from eks_sandbox.kube.controllers import reconcile
 from eks_sandbox.kube.controllers.volumes import admit_claim
 from eks_sandbox.kube.defaults import apply_defaults, qos_class, service_account_volume, validate
@@ -74,6 +75,11 @@ class EksLink:
     account: str = "123456789012"
     region: str = "us-east-1"
     patch_versions: Mapping[str, str] | None = None
+    #: How long a started pod takes to turn Ready (simulated); zero makes every rollout settle at once.
+    pod_startup: timedelta = timedelta(0)
+    #: Where the cluster schedules its wake-ups (the EKS backend's timeline, so that ``settle`` finishes
+    #: rollouts in order with drains); None: a timeline of its own, run before each Kubernetes request.
+    schedule: Callable[[datetime, Transition], None] | None = None
 
 
 @dataclass
@@ -102,6 +108,17 @@ class KubeCluster:
         self.clock = clock
         self.link = link or EksLink()
         self.patch_versions = dict(self.link.patch_versions or calendar_patch_versions())
+        self.pod_startup = self.link.pod_startup
+        #: Wake-ups of a cluster without an EKS side; see ``EksLink.schedule``.
+        self.timeline = Timeline()
+        self._schedule = self.link.schedule or self.timeline.at
+        self._wakeups: set[datetime] = set()
+        #: The earliest pending wake-up (read without the lock by watches, to know when to look again).
+        self.next_wakeup: datetime | None = None
+        #: While a wake-up runs, the simulated instant it stands for (``settle`` runs them ahead of the clock).
+        self.logical_now: datetime | None = None
+        #: When each starting pod (by uid) turns Ready.
+        self.pod_ready_at: dict[str, datetime] = {}
         self.catalogue = load_catalogue()
         self.store = ObjectStore(clock, seed=name)
         #: Admission for every Pod created (API or controller), after defaulting: IRSA / Pod Identity webhooks.
@@ -109,6 +126,39 @@ class KubeCluster:
         #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
         self.api_usage: dict[tuple[str, str, str], dict[str, ApiUsage]] = {}
         self._bootstrap()
+
+    # --- simulated time --------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The instant the controllers act at: the running wake-up's, else the clock's."""
+        return self.logical_now or self.clock.now()
+
+    def wake_at(self, due: datetime) -> None:
+        """Run the controllers again at ``due`` (a pod turns Ready, a rollout takes its next step)."""
+        if due not in self._wakeups:
+            self._wakeups.add(due)
+            self.next_wakeup = min(self._wakeups)
+            self._schedule(due, self._wake)
+
+    def seconds_to_next_wakeup(self, longest: float) -> float:
+        """Wall seconds until the next wake-up is due (at most ``longest``): how long a watch may sleep."""
+        due = self.next_wakeup
+        if due is None:
+            return longest
+        return min(longest, max(0.005, self.clock.wall_seconds(due - self.clock.now())))
+
+    def advance(self) -> None:
+        """Apply this cluster's own due wake-ups (a cluster without an EKS side; see ``EksLink.schedule``)."""
+        self.timeline.run_due(self.clock.now())
+
+    def _wake(self, at: datetime) -> None:
+        self._wakeups.discard(at)
+        self.next_wakeup = min(self._wakeups, default=None)
+        self.logical_now = at
+        try:
+            reconcile(self)
+        finally:
+            self.logical_now = None
 
     # --- version ---------------------------------------------------------------------------------------------
 

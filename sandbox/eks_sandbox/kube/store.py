@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,10 +117,11 @@ class ObjectStore:
         return sorted(self._objects)
 
     def events_after(
-        self, resource_version: int, group: str, kind: str, deadline: float
+        self, resource_version: int, group: str, kind: str, deadline: float, pause: Callable[[], float] = lambda: 1.0
     ) -> Iterator[WatchEvent | None]:
         """The changes of one kind after ``resource_version``, waiting (until ``deadline``, a ``time.monotonic``
-        instant) for new ones; yields None each second nothing happens, so a caller can notice a gone client.
+        instant) for new ones; yields None after each ``pause()`` seconds nothing happens, so that the caller can
+        let simulated time act (a rollout's next step) and notice a gone client.
 
         Raises ResourceVersionTooOld if changes after ``resource_version`` have been forgotten.
         """
@@ -135,7 +136,7 @@ class ObjectStore:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return
-                    self._changed.wait(min(remaining, 1.0))
+                    self._changed.wait(min(remaining, pause()))
                     pending = [e for e in self._events if e.resource_version > seen]
             if pending:
                 seen = pending[-1].resource_version
