@@ -1,9 +1,9 @@
 """The controllers of a simulated cluster, run synchronously to a fixed point after every write.
 
 There are no background threads: each API write ends with ``reconcile``, which runs every controller until a
-whole pass changes nothing. Pods start instantly (the simulator has no containers), so a rollout, a drain or a
-node replacement has settled by the time the request that caused it returns; what runbooks observe is the
-settled state a real cluster reaches a few seconds later.
+whole pass changes nothing. What takes time is a pod's start-up (``KubeCluster.pod_startup``): the kubelet
+schedules a wake-up for when a pod turns Ready, and the wake-up (run by the sandbox's timeline before a request,
+by a waiting watch, or by ``settle``) reconciles again, so a rollout moves one step per start-up.
 
 One module per controller; ``objects`` holds how they all write owner references, pods and status.
 """
@@ -30,7 +30,7 @@ from eks_sandbox.kube.controllers.volumes import sync_volumes
 if TYPE_CHECKING:
     from eks_sandbox.kube.cluster import KubeCluster
 
-MAX_PASSES = 50
+MAX_PASSES = 200
 
 #: One pass, in order: owners before what they own (Deployment → ReplicaSet → Pod), pods scheduled before the
 #: kubelets start them, budgets last so they count the pods this pass settled.
