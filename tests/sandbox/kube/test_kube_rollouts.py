@@ -50,8 +50,9 @@ def _status(api_client, kind: str = "deployment") -> dict:
     return apps.read_namespaced_daemon_set_status("agent", "default").to_dict()["status"]
 
 
-def _pass(kube, duration: timedelta = STARTUP) -> None:
-    kube.cluster.clock.skip(duration)
+def _pass(kube) -> None:
+    """Let one start-up pass (wake-ups fall on whole simulated seconds)."""
+    kube.cluster.clock.skip(STARTUP + timedelta(seconds=1))
 
 
 def test_new_pods_turn_ready_after_their_start_up(paced, api_client):

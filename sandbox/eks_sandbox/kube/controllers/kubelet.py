@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox.kube.controllers.objects import live_pods, serialise_pod_conditions, set_condition
@@ -44,7 +45,8 @@ def _ready_yet(cluster: KubeCluster, pod: dict[str, Any]) -> bool:
     uid = pod["metadata"]["uid"]
     ready_at = cluster.pod_ready_at.get(uid)
     if ready_at is None:
-        ready_at = cluster.now() + cluster.pod_startup
+        # Whole simulated seconds: pods started by one request share one wake-up.
+        ready_at = (cluster.now() + cluster.pod_startup + timedelta(seconds=1)).replace(microsecond=0)
         cluster.pod_ready_at[uid] = ready_at
         cluster.wake_at(ready_at)
     if ready_at > cluster.now():
