@@ -143,3 +143,36 @@ def test_kubectl_rollout_status_waits_for_the_rollout(kube, api_client, tmp_path
     assert result.returncode == 0, result.stderr
     assert "Waiting for deployment" in result.stdout
     assert 'deployment "web" successfully rolled out' in result.stdout
+
+
+def test_a_stateful_set_replaces_one_pod_at_a_time_from_the_highest_ordinal(paced, api_client):
+    labels = {"app": "db"}
+    stateful_set = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "default"},
+        "spec": {
+            "replicas": 3,
+            "serviceName": "db",
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "db", "image": "pg:16"}]}},
+        },
+    }
+    paced.cluster.pod_startup = timedelta(0)
+    paced.cluster.apply(stateful_set)
+    paced.cluster.pod_startup = STARTUP
+    stateful_set["spec"]["template"]["spec"]["containers"][0]["image"] = "pg:17"
+    paced.cluster.apply(stateful_set)
+    apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+    steps = []
+    for _ in range(4):
+        status = apps.read_namespaced_stateful_set_status("db", "default").status
+        images = [core.read_namespaced_pod(f"db-{i}", "default").spec.containers[0].image for i in range(3)]
+        steps.append((status.updated_replicas, status.current_revision == status.update_revision, images))
+        _pass(paced)
+    assert steps == [
+        (1, False, ["pg:16", "pg:16", "pg:17"]),
+        (2, False, ["pg:16", "pg:17", "pg:17"]),
+        (3, True, ["pg:17", "pg:17", "pg:17"]),
+        (3, True, ["pg:17", "pg:17", "pg:17"]),
+    ]

@@ -146,3 +146,30 @@ def test_a_stateful_set_gets_one_claim_per_replica_on_gp2(kube, api_client, ec2)
     assert volume.metadata.annotations["pv.kubernetes.io/migrated-to"] == "ebs.csi.aws.com"
     (described,) = ec2.describe_volumes(VolumeIds=[volume.spec.aws_elastic_block_store.volume_id])["Volumes"]
     assert described["VolumeType"] == "gp2"
+
+
+def test_a_pod_with_an_ebs_volume_is_rescheduled_only_in_the_volumes_zone(kube, api_client):
+    core = client.CoreV1Api(api_client)
+    kube.cluster.apply(GP3)
+    _install_ebs_csi_driver(kube.cluster)
+    kube.cluster.add_node(
+        "ip-10-0-2-10.ec2.internal",
+        labels={"topology.kubernetes.io/zone": "us-east-1b"},
+        kubelet_version="v1.31.14-eks-0ea5593",
+        capacity={"cpu": "2", "memory": "7935036Ki", "pods": "29"},
+        provider_id="aws:///us-east-1b/i-0b0b0b0b0b0b0b0b0",
+    )
+    core.create_namespaced_persistent_volume_claim("default", _claim("data", "gp3"))
+    pod = _pod_using("data")
+    pod.spec.node_selector = {"topology.kubernetes.io/zone": "us-east-1b"}
+    core.create_namespaced_pod("default", pod)
+    volume = core.read_persistent_volume(
+        core.read_namespaced_persistent_volume_claim("data", "default").spec.volume_name
+    )
+    assert volume.spec.node_affinity.required.node_selector_terms[0].match_expressions[0].values == ["us-east-1b"]
+    # The same claim's next pod may only run in us-east-1b: with that node gone, it stays Pending.
+    core.delete_namespaced_pod("uses-data", "default")
+    kube.cluster.delete_node("ip-10-0-2-10.ec2.internal")
+    core.create_namespaced_pod("default", _pod_using("data"))
+    again = core.read_namespaced_pod("uses-data", "default")
+    assert again.spec.node_name is None and again.status.phase == "Pending"

@@ -30,11 +30,12 @@ def sync_stateful_sets(cluster: KubeCluster) -> None:
         replicas = sts["spec"].get("replicas", 1)
         on_delete = (sts["spec"].get("updateStrategy") or {}).get("type") == "OnDelete"
         pods = {pod["metadata"]["name"]: pod for pod in owned.get(sts["metadata"]["uid"], [])}
-        for pod_name, pod in pods.items():
+        for pod_name in pods:
             ordinal = pod_name.rsplit("-", 1)[-1]
-            outdated = pod["metadata"]["labels"].get("controller-revision-hash") != revision and not on_delete
-            if not ordinal.isdigit() or int(ordinal) >= replicas or outdated:
+            if not ordinal.isdigit() or int(ordinal) >= replicas:
                 store.remove("", "Pod", namespace, pod_name)
+        if not on_delete:
+            _replace_one_outdated(store, sts, revision, replicas)
         for ordinal in range(replicas):
             pod_name = f"{name}-{ordinal}"
             if store.get("", "Pod", namespace, pod_name) is None:
@@ -60,14 +61,19 @@ def sync_stateful_sets(cluster: KubeCluster) -> None:
         ]
         ready = sum(1 for pod in pods_now if pod_is_ready(pod))
         updated = sum(1 for pod in pods_now if pod["metadata"]["labels"].get("controller-revision-hash") == revision)
+        # The current revision stays the old one until every pod runs the update (stateful_set_control.go).
+        previous = (sts.get("status") or {}).get("currentRevision") or revision
+        current = revision if updated == replicas == len(pods_now) else previous
         status = {
             "observedGeneration": sts["metadata"].get("generation", 1),
             "replicas": len(pods_now),
             "readyReplicas": ready,
-            "currentReplicas": updated,
+            "currentReplicas": sum(
+                1 for pod in pods_now if pod["metadata"]["labels"].get("controller-revision-hash") == current
+            ),
             "updatedReplicas": updated,
             "availableReplicas": ready,
-            "currentRevision": revision,
+            "currentRevision": current,
             "updateRevision": revision,
             "collisionCount": 0,
         }
@@ -94,3 +100,18 @@ def _claim_volumes(cluster: KubeCluster, sts: dict[str, Any], pod: dict[str, Any
             cluster.store.insert("", "PersistentVolumeClaim", claim)
         volumes[:] = [v for v in volumes if v.get("name") != template_name]
         volumes.append({"name": template_name, "persistentVolumeClaim": {"claimName": claim_name}})
+
+
+def _replace_one_outdated(store: Any, sts: dict[str, Any], revision: str, replicas: int) -> None:
+    """RollingUpdate: the highest-ordinal outdated pod at or above the partition goes, and only while every pod
+    is there and Ready — one pod at a time, as the StatefulSet controller rolls."""
+    namespace, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
+    partition = ((sts["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition", 0)
+    pods = [store.get("", "Pod", namespace, f"{name}-{ordinal}") for ordinal in range(replicas)]
+    if any(pod is None or not pod_is_ready(pod) for pod in pods):
+        return
+    for ordinal in reversed(range(partition, replicas)):
+        pod = pods[ordinal]
+        if pod["metadata"]["labels"].get("controller-revision-hash") != revision:
+            store.remove("", "Pod", namespace, pod["metadata"]["name"])
+            return
