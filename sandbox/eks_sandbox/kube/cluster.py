@@ -72,7 +72,7 @@ class EksLink:
     """What the Kubernetes side knows of its EKS cluster: the account and region its AWS resources (EBS volumes
     of PersistentVolumes) live in, and the control plane's patch version per minor (the calendar's)."""
 
-    account: str = "123456789012"
+    account: str = "123456789012"  # moto's default account, as unsigned requests get
     region: str = "us-east-1"
     patch_versions: Mapping[str, str] | None = None
     #: How long a started pod takes to turn Ready (simulated); zero makes every rollout settle at once.
