@@ -23,6 +23,7 @@ import boto3
 import yaml
 
 from eks_sandbox import moto_compat
+from eks_sandbox.kube.managed_fields import FieldManager
 from eks_sandbox.moto_compat import DEFAULT_ACCOUNT_ID
 from eks_sandbox.world import Sandbox
 
@@ -413,7 +414,8 @@ def _apply_kubernetes_objects(sandbox: Sandbox, aws: _AwsClients, cluster_name: 
         kube = sandbox.kube_clusters.at_endpoint(endpoint)
         for obj in objects:
             with _step(cluster_name, f"Kubernetes object {_object_label(obj)}"):
-                kube.apply(obj)
+                # A team's objects, as `kubectl apply` writes them (managedFields name that manager).
+                kube.apply(obj, FieldManager("kubectl-client-side-apply"))
 
 
 def _object_label(obj: Any) -> str:

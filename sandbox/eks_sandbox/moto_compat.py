@@ -84,6 +84,23 @@ def import_backends(services: tuple[str, ...] = FLEET_SERVICES) -> None:
         get_backend(service)
 
 
+def create_ebs_volume(
+    account_id: str, region: str, *, size_gib: int, zone: str, volume_type: str, tags: dict[str, str]
+) -> str:
+    """An EBS volume in moto (CreateVolume + CreateTags), as the EBS CSI controller makes for a claim; its id."""
+    backend = ec2_backend(account_id, region)
+    volume = backend.create_volume(size=size_gib, zone_name=zone, volume_type=volume_type)
+    backend.create_tags([volume.id], tags)
+    return volume.id
+
+
+def delete_ebs_volume(account_id: str, region: str, volume_id: str) -> None:
+    """DeleteVolume, ignoring a volume already gone (the CSI driver's DeleteVolume is idempotent)."""
+    backend = ec2_backend(account_id, region)
+    if volume_id in backend.volumes:
+        backend.delete_volume(volume_id)
+
+
 def instance_type_info(instance_type: str) -> dict[str, Any] | None:
     """moto's copy of DescribeInstanceTypes for one type (vCPUs, memory, ENI and IP limits), or None."""
     from moto.ec2.models.instance_types import INSTANCE_TYPES

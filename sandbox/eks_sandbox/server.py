@@ -36,7 +36,7 @@ from eks_sandbox.control import make_control_app
 from eks_sandbox.eks.api import make_eks_app
 from eks_sandbox.endpoints import ClusterListeners
 from eks_sandbox.faults import ErrorFault
-from eks_sandbox.kube.api import CLUSTER_ENVIRON_KEY, make_kube_app
+from eks_sandbox.kube.api import CLUSTER_ENVIRON_KEY, STREAM_ENVIRON_KEY, TICK_ENVIRON_KEY, make_kube_app
 from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.world import Sandbox
 
@@ -87,7 +87,17 @@ class SandboxDispatcher:
                 # EKS's answer to a request without a token (or with one it cannot authenticate).
                 return _kube_status(401, "Unauthorized", "Unauthorized")(environ, start_response)
             environ[CLUSTER_ENVIRON_KEY] = cluster
-            return list(self.kube_app(environ, start_response))
+            environ[TICK_ENVIRON_KEY] = lambda: self._tick(cluster)
+            body = self.kube_app(environ, start_response)
+            if not environ.get(STREAM_ENVIRON_KEY):
+                return list(body)
+        # A watch streams its events after the lock is released: it waits on its cluster's store, not on us.
+        return body
+
+    def _tick(self, cluster: KubeCluster) -> None:
+        """What the start of a request does, for a watch that waits: apply the transitions now due."""
+        with self.sandbox.transaction():
+            cluster.advance()
 
     def _aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = _buffer_body(environ)

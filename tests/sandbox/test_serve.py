@@ -190,7 +190,7 @@ def test_kubectl_rollout_restart_after_a_pod_identity_association_gives_new_pods
     def coredns_pods() -> dict[str, set[str]]:
         """Running coredns pods of payments-prod → the env var names of their containers."""
         listed = subprocess.run(
-            ["kubectl", "get", "pods", "-n", "kube-system", "-l", "k8s-app=coredns", "-o", "json"],
+            ["kubectl", "get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "json"],
             capture_output=True,
             text=True,
             env=env,

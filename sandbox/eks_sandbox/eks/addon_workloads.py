@@ -3,7 +3,12 @@ cluster when the add-on becomes ACTIVE and removed when it is deleted."""
 
 from __future__ import annotations
 
+import ipaddress
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from eks_sandbox.eks.catalogue import AddonSpec, AddonVersion
 
@@ -11,6 +16,18 @@ if TYPE_CHECKING:
     from eks_sandbox.eks.clusters import Cluster
 
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+ADDON_OBJECTS_PATH = Path(__file__).with_name("addon-objects.yaml")
+
+
+@cache
+def addon_objects(path: Path = ADDON_OBJECTS_PATH) -> dict[str, Any]:
+    """Per workload name: its pods' ``k8s-app`` label and the Services/ConfigMaps beside it (addon-objects.yaml)."""
+    return yaml.safe_load(path.read_text())
+
+
+def app_label(workload_name: str) -> str:
+    """The ``k8s-app`` label of a workload's pods: CoreDNS's are ``kube-dns``, as on EKS."""
+    return (addon_objects().get(workload_name) or {}).get("app_label", workload_name)
 
 
 def image_template(container: dict[str, Any], version: AddonVersion) -> str:
@@ -33,7 +50,11 @@ def image(template: str, region: str, version: AddonVersion) -> str:
 
 
 def _labels(spec: AddonSpec, workload: dict[str, Any], managed: bool) -> dict[str, str]:
-    labels = {"k8s-app": workload["name"], "eks.amazonaws.com/component": workload["name"]}
+    labels = {
+        "k8s-app": app_label(workload["name"]),
+        "eks.amazonaws.com/component": workload["name"],
+        **((addon_objects().get(workload["name"]) or {}).get("extra_labels") or {}),
+    }
     if managed:
         # Tells managed add-on resources from self-managed ones (label value UNCONFIRMED).
         labels["app.kubernetes.io/managed-by"] = "EKS"
@@ -62,7 +83,7 @@ def workload_manifest(
         pod_spec["serviceAccountName"] = workload["service_account"]
     if workload.get("host_network"):
         pod_spec["hostNetwork"] = True
-    selector = {"k8s-app": workload["name"]}
+    selector = {"k8s-app": app_label(workload["name"])}
     manifest_spec: dict[str, Any] = {
         "selector": {"matchLabels": selector},
         "template": {"metadata": {"labels": dict(selector)}, "spec": pod_spec},
@@ -98,11 +119,57 @@ def apply_workloads(
             metadata["annotations"] = annotations
         cluster.kube.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata})
     for workload in spec.workloads:
+        for obj in companion_objects(cluster, spec.namespace, workload["name"]):
+            if cluster.kube.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], spec.namespace) is None:
+                # Created once; later updates leave a user's edits (a Corefile change) alone.
+                cluster.kube.apply(obj)
         cluster.kube.apply(workload_manifest(cluster, spec, addon_version, workload, managed, configuration or {}))
+
+
+def companion_objects(cluster: Cluster, namespace: str, workload_name: str) -> list[dict[str, Any]]:
+    """The Services and ConfigMaps that come with a workload (CoreDNS's kube-dns Service, kube-proxy's config)."""
+    entry = addon_objects().get(workload_name) or {}
+    service_cidr = ipaddress.ip_network(cluster.network_config.get("serviceIpv4Cidr") or "10.100.0.0/16")
+    values = {
+        "dns_ip": str(service_cidr.network_address + 10),
+        # The API server URL pods use: the EKS endpoint form, https://<ID>.<suffix>.<region>.eks.amazonaws.com.
+        "endpoint": f"https://{cluster.id.upper()}.gr7.{cluster.region}.eks.amazonaws.com",
+    }
+    objects: list[dict[str, Any]] = []
+    for service in entry.get("services") or []:
+        metadata = {"name": service["name"], "namespace": namespace, "labels": dict(service["labels"])}
+        if service.get("annotations"):
+            metadata["annotations"] = dict(service["annotations"])
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": metadata,
+                "spec": {
+                    "clusterIP": service["cluster_ip"].format(**values),
+                    "selector": {"k8s-app": app_label(workload_name)},
+                    "ports": [dict(port) for port in service["ports"]],
+                },
+            }
+        )
+    for config_map in entry.get("config_maps") or []:
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": config_map["name"], "namespace": namespace, "labels": dict(config_map["labels"])},
+                "data": {
+                    key: text.replace("{endpoint}", values["endpoint"]) for key, text in config_map["data"].items()
+                },
+            }
+        )
+    return objects
 
 
 def remove_workloads(cluster: Cluster, spec: AddonSpec) -> None:
     for workload in spec.workloads:
         cluster.kube.delete("apps/v1", workload["kind"], workload["name"], spec.namespace)
+        for obj in companion_objects(cluster, spec.namespace, workload["name"]):
+            cluster.kube.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], spec.namespace)
     for account in spec.service_accounts():
         cluster.kube.delete("v1", "ServiceAccount", account, spec.namespace)

@@ -110,10 +110,12 @@ class EksBackend:
 
     # --- the Kubernetes side ---------------------------------------------------------------------------------
 
-    def create_kube_cluster(self, cluster_id: str, name: str, version: str) -> KubeCluster:
-        from eks_sandbox.kube.cluster import KubeCluster
+    def create_kube_cluster(self, cluster_id: str, name: str, version: str, account: str, region: str) -> KubeCluster:
+        from eks_sandbox.kube.cluster import EksLink, KubeCluster
 
-        return KubeCluster(name, version, self.clock)
+        patches = {entry.version: entry.kubernetes_patch for entry in self.catalogue.calendar.versions}
+        link = EksLink(account, region, patches, self.catalogue.timings["pod_startup"], self.timeline.at)
+        return KubeCluster(name, version, self.clock, link)
 
     def attach_kube_cluster(self, cluster: clusters.Cluster) -> None:
         """Serve the cluster's Kubernetes API at its endpoint and install the credential-injection webhook."""

@@ -196,7 +196,7 @@ def _create(request: Request, params: dict[str, Any]) -> Cluster:
         deletion_protection=bool(params.get("deletionProtection", False)),
         zonal_shift_config=params.get("zonalShiftConfig"),
         tags=dict(params.get("tags") or {}),
-        kube=backend.create_kube_cluster(cluster_id, name, version),
+        kube=backend.create_kube_cluster(cluster_id, name, version, request.account, request.region),
     )
     backend.attach_kube_cluster(cluster)
     request.state.clusters[name] = cluster

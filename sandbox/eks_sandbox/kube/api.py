@@ -8,7 +8,8 @@ is accepted: authentication is not what runbooks rehearse against the simulator.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,13 +21,21 @@ from eks_sandbox.kube.chunking import chunk
 from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.kube.discovery import api_group, api_group_list, api_resource_list, api_versions
 from eks_sandbox.kube.errors import KubeApiError
+from eks_sandbox.kube.managed_fields import FieldManager
 from eks_sandbox.kube.openapi import openapi_group_version, openapi_index
 from eks_sandbox.kube.patch import json_patch, merge_patch, strategic_merge_patch
 from eks_sandbox.kube.resources import ResourceType
-from eks_sandbox.kube.selectors import label_selector_string
+from eks_sandbox.kube.selectors import label_selector_string, parse_field_selector, parse_label_selector
+from eks_sandbox.kube.store import ResourceVersionTooOld
 from eks_sandbox.kube.tables import build_table, wants_table
 
 CLUSTER_ENVIRON_KEY = "eks_sandbox.kube_cluster"
+#: Set by the app on a response that streams (a watch): the dispatcher iterates it after releasing its lock.
+STREAM_ENVIRON_KEY = "eks_sandbox.kube_stream"
+#: Set by the dispatcher: runs the sandbox's due transitions under its lock (a watch's idle tick).
+TICK_ENVIRON_KEY = "eks_sandbox.kube_tick"
+#: A watch without timeoutSeconds ends after kube-apiserver's --min-request-timeout default (1800 s, wall time).
+DEFAULT_WATCH_SECONDS = 1800.0
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -45,10 +54,13 @@ def make_kube_app() -> WsgiApp:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         cluster: KubeCluster = environ[CLUSTER_ENVIRON_KEY]
+        cluster.advance()
         try:
             response = _dispatch(request, cluster)
         except KubeApiError as error:
             response = _json(error.status(), error.code)
+        if response.is_streamed:
+            environ[STREAM_ENVIRON_KEY] = True
         return response(environ, start_response)
 
     return app
@@ -162,7 +174,12 @@ def _serve_collection(request: Request, cluster: KubeCluster, target: ResourcePa
         return _list(request, cluster, target)
     if request.method == "POST":
         created = cluster.create_object(
-            target.resource_type, target.version, _body(request), target.namespace, dry_run=dry_run
+            target.resource_type,
+            target.version,
+            _body(request),
+            target.namespace,
+            dry_run=dry_run,
+            manager=_manager(request),
         )
         return _json(created, 201)
     if request.method == "DELETE":
@@ -185,6 +202,7 @@ def _serve_object(request: Request, cluster: KubeCluster, target: ResourcePath, 
                 target.name,
                 subresource=target.subresource,
                 dry_run=dry_run,
+                manager=_manager(request),
             )
         )
     if request.method == "PATCH":
@@ -204,7 +222,7 @@ def _list(request: Request, cluster: KubeCluster, target: ResourcePath) -> Respo
     )
     resource_version = str(cluster.store.resource_version)
     if request.args.get("watch", "").lower() in ("true", "1"):
-        return _watch(request, items)
+        return _watch(request, cluster, target, items)
     page = chunk(items, request.args.get("limit"), request.args.get("continue"), cluster.store.resource_version)
     table = _maybe_table(request, cluster, target, page.items)
     if table is not None:
@@ -219,16 +237,50 @@ def _list(request: Request, cluster: KubeCluster, target: ResourcePath) -> Respo
     )
 
 
-def _watch(request: Request, items: list[dict[str, Any]]) -> Response:
-    """A watch that reports the objects newer than ``resourceVersion`` as ADDED events, then ends.
+def _watch(request: Request, cluster: KubeCluster, target: ResourcePath, items: list[dict[str, Any]]) -> Response:
+    """A watch: ADDED for every current object (unless the client resumes from a resourceVersion), then each
+    change as it happens, until ``timeoutSeconds`` (wall time) or the client goes away.
 
-    The simulator cannot hold a connection open under the sandbox lock; clients re-watch, as they do after a
-    server-side timeout.
+    The events stream after the dispatcher has released the sandbox lock; the stream waits on its cluster's
+    store, which every write notifies.
     """
     since = request.args.get("resourceVersion") or "0"
-    newer = [item for item in items if since in ("", "0") or int(item["metadata"]["resourceVersion"]) > int(since)]
-    lines = "".join(json.dumps({"type": "ADDED", "object": item}) + "\n" for item in newer)
-    return Response(lines, mimetype="application/json")
+    initial = items if since == "0" else []
+    start = cluster.store.resource_version if since == "0" else int(since) if since.isdigit() else 0
+    timeout = float(request.args.get("timeoutSeconds") or DEFAULT_WATCH_SECONDS)
+    labels_match = parse_label_selector(request.args.get("labelSelector"))
+    fields_match = parse_field_selector(request.args.get("fieldSelector"))
+    resource_type = target.resource_type
+
+    def selected(obj: dict[str, Any]) -> bool:
+        namespace_matches = target.namespace is None or obj["metadata"].get("namespace") == target.namespace
+        return namespace_matches and labels_match(obj["metadata"].get("labels") or {}) and fields_match(obj)
+
+    tick = request.environ.get(TICK_ENVIRON_KEY) or cluster.advance
+
+    def stream() -> Iterator[bytes]:
+        for item in initial:
+            yield _event("ADDED", item)
+        deadline = time.monotonic() + timeout
+        events = cluster.store.events_after(
+            start, resource_type.group, resource_type.kind, deadline, lambda: cluster.seconds_to_next_wakeup(1.0)
+        )
+        try:
+            for event in events:
+                if event is None:
+                    # Nothing changed: let simulated time act (a pod turns Ready, a rollout steps on).
+                    tick()
+                    continue
+                if selected(event.object):
+                    yield _event(event.type, cluster.present(resource_type, event.object, target.version))
+        except ResourceVersionTooOld as error:
+            yield _event("ERROR", KubeApiError(410, "Expired", str(error)).status())
+
+    return Response(stream(), mimetype="application/json")
+
+
+def _event(event_type: str, obj: dict[str, Any]) -> bytes:
+    return (json.dumps({"type": event_type, "object": obj}) + "\n").encode()
 
 
 def _maybe_table(
@@ -257,7 +309,14 @@ def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
     except KubeApiError as error:
         if error.code == 404 and request.mimetype == "application/apply-patch+yaml":
             return _json(
-                cluster.create_object(target.resource_type, target.version, patch, target.namespace, dry_run=dry_run),
+                cluster.create_object(
+                    target.resource_type,
+                    target.version,
+                    patch,
+                    target.namespace,
+                    dry_run=dry_run,
+                    manager=_manager(request),
+                ),
                 201,
             )
         raise
@@ -271,7 +330,17 @@ def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
             target.name,
             subresource=target.subresource,
             dry_run=dry_run,
+            manager=_manager(request),
         )
+    )
+
+
+def _manager(request: Request) -> FieldManager:
+    """The field manager of a write: ``?fieldManager=``, else the client's program name; Apply for SSA."""
+    return FieldManager.from_request(
+        request.args.get("fieldManager"),
+        request.headers.get("User-Agent", ""),
+        apply=request.mimetype == "application/apply-patch+yaml",
     )
 
 
@@ -370,7 +439,14 @@ def _scale(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
         raise KubeApiError.conflict(target.resource_type.resource, target.name or "", target.resource_type.group)
     parent["spec"]["replicas"] = (wanted.get("spec") or {}).get("replicas", 0)
     updated = cluster.replace_object(
-        target.resource_type, target.version, parent, target.namespace, target.name or "", dry_run=dry_run
+        target.resource_type,
+        target.version,
+        parent,
+        target.namespace,
+        target.name or "",
+        subresource="scale",
+        dry_run=dry_run,
+        manager=_manager(request),
     )
     return _json(_scale_of(updated))
 

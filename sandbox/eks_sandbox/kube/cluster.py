@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
+import yaml
+
 from eks_sandbox.clock import SimClock
+from eks_sandbox.eks.timeline import Timeline, Transition
 from eks_sandbox.kube.controllers import reconcile
+from eks_sandbox.kube.controllers.volumes import admit_claim
 from eks_sandbox.kube.defaults import apply_defaults, qos_class, service_account_volume, validate
 from eks_sandbox.kube.disruption import (
     eviction_allowed,
@@ -25,10 +30,19 @@ from eks_sandbox.kube.disruption import (
     too_many_budgets,
 )
 from eks_sandbox.kube.errors import KubeApiError
+from eks_sandbox.kube.managed_fields import FieldManager, record_write
 from eks_sandbox.kube.nodes import build_node, internal_ip_from_name
 from eks_sandbox.kube.resources import ResourceType, load_catalogue, parse_minor, split_api_version
 from eks_sandbox.kube.selectors import parse_field_selector, parse_label_selector
 from eks_sandbox.kube.store import ObjectStore, clone
+from eks_sandbox.kube.system import (
+    APF_MANAGER,
+    FLOWCONTROL_GROUP,
+    convert_priority_level_spec,
+    flow_control_objects,
+    priority_classes,
+    storage_class,
+)
 
 PodMutator = Callable[["KubeCluster", dict[str, Any]], None]
 
@@ -36,6 +50,8 @@ PodMutator = Callable[["KubeCluster", dict[str, Any]], None]
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 #: ClusterIP of the ``kubernetes`` service: first address of the EKS default service CIDR 10.100.0.0/16.
 KUBERNETES_SERVICE_IP = "10.100.0.1"
+#: The control plane's ENIs in the cluster's VPC, behind the kubernetes Service.
+API_SERVER_ADDRESSES = ("172.16.42.10", "172.16.87.203")
 
 _SERVER_SET_METADATA = (
     "uid",
@@ -46,6 +62,24 @@ _SERVER_SET_METADATA = (
     "managedFields",
     "selfLink",
 )
+#: Who the apiserver itself writes as (bootstrap objects), and what EKS writes with (add-ons, aws-auth).
+APISERVER_MANAGER = FieldManager("kube-apiserver")
+EKS_MANAGER = FieldManager("eks")
+
+
+@dataclass(frozen=True)
+class EksLink:
+    """What the Kubernetes side knows of its EKS cluster: the account and region its AWS resources (EBS volumes
+    of PersistentVolumes) live in, and the control plane's patch version per minor (the calendar's)."""
+
+    account: str = "123456789012"  # moto's default account, as unsigned requests get
+    region: str = "us-east-1"
+    patch_versions: Mapping[str, str] | None = None
+    #: How long a started pod takes to turn Ready (simulated); zero makes every rollout settle at once.
+    pod_startup: timedelta = timedelta(0)
+    #: Where the cluster schedules its wake-ups (the EKS backend's timeline, so that ``settle`` finishes
+    #: rollouts in order with drains); None: a timeline of its own, run before each Kubernetes request.
+    schedule: Callable[[datetime, Transition], None] | None = None
 
 
 @dataclass
@@ -68,10 +102,23 @@ class EvictionBlock:
 class KubeCluster:
     """The Kubernetes API of one EKS cluster: objects shaped exactly as the API serves them."""
 
-    def __init__(self, name: str, version: str, clock: SimClock) -> None:
+    def __init__(self, name: str, version: str, clock: SimClock, link: EksLink | None = None) -> None:
         self.name = name
         self.version = _minor_string(version)
         self.clock = clock
+        self.link = link or EksLink()
+        self.patch_versions = dict(self.link.patch_versions or calendar_patch_versions())
+        self.pod_startup = self.link.pod_startup
+        #: Wake-ups of a cluster without an EKS side; see ``EksLink.schedule``.
+        self.timeline = Timeline()
+        self._schedule = self.link.schedule or self.timeline.at
+        self._wakeups: set[datetime] = set()
+        #: The earliest pending wake-up (read without the lock by watches, to know when to look again).
+        self.next_wakeup: datetime | None = None
+        #: While a wake-up runs, the simulated instant it stands for (``settle`` runs them ahead of the clock).
+        self.logical_now: datetime | None = None
+        #: When each starting pod (by uid) turns Ready.
+        self.pod_ready_at: dict[str, datetime] = {}
         self.catalogue = load_catalogue()
         self.store = ObjectStore(clock, seed=name)
         #: Admission for every Pod created (API or controller), after defaulting: IRSA / Pod Identity webhooks.
@@ -79,6 +126,39 @@ class KubeCluster:
         #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
         self.api_usage: dict[tuple[str, str, str], dict[str, ApiUsage]] = {}
         self._bootstrap()
+
+    # --- simulated time --------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The instant the controllers act at: the running wake-up's, else the clock's."""
+        return self.logical_now or self.clock.now()
+
+    def wake_at(self, due: datetime) -> None:
+        """Run the controllers again at ``due`` (a pod turns Ready, a rollout takes its next step)."""
+        if due not in self._wakeups:
+            self._wakeups.add(due)
+            self.next_wakeup = min(self._wakeups)
+            self._schedule(due, self._wake)
+
+    def seconds_to_next_wakeup(self, longest: float) -> float:
+        """Wall seconds until the next wake-up is due (at most ``longest``): how long a watch may sleep."""
+        due = self.next_wakeup
+        if due is None:
+            return longest
+        return min(longest, max(0.005, self.clock.wall_seconds(due - self.clock.now())))
+
+    def advance(self) -> None:
+        """Apply this cluster's own due wake-ups (a cluster without an EKS side; see ``EksLink.schedule``)."""
+        self.timeline.run_due(self.clock.now())
+
+    def _wake(self, at: datetime) -> None:
+        self._wakeups.discard(at)
+        self.next_wakeup = min(self._wakeups, default=None)
+        self.logical_now = at
+        try:
+            reconcile(self)
+        finally:
+            self.logical_now = None
 
     # --- version ---------------------------------------------------------------------------------------------
 
@@ -92,13 +172,13 @@ class KubeCluster:
 
     def version_info(self) -> dict[str, str]:
         """The body of ``GET /version``, shaped like an EKS control plane's."""
-        patch = self.catalogue.patch_releases.get(self.version, 0)
-        commit = hashlib.sha1(f"eks-{self.version}.{patch}".encode()).hexdigest()
+        release = self.patch_versions.get(self.version, f"{self.version}.0")
+        commit = hashlib.sha1(f"eks-{release}".encode()).hexdigest()
         major, minor = self.minor
         return {
             "major": str(major),
             "minor": str(minor),
-            "gitVersion": f"v{self.version}.{patch}-eks-{commit[:7]}",
+            "gitVersion": f"v{release}-eks-{commit[:7]}",
             "gitCommit": commit,
             "gitTreeState": "clean",
             "buildDate": "2025-04-16T03:27:04Z",
@@ -128,6 +208,8 @@ class KubeCluster:
         """A copy of a stored object as read through ``version`` (storage is per group+kind, not version)."""
         presented = {"apiVersion": resource_type.api_version(version), "kind": resource_type.kind}
         presented.update(clone({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}))
+        if resource_type.kind == "PriorityLevelConfiguration" and "spec" in presented:
+            presented["spec"] = convert_priority_level_spec(presented["spec"], version)
         return presented
 
     # --- object operations (the HTTP API and the contract methods share these) -------------------------------
@@ -164,12 +246,15 @@ class KubeCluster:
         namespace: str | None,
         *,
         dry_run: bool = False,
+        manager: FieldManager | None = None,
     ) -> dict[str, Any]:
         """POST: default, admit, validate and store a new object, then let the controllers act on it."""
         obj = self._normalised(resource_type, version, body, namespace)
         metadata = obj["metadata"]
         for field in _SERVER_SET_METADATA:
             metadata.pop(field, None)
+        if manager is not None:
+            record_write(metadata, manager, obj["apiVersion"], body, self.store.now())
         if not metadata.get("name"):
             if not metadata.get("generateName"):
                 raise KubeApiError.invalid(
@@ -182,6 +267,8 @@ class KubeCluster:
             metadata["name"] = metadata["generateName"] + self.store.random_suffix()
         if resource_type.kind == "Pod":
             self._admit_pod(obj)
+        elif resource_type.kind == "PersistentVolumeClaim":
+            admit_claim(self.store, obj)
         else:
             apply_defaults(obj)
         validate(obj, resource_type.group)
@@ -209,6 +296,7 @@ class KubeCluster:
         subresource: str | None = None,
         force: bool = False,
         dry_run: bool = False,
+        manager: FieldManager | None = None,
     ) -> dict[str, Any]:
         """PUT (and the end of PATCH): optimistic concurrency on resourceVersion; status only via /status."""
         scope = _scope(resource_type, namespace)
@@ -237,11 +325,34 @@ class KubeCluster:
         for field in ("name", "uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
             if field in current["metadata"]:
                 updated["metadata"][field] = current["metadata"][field]
+        self._carry_managed_fields(updated, current, manager, resource_type.api_version(version), body, subresource)
         if dry_run:
             return self.present(resource_type, updated, version)
         self.store.save(resource_type.group, resource_type.kind, updated)
         reconcile(self)
         return self.read_object(resource_type, version, scope, name)
+
+    def _carry_managed_fields(
+        self,
+        updated: dict[str, Any],
+        current: dict[str, Any],
+        manager: FieldManager | None,
+        api_version: str,
+        body: dict[str, Any],
+        subresource: str | None,
+    ) -> None:
+        """managedFields survive every write; a write by a manager adds or refreshes its entry."""
+        metadata = updated["metadata"]
+        metadata.pop("managedFields", None)
+        if current["metadata"].get("managedFields"):
+            metadata["managedFields"] = clone(current["metadata"]["managedFields"])
+        if manager is None:
+            return
+        written = {
+            "status": {"status": body.get("status") or {}},
+            "scale": {"spec": {"replicas": (body.get("spec") or {}).get("replicas")}},
+        }.get(subresource or "", body)
+        record_write(metadata, manager, api_version, written, self.store.now(), subresource)
 
     def delete_object(
         self, resource_type: ResourceType, version: str, namespace: str | None, name: str
@@ -299,9 +410,9 @@ class KubeCluster:
 
     # --- the contract used by the EKS simulator -------------------------------------------------------------
 
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, obj: dict[str, Any], manager: FieldManager = EKS_MANAGER) -> dict[str, Any]:
         """Create ``obj`` or replace the stored one (no resourceVersion check), through admission and
-        controllers, as ``kubectl apply --force`` would."""
+        controllers, as ``kubectl apply --force`` would; ``manager`` is recorded in managedFields."""
         resource_type, version = self.resource_type(obj["apiVersion"], obj["kind"])
         metadata = obj.get("metadata") or {}
         namespace = metadata.get("namespace") or ("default" if resource_type.namespaced else None)
@@ -309,8 +420,10 @@ class KubeCluster:
             resource_type.group, resource_type.kind, _scope(resource_type, namespace), metadata.get("name", "")
         )
         if existing is None:
-            return self.create_object(resource_type, version, obj, namespace)
-        return self.replace_object(resource_type, version, obj, namespace, metadata["name"], force=True)
+            return self.create_object(resource_type, version, obj, namespace, manager=manager)
+        return self.replace_object(
+            resource_type, version, obj, namespace, metadata["name"], force=True, manager=manager
+        )
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         resource_type, version = self.resource_type(api_version, kind)
@@ -505,9 +618,17 @@ class KubeCluster:
                     self.store.remove(group, kind, namespace, obj["metadata"]["name"])
 
     def _bootstrap(self) -> None:
-        """What a new EKS control plane already holds: system namespaces and the ``kubernetes`` service."""
+        """What a new EKS control plane already holds: system namespaces, the ``kubernetes`` service, the
+        system PriorityClasses, the gp2 StorageClass and the API Priority and Fairness configuration."""
         for namespace in SYSTEM_NAMESPACES:
-            self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+            self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, APISERVER_MANAGER)
+        for priority_class in priority_classes():
+            self.apply(priority_class, APISERVER_MANAGER)
+        self.apply(storage_class(self.minor))
+        flowcontrol = self.catalogue.group_versions(self.minor).get(FLOWCONTROL_GROUP)
+        if flowcontrol:
+            for obj in flow_control_objects(flowcontrol[0]):
+                self.apply(obj, FieldManager(APF_MANAGER))
         self.apply(
             {
                 "apiVersion": "v1",
@@ -534,11 +655,29 @@ class KubeCluster:
                 },
                 "subsets": [
                     {
-                        "addresses": [{"ip": "172.16.42.10"}, {"ip": "172.16.87.203"}],
+                        "addresses": [{"ip": address} for address in API_SERVER_ADDRESSES],
                         "ports": [{"name": "https", "port": 443, "protocol": "TCP"}],
                     }
                 ],
             }
+        )
+        # The apiserver's endpoint reconciler writes the kubernetes Service's slice itself.
+        self.apply(
+            {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"kubernetes.io/service-name": "kubernetes"},
+                },
+                "addressType": "IPv4",
+                "endpoints": [
+                    {"addresses": [address], "conditions": {"ready": True}} for address in API_SERVER_ADDRESSES
+                ],
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP"}],
+            },
+            APISERVER_MANAGER,
         )
 
 
@@ -549,6 +688,16 @@ def _scope(resource_type: ResourceType, namespace: str | None) -> str | None:
 def _default_namespace(resource_type: ResourceType, namespace: str | None) -> str | None:
     # Like kubectl, a namespaced object named without a namespace is looked up in "default".
     return (namespace or "default") if resource_type.namespaced else None
+
+
+@cache
+def calendar_patch_versions() -> dict[str, str]:
+    """Minor → the patch release EKS runs (``kubernetes_patch`` of include/eks/kubernetes-versions.yaml), for a
+    cluster made without the EKS side (tests); the EKS backend passes its own calendar's."""
+    from eks_sandbox.world import include_dir_from_env
+
+    data = yaml.safe_load((include_dir_from_env() / "eks" / "kubernetes-versions.yaml").read_text())
+    return {str(row["version"]): str(row["kubernetes_patch"]) for row in data["versions"]}
 
 
 def _minor_string(version: str) -> str:

@@ -69,6 +69,13 @@ def _default_secret(secret: dict[str, Any]) -> None:
     secret.setdefault("type", "Opaque")
 
 
+def _default_persistent_volume(volume: dict[str, Any]) -> None:
+    spec = volume.setdefault("spec", {})
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+    volume.setdefault("status", {}).setdefault("phase", "Available")
+
+
 def _default_hpa(hpa: dict[str, Any]) -> None:
     status = hpa.setdefault("status", {})
     status.setdefault("currentReplicas", 0)
@@ -173,6 +180,7 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "Namespace": _default_namespace,
     "Secret": _default_secret,
     "HorizontalPodAutoscaler": _default_hpa,
+    "PersistentVolume": _default_persistent_volume,
     "CustomResourceDefinition": _default_crd,
 }
 

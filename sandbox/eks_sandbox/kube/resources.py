@@ -79,10 +79,8 @@ def split_api_version(api_version: str) -> tuple[str, str]:
 class Catalogue:
     """Look-ups over the resource catalogue by group+kind and by group+resource name."""
 
-    def __init__(self, types: list[ResourceType], patch_releases: dict[str, int]) -> None:
+    def __init__(self, types: list[ResourceType]) -> None:
         self.types = types
-        #: EKS patch release per minor ("1.31" -> 7), for the gitVersion /version reports.
-        self.patch_releases = patch_releases
         self._by_kind = {(t.group, t.kind): t for t in types}
         self._by_resource = {(t.group, t.resource): t for t in types}
 
@@ -156,4 +154,4 @@ def load_catalogue(path: Path = CATALOGUE_PATH) -> Catalogue:
                 versions=versions,
             )
         )
-    return Catalogue(types, {str(minor): patch for minor, patch in data["eks_patch_releases"].items()})
+    return Catalogue(types)

@@ -1,9 +1,9 @@
 """The controllers of a simulated cluster, run synchronously to a fixed point after every write.
 
 There are no background threads: each API write ends with ``reconcile``, which runs every controller until a
-whole pass changes nothing. Pods start instantly (the simulator has no containers), so a rollout, a drain or a
-node replacement has settled by the time the request that caused it returns; what runbooks observe is the
-settled state a real cluster reaches a few seconds later.
+whole pass changes nothing. What takes time is a pod's start-up (``KubeCluster.pod_startup``): the kubelet
+schedules a wake-up for when a pod turns Ready, and the wake-up (run by the sandbox's timeline before a request,
+by a waiting watch, or by ``settle``) reconciles again, so a rollout moves one step per start-up.
 
 One module per controller; ``objects`` holds how they all write owner references, pods and status.
 """
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from eks_sandbox.kube.controllers.daemonset import sync_daemon_sets
 from eks_sandbox.kube.controllers.deployment import sync_deployments
 from eks_sandbox.kube.controllers.disruption_budgets import update_disruption_budgets
+from eks_sandbox.kube.controllers.endpoint_slices import sync_endpoint_slices
 from eks_sandbox.kube.controllers.garbage_collector import collect_garbage
 from eks_sandbox.kube.controllers.kubelet import run_pods
 from eks_sandbox.kube.controllers.namespaces import sync_namespaces
@@ -24,11 +25,12 @@ from eks_sandbox.kube.controllers.pod_garbage_collector import remove_pods_of_mi
 from eks_sandbox.kube.controllers.replicaset import sync_replica_sets
 from eks_sandbox.kube.controllers.scheduler import schedule_pods
 from eks_sandbox.kube.controllers.statefulset import sync_stateful_sets
+from eks_sandbox.kube.controllers.volumes import sync_volumes
 
 if TYPE_CHECKING:
     from eks_sandbox.kube.cluster import KubeCluster
 
-MAX_PASSES = 50
+MAX_PASSES = 200
 
 #: One pass, in order: owners before what they own (Deployment → ReplicaSet → Pod), pods scheduled before the
 #: kubelets start them, budgets last so they count the pods this pass settled.
@@ -42,7 +44,9 @@ CONTROLLERS: tuple[Callable[[KubeCluster], None], ...] = (
     sync_stateful_sets,
     sync_daemon_sets,
     schedule_pods,
+    sync_volumes,
     run_pods,
+    sync_endpoint_slices,
     update_disruption_budgets,
 )
 

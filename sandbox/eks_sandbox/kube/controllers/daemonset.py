@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eks_sandbox.kube.controllers.objects import (
     index_by_owner,
@@ -44,14 +44,20 @@ def sync_daemon_sets(cluster: KubeCluster) -> None:
         eligible = {node["metadata"]["name"] for node in nodes if admits(node, pod_spec)}
         pods = []
         covered = set()
+        outdated = []
         for pod in owned.get(ds["metadata"]["uid"], []):
             node_name = pod["spec"].get("nodeName")
-            outdated = pod["metadata"]["labels"].get("controller-revision-hash") != revision
-            if node_name not in eligible or node_name in covered or outdated:
+            if node_name not in eligible or node_name in covered:
                 store.remove("", "Pod", namespace, pod["metadata"]["name"])
-            else:
-                covered.add(node_name)
-                pods.append(pod)
+                continue
+            covered.add(node_name)
+            pods.append(pod)
+            if pod["metadata"]["labels"].get("controller-revision-hash") != revision:
+                outdated.append(pod)
+        for pod in _replaceable(ds, outdated, pods, len(eligible)):
+            store.remove("", "Pod", namespace, pod["metadata"]["name"])
+            covered.discard(pod["spec"].get("nodeName"))
+            pods.remove(pod)
         for node_name in sorted(eligible - covered):
             pod = pod_from_template(
                 ds,
@@ -82,7 +88,9 @@ def sync_daemon_sets(cluster: KubeCluster) -> None:
             "numberMisscheduled": 0,
             "numberReady": ready,
             "numberAvailable": ready,
-            "updatedNumberScheduled": len(pods),
+            "updatedNumberScheduled": sum(
+                1 for pod in pods if pod["metadata"]["labels"].get("controller-revision-hash") == revision
+            ),
             "numberUnavailable": max(0, len(eligible) - ready),
             "observedGeneration": ds["metadata"].get("generation", 1),
         }
@@ -92,3 +100,32 @@ def sync_daemon_sets(cluster: KubeCluster) -> None:
             ds,
             without_zeroes(status, ("numberAvailable", "updatedNumberScheduled", "numberUnavailable")),
         )
+
+
+def _replaceable(
+    ds: dict[str, Any], outdated: list[dict[str, Any]], pods: list[dict[str, Any]], desired: int
+) -> list[dict[str, Any]]:
+    """The outdated pods a RollingUpdate may delete now: unready ones at once, ready ones while fewer than
+    maxUnavailable pods are unavailable (daemon/update.go rollingUpdate; maxSurge is approximated by the same
+    budget, old pod first). OnDelete replaces none."""
+    strategy = ds["spec"].get("updateStrategy") or {}
+    if strategy.get("type") == "OnDelete":
+        return []
+    rolling = strategy.get("rollingUpdate") or {}
+    budget = max(
+        _resolve_up(rolling.get("maxUnavailable", 1), desired), _resolve_up(rolling.get("maxSurge", 0), desired), 1
+    )
+    unavailable = sum(1 for pod in pods if not pod_is_ready(pod)) + max(0, desired - len(pods))
+    chosen = [pod for pod in outdated if not pod_is_ready(pod)]
+    for pod in sorted((p for p in outdated if pod_is_ready(p)), key=lambda p: p["spec"].get("nodeName") or ""):
+        if unavailable >= budget:
+            break
+        chosen.append(pod)
+        unavailable += 1
+    return chosen
+
+
+def _resolve_up(value: int | str, total: int) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        return -(-int(value[:-1]) * total // 100)
+    return int(value)

@@ -22,8 +22,9 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 def sync_deployments(cluster: KubeCluster) -> None:
     """Deployment → ReplicaSets: one ReplicaSet per pod template, the current one scaled up, the rest to 0.
 
-    A rollout completes in one step (old ReplicaSets go to zero as the new one reaches full size) because pods
-    are ready at once; PDBs are not consulted, exactly as a real rolling update does not consult them.
+    A RollingUpdate moves one maxSurge/maxUnavailable step at a time, each as far as the pods the last one
+    started have turned available (``KubeCluster.pod_startup``); PDBs are not consulted, exactly as a real
+    rolling update does not consult them.
     """
     store = cluster.store
     owned = index_by_owner(store.all("apps", "ReplicaSet"))
@@ -44,16 +45,12 @@ def sync_deployments(cluster: KubeCluster) -> None:
             updated = clone(current)
             updated["metadata"]["annotations"][REVISION_ANNOTATION] = str(max(revisions) + 1)
             store.save("apps", "ReplicaSet", updated)
-        for rs in replica_sets if current is not None else []:
-            wanted = spec["replicas"] if rs["metadata"]["name"] == current["metadata"]["name"] else 0
-            live = store.get("apps", "ReplicaSet", namespace, rs["metadata"]["name"])
-            if live is not None and live["spec"]["replicas"] != wanted:
-                updated = clone(live)
-                updated["spec"]["replicas"] = wanted
-                updated["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = str(
-                    spec["replicas"]
-                )
-                store.save("apps", "ReplicaSet", updated)
+        if current is not None and not spec.get("paused"):
+            live = [
+                rs for r in replica_sets if (rs := store.get("apps", "ReplicaSet", namespace, r["metadata"]["name"]))
+            ]
+            for rs_name, wanted in _replica_targets(deployment, current["metadata"]["name"], live).items():
+                _scale(store, deployment, store.get("apps", "ReplicaSet", namespace, rs_name), wanted)
         live_sets = [
             live
             for rs in replica_sets
@@ -65,12 +62,70 @@ def sync_deployments(cluster: KubeCluster) -> None:
         )
 
 
+def rolling_budgets(deployment: dict[str, Any]) -> tuple[int, int]:
+    """(maxSurge, maxUnavailable) as pod counts: surge rounds up, unavailability down, and both zero means an
+    unavailability of one (deployment util ResolveFenceposts)."""
+    desired = deployment["spec"]["replicas"]
+    rolling = (deployment["spec"].get("strategy") or {}).get("rollingUpdate") or {}
+    surge = _resolve(rolling.get("maxSurge", "25%"), desired, round_up=True)
+    unavailable = _resolve(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
+    return surge, (1 if surge == 0 and unavailable == 0 else unavailable)
+
+
+def _replica_targets(deployment: dict[str, Any], current_name: str, replica_sets: list[dict[str, Any]]) -> dict:
+    """spec.replicas for each ReplicaSet after one step of the rollout (rolling.go rolloutRolling)."""
+    desired = deployment["spec"]["replicas"]
+    new = next(rs for rs in replica_sets if rs["metadata"]["name"] == current_name)
+    old = sorted(
+        (rs for rs in replica_sets if rs is not new and rs["spec"]["replicas"] > 0),
+        key=lambda rs: int(rs["metadata"].get("annotations", {}).get(REVISION_ANNOTATION, "0")),
+    )
+    recreate = (deployment["spec"].get("strategy") or {}).get("type") == "Recreate"
+    if not old or recreate:
+        return {rs["metadata"]["name"]: (desired if rs is new else 0) for rs in replica_sets}
+    surge, unavailable = rolling_budgets(deployment)
+    targets = {rs["metadata"]["name"]: rs["spec"]["replicas"] for rs in replica_sets}
+    all_pods = sum(targets.values())
+    targets[current_name] += max(0, min(desired + surge - all_pods, desired - new["spec"]["replicas"]))
+    available = {rs["metadata"]["name"]: (rs.get("status") or {}).get("availableReplicas", 0) for rs in replica_sets}
+    min_available = desired - unavailable
+    new_unavailable = new["spec"]["replicas"] - available[current_name]
+    # First the old pods that are not available anyway, then available ones down to minAvailable.
+    budget = all_pods - min_available - new_unavailable
+    for rs in old:
+        name = rs["metadata"]["name"]
+        cut = max(0, min(targets[name] - available[name], budget))
+        targets[name] -= cut
+        budget -= cut
+    budget = sum(available.values()) - min_available
+    for rs in old:
+        name = rs["metadata"]["name"]
+        cut = max(0, min(targets[name], available[name], budget))
+        targets[name] -= cut
+        budget -= cut
+    return targets
+
+
+def _scale(store: ObjectStore, deployment: dict[str, Any], rs: dict[str, Any] | None, wanted: int) -> None:
+    if rs is None or rs["spec"]["replicas"] == wanted:
+        return
+    surge, _ = rolling_budgets(deployment)
+    updated = clone(rs)
+    updated["spec"]["replicas"] = wanted
+    annotations = updated["metadata"].setdefault("annotations", {})
+    annotations["deployment.kubernetes.io/desired-replicas"] = str(deployment["spec"]["replicas"])
+    annotations["deployment.kubernetes.io/max-replicas"] = str(deployment["spec"]["replicas"] + surge)
+    store.save("apps", "ReplicaSet", updated)
+
+
 def _create_replica_set(store: ObjectStore, deployment: dict[str, Any], pod_hash: str, revision: int) -> dict:
     template = clone(deployment["spec"]["template"])
     template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = pod_hash
     selector = clone(deployment["spec"]["selector"])
     selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
-    replicas = deployment["spec"]["replicas"]
+    # Created empty: the rollout's first step sizes it (all at once when there is nothing to replace).
+    replicas = 0
+    desired = deployment["spec"]["replicas"]
     return store.insert(
         "apps",
         "ReplicaSet",
@@ -83,8 +138,8 @@ def _create_replica_set(store: ObjectStore, deployment: dict[str, Any], pod_hash
                 "labels": dict(template["metadata"]["labels"]),
                 "annotations": {
                     REVISION_ANNOTATION: str(revision),
-                    "deployment.kubernetes.io/desired-replicas": str(replicas),
-                    "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+                    "deployment.kubernetes.io/desired-replicas": str(desired),
+                    "deployment.kubernetes.io/max-replicas": str(desired + rolling_budgets(deployment)[0]),
                 },
                 "ownerReferences": [controller_ref(deployment)],
             },
@@ -201,6 +256,11 @@ def _update_deployment_status(
 
 def _round_down_budget(value: int | str, total: int) -> int:
     # maxUnavailable of a rolling update rounds down (deployment util ResolveFenceposts), unlike PDB budgets.
+    return _resolve(value, total, round_up=False)
+
+
+def _resolve(value: int | str, total: int, *, round_up: bool) -> int:
     if isinstance(value, str) and value.endswith("%"):
-        return int(value[:-1]) * total // 100
+        scaled = int(value[:-1]) * total
+        return -(-scaled // 100) if round_up else scaled // 100
     return int(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eks_sandbox.kube.controllers.objects import live_pods, serialise_pod_conditions, set_condition
+from eks_sandbox.kube.controllers.volumes import node_zone, volume_zones
 from eks_sandbox.kube.nodes import admits, is_ready
 from eks_sandbox.kube.store import clone
 
@@ -25,10 +26,14 @@ def schedule_pods(cluster: KubeCluster) -> None:
     for pod in live_pods(store):
         if pod["spec"].get("nodeName"):
             continue
+        # A pod whose volumes live in some zones runs only there (the VolumeBinding/VolumeZone filters).
+        zones = volume_zones(store, pod)
         candidates = [
             node
             for node in nodes
-            if is_ready(node)
+            if zones is not None
+            and (not zones or node_zone(node) in zones)
+            and is_ready(node)
             and admits(node, pod["spec"])
             and load[node["metadata"]["name"]] < int(node["status"].get("allocatable", {}).get("pods", "110"))
         ]
