@@ -3,7 +3,8 @@
 Each connection's first byte tells them apart: a TLS ClientHello starts with 0x16, which no HTTP method does.
 AWS SDKs, the AWS CLI and the control API speak plain HTTP; every cluster's Kubernetes API is HTTPS, as on EKS,
 with a certificate signed by the CA that DescribeCluster reports (``eks_sandbox.tls``), and, as on EKS, needs a
-bearer token. Requests are dispatched by what they are, the way the real endpoints would tell them apart:
+bearer token: an EKS token, verified and mapped to a Kubernetes user (``eks_sandbox.kube.auth``). Requests are
+dispatched by what they are, the way the real endpoints would tell them apart:
 
 - ``/k8s/<cluster id>/...`` — the Kubernetes API of one cluster (the ``endpoint`` DescribeCluster reports);
 - ``/_sandbox/...`` — the sandbox's own control API (health, faults, clock, fleet loading);
@@ -33,7 +34,9 @@ from eks_sandbox import moto_compat
 from eks_sandbox.control import make_control_app
 from eks_sandbox.eks.api import make_eks_app
 from eks_sandbox.faults import ErrorFault
-from eks_sandbox.kube.api import make_kube_app
+from eks_sandbox.kube.api import USER_ENVIRON_KEY, make_kube_app
+from eks_sandbox.kube.auth import ANONYMOUS, KubeUser, TokenRefused, TokenVerifier
+from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.world import Sandbox
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -57,6 +60,8 @@ class SandboxDispatcher:
         self.sandbox = sandbox
         self.eks_app = make_eks_app(sandbox)
         self.kube_app = make_kube_app()
+        #: EKS token verification; the sandbox's own address counts as an STS endpoint (it is one).
+        self.tokens = TokenVerifier(lambda: {urlsplit(sandbox.base_url).netloc})
         self.control_app = make_control_app(sandbox)
         self.moto_app = DomainDispatcherApplication(create_backend_app)
 
@@ -80,13 +85,27 @@ class SandboxDispatcher:
             if cluster is None:
                 message = f"no simulated cluster has endpoint id {cluster_id!r} (deleted, or the sandbox restarted?)"
                 return _kube_status(404, "NotFound", message)(environ, start_response)
-            if rest.strip("/") not in PUBLIC_KUBE_PATHS and not _bearer_token(environ):
-                # EKS's answer to a request without a token (or with one it cannot authenticate).
+            user = self._kube_user(cluster, environ, rest)
+            if user is None:
+                # EKS's answer to a request without a token, with one it cannot verify, or from a principal that
+                # no access entry or aws-auth mapping lets into the cluster.
                 return _kube_status(401, "Unauthorized", "Unauthorized")(environ, start_response)
+            environ[USER_ENVIRON_KEY] = user
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + KUBE_PREFIX + cluster_id
             environ["PATH_INFO"] = "/" + rest
             environ["eks_sandbox.kube_cluster"] = cluster
             return list(self.kube_app(environ, start_response))
+
+    def _kube_user(self, cluster: KubeCluster, environ: dict[str, Any], path: str) -> KubeUser | None:
+        """Who a Kubernetes request runs as, or None for 401: anonymous only on the public paths."""
+        token = _bearer_token(environ)
+        if not token:
+            return ANONYMOUS if path.strip("/") in PUBLIC_KUBE_PATHS else None
+        try:
+            identity = self.tokens.verify(token, cluster.name)
+        except TokenRefused:
+            return None
+        return cluster.access(identity) if cluster.access is not None else None
 
     def _aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = _buffer_body(environ)

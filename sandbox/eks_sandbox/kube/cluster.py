@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from eks_sandbox.clock import SimClock
+from eks_sandbox.kube.auth import AccessSource
 from eks_sandbox.kube.controllers import reconcile
 from eks_sandbox.kube.defaults import apply_defaults, qos_class, service_account_volume, validate
 from eks_sandbox.kube.disruption import (
@@ -26,6 +27,7 @@ from eks_sandbox.kube.disruption import (
 )
 from eks_sandbox.kube.errors import KubeApiError
 from eks_sandbox.kube.nodes import build_node, internal_ip_from_name
+from eks_sandbox.kube.rbac import seed_default_rbac
 from eks_sandbox.kube.resources import ResourceType, load_catalogue, parse_minor, split_api_version
 from eks_sandbox.kube.selectors import parse_field_selector, parse_label_selector
 from eks_sandbox.kube.store import ObjectStore, clone
@@ -78,6 +80,8 @@ class KubeCluster:
         self.pod_mutators: list[PodMutator] = []
         #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
         self.api_usage: dict[tuple[str, str, str], dict[str, ApiUsage]] = {}
+        #: Who an authenticated IAM caller is in this cluster (access entries, aws-auth); None lets nobody in.
+        self.access: AccessSource | None = None
         self._bootstrap()
 
     # --- version ---------------------------------------------------------------------------------------------
@@ -508,6 +512,7 @@ class KubeCluster:
         """What a new EKS control plane already holds: system namespaces and the ``kubernetes`` service."""
         for namespace in SYSTEM_NAMESPACES:
             self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        seed_default_rbac(self)
         self.apply(
             {
                 "apiVersion": "v1",
