@@ -59,6 +59,8 @@ PLACEMENTS = [
     ("210987654321", "ap-southeast-2", "aws_fleet_b"),
 ]
 SECOND_ACCOUNT_ROLE = "arn:aws:iam::210987654321:role/fleet-audit"
+#: The audit's role in each account: what its Airflow connection acts as, and what each cluster grants read access.
+AUDIT_ROLES = {"123456789012": "arn:aws:iam::123456789012:role/eks-runbooks", "210987654321": SECOND_ACCOUNT_ROLE}
 
 
 # --- the fleet ---------------------------------------------------------------------------------------------
@@ -76,11 +78,34 @@ def fleet_document(clusters: int) -> dict[str, Any]:
         regions = accounts.setdefault(account, {})
         if region not in regions:
             regions[region] = {"network": _network(region, len(regions)), "clusters": []}
-        regions[region]["clusters"].append(cluster_spec(index, account))
+        regions[region]["clusters"].append(_grant_audit_access(cluster_spec(index, account), AUDIT_ROLES[account]))
     return {
         "as_of": FLEET_DATE,
         "accounts": [{"id": account, "regions": regions} for account, regions in accounts.items()],
     }
+
+
+def _grant_audit_access(spec: dict[str, Any], role_arn: str) -> dict[str, Any]:
+    """The audit role's read access, as the README tells users to grant it: an AmazonEKSAdminViewPolicy access
+    entry, or on a CONFIG_MAP cluster an aws-auth mapping to a group bound to a read-everything ClusterRole."""
+    if spec["authentication_mode"] != "CONFIG_MAP":
+        return spec | {"access_entries": [{"principal_arn": role_arn, "policies": ["AmazonEKSAdminViewPolicy"]}]}
+    rbac = "rbac.authorization.k8s.io"
+    role = {
+        "apiVersion": f"{rbac}/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "eks-runbooks-read"},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}],
+    }
+    binding = {
+        "apiVersion": f"{rbac}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "eks-runbooks-read"},
+        "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "eks-runbooks-read"},
+        "subjects": [{"apiGroup": rbac, "kind": "Group", "name": "eks-runbooks-readers"}],
+    }
+    mapping = {"rolearn": role_arn, "username": "eks-runbooks:{{SessionName}}", "groups": ["eks-runbooks-readers"]}
+    return spec | {"kubernetes": [*spec["kubernetes"], role, binding], "aws_auth": {"map_roles": [mapping]}}
 
 
 def _network(region: str, ordinal: int) -> dict[str, Any]:
@@ -406,7 +431,7 @@ def connections(endpoint_url: str) -> dict[str, str]:
         )
 
     return {
-        "AIRFLOW_CONN_AWS_DEFAULT": connection({"region_name": "us-east-1"}),
+        "AIRFLOW_CONN_AWS_DEFAULT": connection({"region_name": "us-east-1", "role_arn": AUDIT_ROLES["123456789012"]}),
         "AIRFLOW_CONN_AWS_FLEET_B": connection({"region_name": "eu-west-1", "role_arn": SECOND_ACCOUNT_ROLE}),
     }
 

@@ -68,7 +68,11 @@ def main() -> int:
                 "conn_type": "aws",
                 "login": "bench",
                 "password": "bench",
-                "extra": {"endpoint_url": server.url, "region_name": "us-east-1"},
+                "extra": {
+                    "endpoint_url": server.url,
+                    "region_name": "us-east-1",
+                    "role_arn": "arn:aws:iam::123456789012:role/eks-runbooks",  # granted by the demo fleet
+                },
             }
         )
         start = time.perf_counter()

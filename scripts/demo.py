@@ -170,7 +170,12 @@ def airflow_environment(
         "conn_type": "aws",
         "login": "sandbox",
         "password": "sandbox",
-        "extra": {"endpoint_url": sandbox_url, "region_name": "us-east-1"},
+        # The runbooks' own role, which the demo fleet grants read access (README.md, "Access the runbooks need").
+        "extra": {
+            "endpoint_url": sandbox_url,
+            "region_name": "us-east-1",
+            "role_arn": "arn:aws:iam::123456789012:role/eks-runbooks",
+        },
     }
     api_connection = {
         "conn_type": "http",

@@ -6,7 +6,8 @@ Fixtures:
 - ``airflow_db`` — the session's fresh metadata DB (reset once, lazily: pure unit tests never pay for it);
 - ``sandbox`` — an in-process simulator served on an ephemeral loopback port, fresh for each test, its world
   starting on ``WORLD_DATE`` (the demo fleet's ``as_of``), with ``AWS_ENDPOINT_URL`` and the ``aws_default``
-  connection pointing at it;
+  connection (the runbooks' role, ``RUNBOOK_ROLE_ARN``) and ``aws_platform_admin`` (the fleet's administrators)
+  pointing at it;
 - ``demo_fleet`` — ``sandbox`` with ``include/sandbox/fleets/demo.yaml`` loaded;
 - ``sandbox_process`` — a real ``eks-sandbox serve`` process with the demo fleet (session-scoped), for the
   AWS CLI, kubectl and anything else that must talk to the server as users do.
@@ -26,6 +27,7 @@ import pytest
 
 from tests.helpers import (
     DEMO_FLEET,
+    PLATFORM_ADMIN_ROLE_ARN,
     REPO,
     REPORTED_FIGURES,
     TEST_TIME_SCALE,
@@ -78,6 +80,9 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     server = SandboxServer(world, port=0).start()
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_connection_uri(server.url))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_PLATFORM_ADMIN", aws_connection_uri(server.url, role_arn=PLATFORM_ADMIN_ROLE_ARN)
+    )
     try:
         yield world
     finally:

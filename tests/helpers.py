@@ -25,6 +25,14 @@ DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
 WORLD_DATE = date(2026, 1, 20)
 VENV_BIN = Path(sys.executable).parent
 
+#: The role the runbooks' Airflow AWS connection acts as in tests and the demo; the demo fleet grants it access.
+RUNBOOK_ROLE_ARN = "arn:aws:iam::123456789012:role/eks-runbooks"
+#: The demo fleet's administrators (cluster-admin on the clusters of 123456789012): what tests act as when they
+#: change a cluster's Kubernetes objects the way an engineer would (connection ``aws_platform_admin``).
+PLATFORM_ADMIN_ROLE_ARN = "arn:aws:iam::123456789012:role/platform-admins"
+#: Who plain ``testing`` credentials are: moto's GetCallerIdentity answer for a key it never issued.
+PLAIN_CREDENTIALS_PRINCIPAL = "arn:aws:iam::123456789012:user/moto"
+
 #: Simulated durations run this much faster in tests: a 10-minute control-plane update takes 0.6 s.
 TEST_TIME_SCALE = 0.001
 
@@ -61,16 +69,75 @@ def dag_parse_times(dag_files: list[Path], env: dict[str, str]) -> dict[str, flo
     return {Path(path).name: ms for path, ms in json.loads(output.strip().splitlines()[-1]).items()}
 
 
-def aws_connection_uri(endpoint_url: str, region: str = "us-east-1") -> str:
-    """An ``aws`` Airflow connection (JSON form) that sends every AWS call to the sandbox."""
+def aws_connection_uri(endpoint_url: str, region: str = "us-east-1", role_arn: str | None = None) -> str:
+    """An ``aws`` Airflow connection (JSON form) that sends every AWS call to the sandbox, acting as the runbooks'
+    role (``RUNBOOK_ROLE_ARN``, which the demo fleet's clusters grant access) unless told another."""
     return json.dumps(
         {
             "conn_type": "aws",
             "login": "testing",
             "password": "testing",
-            "extra": {"endpoint_url": endpoint_url, "region_name": region},
+            "extra": {"endpoint_url": endpoint_url, "region_name": region, "role_arn": role_arn or RUNBOOK_ROLE_ARN},
         }
     )
+
+
+def eks_token(
+    cluster_name: str,
+    sts_endpoint_url: str,
+    credentials: dict[str, str] | None = None,
+    region: str = "us-east-1",
+) -> str:
+    """An EKS token for ``cluster_name``, minted as ``aws eks get-token`` and the amazon provider mint it.
+
+    ``credentials`` are boto3 session arguments (``aws_access_key_id`` …; default: the tests' plain ``testing``
+    keys, whose signature the sandbox cannot check). ``sts_endpoint_url`` is the STS endpoint the URL is
+    presigned for: the sandbox's AWS URL.
+    """
+    import base64
+
+    import boto3
+    from botocore.signers import RequestSigner
+
+    session = boto3.Session(
+        region_name=region, **(credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
+    )
+    sts = session.client("sts", endpoint_url=sts_endpoint_url)
+    signer = RequestSigner(
+        sts.meta.service_model.service_id, region, "sts", "v4", session.get_credentials(), session.events
+    )
+    url = signer.generate_presigned_url(
+        {
+            "method": "GET",
+            "url": f"{sts.meta.endpoint_url}/?Action=GetCallerIdentity&Version=2011-06-15",
+            "body": {},
+            "headers": {"x-k8s-aws-id": cluster_name},
+            "context": {},
+        },
+        region_name=region,
+        expires_in=60,
+        operation_name="",
+    )
+    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+
+
+def assumed_role_credentials(endpoint_url: str, role_arn: str, session_name: str = "tests") -> dict[str, str]:
+    """boto3 session arguments for ``role_arn`` assumed through the sandbox's STS (keys the sandbox can check)."""
+    import boto3
+
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return {
+        "aws_access_key_id": issued["AccessKeyId"],
+        "aws_secret_access_key": issued["SecretAccessKey"],
+        "aws_session_token": issued["SessionToken"],
+    }
 
 
 def free_port() -> int:

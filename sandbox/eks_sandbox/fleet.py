@@ -28,6 +28,11 @@ from eks_sandbox.moto_compat import DEFAULT_ACCOUNT_ID
 from eks_sandbox.world import Sandbox
 
 ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+#: The role the loader assumes in each account to build it, like an infrastructure pipeline's role: it creates
+#: the clusters, so it is their creator (cluster-admin through bootstrapClusterCreatorAdminPermissions), and
+#: anyone else — the runbooks' role included — gets in only through the fleet file's access grants.
+PROVISIONER_ROLE = "fleet-provisioner"
+POLICY_ARN_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
 
 
 class FleetError(Exception):
@@ -144,14 +149,25 @@ def _check_versions_at_world_date(sandbox: Sandbox, fleet: dict[str, Any]) -> No
 
 
 class _AwsClients:
-    """boto3 clients acting in one account and region of the sandbox."""
+    """boto3 clients acting in one account and region of the sandbox, as the account's provisioner role."""
 
     def __init__(self, endpoint_url: str, account_id: str, region: str) -> None:
         self.account_id = account_id
         self.region = region
-        self._session = boto3.session.Session(
+        sts = boto3.client(
+            "sts",
+            endpoint_url=endpoint_url,
+            region_name=region,
             aws_access_key_id="sandbox-fleet-loader",
             aws_secret_access_key="sandbox-fleet-loader",
+        )
+        credentials = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/{PROVISIONER_ROLE}", RoleSessionName="fleet-loader"
+        )["Credentials"]
+        self._session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
             region_name=region,
         )
         self._endpoint_url = endpoint_url
@@ -307,14 +323,7 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
             )
     for entry in spec.get("access_entries", []):
         with _step(name, f"access entry {entry.get('principal_arn')}"):
-            aws.eks.create_access_entry(clusterName=name, principalArn=entry["principal_arn"])
-            for policy in entry.get("policies", []):
-                aws.eks.associate_access_policy(
-                    clusterName=name,
-                    principalArn=entry["principal_arn"],
-                    policyArn=f"arn:aws:eks::aws:cluster-access-policy/{policy}",
-                    accessScope={"type": "cluster"},
-                )
+            _create_access_entry(aws, name, entry)
     with _step(name, "waiting for node groups and add-ons"):
         sandbox.settle()
 
@@ -337,6 +346,26 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
         "version": cluster["version"],
         "endpoint": cluster["endpoint"],
     }
+
+
+def _create_access_entry(aws: _AwsClients, cluster: str, entry: dict[str, Any]) -> None:
+    """An access entry (optional ``kubernetes_groups``, ``username``) and its policies: a policy name for the
+    whole cluster, or ``{policy: NAME, namespaces: [...]}`` for some namespaces."""
+    request: dict[str, Any] = {"clusterName": cluster, "principalArn": entry["principal_arn"]}
+    if entry.get("kubernetes_groups"):
+        request["kubernetesGroups"] = list(entry["kubernetes_groups"])
+    if entry.get("username"):
+        request["username"] = entry["username"]
+    aws.eks.create_access_entry(**request)
+    for policy in entry.get("policies", []):
+        policy = {"policy": policy} if isinstance(policy, str) else policy
+        namespaces = policy.get("namespaces")
+        aws.eks.associate_access_policy(
+            clusterName=cluster,
+            principalArn=entry["principal_arn"],
+            policyArn=POLICY_ARN_PREFIX + policy["policy"],
+            accessScope={"type": "namespace", "namespaces": namespaces} if namespaces else {"type": "cluster"},
+        )
 
 
 def _logging(enabled: list[str]) -> list[dict[str, Any]]:
@@ -407,7 +436,7 @@ def _apply_kubernetes_objects(sandbox: Sandbox, aws: _AwsClients, cluster_name: 
     for release in spec.get("helm_releases", []):
         with _step(cluster_name, f"Helm release {release.get('name')}"):
             objects.append(helm_release_secret(release))
-    if not objects:
+    if not objects and not spec.get("aws_auth"):
         return
     endpoint = aws.eks.describe_cluster(name=cluster_name)["cluster"]["endpoint"]
     with sandbox.transaction():
@@ -416,6 +445,26 @@ def _apply_kubernetes_objects(sandbox: Sandbox, aws: _AwsClients, cluster_name: 
             with _step(cluster_name, f"Kubernetes object {_object_label(obj)}"):
                 # A team's objects, as `kubectl apply` writes them (managedFields name that manager).
                 kube.apply(obj, FieldManager("kubectl-client-side-apply"))
+        if spec.get("aws_auth"):
+            with _step(cluster_name, "aws-auth ConfigMap"):
+                current = kube.get("v1", "ConfigMap", "aws-auth", "kube-system")
+                kube.apply(aws_auth_config_map(current, spec["aws_auth"]), FieldManager("kubectl-client-side-apply"))
+
+
+def aws_auth_config_map(current: dict[str, Any] | None, mappings: dict[str, Any]) -> dict[str, Any]:
+    """kube-system/aws-auth with the fleet's ``map_roles``/``map_users`` added to what is there (the node
+    roles EKS maps for managed node groups), as ``eksctl create iamidentitymapping`` adds them."""
+    config_map = current or {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+    }
+    data = config_map.setdefault("data", {})
+    for key, field in (("mapRoles", "map_roles"), ("mapUsers", "map_users")):
+        added = mappings.get(field) or []
+        if added:
+            data[key] = yaml.safe_dump((yaml.safe_load(data.get(key) or "[]") or []) + list(added), sort_keys=False)
+    return config_map
 
 
 def _object_label(obj: Any) -> str:

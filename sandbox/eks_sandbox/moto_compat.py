@@ -177,11 +177,46 @@ def caller_principal_arn(account: str, region: str, access_key: str) -> str:
     """The IAM principal behind an access key, as an access entry names it (a role, not the STS session)."""
     from moto.sts.models import sts_backends
 
-    arn = sts_backends[account]["global"].get_caller_identity(access_key, region)[1]
-    assumed = re.match(r"arn:(aws[\w-]*):sts::(\d+):assumed-role/([^/]+)/", arn)
+    return principal_arn(sts_backends[account]["global"].get_caller_identity(access_key, region)[1])
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    """What STS GetCallerIdentity answers for an access key: the caller's ARN, user id and account."""
+
+    arn: str
+    user_id: str
+    account: str
+
+
+def secret_access_key(access_key: str) -> str | None:
+    """The secret moto holds for an access key (an IAM user's key or assumed-role credentials), or None when
+    moto never issued it (plain credentials such as ``testing``: any secret is accepted for those)."""
+    from moto.iam.models import iam_backends
+
+    for account in list(iam_backends.values()):
+        for partition in list(account.values()):
+            key = partition.access_keys.get(access_key)
+            if key is not None:
+                return key.secret_access_key
+    return None
+
+
+def caller_identity(access_key: str, region: str = DEFAULT_REGION) -> CallerIdentity:
+    """GetCallerIdentity for ``access_key``, as moto's STS answers it (a default user for keys it never issued)."""
+    from moto.sts.models import sts_backends
+
+    account = account_for_access_key(access_key)
+    user_id, arn, owner = sts_backends[account]["global"].get_caller_identity(access_key, region)
+    return CallerIdentity(arn=arn, user_id=user_id, account=owner)
+
+
+def principal_arn(caller_arn: str) -> str:
+    """The IAM principal an access entry names for a caller: an assumed-role session maps to its role."""
+    assumed = re.match(r"arn:(aws[\w-]*):sts::(\d+):assumed-role/([^/]+)/", caller_arn)
     if assumed:
         return f"arn:{assumed.group(1)}:iam::{assumed.group(2)}:role/{assumed.group(3)}"
-    return arn.replace(":sts::", ":iam::")
+    return caller_arn.replace(":sts::", ":iam::")
 
 
 # --- node infrastructure: the EC2 instances and Auto Scaling group behind a managed node group ----------------

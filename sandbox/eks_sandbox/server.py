@@ -3,9 +3,10 @@
 AWS SDKs, the AWS CLI and the control API speak plain HTTP to the server's port. Every cluster's Kubernetes API
 is HTTPS on a port of its own with no path (``eks_sandbox.endpoints``), as each EKS cluster has an endpoint of
 its own, with a certificate signed by the CA that DescribeCluster reports (``eks_sandbox.tls``), and, as on
-EKS, needs a bearer token. Each connection's first byte tells TLS from plain HTTP (a TLS ClientHello starts with
-0x16, which no HTTP method does), so a plain request to a cluster's port gets kube-apiserver's answer. Requests
-are dispatched by where they arrive and what they are, the way the real endpoints would tell them apart:
+EKS, needs a bearer token: an EKS token, verified and mapped to a Kubernetes user (``eks_sandbox.kube.auth``).
+Each connection's first byte tells TLS from plain HTTP (a TLS ClientHello starts with 0x16, which no HTTP method
+does), so a plain request to a cluster's port gets kube-apiserver's answer. Requests are dispatched by where they
+arrive and what they are, the way the real endpoints would tell them apart:
 
 - a cluster's port — the Kubernetes API of that cluster (the ``endpoint`` DescribeCluster reports);
 - ``/_sandbox/...`` — the sandbox's own control API (health, faults, clock, fleet loading);
@@ -36,7 +37,14 @@ from eks_sandbox.control import make_control_app
 from eks_sandbox.eks.api import make_eks_app
 from eks_sandbox.endpoints import ClusterListeners
 from eks_sandbox.faults import ErrorFault
-from eks_sandbox.kube.api import CLUSTER_ENVIRON_KEY, STREAM_ENVIRON_KEY, TICK_ENVIRON_KEY, make_kube_app
+from eks_sandbox.kube.api import (
+    CLUSTER_ENVIRON_KEY,
+    STREAM_ENVIRON_KEY,
+    TICK_ENVIRON_KEY,
+    USER_ENVIRON_KEY,
+    make_kube_app,
+)
+from eks_sandbox.kube.auth import ANONYMOUS, KubeUser, TokenRefused, TokenVerifier
 from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.world import Sandbox
 
@@ -62,6 +70,8 @@ class SandboxDispatcher:
         self.sandbox = sandbox
         self.eks_app = make_eks_app(sandbox)
         self.kube_app = make_kube_app()
+        #: EKS token verification; the sandbox's own address counts as an STS endpoint (it is one).
+        self.tokens = TokenVerifier(lambda: {urlsplit(sandbox.base_url).netloc})
         self.control_app = make_control_app(sandbox)
         self.moto_app = DomainDispatcherApplication(create_backend_app)
 
@@ -83,9 +93,12 @@ class SandboxDispatcher:
                 environ, start_response
             )
         with self.sandbox.transaction():
-            if environ.get("PATH_INFO", "").strip("/") not in PUBLIC_KUBE_PATHS and not _bearer_token(environ):
-                # EKS's answer to a request without a token (or with one it cannot authenticate).
+            user = self._kube_user(cluster, environ)
+            if user is None:
+                # EKS's answer to a request without a token, with one it cannot verify, or from a principal that
+                # no access entry or aws-auth mapping lets into the cluster.
                 return _kube_status(401, "Unauthorized", "Unauthorized")(environ, start_response)
+            environ[USER_ENVIRON_KEY] = user
             environ[CLUSTER_ENVIRON_KEY] = cluster
             environ[TICK_ENVIRON_KEY] = lambda: self._tick(cluster)
             body = self.kube_app(environ, start_response)
@@ -98,6 +111,17 @@ class SandboxDispatcher:
         """What the start of a request does, for a watch that waits: apply the transitions now due."""
         with self.sandbox.transaction():
             cluster.advance()
+
+    def _kube_user(self, cluster: KubeCluster, environ: dict[str, Any]) -> KubeUser | None:
+        """Who a Kubernetes request runs as, or None for 401: anonymous only on the public paths."""
+        token = _bearer_token(environ)
+        if not token:
+            return ANONYMOUS if environ.get("PATH_INFO", "").strip("/") in PUBLIC_KUBE_PATHS else None
+        try:
+            identity = self.tokens.verify(token, cluster.name)
+        except TokenRefused:
+            return None
+        return cluster.access(identity) if cluster.access is not None else None
 
     def _aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = _buffer_body(environ)

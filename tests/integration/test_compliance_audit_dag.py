@@ -83,7 +83,7 @@ def run_as_default_service_account(cluster: str, region: str) -> None:
             },
         },
     }
-    with eks_kubernetes_client(cluster, region_name=region) as api_client:
+    with eks_kubernetes_client(cluster, aws_conn_id="aws_platform_admin", region_name=region) as api_client:
         DynamicClient(api_client).resources.get(api_version="apps/v1", kind="Deployment").create(
             body=deployment, namespace="default"
         )

@@ -66,7 +66,7 @@ def kubernetes(patch: dict[str, Any] | None = None, create: dict[str, Any] | Non
     from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
     obj = patch or create
-    hook = EksRunbookHook(aws_conn_id="aws_default", region_name="us-east-1")
+    hook = EksRunbookHook(aws_conn_id="aws_platform_admin", region_name="us-east-1")  # an engineer, not a runbook
     with eks_kubernetes_client(CLUSTER, hook=hook) as api_client:
         resource = DynamicClient(api_client).resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
         if patch:

@@ -17,6 +17,8 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.helpers import eks_token
+
 TIMEOUT = 30.0
 CLUSTER = "rehearsal"
 NODEGROUP = "general"
@@ -104,7 +106,7 @@ def api_fleet(sandbox, tmp_path) -> Iterator[ApiFleet]:
     configuration.host = cluster["endpoint"]
     configuration.ssl_ca_cert = str(ca_file)
     assert cluster["endpoint"].startswith("https://") and configuration.verify_ssl
-    configuration.api_key = {"BearerToken": "any-token"}
+    configuration.api_key = {"BearerToken": eks_token(CLUSTER, sandbox.base_url)}
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
     with client.ApiClient(configuration) as kube:
         yield ApiFleet(eks, kube)

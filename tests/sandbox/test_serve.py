@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.helpers import VENV_BIN, free_port, sandbox_control, wait_for_http
+from tests.helpers import PLATFORM_ADMIN_ROLE_ARN, VENV_BIN, free_port, sandbox_control, wait_for_http
 
 pytestmark = pytest.mark.e2e
 
@@ -145,10 +145,26 @@ def test_the_cluster_endpoint_is_https_on_its_own_port_and_verifies_with_the_rep
     assert isinstance(untrusted.value.reason, ssl.SSLCertVerificationError)
 
 
+def update_kubeconfig_as_platform_admin(url: str, cluster: str, kubeconfig: Path) -> None:
+    """``aws eks update-kubeconfig --role-arn``: kubectl's tokens come from the demo fleet's admin role, which the
+    cluster grants cluster-admin (the tests' plain credentials have no access to the demo clusters)."""
+    aws(
+        url,
+        "eks",
+        "update-kubeconfig",
+        "--name",
+        cluster,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--role-arn",
+        PLATFORM_ADMIN_ROLE_ARN,
+    )
+
+
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
 def test_kubectl_lists_the_nodes_of_a_demo_cluster_at_its_version(sandbox_process, tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
-    aws(sandbox_process, "eks", "update-kubeconfig", "--name", "payments-prod", "--kubeconfig", str(kubeconfig))
+    update_kubeconfig_as_platform_admin(sandbox_process, "payments-prod", kubeconfig)
     # kubectl verifies the server against the kubeconfig's CA and sends the token `aws eks get-token` mints.
     (entry,) = yaml.safe_load(kubeconfig.read_text())["clusters"]
     assert entry["cluster"]["server"].startswith("https://") and entry["cluster"]["certificate-authority-data"]
@@ -180,7 +196,7 @@ def test_kubectl_lists_the_nodes_of_a_demo_cluster_at_its_version(sandbox_proces
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
 def test_kubectl_rollout_restart_after_a_pod_identity_association_gives_new_pods_credentials(sandbox_process, tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
-    aws(sandbox_process, "eks", "update-kubeconfig", "--name", "payments-prod", "--kubeconfig", str(kubeconfig))
+    update_kubeconfig_as_platform_admin(sandbox_process, "payments-prod", kubeconfig)
     env = os.environ | {
         "KUBECONFIG": str(kubeconfig),
         "AWS_DEFAULT_REGION": "us-east-1",

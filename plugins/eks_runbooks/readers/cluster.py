@@ -62,14 +62,18 @@ class KubernetesReader:
         return self._listed[key]
 
     def serves(self, api_version: str, kind: str) -> bool:
-        """Whether the cluster's API server offers this apiVersion of the kind (discovery)."""
+        """Whether the cluster's API server offers this apiVersion of the kind with a ``list`` verb (discovery).
+
+        Request-only kinds (SelfSubjectReview, TokenReview …) are served for ``create`` only: never stored, they
+        have nothing to list, and listing them answers 405.
+        """
         from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
         try:
-            self._dynamic.resources.get(api_version=api_version, kind=kind)
+            resource = self._dynamic.resources.get(api_version=api_version, kind=kind)
         except ResourceNotFoundError:
             return False
-        return True
+        return "list" in (resource.verbs or [])
 
 
 def gather_preflight_inputs(

@@ -1,4 +1,5 @@
-"""Access entries and access policies (cluster authentication through the EKS API instead of aws-auth)."""
+"""Access entries and access policies (cluster authentication through the EKS API instead of aws-auth), and who
+an authenticated IAM caller is inside a cluster (``ClusterAccess``), per the cluster's authentication mode."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -14,6 +17,8 @@ from eks_sandbox import moto_compat
 from eks_sandbox.eks.clusters import Cluster
 from eks_sandbox.eks.errors import invalid_parameter, invalid_request, not_found, resource_in_use
 from eks_sandbox.eks.operations import Request, operation, paginate
+from eks_sandbox.kube.auth import AwsIdentity, KubeUser, PolicyGrant, authenticated_user, resolve_username
+from eks_sandbox.kube.rbac import default_cluster_roles
 
 POLICY_ARN_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
 #: [UG access-policy-reference.adoc]; AmazonEKSClusterInsightsPolicy [UG cluster-insights.adoc]
@@ -128,10 +133,15 @@ def add_entry(
     return entry
 
 
-def create_creator_admin_entry(request: Request, cluster: Cluster) -> None:
-    """bootstrapClusterCreatorAdminPermissions: the creator gets an entry with AmazonEKSClusterAdminPolicy [BC]."""
+def bootstrap_creator_admin(request: Request, cluster: Cluster) -> None:
+    """bootstrapClusterCreatorAdminPermissions: the principal that signed CreateCluster gets cluster-admin [BC] —
+    an access entry with AmazonEKSClusterAdminPolicy under API modes (ListAccessEntries shows it), an implicit
+    ``system:masters`` mapping, visible nowhere, under CONFIG_MAP (the classic "cluster creator" admin)."""
     principal = moto_compat.caller_principal_arn(request.account, request.region, request.access_key)
     if not _IAM_PRINCIPAL.match(principal):
+        return
+    if cluster.authentication_mode == "CONFIG_MAP":
+        cluster.implicit_admin_arn = principal
         return
     entry = add_entry(request, cluster, principal)
     entry.policies[POLICY_ARN_PREFIX + "AmazonEKSClusterAdminPolicy"] = {
@@ -300,3 +310,83 @@ def list_access_policies(request: Request, params: dict[str, Any]) -> dict[str, 
     policies = [{"name": name, "arn": POLICY_ARN_PREFIX + name} for name in ACCESS_POLICIES]
     page, token = paginate(policies, params)
     return {"accessPolicies": page, "nextToken": token}
+
+
+# --- who a caller is inside the cluster ----------------------------------------------------------------------
+
+
+@cache
+def load_access_policies(include_dir: Path) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Each EKS access policy's Kubernetes rules, from ``include/eks/access-policies.yaml``."""
+    data = yaml.safe_load((include_dir / "eks" / "access-policies.yaml").read_text())
+    roles = default_cluster_roles()
+    return {
+        name: tuple(entry["rules"] if "rules" in entry else roles[entry["cluster_role"]])
+        for name, entry in data["policies"].items()
+    }
+
+
+class ClusterAccess:
+    """The cluster's access source: who an IAM caller is in Kubernetes, as EKS decides it per authentication mode.
+
+    API: access entries only. API_AND_CONFIG_MAP: an access entry, else the aws-auth ConfigMap (an entry wins for
+    a principal in both [UG grant-k8s-access]). CONFIG_MAP: aws-auth only. The creator's implicit admin
+    (CONFIG_MAP clusters) lasts as long as the ConfigMap method does. None: not let in (401).
+    """
+
+    def __init__(self, cluster: Cluster, policies: dict[str, tuple[dict[str, Any], ...]]) -> None:
+        self.cluster = cluster
+        self.policies = policies
+        self._aws_auth: tuple[str, dict[str, dict[str, Any]]] = ("", {})
+
+    def __call__(self, identity: AwsIdentity) -> KubeUser | None:
+        mode = self.cluster.authentication_mode
+        if mode != "CONFIG_MAP":
+            entry = self.cluster.access_entries.get(identity.principal_arn)
+            if entry is not None:
+                return self._entry_user(entry, identity)
+        if mode == "API":
+            return None
+        if identity.principal_arn == self.cluster.implicit_admin_arn:
+            return authenticated_user(identity, identity.arn, ["system:masters"])
+        mapping = self._aws_auth_mappings().get(identity.principal_arn.lower())
+        if mapping is None:
+            return None
+        username = resolve_username(str(mapping.get("username") or identity.arn), identity)
+        return authenticated_user(identity, username, [str(group) for group in mapping.get("groups") or []])
+
+    def _entry_user(self, entry: AccessEntry, identity: AwsIdentity) -> KubeUser:
+        grants = tuple(
+            PolicyGrant(
+                arn.rpartition("/")[2],
+                self.policies.get(arn.rpartition("/")[2], ()),
+                frozenset(details["accessScope"]["namespaces"])
+                if details["accessScope"]["type"] == "namespace"
+                else None,
+            )
+            for arn, details in entry.policies.items()
+        )
+        username = resolve_username(entry.username, identity)
+        return authenticated_user(identity, username, entry.kubernetes_groups, policies=grants)
+
+    def _aws_auth_mappings(self) -> dict[str, dict[str, Any]]:
+        """kube-system/aws-auth's mapRoles and mapUsers by lower-cased ARN, parsed once per resourceVersion."""
+        config_map = self.cluster.kube.store.get("", "ConfigMap", "kube-system", "aws-auth")
+        version = config_map["metadata"]["resourceVersion"] if config_map else ""
+        if version != self._aws_auth[0]:
+            self._aws_auth = (version, _parse_aws_auth((config_map or {}).get("data") or {}))
+        return self._aws_auth[1]
+
+
+def _parse_aws_auth(data: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """mapRoles (``rolearn``) and mapUsers (``userarn``); an unparsable document maps nobody, as on EKS."""
+    mappings: dict[str, dict[str, Any]] = {}
+    for key, arn_field in (("mapRoles", "rolearn"), ("mapUsers", "userarn")):
+        try:
+            entries = yaml.safe_load(data.get(key) or "[]") or []
+        except yaml.YAMLError:
+            continue
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get(arn_field):
+                mappings.setdefault(str(entry[arn_field]).lower(), entry)
+    return mappings

@@ -118,8 +118,12 @@ class EksBackend:
         return KubeCluster(name, version, self.clock, link)
 
     def attach_kube_cluster(self, cluster: clusters.Cluster) -> None:
-        """Serve the cluster's Kubernetes API at its endpoint and install the credential-injection webhook."""
+        """Serve the cluster's Kubernetes API at its endpoint, authenticate its callers through access entries and
+        aws-auth, and install the credential-injection webhook."""
         self.sandbox.kube_clusters[cluster.id] = cluster.kube
+        cluster.kube.access = access_entries.ClusterAccess(
+            cluster, access_entries.load_access_policies(self.sandbox.include_dir)
+        )
         cluster.kube.pod_mutators.append(pod_identity.CredentialInjector(cluster, cluster.region))
 
     def forget_cluster(self, cluster: clusters.Cluster) -> None:

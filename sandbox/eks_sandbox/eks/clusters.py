@@ -66,6 +66,8 @@ class Cluster:
     pod_identity_associations: dict[str, PodIdentityAssociation] = field(default_factory=dict)
     access_entries: dict[str, AccessEntry] = field(default_factory=dict)
     last_version_change: VersionChange | None = None
+    #: the creator's implicit system:masters mapping of a cluster created under CONFIG_MAP (shown by no API)
+    implicit_admin_arn: str | None = None
     insights: InsightsState | None = None
 
     @property
@@ -157,7 +159,7 @@ def create_cluster(request: Request, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _create(request: Request, params: dict[str, Any]) -> Cluster:
-    from eks_sandbox.eks.access_entries import create_creator_admin_entry
+    from eks_sandbox.eks.access_entries import bootstrap_creator_admin
     from eks_sandbox.eks.cluster_versions import refuse_unsupported_version, requested_minor
 
     backend = request.backend
@@ -200,8 +202,8 @@ def _create(request: Request, params: dict[str, Any]) -> Cluster:
     )
     backend.attach_kube_cluster(cluster)
     request.state.clusters[name] = cluster
-    if access_config["authenticationMode"] != "CONFIG_MAP" and access_config["bootstrapClusterCreatorAdminPermissions"]:
-        create_creator_admin_entry(request, cluster)
+    if access_config["bootstrapClusterCreatorAdminPermissions"]:
+        bootstrap_creator_admin(request, cluster)
     bootstrap = params.get("bootstrapSelfManagedAddons", True)
     backend.timeline.at(
         backend.clock.after(backend.catalogue.timings["cluster_create"]),

@@ -1,8 +1,9 @@
 """The HTTP face of a ``KubeCluster``: kube-apiserver's REST paths, verbs, errors and content types.
 
 The sandbox dispatcher serves this app on the cluster's own port (its endpoint), holds the sandbox lock,
-applies due transitions, and passes the cluster in ``environ["eks_sandbox.kube_cluster"]``. Any bearer token
-is accepted: authentication is not what runbooks rehearse against the simulator.
+applies due transitions, and passes the cluster in ``environ["eks_sandbox.kube_cluster"]`` and the authenticated
+user in ``environ["eks_sandbox.kube_user"]``; every request is authorized here (RBAC and EKS access policies,
+``eks_sandbox.kube.rbac``) before it is served.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
+from eks_sandbox.kube.auth import KubeUser
 from eks_sandbox.kube.chunking import chunk
 from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.kube.discovery import api_group, api_group_list, api_resource_list, api_versions
@@ -24,12 +26,15 @@ from eks_sandbox.kube.errors import KubeApiError
 from eks_sandbox.kube.managed_fields import FieldManager
 from eks_sandbox.kube.openapi import openapi_group_version, openapi_index
 from eks_sandbox.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from eks_sandbox.kube.rbac import authorize, request_attributes
 from eks_sandbox.kube.resources import ResourceType
+from eks_sandbox.kube.reviews import REVIEW_GROUPS, review
 from eks_sandbox.kube.selectors import label_selector_string, parse_field_selector, parse_label_selector
 from eks_sandbox.kube.store import ResourceVersionTooOld
 from eks_sandbox.kube.tables import build_table, wants_table
 
 CLUSTER_ENVIRON_KEY = "eks_sandbox.kube_cluster"
+USER_ENVIRON_KEY = "eks_sandbox.kube_user"
 #: Set by the app on a response that streams (a watch): the dispatcher iterates it after releasing its lock.
 STREAM_ENVIRON_KEY = "eks_sandbox.kube_stream"
 #: Set by the dispatcher: runs the sandbox's due transitions under its lock (a watch's idle tick).
@@ -55,8 +60,11 @@ def make_kube_app() -> WsgiApp:
         request = Request(environ)
         cluster: KubeCluster = environ[CLUSTER_ENVIRON_KEY]
         cluster.advance()
+        user: KubeUser = environ[USER_ENVIRON_KEY]
+        watch = request.args.get("watch", "").lower() in ("true", "1")
         try:
-            response = _dispatch(request, cluster)
+            authorize(cluster, user, request_attributes(request.method, request.path, watch))
+            response = _dispatch(request, cluster, user)
         except KubeApiError as error:
             response = _json(error.status(), error.code)
         if response.is_streamed:
@@ -77,7 +85,7 @@ class ResourcePath:
     subresource: str | None
 
 
-def _dispatch(request: Request, cluster: KubeCluster) -> Response:
+def _dispatch(request: Request, cluster: KubeCluster, user: KubeUser) -> Response:
     segments = [segment for segment in request.path.split("/") if segment]
     if segments == ["version"]:
         return _json(cluster.version_info())
@@ -86,20 +94,20 @@ def _dispatch(request: Request, cluster: KubeCluster) -> Response:
     if segments[:2] == ["openapi", "v3"]:
         return _openapi(cluster, segments[2:])
     if segments[:1] == ["api"]:
-        return _core_api(request, cluster, segments[1:])
+        return _core_api(request, cluster, user, segments[1:])
     if segments[:1] == ["apis"]:
-        return _named_apis(request, cluster, segments[1:])
+        return _named_apis(request, cluster, user, segments[1:])
     raise KubeApiError.no_such_path()
 
 
-def _core_api(request: Request, cluster: KubeCluster, rest: list[str]) -> Response:
+def _core_api(request: Request, cluster: KubeCluster, user: KubeUser, rest: list[str]) -> Response:
     """``/api[/<version>/...]``: the legacy group, whose name is empty."""
     if not rest:
         return _json(api_versions(f"{request.host}"))
-    return _group_version(request, cluster, "", rest[0], rest[1:])
+    return _group_version(request, cluster, user, "", rest[0], rest[1:])
 
 
-def _named_apis(request: Request, cluster: KubeCluster, rest: list[str]) -> Response:
+def _named_apis(request: Request, cluster: KubeCluster, user: KubeUser, rest: list[str]) -> Response:
     """``/apis[/<group>[/<version>/...]]``."""
     if not rest:
         return _json(api_group_list(cluster.catalogue, cluster.minor))
@@ -109,10 +117,12 @@ def _named_apis(request: Request, cluster: KubeCluster, rest: list[str]) -> Resp
         if not versions:
             raise KubeApiError.no_such_path()
         return _json(api_group(group, versions))
-    return _group_version(request, cluster, group, rest[1], rest[2:])
+    return _group_version(request, cluster, user, group, rest[1], rest[2:])
 
 
-def _group_version(request: Request, cluster: KubeCluster, group: str, version: str, rest: list[str]) -> Response:
+def _group_version(
+    request: Request, cluster: KubeCluster, user: KubeUser, group: str, version: str, rest: list[str]
+) -> Response:
     """A group/version's resource list, or one of its resources."""
     if not rest:
         resource_list = api_resource_list(cluster.catalogue, group, version, cluster.minor)
@@ -121,6 +131,11 @@ def _group_version(request: Request, cluster: KubeCluster, group: str, version: 
         return _json(resource_list)
     target = _resource_path(cluster, group, version, rest)
     cluster.record_usage(group, version, target.resource_type.resource, request.headers.get("User-Agent", ""))
+    if group in REVIEW_GROUPS:
+        if request.method != "POST" or target.name is not None:
+            raise KubeApiError.method_not_allowed()
+        kind = target.resource_type.kind
+        return _json(review(cluster, user, kind, target.resource_type.api_version(version), _body(request)), 201)
     return _serve_resource(request, cluster, target)
 
 

@@ -20,6 +20,7 @@ import yaml
 
 from eks_sandbox.clock import SimClock
 from eks_sandbox.eks.timeline import Timeline, Transition
+from eks_sandbox.kube.auth import AccessSource
 from eks_sandbox.kube.controllers import reconcile
 from eks_sandbox.kube.controllers.volumes import admit_claim
 from eks_sandbox.kube.defaults import apply_defaults, qos_class, service_account_volume, validate
@@ -32,6 +33,7 @@ from eks_sandbox.kube.disruption import (
 from eks_sandbox.kube.errors import KubeApiError
 from eks_sandbox.kube.managed_fields import FieldManager, record_write
 from eks_sandbox.kube.nodes import build_node, internal_ip_from_name
+from eks_sandbox.kube.rbac import seed_default_rbac
 from eks_sandbox.kube.resources import ResourceType, load_catalogue, parse_minor, split_api_version
 from eks_sandbox.kube.selectors import parse_field_selector, parse_label_selector
 from eks_sandbox.kube.store import ObjectStore, clone
@@ -125,6 +127,8 @@ class KubeCluster:
         self.pod_mutators: list[PodMutator] = []
         #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
         self.api_usage: dict[tuple[str, str, str], dict[str, ApiUsage]] = {}
+        #: Who an authenticated IAM caller is in this cluster (access entries, aws-auth); None lets nobody in.
+        self.access: AccessSource | None = None
         self._bootstrap()
 
     # --- simulated time --------------------------------------------------------------------------------------
@@ -629,6 +633,7 @@ class KubeCluster:
         if flowcontrol:
             for obj in flow_control_objects(flowcontrol[0]):
                 self.apply(obj, FieldManager(APF_MANAGER))
+        seed_default_rbac(self)
         self.apply(
             {
                 "apiVersion": "v1",

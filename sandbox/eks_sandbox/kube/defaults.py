@@ -188,7 +188,9 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
 def validate(obj: dict[str, Any], group: str) -> None:
     """The validation failures runbooks are likely to hit, with the apiserver's wording (422 Invalid)."""
     kind, name = obj["kind"], obj["metadata"].get("name", "")
-    if not _DNS_SUBDOMAIN.fullmatch(name) or len(name) > 253:
+    # RBAC object names are path segments (rbac validation ValidateRBACName), so "system:discovery" is valid.
+    rbac_name = group == "rbac.authorization.k8s.io" and name not in ("", ".", "..") and not set(name) & {"/", "%"}
+    if not rbac_name and (not _DNS_SUBDOMAIN.fullmatch(name) or len(name) > 253):
         raise KubeApiError.invalid(
             kind,
             name,

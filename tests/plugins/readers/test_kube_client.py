@@ -69,3 +69,14 @@ def test_a_token_is_reminted_before_it_expires(demo_fleet, monkeypatch):
     assert source.current() == source.current() == "token-1"
     clock[0] += TOKEN_LIFETIME_SECONDS + 1
     assert source.current() == "token-2"
+
+
+def test_the_reader_does_not_count_request_only_kinds_as_listable(demo_fleet):
+    """SelfSubjectReview v1beta1 is served on 1.32 (removed in 1.33) but for create only: listing it answers 405."""
+    from eks_runbooks.readers.cluster import KubernetesReader
+
+    with eks_kubernetes_client("payments-prod", region_name="us-east-1") as api_client:
+        reader = KubernetesReader(api_client)
+        assert reader.serves("v1", "Pod")
+        assert not reader.serves("authentication.k8s.io/v1beta1", "SelfSubjectReview")
+        assert not reader.serves("authorization.k8s.io/v1", "SelfSubjectAccessReview")

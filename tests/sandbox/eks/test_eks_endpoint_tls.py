@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+from tests.helpers import eks_token
+
 
 def _trusting(cluster: dict) -> ssl.SSLContext:
     """A client context that trusts exactly DescribeCluster's ``certificateAuthority`` (hostnames checked)."""
@@ -26,7 +28,10 @@ def test_the_endpoint_is_https_on_a_port_of_its_own_with_no_path(simulated_fleet
     assert (endpoint.scheme, aws.scheme) == ("https", "http")
     assert endpoint.hostname == aws.hostname and endpoint.port != aws.port and endpoint.path == ""
     assert simulated_fleet.sandbox.base_url == simulated_fleet.url
-    request = urllib.request.Request(cluster["endpoint"] + "/api/v1/nodes", headers={"Authorization": "Bearer t"})
+    token = eks_token("prod", simulated_fleet.url)
+    request = urllib.request.Request(
+        cluster["endpoint"] + "/api/v1/nodes", headers={"Authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(request, context=_trusting(cluster)) as response:
         assert json.load(response)["kind"] == "NodeList"
     assert simulated_fleet.ec2.describe_vpcs()["Vpcs"]  # moto, over HTTP, on the AWS APIs' port

@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers import eks_token
+
 
 def _by_name(simulated_fleet, cluster="prod"):
     insights = simulated_fleet.eks.list_insights(clusterName=cluster)["insights"]
@@ -22,7 +24,7 @@ def test_flowschema_v1beta3_usage_is_an_error_before_upgrading_to_1_32(simulated
     trusted = ssl.create_default_context(cadata=base64.b64decode(cluster["certificateAuthority"]["data"]).decode())
     request = urllib.request.Request(
         f"{cluster['endpoint']}/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas",
-        headers={"User-Agent": "helm/v3.14.0", "Authorization": "Bearer helm-token"},
+        headers={"User-Agent": "helm/v3.14.0", "Authorization": f"Bearer {eks_token('prod', simulated_fleet.url)}"},
     )
     with urllib.request.urlopen(request, context=trusted) as response:
         assert response.status == 200

@@ -4,7 +4,9 @@ One ``SandboxServer`` per test session; each test registers a fresh ``KubeCluste
 ``sandbox.kube_clusters["test"]``, so clients (the typed and dynamic Python clients, kubectl) reach it at
 ``https://.../k8s/test`` through exactly the routing, path prefix, TLS, authentication and lock that
 ``eks-sandbox serve`` uses. Every client verifies the server against the sandbox's CA (what DescribeCluster
-reports as ``certificateAuthority``) and sends a bearer token, as against EKS.
+reports as ``certificateAuthority``) and sends an EKS token minted for the cluster, as against EKS. The cluster
+is not an EKS cluster, so it has no access entries: the fixture lets the tests' plain credentials in as a
+``system:masters`` user (``StaticAccess``), as a cluster's creator is let in.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from typing import Any
 
 import pytest
 
+from eks_sandbox.kube.auth import StaticAccess
 from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.server import SandboxServer
 from eks_sandbox.world import Sandbox
+from tests.helpers import PLAIN_CREDENTIALS_PRINCIPAL, eks_token
 
 CLUSTER_ID = "test"
-#: Any non-empty bearer token is accepted; none is refused (401), as EKS refuses an anonymous request.
-TOKEN = "sim-token"
+#: The Kubernetes user the tests' credentials are in the test cluster.
+TEST_USER = "test-admin"
 
 
 @dataclass
@@ -39,12 +43,15 @@ class KubeServer:
     ca_data: str
     ca_file: Path
     ssl_context: ssl.SSLContext
+    #: an EKS token for this cluster, from the tests' plain credentials
+    token: str
 
-    def open(self, path: str, headers: dict[str, str] | None = None, token: str | None = TOKEN) -> HTTPResponse:
-        """GET ``path`` of the cluster's API with urllib, verifying TLS, with a bearer token unless ``token=None``."""
+    def open(self, path: str, headers: dict[str, str] | None = None, token: str | None = "") -> HTTPResponse:
+        """GET ``path`` of the cluster's API with urllib, verifying TLS, with the cluster's token (another
+        ``token``, or none with ``token=None``)."""
         sent = dict(headers or {})
         if token is not None:
-            sent["Authorization"] = f"Bearer {token}"
+            sent["Authorization"] = f"Bearer {token or self.token}"
         return urllib.request.urlopen(urllib.request.Request(self.url + path, headers=sent), context=self.ssl_context)
 
 
@@ -68,12 +75,18 @@ def kube(kube_sandbox_server: SandboxServer, kube_ca_file: Path) -> Iterator[Kub
     """A fresh 1.31 cluster with three Ready nodes, served over HTTPS."""
     sandbox = kube_sandbox_server.sandbox
     cluster = KubeCluster("test", "1.31", sandbox.clock)
+    cluster.access = StaticAccess({PLAIN_CREDENTIALS_PRINCIPAL: (TEST_USER, ("system:masters",))})
     for index in range(3):
         add_worker(cluster, f"ip-10-0-1-{10 + index}.ec2.internal")
     with sandbox.lock:
         sandbox.kube_clusters[CLUSTER_ID] = cluster
     yield KubeServer(
-        cluster, sandbox.kube_endpoint(CLUSTER_ID), sandbox.tls.data, kube_ca_file, sandbox.tls.client_context()
+        cluster,
+        sandbox.kube_endpoint(CLUSTER_ID),
+        sandbox.tls.data,
+        kube_ca_file,
+        sandbox.tls.client_context(),
+        eks_token(cluster.name, kube_sandbox_server.url),
     )
     with sandbox.lock:
         sandbox.kube_clusters.pop(CLUSTER_ID, None)
@@ -99,7 +112,7 @@ def api_client(kube: KubeServer) -> Iterator[Any]:
     configuration.host = kube.url
     configuration.ssl_ca_cert = str(kube.ca_file)
     assert configuration.verify_ssl
-    configuration.api_key = {"BearerToken": TOKEN}
+    configuration.api_key = {"BearerToken": kube.token}
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
     assert configuration.client_side_validation
     with client.ApiClient(configuration) as api:

@@ -255,7 +255,7 @@ def test_kubectl_gets_nodes_with_kubelet_version_and_pods_in_all_namespaces(
                 "clusters": [
                     {"name": "sim", "cluster": {"server": kube.url, "certificate-authority-data": kube.ca_data}}
                 ],
-                "users": [{"name": "runbook", "user": {"token": "sim-token"}}],
+                "users": [{"name": "runbook", "user": {"token": kube.token}}],
                 "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "runbook"}}],
                 "current-context": "sim",
             }

@@ -1,4 +1,4 @@
-"""The simulated API server as EKS serves it: HTTPS only, a bearer token required outside the public-info paths."""
+"""The simulated API server as EKS serves it: HTTPS only, an EKS token required outside the public-info paths."""
 
 from __future__ import annotations
 
@@ -33,8 +33,19 @@ def test_an_empty_token_or_another_scheme_is_unauthorized(kube, authorization):
     assert _refused(kube, "/api/v1/namespaces", token=None, headers={"Authorization": authorization}).code == 401
 
 
-def test_any_non_empty_bearer_token_is_accepted(kube):
-    with kube.open("/api/v1/pods", token="k8s-aws-v1.anything") as response:
+@pytest.mark.parametrize("token", ["garbage", "k8s-aws-v1.anything", "k8s-aws-v1." + "aHR0cHM6Ly9leGFtcGxlLmNvbS8"])
+def test_a_token_that_is_not_an_eks_token_is_unauthorized(kube, token):
+    error = _refused(kube, "/api/v1/pods", token=token)
+    assert error.code == 401 and json.load(error)["message"] == "Unauthorized"
+
+
+def test_a_bad_token_is_unauthorized_even_on_a_public_path(kube):
+    """kube-apiserver falls back to anonymous only when no credentials are presented."""
+    assert _refused(kube, "/version", token="garbage").code == 401
+
+
+def test_the_clusters_eks_token_is_accepted(kube):
+    with kube.open("/api/v1/pods") as response:
         assert response.status == 200 and json.load(response)["kind"] == "PodList"
 
 
@@ -62,7 +73,7 @@ def test_the_python_client_refuses_an_unverified_server_unless_given_the_ca(kube
 
     configuration = client.Configuration()
     configuration.host = kube.url
-    configuration.api_key = {"BearerToken": "t"}
+    configuration.api_key = {"BearerToken": kube.token}
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
     configuration.retries = False
     # The client reports the SSLError as ApiException(status=0), then trips over its empty body
