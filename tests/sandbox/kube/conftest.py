@@ -11,6 +11,7 @@ is not an EKS cluster, so it has no access entries: the fixture lets the tests' 
 
 from __future__ import annotations
 
+import json
 import ssl
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -53,6 +54,25 @@ class KubeServer:
         if token is not None:
             sent["Authorization"] = f"Bearer {token or self.token}"
         return urllib.request.urlopen(urllib.request.Request(self.url + path, headers=sent), context=self.ssl_context)
+
+    def kubectl_command(self, directory: Path) -> list[str]:
+        """``kubectl`` with a kubeconfig for this cluster (its endpoint, CA and token) written in ``directory``."""
+        kubeconfig = directory / "kubeconfig"
+        kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {"name": "sim", "cluster": {"server": self.url, "certificate-authority-data": self.ca_data}}
+                    ],
+                    "users": [{"name": "runbook", "user": {"token": self.token}}],
+                    "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "runbook"}}],
+                    "current-context": "sim",
+                }
+            )
+        )
+        return ["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(directory / "cache")]
 
 
 @pytest.fixture(scope="session")

@@ -246,25 +246,11 @@ def test_kubectl_gets_nodes_with_kubelet_version_and_pods_in_all_namespaces(
     kube, api_client: client.ApiClient, tmp_path: Path
 ):
     client.AppsV1Api(api_client).create_namespaced_deployment("default", _deployment("web"))
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "sim", "cluster": {"server": kube.url, "certificate-authority-data": kube.ca_data}}
-                ],
-                "users": [{"name": "runbook", "user": {"token": kube.token}}],
-                "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "runbook"}}],
-                "current-context": "sim",
-            }
-        )
-    )
+    command = kube.kubectl_command(tmp_path)
 
     def kubectl(*args: str) -> str:
         result = subprocess.run(
-            ["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"), *args],
+            [*command, *args],
             capture_output=True,
             text=True,
             timeout=30,

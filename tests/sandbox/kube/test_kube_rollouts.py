@@ -3,7 +3,6 @@ move one maxSurge/maxUnavailable step at a time, reporting status as the real co
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -116,24 +115,10 @@ def test_kubectl_rollout_status_waits_for_the_rollout(kube, api_client, tmp_path
     client.AppsV1Api(api_client).patch_namespaced_deployment(
         "web", "default", {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}}}}
     )
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "sim", "cluster": {"server": kube.url, "certificate-authority-data": kube.ca_data}}
-                ],
-                "users": [{"name": "runbook", "user": {"token": "sim-token"}}],
-                "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "runbook"}}],
-                "current-context": "sim",
-            }
-        )
-    )
+    kubectl = kube.kubectl_command(tmp_path)
     result = subprocess.run(
         [
-            *("kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache")),
+            *kubectl,
             *("rollout", "status", "deployment/web", "--timeout=30s"),
         ],
         capture_output=True,

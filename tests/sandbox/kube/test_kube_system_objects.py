@@ -71,7 +71,11 @@ def _request(kube, method: str, path: str, body: dict, content_type: str = "appl
         kube.url + path,
         data=json.dumps(body).encode(),
         method=method,
-        headers={"Authorization": "Bearer sim-token", "Content-Type": content_type, "User-Agent": "kubectl/v1.32.0"},
+        headers={
+            "Authorization": f"Bearer {kube.token}",
+            "Content-Type": content_type,
+            "User-Agent": "kubectl/v1.32.0",
+        },
     )
     with urllib.request.urlopen(request, context=kube.ssl_context) as response:
         return json.loads(response.read())

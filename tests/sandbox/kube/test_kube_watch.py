@@ -73,24 +73,11 @@ def test_a_watch_ends_at_its_timeout_and_resumes_from_a_resource_version(kube, a
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 def test_kubectl_get_watch_sees_a_deletion(kube, api_client: client.ApiClient, tmp_path: Path):
     client.CoreV1Api(api_client).create_namespaced_config_map("default", _config_map("short-lived"))
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "sim", "cluster": {"server": kube.url, "certificate-authority-data": kube.ca_data}}
-                ],
-                "users": [{"name": "runbook", "user": {"token": "sim-token"}}],
-                "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "runbook"}}],
-                "current-context": "sim",
-            }
-        )
-    )
+    kubectl = kube.kubectl_command(tmp_path)
     watching = subprocess.Popen(
         [
-            *("kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"), "get", "configmaps"),
+            *kubectl,
+            *("get", "configmaps"),
             *("-l", "app=watched", "--watch", "--output-watch-events", "--request-timeout=5s", "-o", "name"),
         ],
         stdout=subprocess.PIPE,
