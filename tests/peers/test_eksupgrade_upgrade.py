@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.helpers import REPO, serving_sandbox
+from tests.helpers import PLATFORM_ADMIN_ROLE_ARN, REPO, assumed_role_credentials, serving_sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.peers]
 
@@ -34,11 +34,14 @@ def own_sandbox_process(tmp_path: Path) -> Iterator[str]:
 
 
 def run_eksupgrade(endpoint: str, *arguments: str) -> subprocess.CompletedProcess:
-    """eksupgrade's CLI in its own virtualenv, every AWS call sent to ``endpoint`` (boto3's AWS_ENDPOINT_URL)."""
+    """eksupgrade's CLI in its own virtualenv, every AWS call sent to ``endpoint`` (boto3's AWS_ENDPOINT_URL), run
+    as a team runs it: as the platform's admin role, which the demo fleet's access entries make cluster-admin."""
     if not EKSUPGRADE_PYTHON.exists():
         pytest.fail(f"eksupgrade is not installed in {EKSUPGRADE_PYTHON.parent.parent}: run `source scripts/bootstrap`")
+    admin = assumed_role_credentials(endpoint, PLATFORM_ADMIN_ROLE_ARN, session_name="eksupgrade")
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     env |= {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "NO_COLOR": "1", "COLUMNS": "200"}
+    env |= {name.upper(): value for name, value in admin.items()}
     return subprocess.run(
         [str(EKSUPGRADE_PYTHON), str(PACED), "--time-scale", str(TIME_SCALE), *arguments],
         capture_output=True,

@@ -34,6 +34,7 @@ from eks_sandbox.kube.store import ResourceVersionTooOld
 from eks_sandbox.kube.tables import build_table, wants_table
 
 CLUSTER_ENVIRON_KEY = "eks_sandbox.kube_cluster"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 USER_ENVIRON_KEY = "eks_sandbox.kube_user"
 #: Set by the app on a response that streams (a watch): the dispatcher iterates it after releasing its lock.
 STREAM_ENVIRON_KEY = "eks_sandbox.kube_stream"
@@ -488,6 +489,15 @@ def _body(request: Request) -> Any:
     raw = request.get_data()
     if not raw:
         return {}
+    if request.mimetype == PROTOBUF:
+        # Served in JSON and YAML only, as kube-apiserver serves custom resources: client-go answers a 415 to a
+        # protobuf body by sending the request again as JSON.
+        raise KubeApiError(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types include: application/json, "
+            f"application/yaml (got {request.mimetype})",
+        )
     try:
         if "yaml" in (request.mimetype or ""):
             return yaml.safe_load(raw)
