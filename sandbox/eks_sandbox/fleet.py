@@ -200,15 +200,40 @@ def _consume_ips(aws: _AwsClients, subnet_id: str, keep_free: int) -> None:
         aws.ec2.create_network_interface(SubnetId=subnet_id, Description="sandbox: occupies an address")
 
 
-def _role(aws: _AwsClients, name: str, service: str) -> str:
+#: The AWS managed policies AWS documents for each role a team hands EKS, by the service principal it trusts
+#: [UG cluster-iam-role, create-node-role, pod-execution-role]; a Pod Identity role carries the application's own.
+_SERVICE_ROLE_POLICIES = {
+    "eks.amazonaws.com": ["AmazonEKSClusterPolicy"],
+    "ec2.amazonaws.com": ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"],
+    "eks-fargate-pods.amazonaws.com": ["AmazonEKSFargatePodExecutionRolePolicy"],
+}
+
+
+def _role(aws: _AwsClients, name: str, service: str | None, path: str = "/") -> str:
+    """The role ``name``, created as a team would if missing: trusting ``service`` (with its managed policies),
+    or, without one, the account (a role people assume)."""
+    principal = {"Service": service} if service else {"AWS": f"arn:aws:iam::{aws.account_id}:root"}
+    # Pod Identity needs sts:TagSession too [UG pod-id-role]; it is harmless for the others.
     trust = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        "Statement": [{"Effect": "Allow", "Principal": principal, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
     }
     try:
-        return aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        arn = aws.iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     except aws.iam.exceptions.EntityAlreadyExistsException:
         return aws.iam.get_role(RoleName=name)["Role"]["Arn"]
+    for policy in _SERVICE_ROLE_POLICIES.get(service or "", []):
+        aws.iam.attach_role_policy(RoleName=name, PolicyArn=f"arn:aws:iam::aws:policy/{policy}")
+    return arn
+
+
+def _role_named(aws: _AwsClients, arn: str, service: str | None) -> str:
+    """Create the role a fleet file names by ARN when it is one of the fleet account's and does not exist yet."""
+    prefix = f"arn:aws:iam::{aws.account_id}:role/"
+    if arn.startswith(prefix):
+        path, _, name = arn[len(prefix) :].rpartition("/")
+        _role(aws, name, service, f"/{path}/" if path else "/")
+    return arn
 
 
 def _subnet_ids(subnets: dict[str, str], names: list[str] | None) -> list[str]:
@@ -276,6 +301,7 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
             )
     for entry in spec.get("access_entries", []):
         with _step(name, f"access entry {entry.get('principal_arn')}"):
+            _role_named(aws, entry["principal_arn"], None)
             aws.eks.create_access_entry(clusterName=name, principalArn=entry["principal_arn"])
             for policy in entry.get("policies", []):
                 aws.eks.associate_access_policy(
@@ -296,7 +322,7 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
                 clusterName=name,
                 namespace=association["namespace"],
                 serviceAccount=association["service_account"],
-                roleArn=association["role_arn"],
+                roleArn=_role_named(aws, association["role_arn"], "pods.eks.amazonaws.com"),
             )
     cluster = aws.eks.describe_cluster(name=name)["cluster"]
     return {
