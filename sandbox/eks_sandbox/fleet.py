@@ -272,8 +272,9 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
             },
             "upgradePolicy": {"supportType": spec.get("upgrade_policy", "EXTENDED")},
             "deletionProtection": bool(spec.get("deletion_protection", False)),
-            "tags": {str(key): str(value) for key, value in (spec.get("tags") or {}).items()},
         }
+        if spec.get("tags"):  # EKS refuses an empty tag map (TagMap: 1 to 50 entries)
+            request["tags"] = {str(key): str(value) for key, value in spec["tags"].items()}
         if spec.get("secrets_encryption"):
             key_arn = aws.kms.create_key(Description=f"EKS secrets for {name}")["KeyMetadata"]["Arn"]
             request["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]

@@ -187,6 +187,25 @@ def test_auto_mode_is_stored_and_described_and_enabled_all_together(simulated_fl
     assert _error(excinfo)[1] == "When Compute Config nodeRoleArn is null or empty, nodePool list cannot be populated."
 
 
+def test_auto_mode_is_turned_on_for_an_existing_cluster_by_one_auto_mode_update(simulated_fleet):
+    simulated_fleet.create_cluster()
+    assert "computeConfig" not in simulated_fleet.eks.describe_cluster(name="prod")["cluster"]
+    with pytest.raises(ClientError) as excinfo:
+        simulated_fleet.eks.update_cluster_config(name="prod", storageConfig={"blockStorage": {"enabled": True}})
+    assert "fully enabled or fully disabled" in _error(excinfo)[1]
+    update = simulated_fleet.eks.update_cluster_config(
+        name="prod",
+        computeConfig={"enabled": True},
+        storageConfig={"blockStorage": {"enabled": True}},
+        kubernetesNetworkConfig={"elasticLoadBalancing": {"enabled": True}},
+    )["update"]
+    assert update["type"] == "AutoModeUpdate"
+    simulated_fleet.sandbox.settle()
+    cluster = simulated_fleet.eks.describe_cluster(name="prod")["cluster"]
+    assert cluster["computeConfig"] == {"enabled": True, "nodePools": []}
+    assert cluster["kubernetesNetworkConfig"]["elasticLoadBalancing"] == {"enabled": True}
+
+
 def test_aws_managed_policies_exist_and_attach(simulated_fleet):
     role = simulated_fleet.role("eks-cluster-2", "eks.amazonaws.com")
     attached = simulated_fleet.iam.list_attached_role_policies(RoleName=role.rpartition("/")[2])["AttachedPolicies"]
