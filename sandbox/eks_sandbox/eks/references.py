@@ -98,22 +98,23 @@ def check_references(operation: str, params: dict[str, Any], account: str, regio
 # --- ARNs ----------------------------------------------------------------------------------------------------
 
 
-def parse_arn(member: str, value: str, service: str, resource_type: str) -> re.Match[str]:
-    """The parts of ``value``, which must be an ARN of ``service`` naming a ``resource_type/...`` resource."""
+def parse_arn(caller: Caller, member: str, value: str, service: str, resource_type: str) -> re.Match[str]:
+    """The parts of ``value``, which must be an ARN of the caller's partition and of ``service``, naming a
+    ``resource_type/...`` resource."""
     found = _ARN.match(value or "")
     if not found or found["service"] != service or not found["resource"].startswith(resource_type + "/"):
         raise invalid_parameter(
             f"{member} {value!r} is not a valid ARN of an {service.upper()} {resource_type} "
-            f"(arn:<partition>:{service}:...:<account id>:{resource_type}/<name>)"
+            f"(arn:{caller.partition}:{service}:...:<account id>:{resource_type}/<name>)"
         )
+    if found["partition"] != caller.partition:
+        raise invalid_parameter(f"{member} {value} is not in partition {caller.partition} of region {caller.region}")
     return found
 
 
 def _role_arn(caller: Caller, member: str, arn: str) -> str:
     """The role name of a role ARN of the caller's partition and account (the only roles iam:PassRole passes)."""
-    found = parse_arn(member, arn, "iam", "role")
-    if found["partition"] != caller.partition:
-        raise invalid_parameter(f"{member} {arn} is not in partition {caller.partition} of region {caller.region}")
+    found = parse_arn(caller, member, arn, "iam", "role")
     if found["account"] != caller.account:
         raise invalid_parameter(
             f"{member} {arn} belongs to account {found['account']}; EKS can only use a role of account "
@@ -150,7 +151,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _kms_key(caller: Caller, member: str, arn: str) -> None:
-    found = parse_arn(member, arn, "kms", "key")
+    found = parse_arn(caller, member, arn, "kms", "key")
     # The key must be symmetric and in the cluster's region; another account's key works if shared
     # [BC Provider.keyArn].
     if found["region"] != caller.region:
@@ -215,13 +216,13 @@ def _pod_identity(caller: Caller, params: dict[str, Any]) -> None:
         _require_role(caller, "roleArn", params["roleArn"], POD_IDENTITY_ROLE)
     if params.get("targetRoleArn"):
         # The target role is assumed from the first one, usually in another account: an IAM role ARN [BC].
-        parse_arn("targetRoleArn", params["targetRoleArn"], "iam", "role")
+        parse_arn(caller, "targetRoleArn", params["targetRoleArn"], "iam", "role")
 
 
 def _addon(caller: Caller, params: dict[str, Any]) -> None:
     if params.get("serviceAccountRoleArn"):
         # IRSA: assumed with the cluster's OIDC token, not by a service principal; an IAM role ARN [BC].
-        parse_arn("serviceAccountRoleArn", params["serviceAccountRoleArn"], "iam", "role")
+        parse_arn(caller, "serviceAccountRoleArn", params["serviceAccountRoleArn"], "iam", "role")
     for association in params.get("podIdentityAssociations") or []:
         _require_role(caller, "podIdentityAssociations.roleArn", association.get("roleArn", ""), POD_IDENTITY_ROLE)
 

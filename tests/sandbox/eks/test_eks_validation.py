@@ -105,6 +105,24 @@ def test_cluster_role_must_exist_and_trust_eks(simulated_fleet):
             resourcesVpcConfig={"subnetIds": simulated_fleet.subnets[:2]},
         )
     assert "belongs to account 210987654321" in _error(excinfo)[1]
+    with pytest.raises(ClientError) as excinfo:
+        simulated_fleet.eks.create_cluster(
+            name="prod",
+            roleArn=simulated_fleet.cluster_role.replace("arn:aws:", "arn:aws-cn:"),
+            resourcesVpcConfig={"subnetIds": simulated_fleet.subnets[:2]},
+        )
+    assert "is not in partition aws of region us-east-1" in _error(excinfo)[1]
+
+
+def test_addon_service_account_role_must_be_an_iam_role_arn(simulated_fleet):
+    simulated_fleet.create_cluster()
+    with pytest.raises(ClientError) as excinfo:
+        simulated_fleet.eks.create_addon(
+            clusterName="prod",
+            addonName="vpc-cni",
+            serviceAccountRoleArn="arn:aws:iam::123456789012:policy/not-a-role",
+        )
+    assert "is not a valid ARN of an IAM role" in _error(excinfo)[1]
 
 
 def test_node_group_and_fargate_roles_must_trust_their_service(simulated_fleet):
