@@ -163,32 +163,14 @@ def assert_demo_stopped_cleanly(output: str, state_dir: Path) -> None:
     assert live_processes(groups, str(state_dir)) == []
 
 
-#: The managed policies AWS documents for each role a team hands EKS, by the service principal the role trusts
-#: [UG cluster-iam-role, create-node-role, pod-execution-role]; Pod Identity roles carry the application's own.
-SERVICE_ROLE_POLICIES = {
-    "eks.amazonaws.com": ["AmazonEKSClusterPolicy"],
-    "ec2.amazonaws.com": ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"],
-    "eks-fargate-pods.amazonaws.com": ["AmazonEKSFargatePodExecutionRolePolicy"],
-    "pods.eks.amazonaws.com": [],
-}
-
-
 def create_role(iam: Any, name: str, service: str | None = None, account: str = "123456789012") -> str:
-    """Create (or find) the IAM role ``name`` as a team creates the roles it hands EKS, and return its ARN.
+    """Create (or find) the IAM role ``name`` as a team creates the roles it hands EKS (the fleet loader's way),
+    and return its ARN.
 
     With ``service`` the role trusts that AWS service principal and carries the managed policies AWS documents for
     it; without, it trusts the account (a role people assume, e.g. one an access entry names). The simulated EKS
     refuses a role that does not exist or does not trust the service that will assume it.
     """
-    principal = {"Service": service} if service else {"AWS": f"arn:aws:iam::{account}:root"}
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": principal, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
-    }
-    try:
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
-    for policy in SERVICE_ROLE_POLICIES.get(service or "", []):
-        iam.attach_role_policy(RoleName=name, PolicyArn=f"arn:aws:iam::aws:policy/{policy}")
-    return arn
+    from eks_sandbox.fleet import create_role as create_fleet_role
+
+    return create_fleet_role(iam, account, name, service)

@@ -202,29 +202,33 @@ def _consume_ips(aws: _AwsClients, subnet_id: str, keep_free: int) -> None:
 
 #: The AWS managed policies AWS documents for each role a team hands EKS, by the service principal it trusts
 #: [UG cluster-iam-role, create-node-role, pod-execution-role]; a Pod Identity role carries the application's own.
-_SERVICE_ROLE_POLICIES = {
+SERVICE_ROLE_POLICIES = {
     "eks.amazonaws.com": ["AmazonEKSClusterPolicy"],
     "ec2.amazonaws.com": ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"],
     "eks-fargate-pods.amazonaws.com": ["AmazonEKSFargatePodExecutionRolePolicy"],
 }
 
 
-def _role(aws: _AwsClients, name: str, service: str | None, path: str = "/") -> str:
-    """The role ``name``, created as a team would if missing: trusting ``service`` (with its managed policies),
-    or, without one, the account (a role people assume)."""
-    principal = {"Service": service} if service else {"AWS": f"arn:aws:iam::{aws.account_id}:root"}
+def create_role(iam: Any, account_id: str, name: str, service: str | None, path: str = "/") -> str:
+    """The ARN of role ``name``, created through ``iam`` as a team would if missing: trusting ``service`` (with the
+    managed policies AWS documents for it), or, without one, the account (a role people assume)."""
+    principal = {"Service": service} if service else {"AWS": f"arn:aws:iam::{account_id}:root"}
     # Pod Identity needs sts:TagSession too [UG pod-id-role]; it is harmless for the others.
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": principal, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
     }
     try:
-        arn = aws.iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    except aws.iam.exceptions.EntityAlreadyExistsException:
-        return aws.iam.get_role(RoleName=name)["Role"]["Arn"]
-    for policy in _SERVICE_ROLE_POLICIES.get(service or "", []):
-        aws.iam.attach_role_policy(RoleName=name, PolicyArn=f"arn:aws:iam::aws:policy/{policy}")
+        arn = iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    for policy in SERVICE_ROLE_POLICIES.get(service or "", []):
+        iam.attach_role_policy(RoleName=name, PolicyArn=f"arn:aws:iam::aws:policy/{policy}")
     return arn
+
+
+def _role(aws: _AwsClients, name: str, service: str | None, path: str = "/") -> str:
+    return create_role(aws.iam, aws.account_id, name, service, path)
 
 
 def _role_named(aws: _AwsClients, arn: str, service: str | None) -> str:

@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.helpers import SERVICE_ROLE_POLICIES
+from eks_sandbox.fleet import SERVICE_ROLE_POLICIES
 
 
 def _raw_eks(simulated_fleet):
