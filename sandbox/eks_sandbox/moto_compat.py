@@ -12,6 +12,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -208,12 +209,18 @@ def moto_serves(dispatcher: Any, environ: dict[str, Any]) -> bool:
 
     The same lookup as ``DomainDispatcherApplication.get_application``, without its print for unknown hosts.
     """
-    from moto.backends import list_of_moto_modules
-
     path = environ.get("PATH_INFO", "")
     if path.startswith(("/moto-api", "/latest/meta-data/", "/latest/api/")) or path == "/favicon.ico":
         return True
     host = dispatcher.infer_service_region_host(environ, path)
-    if host is None or host in list_of_moto_modules():
+    if host is None or host in _moto_modules():
         return True  # moto falls back to its default service
     return any(pattern.match(f"http://{host}") for _, pattern in dispatcher.backend_url_patterns)
+
+
+@cache
+def _moto_modules() -> frozenset[str]:
+    """moto's service modules (``list_of_moto_modules`` scans the package on every call: ~1 ms)."""
+    from moto.backends import list_of_moto_modules
+
+    return frozenset(list_of_moto_modules())
