@@ -277,3 +277,16 @@ def assert_demo_stopped_cleanly(output: str, state_dir: Path) -> None:
     groups = [int(group) for group in re.findall(r"process group (\d+)", output)]
     assert len(groups) == 2, output  # eks-sandbox and airflow standalone, each leading its own group
     assert live_processes(groups, str(state_dir)) == []
+
+
+def create_role(iam: Any, name: str, service: str | None = None, account: str = "123456789012") -> str:
+    """Create (or find) the IAM role ``name`` as a team creates the roles it hands EKS (the fleet loader's way),
+    and return its ARN.
+
+    With ``service`` the role trusts that AWS service principal and carries the managed policies AWS documents for
+    it; without, it trusts the account (a role people assume, e.g. one an access entry names). The simulated EKS
+    refuses a role that does not exist or does not trust the service that will assume it.
+    """
+    from eks_sandbox.fleet import create_role as create_fleet_role
+
+    return create_fleet_role(iam, account, name, service)

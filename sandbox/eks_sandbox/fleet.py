@@ -247,15 +247,44 @@ def _consume_ips(aws: _AwsClients, subnet_id: str, cidr: str, keep_free: int) ->
         )
 
 
-def _role(aws: _AwsClients, name: str, service: str) -> str:
+#: The AWS managed policies AWS documents for each role a team hands EKS, by the service principal it trusts
+#: [UG cluster-iam-role, create-node-role, pod-execution-role]; a Pod Identity role carries the application's own.
+SERVICE_ROLE_POLICIES = {
+    "eks.amazonaws.com": ["AmazonEKSClusterPolicy"],
+    "ec2.amazonaws.com": ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"],
+    "eks-fargate-pods.amazonaws.com": ["AmazonEKSFargatePodExecutionRolePolicy"],
+}
+
+
+def create_role(iam: Any, account_id: str, name: str, service: str | None, path: str = "/") -> str:
+    """The ARN of role ``name``, created through ``iam`` as a team would if missing: trusting ``service`` (with the
+    managed policies AWS documents for it), or, without one, the account (a role people assume)."""
+    principal = {"Service": service} if service else {"AWS": f"arn:aws:iam::{account_id}:root"}
+    # Pod Identity needs sts:TagSession too [UG pod-id-role]; it is harmless for the others.
     trust = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        "Statement": [{"Effect": "Allow", "Principal": principal, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
     }
     try:
-        return aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    except aws.iam.exceptions.EntityAlreadyExistsException:
-        return aws.iam.get_role(RoleName=name)["Role"]["Arn"]
+        arn = iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    for policy in SERVICE_ROLE_POLICIES.get(service or "", []):
+        iam.attach_role_policy(RoleName=name, PolicyArn=f"arn:aws:iam::aws:policy/{policy}")
+    return arn
+
+
+def _role(aws: _AwsClients, name: str, service: str | None, path: str = "/") -> str:
+    return create_role(aws.iam, aws.account_id, name, service, path)
+
+
+def _role_named(aws: _AwsClients, arn: str, service: str | None) -> str:
+    """Create the role a fleet file names by ARN when it is one of the fleet account's and does not exist yet."""
+    prefix = f"arn:aws:iam::{aws.account_id}:role/"
+    if arn.startswith(prefix):
+        path, _, name = arn[len(prefix) :].rpartition("/")
+        _role(aws, name, service, f"/{path}/" if path else "/")
+    return arn
 
 
 def _subnet_ids(subnets: dict[str, str], names: list[str] | None) -> list[str]:
@@ -294,8 +323,9 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
             },
             "upgradePolicy": {"supportType": spec.get("upgrade_policy", "EXTENDED")},
             "deletionProtection": bool(spec.get("deletion_protection", False)),
-            "tags": {str(key): str(value) for key, value in (spec.get("tags") or {}).items()},
         }
+        if spec.get("tags"):  # EKS refuses an empty tag map (TagMap: 1 to 50 entries)
+            request["tags"] = {str(key): str(value) for key, value in spec["tags"].items()}
         if spec.get("secrets_encryption"):
             key_arn = aws.kms.create_key(Description=f"EKS secrets for {name}")["KeyMetadata"]["Arn"]
             request["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
@@ -323,6 +353,7 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
             )
     for entry in spec.get("access_entries", []):
         with _step(name, f"access entry {entry.get('principal_arn')}"):
+            _role_named(aws, entry["principal_arn"], None)
             _create_access_entry(aws, name, entry)
     with _step(name, "waiting for node groups and add-ons"):
         sandbox.settle()
@@ -336,7 +367,7 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
                 clusterName=name,
                 namespace=association["namespace"],
                 serviceAccount=association["service_account"],
-                roleArn=association["role_arn"],
+                roleArn=_role_named(aws, association["role_arn"], "pods.eks.amazonaws.com"),
             )
     cluster = aws.eks.describe_cluster(name=name)["cluster"]
     return {

@@ -10,13 +10,17 @@ internal APIs: pin moto exactly (pyproject) and keep every such access here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
+from urllib.parse import unquote
 
 import moto
+from moto.settings import default_user_config
 
 SUPPORTED_MOTO_VERSIONS = ("5.2.5",)
 
@@ -25,6 +29,11 @@ if moto.__version__ not in SUPPORTED_MOTO_VERSIONS:
         f"eks_sandbox was built against moto {', '.join(SUPPORTED_MOTO_VERSIONS)}, found {moto.__version__}: "
         "re-check eks_sandbox/moto_compat.py against the new version before widening the pin."
     )
+
+# A real account has every AWS managed policy (arn:aws:iam::aws:policy/...): AmazonEKSClusterPolicy and the rest
+# can be attached. moto carries their documents (moto/iam/aws_managed_policies.py) but loads them only when asked;
+# ~0.1 s per account's IAM backend.
+default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
 
 # AWS SigV4: "AWS4-HMAC-SHA256 Credential=AKID/20261121/us-east-1/eks/aws4_request, SignedHeaders=..., ..."
 _CREDENTIAL_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
@@ -391,3 +400,72 @@ def put_public_parameter(account: str, region: str, name: str, value: str, modif
             tier="Standard",
         )
     )
+
+
+@dataclass(frozen=True)
+class RoleInfo:
+    arn: str
+    #: the role's trust policy (AssumeRolePolicyDocument), parsed
+    trust_policy: dict[str, Any]
+    attached_policy_arns: tuple[str, ...]
+
+
+def iam_role(account: str, name: str) -> RoleInfo | None:
+    """The IAM role ``name`` of an account, or None when it does not exist."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account]["global"]
+    role = next((role for role in backend.roles.values() if role.name == name), None)
+    if role is None:
+        return None
+    document = role.assume_role_policy_document or "{}"
+    try:
+        trust = json.loads(document)
+    except ValueError:  # IAM accepts the URL-encoded form too
+        trust = json.loads(unquote(document))
+    return RoleInfo(arn=role.arn, trust_policy=trust, attached_policy_arns=tuple(role.managed_policies))
+
+
+def iam_user_exists(account: str, name: str) -> bool:
+    from moto.iam.models import iam_backends
+
+    return name in iam_backends[account]["global"].users
+
+
+@dataclass(frozen=True)
+class KmsKeyInfo:
+    arn: str
+    state: str
+    spec: str
+
+
+def kms_key(account: str, region: str, key_id: str) -> KmsKeyInfo | None:
+    """A KMS key by id or ARN in one account and region, or None when it does not exist."""
+    from moto.kms.models import kms_backends
+
+    key = kms_backends[account][region].keys.get(key_id.rpartition("key/")[2] or key_id)
+    if key is None:
+        return None
+    return KmsKeyInfo(arn=key.arn, state=key.key_state, spec=key.key_spec)
+
+
+def moto_serves(dispatcher: Any, environ: dict[str, Any]) -> bool:
+    """Whether moto's server has a backend for this request's service (else it answers an HTML 500).
+
+    The same lookup as ``DomainDispatcherApplication.get_application``, without its print for unknown hosts.
+    """
+    path = environ.get("PATH_INFO", "")
+    if path.startswith(("/moto-api", "/latest/meta-data/", "/latest/api/")) or path == "/favicon.ico":
+        return True
+    host = dispatcher.infer_service_region_host(environ, path)
+    if host is None or host in _moto_modules():
+        return True  # moto falls back to its default service
+    return any(pattern.match(f"http://{host}") for _, pattern in dispatcher.backend_url_patterns)
+
+
+@cache
+def _moto_modules() -> frozenset[str]:
+    """moto's service modules (``list_of_moto_modules`` scans the package on every call: ~1 ms)."""
+    from moto.backends import list_of_moto_modules
+
+    return frozenset(list_of_moto_modules())

@@ -133,13 +133,20 @@ class SandboxDispatcher:
         fault = self.sandbox.faults.error_for(service, operation, params)
         if fault is not None:
             return _fault_response(fault, environ)(environ, start_response)
+        if service != "eks" and not moto_compat.moto_serves(self.moto_app, environ):
+            message = f"The sandbox does not simulate service {service or '(unsigned request)'}; nothing was changed"
+            return _unknown_operation(environ, message)(environ, start_response)
         app = self.eks_app if service == "eks" else self.moto_app
-        with self.sandbox.transaction():
-            if service == "ssm":
-                # AWS publishes the EKS optimized AMIs' parameters: what they say depends on the world date.
-                account, region = moto_compat.account_and_region(environ)
-                self.sandbox.eks.ami_parameters.publish(account, region, self.sandbox.clock.now().date())
-            return list(app(environ, start_response))
+        try:
+            with self.sandbox.transaction():
+                if service == "ssm":
+                    # AWS publishes the EKS optimized AMIs' parameters: what they say depends on the world date.
+                    account, region = moto_compat.account_and_region(environ)
+                    self.sandbox.eks.ami_parameters.publish(account, region, self.sandbox.clock.now().date())
+                return list(app(environ, start_response))
+        except NotImplementedError:  # moto's answer to an action it has not implemented
+            message = f"The sandbox does not simulate {service} {operation or 'this operation'}; nothing was changed"
+            return _unknown_operation(environ, message)(environ, start_response)
 
     def _operation(self, service: str, environ: dict[str, Any], body: bytes) -> tuple[str, dict[str, Any]]:
         """Name the AWS operation of a request (for fault matching), with its flat parameters."""
@@ -290,30 +297,63 @@ def _flat_json(body: bytes) -> dict[str, Any]:
 
 def _fault_response(fault: ErrorFault, environ: dict[str, Any]) -> Response:
     """An injected AWS error, encoded the way the request's protocol encodes errors."""
+    return _aws_error(environ, fault.error, fault.message, fault.status)
+
+
+def _aws_error(environ: dict[str, Any], error: str, text: str, status: int) -> Response:
+    """An AWS error encoded the way the request's protocol encodes errors."""
     scope = moto_compat.signing_scope(environ)
     service = scope[2] if scope else ""
-    code, message = escape(fault.error), escape(fault.message)
+    code, message = escape(error), escape(text)
     if environ.get("HTTP_X_AMZ_TARGET"):
-        body = json.dumps({"__type": fault.error, "message": fault.message})
-        return Response(body, fault.status, content_type="application/x-amz-json-1.1")
+        body = json.dumps({"__type": error, "message": text})
+        return Response(body, status, content_type="application/x-amz-json-1.1")
     if service == "ec2":
         body = (
             f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
             "</Errors><RequestID>sandbox-fault</RequestID></Response>"
         )
-        return Response(body, fault.status, content_type="text/xml")
+        return Response(body, status, content_type="text/xml")
     if service == "s3":
         body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
-        return Response(body, fault.status, content_type="application/xml")
+        return Response(body, status, content_type="application/xml")
     if service in ("eks", "") or environ.get("CONTENT_TYPE", "").startswith("application/json"):
-        response = Response(json.dumps({"message": fault.message}), fault.status, content_type="application/json")
-        response.headers["x-amzn-ErrorType"] = fault.error
-        return response
+        return _rest_json_error(error, text, status)
     body = (
         f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
         "</Error><RequestId>sandbox-fault</RequestId></ErrorResponse>"
     )
-    return Response(body, fault.status, content_type="text/xml")
+    return Response(body, status, content_type="text/xml")
+
+
+def _rest_json_error(error: str, text: str, status: int) -> Response:
+    response = Response(json.dumps({"message": text}), status, content_type="application/json")
+    response.headers["x-amzn-ErrorType"] = error
+    return response
+
+
+def _unknown_operation(environ: dict[str, Any], text: str) -> Response:
+    """What AWS answers an operation it does not know, in the request's protocol: a client error SDKs do not
+    retry, where moto would answer an HTML 500 that every SDK retries.
+
+    awsJson (``X-Amz-Target``): 400 ``UnknownOperationException``; query (IAM, STS, EC2, ...): 400
+    ``InvalidAction``; S3: 501 ``NotImplemented``; rest-json: 404 ``UnknownOperationException``, as the simulated
+    EKS answers a path no operation has.
+    """
+    scope = moto_compat.signing_scope(environ)
+    service = scope[2] if scope else ""
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return _aws_error(environ, "UnknownOperationException", text, 400)
+    if _speaks_query(environ, service):
+        return _aws_error(environ, "InvalidAction", text, 400)
+    if service == "s3":
+        return _aws_error(environ, "NotImplemented", text, 501)
+    return _rest_json_error("UnknownOperationException", text, 404)
+
+
+def _speaks_query(environ: dict[str, Any], service: str) -> bool:
+    """Query protocol (IAM, STS, EC2, ...): a form-encoded body naming the ``Action``."""
+    return service == "ec2" or environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
 
 
 def _bearer_token(environ: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.helpers import eks_token
+from tests.helpers import create_role, eks_token
 
 TIMEOUT = 30.0
 CLUSTER = "rehearsal"
@@ -63,6 +63,10 @@ def api_fleet(sandbox, tmp_path) -> Iterator[ApiFleet]:
     session = boto3.session.Session(region_name="us-east-1")
     ec2 = session.client("ec2", endpoint_url=sandbox.base_url)
     eks = session.client("eks", endpoint_url=sandbox.base_url)
+    iam = session.client("iam", endpoint_url=sandbox.base_url)
+    create_role(iam, "eks-cluster", "eks.amazonaws.com")
+    create_role(iam, "eks-node", "ec2.amazonaws.com")
+    create_role(iam, "ledger", "pods.eks.amazonaws.com")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]

@@ -222,6 +222,25 @@ def test_kubectl_rollout_restart_after_a_pod_identity_association_gives_new_pods
     # coredns (an add-on Deployment of the demo fleet) has no association yet: its pods carry no credentials.
     before = coredns_pods()
     assert before and not any(POD_IDENTITY_ENV in names for names in before.values())
+    # The role a team creates for it first: EKS refuses a role that does not trust pods.eks.amazonaws.com.
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ]
+    }
+    aws(
+        sandbox_process,
+        "iam",
+        "create-role",
+        "--role-name",
+        "coredns",
+        "--assume-role-policy-document",
+        json.dumps(trust),
+    )
     association = json.loads(
         aws(
             sandbox_process,

@@ -16,7 +16,9 @@ from urllib.parse import quote
 
 from eks_sandbox import moto_compat
 from eks_sandbox.eks.errors import EksError
+from eks_sandbox.eks.references import check_references
 from eks_sandbox.eks.router import EksRouter
+from eks_sandbox.eks.validation import validate_input
 
 if TYPE_CHECKING:
     from eks_sandbox.world import Sandbox
@@ -48,7 +50,9 @@ class EksApp:
                     error="UnknownOperationException",
                 )
             operation, params = parsed
+            validate_input(self.router.model.operation_model(operation), params)
             account, region = moto_compat.account_and_region(environ)
+            check_references(operation, params, account, region)
             scope = moto_compat.signing_scope(environ)
             result = self.sandbox.eks.handle(operation, params, account, region, scope[0] if scope else "")
         except EksError as error:

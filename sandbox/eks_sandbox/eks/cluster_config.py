@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from eks_sandbox.eks.auto_mode import auto_mode_from_request
 from eks_sandbox.eks.catalogue import STANDARD_SUPPORT
 from eks_sandbox.eks.cluster_versions import ensure_cluster_idle
 from eks_sandbox.eks.clusters import ALL_LOG_TYPES, Cluster, validate_subnets
@@ -150,6 +151,17 @@ def _prepare_zonal_shift_config(request: Request, cluster: Cluster, params: dict
     return {"ZonalShiftConfig": json.dumps(config)}, lambda: setattr(cluster, "zonal_shift_config", dict(config))
 
 
+def _prepare_auto_mode(request: Request, cluster: Cluster, params: dict[str, Any]) -> _Prepared:
+    # The three capabilities change together, by the same rules as at creation [UG auto-enable-existing].
+    mode = auto_mode_from_request(params, cluster.auto_mode)
+    changes = {
+        "ComputeConfig": json.dumps(mode.compute_config()),
+        "StorageConfig": json.dumps(mode.storage_config()),
+        "KubernetesNetworkConfig": json.dumps({"elasticLoadBalancing": mode.load_balancing()}),
+    }
+    return changes, lambda: setattr(cluster, "auto_mode", mode)
+
+
 #: UpdateType → how to validate that change and prepare it; the kinds of update the sandbox simulates.
 _PREPARERS: dict[str, Callable[[Request, Cluster, dict[str, Any]], _Prepared]] = {
     "LoggingUpdate": _prepare_logging,
@@ -159,6 +171,7 @@ _PREPARERS: dict[str, Callable[[Request, Cluster, dict[str, Any]], _Prepared]] =
     "UpgradePolicyUpdate": _prepare_upgrade_policy,
     "DeletionProtectionUpdate": _prepare_deletion_protection,
     "ZonalShiftConfigUpdate": _prepare_zonal_shift_config,
+    "AutoModeUpdate": _prepare_auto_mode,
 }
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox import moto_compat
+from eks_sandbox.eks.auto_mode import AutoMode, auto_mode_from_request
 from eks_sandbox.eks.errors import EksError, invalid_parameter, invalid_request, resource_in_use
 from eks_sandbox.eks.operations import Request, operation, paginate
 
@@ -69,6 +70,7 @@ class Cluster:
     #: the creator's implicit system:masters mapping of a cluster created under CONFIG_MAP (shown by no API)
     implicit_admin_arn: str | None = None
     insights: InsightsState | None = None
+    auto_mode: AutoMode = field(default_factory=AutoMode)
 
     @property
     def authentication_mode(self) -> str:
@@ -84,7 +86,7 @@ class Cluster:
             "version": self.version,
             "roleArn": self.role_arn,
             "resourcesVpcConfig": self.vpc_config,
-            "kubernetesNetworkConfig": self.network_config,
+            "kubernetesNetworkConfig": {**self.network_config, "elasticLoadBalancing": self.auto_mode.load_balancing()},
             "logging": self.logging,
             "identity": {"oidc": {"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{self.id.upper()}"}},
             "status": self.status,
@@ -103,6 +105,9 @@ class Cluster:
             described["encryptionConfig"] = self.encryption_config
         if self.zonal_shift_config is not None:
             described["zonalShiftConfig"] = self.zonal_shift_config
+        if self.auto_mode.configured:
+            described["computeConfig"] = self.auto_mode.compute_config()
+            described["storageConfig"] = self.auto_mode.storage_config()
         return described
 
 
@@ -173,6 +178,7 @@ def _create(request: Request, params: dict[str, Any]) -> Cluster:
     upgrade_policy = {"supportType": (params.get("upgradePolicy") or {}).get("supportType") or "EXTENDED"}
     vpc_config = _vpc_config(request, params["resourcesVpcConfig"])
     access_config = _access_config(params.get("accessConfig") or {})
+    auto_mode = auto_mode_from_request(params)
     cluster_id = secrets.token_hex(16)
     requested_network = params.get("kubernetesNetworkConfig") or {}
     cluster = Cluster(
@@ -189,7 +195,6 @@ def _create(request: Request, params: dict[str, Any]) -> Cluster:
         network_config={
             "serviceIpv4Cidr": requested_network.get("serviceIpv4Cidr") or "10.100.0.0/16",
             "ipFamily": requested_network.get("ipFamily") or "ipv4",
-            "elasticLoadBalancing": {"enabled": False},
         },
         logging=params.get("logging") or {"clusterLogging": [{"types": ALL_LOG_TYPES, "enabled": False}]},
         encryption_config=list(params.get("encryptionConfig") or []),
@@ -199,6 +204,7 @@ def _create(request: Request, params: dict[str, Any]) -> Cluster:
         zonal_shift_config=params.get("zonalShiftConfig"),
         tags=dict(params.get("tags") or {}),
         kube=backend.create_kube_cluster(cluster_id, name, version, request.account, request.region),
+        auto_mode=auto_mode,
     )
     backend.attach_kube_cluster(cluster)
     request.state.clusters[name] = cluster

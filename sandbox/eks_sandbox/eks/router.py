@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -32,7 +33,9 @@ class _Route:
     uri_members: dict[str, str]  # URI template name → member name
 
 
+@cache
 def eks_service_model() -> ServiceModel:
+    """botocore's EKS model, loaded once per process (a sandbox per test would otherwise reload it)."""
     return botocore.session.get_session().get_service_model("eks")
 
 
@@ -99,7 +102,7 @@ class EksRouter:
     def parse(
         self, method: str, path: str, query: str | dict[str, list[str]], body: bytes
     ) -> tuple[str, dict[str, Any]] | None:
-        """Like ``match``, plus the JSON body members and a check that required members are present."""
+        """Like ``match``, plus the JSON body members (``eks.validation`` then checks them against the model)."""
         matched = self.match(method, path, query)
         if matched is None:
             return None
@@ -118,10 +121,6 @@ class EksRouter:
                 if "location" not in member.serialization
             }
             params.update({key: value for key, value in payload.items() if key in body_members})
-        if input_shape is not None:
-            missing = [name for name in input_shape.required_members if params.get(name) in (None, "")]
-            if missing:
-                raise invalid_parameter(f"Missing required parameter(s) for {operation}: {', '.join(missing)}")
         return operation, params
 
     def _query_params(self, operation: str, query: str | dict[str, list[str]]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pytest
 from eks_sandbox.moto_compat import reset_moto
 from eks_sandbox.server import SandboxServer
 from eks_sandbox.world import Sandbox
+from tests.helpers import create_role
 from tests.sandbox.eks.shape import validate_every_response
 
 #: 1.28-1.33 are available then; 1.27 has left extended support, 1.34 is not released yet.
@@ -28,7 +29,8 @@ REGION = "us-east-1"
 
 @dataclass
 class SimulatedFleet:
-    """The test's sandbox, its URL, boto3 clients on it, and three subnets (one per AZ) of one VPC."""
+    """The test's sandbox, its URL, boto3 clients on it, three subnets (one per AZ) of one VPC, and the cluster and
+    node roles (``eks-cluster``, ``eks-node``) a team would have created."""
 
     sandbox: Sandbox
     url: str
@@ -36,6 +38,8 @@ class SimulatedFleet:
     ec2: Any
     iam: Any
     subnets: list[str] = field(default_factory=list)
+    cluster_role: str = ""
+    node_role: str = ""
 
     def kube(self, cluster_name: str) -> Any:
         endpoint = self.eks.describe_cluster(name=cluster_name)["cluster"]["endpoint"]
@@ -51,11 +55,16 @@ class SimulatedFleet:
             **options,
         )
 
+    def role(self, name: str, service: str | None = None) -> str:
+        """An IAM role trusting ``service`` (e.g. ``pods.eks.amazonaws.com``, with its managed policies), or the
+        account when None; its ARN."""
+        return create_role(self.iam, name, service)
+
     def create_cluster(self, name: str = "prod", version: str = "1.31", settle: bool = True, **extra: Any) -> dict:
         cluster = self.eks.create_cluster(
             name=name,
             version=version,
-            roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+            roleArn=self.cluster_role,
             resourcesVpcConfig={"subnetIds": self.subnets[:2]},
             **extra,
         )["cluster"]
@@ -68,7 +77,7 @@ class SimulatedFleet:
             clusterName=cluster,
             nodegroupName=name,
             subnets=self.subnets[:2],
-            nodeRole="arn:aws:iam::123456789012:role/eks-node",
+            nodeRole=self.node_role,
             instanceTypes=["m5.large"],
             scalingConfig={"minSize": 1, "maxSize": size + 2, "desiredSize": size},
             **extra,
@@ -86,6 +95,8 @@ def simulated_fleet() -> Iterator[SimulatedFleet]:
         built = SimulatedFleet(sandbox, server.url, None, None, None)
         built.eks, built.ec2, built.iam = built.client("eks"), built.client("ec2"), built.client("iam")
         validate_every_response(built.eks)
+        built.cluster_role = built.role("eks-cluster", "eks.amazonaws.com")
+        built.node_role = built.role("eks-node", "ec2.amazonaws.com")
         vpc = built.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         for index, zone in enumerate(("us-east-1a", "us-east-1b", "us-east-1c")):
             built.subnets.append(

@@ -10,6 +10,7 @@ POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
 
 def test_access_entries_are_refused_in_config_map_mode(simulated_fleet):
+    simulated_fleet.role("platform-admins")
     simulated_fleet.create_cluster()
     with pytest.raises(ClientError) as excinfo:
         simulated_fleet.eks.create_access_entry(clusterName="prod", principalArn=ADMIN)
@@ -20,6 +21,7 @@ def test_access_entries_are_refused_in_config_map_mode(simulated_fleet):
 
 
 def test_access_entries_and_policies_in_api_mode(simulated_fleet):
+    simulated_fleet.role("platform-admins")
     simulated_fleet.create_cluster(accessConfig={"authenticationMode": "API"})
     # bootstrapClusterCreatorAdminPermissions (default true) gives the creator an admin entry
     creator_entries = simulated_fleet.eks.list_access_entries(clusterName="prod", associatedPolicyArn=POLICY)[

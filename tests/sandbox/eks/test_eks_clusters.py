@@ -65,13 +65,13 @@ def test_create_cluster_refuses_versions_outside_the_calendar_and_unknown_subnet
     )
     with pytest.raises(ClientError) as excinfo:
         simulated_fleet.eks.create_cluster(
-            name="x", roleArn="arn:aws:iam::123456789012:role/r", resourcesVpcConfig={"subnetIds": ["subnet-nope"]}
+            name="x", roleArn=simulated_fleet.cluster_role, resourcesVpcConfig={"subnetIds": ["subnet-nope"]}
         )
     assert "subnet-nope" in _error(excinfo)[1]
     with pytest.raises(ClientError) as excinfo:
         simulated_fleet.eks.create_cluster(
             name="x",
-            roleArn="arn:aws:iam::123456789012:role/r",
+            roleArn=simulated_fleet.cluster_role,
             resourcesVpcConfig={"subnetIds": simulated_fleet.subnets[:1]},
         )
     assert "two different AZs" in _error(excinfo)[1]
@@ -168,7 +168,7 @@ def test_delete_cluster_is_refused_with_deletion_protection_or_node_groups(simul
     simulated_fleet.eks.create_fargate_profile(
         clusterName="prod",
         fargateProfileName="batch",
-        podExecutionRoleArn="arn:aws:iam::123456789012:role/fp",
+        podExecutionRoleArn=simulated_fleet.role("fp", "eks-fargate-pods.amazonaws.com"),
         selectors=[{"namespace": "batch"}],
     )
     with pytest.raises(ClientError) as excinfo:
@@ -215,7 +215,7 @@ def test_tags_on_clusters_and_node_groups(simulated_fleet):
 
 def test_associate_encryption_config_is_an_update(simulated_fleet):
     simulated_fleet.create_cluster()
-    key = "arn:aws:kms:us-east-1:123456789012:key/1234"
+    key = simulated_fleet.client("kms").create_key()["KeyMetadata"]["Arn"]
     update = simulated_fleet.eks.associate_encryption_config(
         clusterName="prod", encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key}}]
     )["update"]

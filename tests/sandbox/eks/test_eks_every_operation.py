@@ -13,7 +13,6 @@ from eks_sandbox.eks.operations import OPERATIONS
 
 ADMIN = "arn:aws:iam::123456789012:role/platform-admins"
 POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
-KEY = "arn:aws:kms:us-east-1:123456789012:key/1234"
 
 
 def test_every_simulated_operation_returns_a_shape_valid_response(simulated_fleet):
@@ -41,8 +40,9 @@ def test_every_simulated_operation_returns_a_shape_valid_response(simulated_flee
     eks.untag_resource(resourceArn=arn, tagKeys=["team"])
     eks.update_cluster_config(name="prod", logging={"clusterLogging": [{"types": ["api"], "enabled": True}]})
     settle()
+    key = simulated_fleet.client("kms").create_key()["KeyMetadata"]["Arn"]
     eks.associate_encryption_config(
-        clusterName="prod", encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": KEY}}]
+        clusterName="prod", encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key}}]
     )
     settle()
 
@@ -67,7 +67,7 @@ def test_every_simulated_operation_returns_a_shape_valid_response(simulated_flee
     eks.create_fargate_profile(
         clusterName="prod",
         fargateProfileName="batch",
-        podExecutionRoleArn="arn:aws:iam::123456789012:role/fp",
+        podExecutionRoleArn=simulated_fleet.role("fp", "eks-fargate-pods.amazonaws.com"),
         selectors=[{"namespace": "batch"}],
     )
     settle()
@@ -77,6 +77,7 @@ def test_every_simulated_operation_returns_a_shape_valid_response(simulated_flee
     settle()
 
     # access entries
+    simulated_fleet.role(ADMIN.rpartition("/")[2])
     eks.create_access_entry(clusterName="prod", principalArn=ADMIN)
     eks.list_access_entries(clusterName="prod")
     eks.describe_access_entry(clusterName="prod", principalArn=ADMIN)
@@ -90,12 +91,15 @@ def test_every_simulated_operation_returns_a_shape_valid_response(simulated_flee
 
     # Pod Identity
     association = eks.create_pod_identity_association(
-        clusterName="prod", namespace="payments", serviceAccount="ledger", roleArn="arn:aws:iam::123456789012:role/a"
+        clusterName="prod",
+        namespace="payments",
+        serviceAccount="ledger",
+        roleArn=simulated_fleet.role("a", "pods.eks.amazonaws.com"),
     )["association"]["associationId"]
     eks.list_pod_identity_associations(clusterName="prod")
     eks.describe_pod_identity_association(clusterName="prod", associationId=association)
     eks.update_pod_identity_association(
-        clusterName="prod", associationId=association, roleArn="arn:aws:iam::123456789012:role/b"
+        clusterName="prod", associationId=association, roleArn=simulated_fleet.role("b", "pods.eks.amazonaws.com")
     )
     eks.delete_pod_identity_association(clusterName="prod", associationId=association)
 

@@ -77,6 +77,7 @@ def test_irsa_annotated_service_account_gets_web_identity_env(simulated_fleet, l
 
 
 def test_association_takes_effect_after_rollout_restart_and_wins_over_irsa(simulated_fleet, ledger):
+    simulated_fleet.role("ledger", "pods.eks.amazonaws.com")
     association = simulated_fleet.eks.create_pod_identity_association(
         clusterName="prod", namespace="payments", serviceAccount="ledger", roleArn=ROLE
     )["association"]
@@ -101,6 +102,8 @@ def test_association_takes_effect_after_rollout_restart_and_wins_over_irsa(simul
 
 def test_association_crud_and_duplicates(simulated_fleet):
     simulated_fleet.create_cluster()
+    simulated_fleet.role("ledger", "pods.eks.amazonaws.com")
+    other = simulated_fleet.role("other", "pods.eks.amazonaws.com")
     created = simulated_fleet.eks.create_pod_identity_association(
         clusterName="prod", namespace="payments", serviceAccount="ledger", roleArn=ROLE
     )["association"]
@@ -120,9 +123,9 @@ def test_association_crud_and_duplicates(simulated_fleet):
         simulated_fleet.eks.list_pod_identity_associations(clusterName="prod", namespace="other")["associations"] == []
     )
     updated = simulated_fleet.eks.update_pod_identity_association(
-        clusterName="prod", associationId=created["associationId"], roleArn="arn:aws:iam::123456789012:role/other"
+        clusterName="prod", associationId=created["associationId"], roleArn=other
     )["association"]
-    assert updated["roleArn"] == "arn:aws:iam::123456789012:role/other"
+    assert updated["roleArn"] == other
     assert (
         simulated_fleet.eks.describe_pod_identity_association(
             clusterName="prod", associationId=created["associationId"]
@@ -135,10 +138,11 @@ def test_association_crud_and_duplicates(simulated_fleet):
 
 def test_addon_pod_identity_associations_are_owned_by_the_addon(simulated_fleet):
     simulated_fleet.create_cluster()
+    cni_role = simulated_fleet.role("cni", "pods.eks.amazonaws.com")
     addon = simulated_fleet.eks.create_addon(
         clusterName="prod",
         addonName="vpc-cni",
-        podIdentityAssociations=[{"serviceAccount": "aws-node", "roleArn": "arn:aws:iam::123456789012:role/cni"}],
+        podIdentityAssociations=[{"serviceAccount": "aws-node", "roleArn": cni_role}],
     )["addon"]
     (association,) = simulated_fleet.eks.list_pod_identity_associations(clusterName="prod")["associations"]
     assert association["ownerArn"] == addon["addonArn"]
