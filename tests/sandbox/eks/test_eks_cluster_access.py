@@ -20,6 +20,12 @@ READER_ROLE = "arn:aws:iam::123456789012:role/readers"
 kubectl_required = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
 
+@pytest.fixture(autouse=True)
+def readers_role(simulated_fleet) -> str:
+    """The IAM role the tests give access to: an access entry's principal must exist, as on EKS."""
+    return simulated_fleet.role(READER_ROLE.rpartition("/")[2])
+
+
 def _call(fleet, cluster: str, path: str, token: str, method: str = "GET", body: dict | None = None):
     """(status, JSON body) of one request to the cluster's API at the endpoint DescribeCluster reports."""
     endpoint = fleet.eks.describe_cluster(name=cluster)["cluster"]["endpoint"]
