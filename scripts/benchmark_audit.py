@@ -426,7 +426,12 @@ def connections(endpoint_url: str) -> dict[str, str]:
                 "conn_type": "aws",
                 "login": "testing",
                 "password": "testing",
-                "extra": {"endpoint_url": endpoint_url, **extra},
+                # Airflow assumes role_arn through STS without endpoint_url: STS needs its own.
+                "extra": {
+                    "endpoint_url": endpoint_url,
+                    "service_config": {"sts": {"endpoint_url": endpoint_url}},
+                    **extra,
+                },
             }
         )
 

@@ -175,6 +175,8 @@ def airflow_environment(
             "endpoint_url": sandbox_url,
             "region_name": "us-east-1",
             "role_arn": "arn:aws:iam::123456789012:role/eks-runbooks",
+            # Airflow assumes role_arn through STS without endpoint_url: STS needs its own.
+            "service_config": {"sts": {"endpoint_url": sandbox_url}},
         },
     }
     api_connection = {

@@ -77,7 +77,13 @@ def aws_connection_uri(endpoint_url: str, region: str = "us-east-1", role_arn: s
             "conn_type": "aws",
             "login": "testing",
             "password": "testing",
-            "extra": {"endpoint_url": endpoint_url, "region_name": region, "role_arn": role_arn or RUNBOOK_ROLE_ARN},
+            "extra": {
+                "endpoint_url": endpoint_url,
+                "region_name": region,
+                "role_arn": role_arn or RUNBOOK_ROLE_ARN,
+                # Airflow assumes role_arn through STS without endpoint_url: STS needs its own.
+                "service_config": {"sts": {"endpoint_url": endpoint_url}},
+            },
         }
     )
 

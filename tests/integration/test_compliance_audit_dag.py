@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.helpers import REPO, WORLD_DATE
+from tests.helpers import REPO, WORLD_DATE, aws_connection_uri
 
 TARGETS = [
     {"aws_conn_id": "aws_default", "regions": ["us-east-1", "us-west-2"]},
@@ -32,18 +32,7 @@ def audit_dag(demo_fleet, airflow_db, reports, fast_dag_test, monkeypatch):
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_ML_PLATFORM",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {
-                    "endpoint_url": os.environ["AWS_ENDPOINT_URL"],
-                    "region_name": "eu-west-1",
-                    "role_arn": "arn:aws:iam::210987654321:role/fleet-audit",
-                },
-            }
-        ),
+        aws_connection_uri(os.environ["AWS_ENDPOINT_URL"], "eu-west-1", "arn:aws:iam::210987654321:role/fleet-audit"),
     )
     return DagBag(str(REPO / "dags" / "eks_compliance_audit.py")).get_dag("eks_compliance_audit")
 

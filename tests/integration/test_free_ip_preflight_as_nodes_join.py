@@ -12,7 +12,7 @@ from eks_runbooks.core.upgrade.preflight import load_preflight_catalogue, run_pr
 from eks_runbooks.hooks.eks import EksRunbookHook
 from eks_runbooks.readers.cluster import KubernetesReader, gather_preflight_inputs
 from eks_runbooks.readers.kube_client import eks_kubernetes_client
-from tests.helpers import WORLD_DATE
+from tests.helpers import RUNBOOK_ROLE_ARN, WORLD_DATE
 
 REGION = "us-west-2"
 #: two /28 subnets: 11 usable addresses each (16 less the 5 AWS reserves)
@@ -30,7 +30,17 @@ FLEET = {
                             {"name": "small-b", "az": "us-west-2b", "cidr": "10.30.0.16/28"},
                         ],
                     },
-                    "clusters": [{"name": "crowded", "version": "1.33", "addons": ["vpc-cni", "coredns"]}],
+                    "clusters": [
+                        {
+                            "name": "crowded",
+                            "version": "1.33",
+                            "addons": ["vpc-cni", "coredns"],
+                            # the runbooks' read access, as README.md tells teams to grant it
+                            "access_entries": [
+                                {"principal_arn": RUNBOOK_ROLE_ARN, "policies": ["AmazonEKSAdminViewPolicy"]}
+                            ],
+                        }
+                    ],
                 }
             },
         }
