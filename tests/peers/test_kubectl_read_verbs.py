@@ -32,10 +32,6 @@ pytestmark = [
 
 CLUSTER, REGION = "payments-prod", "us-east-1"
 
-PROTOBUF_GAP = (
-    "kubectl 1.32 (chosen for a 1.32 cluster) posts its reviews as protobuf; the sandbox reads JSON and YAML bodies "
-    "only and answers 415 (kubectl up to 1.31 posts JSON: tests/sandbox/eks/test_eks_cluster_access.py)"
-)
 OPENAPI_SCHEMA_GAP = (
     "/openapi/v3 documents list PATCH operations only, no schemas (eks_sandbox/kube/openapi.py): kubectl explain "
     "finds no GVK"
@@ -186,14 +182,12 @@ def test_kubectl_describe_node_shows_the_api_node_and_its_kubelet(payments_prod)
     assert fields["Kubelet Version"].startswith(f"v{payments_prod.version}.")
 
 
-@pytest.mark.xfail(strict=True, reason=PROTOBUF_GAP)
 def test_kubectl_auth_can_i_list_pods_answers_yes_for_a_cluster_admin(payments_prod):
     result = payments_prod.kubectl("auth", "can-i", "list", "pods")
     assert result.returncode == 0, failure(result)
     assert result.stdout.strip() == "yes"
 
 
-@pytest.mark.xfail(strict=True, reason=PROTOBUF_GAP)
 def test_kubectl_auth_whoami_names_the_caller_of_the_token(payments_prod):
     result = payments_prod.kubectl("auth", "whoami")
     assert result.returncode == 0, failure(result)

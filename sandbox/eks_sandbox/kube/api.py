@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request, Response
 
+from eks_sandbox.kube import protobuf
 from eks_sandbox.kube.auth import KubeUser
 from eks_sandbox.kube.chunking import chunk
 from eks_sandbox.kube.cluster import KubeCluster
@@ -490,19 +491,28 @@ def _body(request: Request) -> Any:
     if not raw:
         return {}
     if request.mimetype == PROTOBUF:
-        # Served in JSON and YAML only, as kube-apiserver serves custom resources: client-go answers a 415 to a
-        # protobuf body by sending the request again as JSON.
-        raise KubeApiError(
-            415,
-            "UnsupportedMediaType",
-            f"the body of the request was in an unknown format - accepted media types include: application/json, "
-            f"application/yaml (got {request.mimetype})",
-        )
+        return _protobuf_body(raw)
     try:
         if "yaml" in (request.mimetype or ""):
             return yaml.safe_load(raw)
         return json.loads(raw)
     except (ValueError, yaml.YAMLError) as error:
+        raise KubeApiError.bad_request(f"the body of the request could not be decoded: {error}") from None
+
+
+def _protobuf_body(raw: bytes) -> dict[str, Any]:
+    """A protobuf body of a kind clients post typed (eks_sandbox.kube.protobuf); any other kind answers 415."""
+    try:
+        return protobuf.decode(raw)
+    except protobuf.UnknownKind:
+        # Other kinds are served in JSON and YAML only, as kube-apiserver serves custom resources.
+        raise KubeApiError(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types include: application/json, "
+            f"application/yaml (got {PROTOBUF})",
+        ) from None
+    except protobuf.ProtobufError as error:
         raise KubeApiError.bad_request(f"the body of the request could not be decoded: {error}") from None
 
 
