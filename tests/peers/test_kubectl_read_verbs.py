@@ -36,12 +36,6 @@ PROTOBUF_GAP = (
     "kubectl 1.32 (chosen for a 1.32 cluster) posts its reviews as protobuf; the sandbox reads JSON and YAML bodies "
     "only and answers 415 (kubectl up to 1.31 posts JSON: tests/sandbox/eks/test_eks_cluster_access.py)"
 )
-OPENAPI_SCHEMA_GAP = (
-    "/openapi/v3 documents list PATCH operations only, no schemas (eks_sandbox/kube/openapi.py): kubectl explain "
-    "finds no GVK"
-)
-
-
 @dataclass(frozen=True)
 class PaymentsProd:
     """The demo cluster as the AWS API reports it, its API read with urllib, and kubectl configured for it."""
@@ -165,7 +159,6 @@ def test_kubectl_api_versions_lists_the_group_versions_the_cluster_serves(paymen
     assert "apps/v1" in served
 
 
-@pytest.mark.xfail(strict=True, reason=OPENAPI_SCHEMA_GAP)
 def test_kubectl_explain_deployment_spec_describes_its_fields(payments_prod):
     result = payments_prod.kubectl("explain", "deployment.spec")
     assert result.returncode == 0, failure(result)

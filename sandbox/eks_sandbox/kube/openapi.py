@@ -1,17 +1,22 @@
-"""A minimal ``/openapi/v3``: enough for ``kubectl apply`` and ``kubectl create`` to run.
+"""``/openapi/v3``: what ``kubectl explain``, ``kubectl apply`` and ``kubectl create`` read.
 
 kubectl downloads OpenAPI before it writes: it looks for the ``fieldValidation`` query parameter on each
-kind's PATCH operation to hand validation to the server, and falls back to its compiled-in types to build
-strategic merge patches when no schema is published. So the documents list operations, not schemas:
-``kubectl explain`` is not supported.
+kind's PATCH operation to hand validation to the server, and reads the ``x-kubernetes-patch-merge-key`` of list
+fields to build client-side apply's strategic merge patches. ``kubectl explain`` finds a kind by the
+``x-kubernetes-group-version-kind`` of its schema and prints the fields' descriptions. So each group/version
+document lists the PATCH operation of every kind the cluster serves at its minor and the schemas of those kinds
+and of the types they reference (``schemas.py``); other operations are not listed. Documents are built on first
+request and cached per group, version and minor.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
 from eks_sandbox.kube.resources import Catalogue
+from eks_sandbox.kube.schemas import kind_schemas
 
 _WRITE_PARAMETERS = ("dryRun", "fieldManager", "fieldValidation")
 
@@ -30,18 +35,32 @@ def openapi_index(catalogue: Catalogue, minor: tuple[int, int]) -> dict[str, Any
 def openapi_group_version(
     catalogue: Catalogue, group: str, version: str, minor: tuple[int, int]
 ) -> dict[str, Any] | None:
-    """``GET /openapi/v3/apis/<group>/<version>``: the PATCH operation of every served kind."""
+    """``GET /openapi/v3/apis/<group>/<version>``: the PATCH operation and the schema of every served kind."""
     served = catalogue.served_in(group, version, minor)
     if not served:
         return None
+    return _document(
+        tuple((resource_type.kind, resource_type.resource, resource_type.namespaced) for resource_type in served),
+        group,
+        version,
+        minor,
+    )
+
+
+@functools.cache
+def _document(
+    served: tuple[tuple[str, str, bool], ...], group: str, version: str, minor: tuple[int, int]
+) -> dict[str, Any]:
     prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
     paths = {}
-    for resource_type in served:
-        scope = "/namespaces/{namespace}" if resource_type.namespaced else ""
-        paths[f"{prefix}{scope}/{resource_type.resource}/{{name}}"] = {
+    schemas: dict[str, Any] = {}
+    for kind, resource, namespaced in served:
+        schemas.update(kind_schemas(group, version, kind))
+        scope = "/namespaces/{namespace}" if namespaced else ""
+        paths[f"{prefix}{scope}/{resource}/{{name}}"] = {
             "patch": {
-                "operationId": f"patch{resource_type.kind}",
-                "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": resource_type.kind},
+                "operationId": f"patch{kind}",
+                "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": kind},
                 "x-kubernetes-action": "patch",
                 "parameters": [
                     {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
@@ -54,5 +73,5 @@ def openapi_group_version(
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": f"v{minor[0]}.{minor[1]}"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": dict(sorted(schemas.items()))},
     }
