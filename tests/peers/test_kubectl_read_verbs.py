@@ -36,6 +36,8 @@ PROTOBUF_GAP = (
     "kubectl 1.32 (chosen for a 1.32 cluster) posts its reviews as protobuf; the sandbox reads JSON and YAML bodies "
     "only and answers 415 (kubectl up to 1.31 posts JSON: tests/sandbox/eks/test_eks_cluster_access.py)"
 )
+
+
 @dataclass(frozen=True)
 class PaymentsProd:
     """The demo cluster as the AWS API reports it, its API read with urllib, and kubectl configured for it."""
