@@ -1,8 +1,9 @@
 """``/openapi/v3``: what ``kubectl explain``, ``kubectl apply`` and ``kubectl create`` read.
 
 kubectl downloads OpenAPI before it writes: it looks for the ``fieldValidation`` query parameter on each
-kind's PATCH operation to hand validation to the server, and reads the ``x-kubernetes-patch-merge-key`` of list
-fields to build client-side apply's strategic merge patches. ``kubectl explain`` finds a kind by the
+kind's PATCH operation to hand validation to the server, and (kubectl 1.33) reads the
+``x-kubernetes-patch-merge-key`` of list fields to build client-side apply's strategic merge patches when the
+PATCH operation accepts them. ``kubectl explain`` finds a kind by the
 ``x-kubernetes-group-version-kind`` of its schema and prints the fields' descriptions. So each group/version
 document lists the PATCH operation of every kind the cluster serves at its minor and the schemas of those kinds
 and of the types they reference (``schemas.py``); other operations are not listed. Documents are built on first
@@ -19,6 +20,21 @@ from eks_sandbox.kube.resources import Catalogue
 from eks_sandbox.kube.schemas import kind_schemas
 
 _WRITE_PARAMETERS = ("dryRun", "fieldManager", "fieldValidation")
+_PATCH = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch"
+#: The patch formats a PATCH operation accepts; kubectl builds client-side apply's strategic merge patch from the
+#: document's schemas only when the kind's PATCH lists ``application/strategic-merge-patch+json``.
+_PATCH_BODY = {
+    "content": {
+        media_type: {"schema": {"$ref": f"#/components/schemas/{_PATCH}"}}
+        for media_type in (
+            "application/apply-patch+yaml",
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+        )
+    },
+    "required": True,
+}
 
 
 def openapi_index(catalogue: Catalogue, minor: tuple[int, int]) -> dict[str, Any]:
@@ -53,7 +69,12 @@ def _document(
 ) -> dict[str, Any]:
     prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
     paths = {}
-    schemas: dict[str, Any] = {}
+    schemas: dict[str, Any] = {
+        _PATCH: {
+            "description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.",
+            "type": "object",
+        }
+    }
     for kind, resource, namespaced in served:
         schemas.update(kind_schemas(group, version, kind))
         scope = "/namespaces/{namespace}" if namespaced else ""
@@ -66,6 +87,7 @@ def _document(
                     {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
                     for name in _WRITE_PARAMETERS
                 ],
+                "requestBody": _PATCH_BODY,
                 "responses": {"200": {"description": "OK"}},
             }
         }

@@ -10,6 +10,7 @@ import pytest
 from eks_sandbox.kube import schemas
 from eks_sandbox.kube.resources import load_catalogue
 
+OPENAPI_V2_GAP = "kubectl 1.28 and earlier read /openapi/v2 (protobuf) before explaining; only /openapi/v3 is served"
 META = "io.k8s.apimachinery."
 #: Every core kind: the types they reach are k8s.io/api/core/v1.
 CORE_KINDS = ("Pod", "PodTemplate", "ReplicationController", "Service", "Node", "Namespace", "PersistentVolume")
@@ -85,6 +86,8 @@ def test_each_type_is_named_in_core_exactly_when_the_core_kinds_reach_it():
 @pytest.mark.wall_clock
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 def test_client_side_apply_merges_containers_on_their_name_from_the_published_schema(kube, tmp_path: Path):
+    # kubectl 1.33 builds the patch from /openapi/v3 (1.31 reads /openapi/v2, not served, then its own types).
+    kube.cluster.set_version("1.33")
     command = kube.kubectl_command(tmp_path)
     manifest = tmp_path / "web.json"
 
@@ -102,3 +105,26 @@ def test_client_side_apply_merges_containers_on_their_name_from_the_published_sc
     deployment = kube.cluster.get("apps/v1", "Deployment", "web", "default")
     images = {c["name"]: c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]}
     assert images == {"web": "web:1", "proxy": "proxy:2"}
+
+
+@pytest.mark.wall_clock
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+@pytest.mark.parametrize(
+    "version",
+    [
+        pytest.param("1.27", marks=pytest.mark.xfail(strict=True, reason=OPENAPI_V2_GAP)),
+        pytest.param("1.28", marks=pytest.mark.xfail(strict=True, reason=OPENAPI_V2_GAP)),
+        "1.29",
+        "1.33",
+    ],
+)
+def test_kubectl_of_each_minor_explains_a_deployments_strategy(kube, tmp_path: Path, version: str):
+    kube.cluster.set_version(version)
+    result = subprocess.run(
+        [*kube.kubectl_command(tmp_path), "explain", "deployment.spec.strategy"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rollingUpdate" in result.stdout and "Recreate" in result.stdout
