@@ -17,7 +17,7 @@ import hashlib
 from typing import Any
 
 from eks_sandbox.kube.resources import Catalogue
-from eks_sandbox.kube.schemas import kind_schemas
+from eks_sandbox.kube.schemas import kind_schemas, models_release
 
 _WRITE_PARAMETERS = ("dryRun", "fieldManager", "fieldValidation")
 _PATCH = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch"
@@ -38,12 +38,18 @@ _PATCH_BODY = {
 
 
 def openapi_index(catalogue: Catalogue, minor: tuple[int, int]) -> dict[str, Any]:
-    """``GET /openapi/v3``: one document per served group/version, addressed relative to the server."""
+    """``GET /openapi/v3``: one document per served group/version, addressed relative to the server.
+
+    kubectl caches each document under its URL, so the hash changes with what the document holds: the kinds
+    served and the release of the models their schemas come from (not a digest of the document, which would
+    build every document on the first request).
+    """
     paths = {}
     for group, versions in catalogue.group_versions(minor).items():
         for version in versions:
             key = f"apis/{group}/{version}" if group else f"api/{version}"
-            digest = hashlib.sha256(f"{key}@{minor}".encode()).hexdigest()[:16].upper()
+            kinds = ",".join(resource_type.kind for resource_type in catalogue.served_in(group, version, minor))
+            digest = hashlib.sha256(f"{key}@{minor}:{kinds}:{models_release()}".encode()).hexdigest()[:16].upper()
             paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
     return {"paths": paths}
 

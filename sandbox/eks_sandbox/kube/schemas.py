@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import importlib.metadata
 import importlib.util
 import inspect
 import re
@@ -114,6 +115,12 @@ def _models_dir() -> Path:
     if spec is None or spec.origin is None:
         raise RuntimeError("the kubernetes Python client is not installed")
     return Path(spec.origin).parent / "client" / "models"
+
+
+@functools.cache
+def models_release() -> str:
+    """The version of the installed client, whose models the schemas come from."""
+    return importlib.metadata.version("kubernetes")
 
 
 def _module_name(class_name: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eks_sandbox.kube import schemas
+from eks_sandbox.kube import openapi, schemas
 from eks_sandbox.kube.resources import load_catalogue
 
 OPENAPI_V2_GAP = "kubectl 1.28 and earlier read /openapi/v2 (protobuf) before explaining; only /openapi/v3 is served"
@@ -128,3 +128,12 @@ def test_kubectl_of_each_minor_explains_a_deployments_strategy(kube, tmp_path: P
     )
     assert result.returncode == 0, result.stderr
     assert "rollingUpdate" in result.stdout and "Recreate" in result.stdout
+
+
+def test_a_documents_hash_changes_with_the_release_its_schemas_come_from(kube, monkeypatch: pytest.MonkeyPatch):
+    def url() -> str:
+        return json.load(kube.open("/openapi/v3"))["paths"]["apis/apps/v1"]["serverRelativeURL"]
+
+    before = url()
+    monkeypatch.setattr(openapi, "models_release", lambda: "0.0.0")
+    assert url() != before
