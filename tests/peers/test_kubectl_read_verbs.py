@@ -32,11 +32,6 @@ pytestmark = [
 
 CLUSTER, REGION = "payments-prod", "us-east-1"
 
-OPENAPI_SCHEMA_GAP = (
-    "/openapi/v3 documents list PATCH operations only, no schemas (eks_sandbox/kube/openapi.py): kubectl explain "
-    "finds no GVK"
-)
-
 
 @dataclass(frozen=True)
 class PaymentsProd:
@@ -161,7 +156,6 @@ def test_kubectl_api_versions_lists_the_group_versions_the_cluster_serves(paymen
     assert "apps/v1" in served
 
 
-@pytest.mark.xfail(strict=True, reason=OPENAPI_SCHEMA_GAP)
 def test_kubectl_explain_deployment_spec_describes_its_fields(payments_prod):
     result = payments_prod.kubectl("explain", "deployment.spec")
     assert result.returncode == 0, failure(result)
