@@ -315,17 +315,7 @@ class KubeCluster:
         sent_version = obj["metadata"].get("resourceVersion")
         if sent_version and sent_version != current["metadata"]["resourceVersion"] and not force:
             raise KubeApiError.conflict(resource_type.resource, name, resource_type.group)
-        if subresource == "status":
-            updated = clone(current)
-            updated["status"] = obj.get("status") or {}
-        else:
-            updated = obj
-            if resource_type.subresource("status") is not None:
-                updated.pop("status", None)
-                if "status" in current:
-                    updated["status"] = clone(current["status"])
-            apply_defaults(updated)
-            validate(updated, resource_type.group)
+        updated = _replaced(resource_type, current, obj, subresource)
         for field in ("name", "uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
             if field in current["metadata"]:
                 updated["metadata"][field] = current["metadata"][field]
@@ -684,6 +674,28 @@ class KubeCluster:
             },
             APISERVER_MANAGER,
         )
+
+
+def _replaced(
+    resource_type: ResourceType, current: dict[str, Any], sent: dict[str, Any], subresource: str | None
+) -> dict[str, Any]:
+    """What a PUT stores: the object sent, keeping the status it may not change; or, through /status (or a
+    CertificateSigningRequest's /approval, its conditions only), the stored object with the part sent."""
+    if subresource == "status":
+        updated = clone(current)
+        updated["status"] = sent.get("status") or {}
+        return updated
+    if subresource == "approval":
+        updated = clone(current)
+        updated.setdefault("status", {})["conditions"] = (sent.get("status") or {}).get("conditions") or []
+        return updated
+    if resource_type.subresource("status") is not None:
+        sent.pop("status", None)
+        if "status" in current:
+            sent["status"] = clone(current["status"])
+    apply_defaults(sent)
+    validate(sent, resource_type.group)
+    return sent
 
 
 def _scope(resource_type: ResourceType, namespace: str | None) -> str | None:

@@ -358,3 +358,26 @@ def test_lists_come_in_chunks_with_a_continue_token_as_kubectl_asks(kube, api_cl
     with pytest.raises(ApiException) as invalid:
         core.list_namespaced_config_map("default", limit=2, _continue="not-a-token")
     assert invalid.value.status == 400
+
+
+def test_certificate_signing_requests_are_served_and_approved_through_approval(api_client: client.ApiClient):
+    certificates = client.CertificatesV1Api(api_client)
+    request = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": "node-csr-1"},
+        "spec": {
+            "request": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K",
+            "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
+            "usages": ["digital signature", "client auth"],
+        },
+    }
+    certificates.create_certificate_signing_request(request)
+    assert [csr.metadata.name for csr in certificates.list_certificate_signing_request().items] == ["node-csr-1"]
+    approved = {"type": "Approved", "status": "True", "reason": "Test", "message": "approved by the test"}
+    certificates.replace_certificate_signing_request_approval(
+        "node-csr-1", {**request, "status": {"conditions": [approved]}}
+    )
+    read = certificates.read_certificate_signing_request("node-csr-1")
+    assert [(condition.type, condition.status) for condition in read.status.conditions] == [("Approved", "True")]
+    assert read.spec.signer_name == "kubernetes.io/kube-apiserver-client-kubelet"
