@@ -113,10 +113,16 @@ def on_fresh_sandbox(home: Path, scale: float, contender: Contender) -> Outcome:
 
 
 def eksupgrade(command: list[str]) -> Callable[[str], None]:
-    """Run eksupgrade (``command``, then its arguments) against the sandbox AWS_ENDPOINT_URL names."""
+    """Run eksupgrade (``command``, then its arguments) against the sandbox AWS_ENDPOINT_URL names, as the fleet's
+    platform admin role."""
 
     def upgrade(url: str) -> None:
+        from tests.helpers import PLATFORM_ADMIN_ROLE_ARN, assumed_role_credentials
+
+        # as a team runs it: as the admin role the demo fleet's access entries make cluster-admin
+        admin = assumed_role_credentials(url, PLATFORM_ADMIN_ROLE_ARN, session_name="eksupgrade")
         env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"} | {"NO_COLOR": "1"}
+        env |= {name.upper(): value for name, value in admin.items()}
         arguments = [CLUSTER, TARGET, REGION, "--no-interactive"]
         result = subprocess.run([*command, *arguments], env=env, capture_output=True, text=True, check=False)
         sys.stderr.write(result.stdout + result.stderr)
