@@ -248,6 +248,7 @@ def _kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.wall_clock  # kubectl checks the sandbox's certificate against the real clock
 @kubectl_required
 def test_kubectl_auth_can_i_answers_per_the_access_policy(simulated_fleet, tmp_path):
     simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
@@ -263,6 +264,7 @@ def test_kubectl_auth_can_i_answers_per_the_access_policy(simulated_fleet, tmp_p
     assert _kubectl(kubeconfig, "auth", "can-i", "delete", "pods").stdout.strip() == "no"
 
 
+@pytest.mark.wall_clock  # kubectl checks the sandbox's certificate against the real clock
 @kubectl_required
 def test_kubectl_auth_whoami_names_the_assumed_role_session(simulated_fleet, tmp_path):
     simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
