@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 
@@ -24,12 +26,30 @@ class SimClock:
         self._skipped = timedelta()
         self._paused_at: float | None = None
         self._lock = threading.Lock()
+        self._acting = threading.local()
 
     def now(self) -> datetime:
         """The current simulated time (timezone-aware, UTC)."""
         with self._lock:
             wall = self._paused_at if self._paused_at is not None else time.monotonic()
             return self._start + timedelta(seconds=(wall - self._wall_start) / self.time_scale) + self._skipped
+
+    def acting_now(self) -> datetime:
+        """The instant simulated work acts at: the due time of the transition this thread is running (see
+        ``acting_at``), else ``now()``. What a transition starts (a pod's start-up, a retry) is timed from it, so
+        a chain comes out the same whether its steps run on time or all at once by a request that came late."""
+        due = getattr(self._acting, "due", None)
+        return due if due is not None else self.now()
+
+    @contextmanager
+    def acting_at(self, due: datetime) -> Iterator[None]:
+        """Run the enclosed transition as happening at ``due`` (for this thread only)."""
+        outer = getattr(self._acting, "due", None)
+        self._acting.due = due
+        try:
+            yield
+        finally:
+            self._acting.due = outer
 
     @property
     def paused(self) -> bool:

@@ -53,7 +53,7 @@ class EksBackend:
         self.sandbox = sandbox
         self.clock = sandbox.clock
         self.catalogue: Catalogue = load_catalogue(sandbox.include_dir)
-        self.timeline = Timeline()
+        self.timeline = Timeline(self.clock)
         #: the SSM public parameters naming the EKS optimized AMIs, kept at the world date's releases
         self.ami_parameters = PublicAmiParameters(self.catalogue.calendar)
         self._regions: dict[tuple[str, str], RegionState] = {}

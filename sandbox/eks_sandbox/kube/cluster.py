@@ -112,13 +112,11 @@ class KubeCluster:
         self.patch_versions = dict(self.link.patch_versions or calendar_patch_versions())
         self.pod_startup = self.link.pod_startup
         #: Wake-ups of a cluster without an EKS side; see ``EksLink.schedule``.
-        self.timeline = Timeline()
+        self.timeline = Timeline(clock)
         self._schedule = self.link.schedule or self.timeline.at
         self._wakeups: set[datetime] = set()
         #: The earliest pending wake-up (read without the lock by watches, to know when to look again).
         self.next_wakeup: datetime | None = None
-        #: While a wake-up runs, the simulated instant it stands for (``settle`` runs them ahead of the clock).
-        self.logical_now: datetime | None = None
         #: When each starting pod (by uid) turns Ready.
         self.pod_ready_at: dict[str, datetime] = {}
         self.catalogue = load_catalogue()
@@ -134,8 +132,9 @@ class KubeCluster:
     # --- simulated time --------------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        """The instant the controllers act at: the running wake-up's, else the clock's."""
-        return self.logical_now or self.clock.now()
+        """The instant the controllers act at: the running transition's (a wake-up, a drain step), else the
+        clock's (``settle`` runs transitions ahead of the clock)."""
+        return self.clock.acting_now()
 
     def wake_at(self, due: datetime) -> None:
         """Run the controllers again at ``due`` (a pod turns Ready, a rollout takes its next step)."""
@@ -158,11 +157,7 @@ class KubeCluster:
     def _wake(self, at: datetime) -> None:
         self._wakeups.discard(at)
         self.next_wakeup = min(self._wakeups, default=None)
-        self.logical_now = at
-        try:
-            reconcile(self)
-        finally:
-            self.logical_now = None
+        reconcile(self)
 
     # --- version ---------------------------------------------------------------------------------------------
 

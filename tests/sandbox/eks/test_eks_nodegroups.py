@@ -179,6 +179,18 @@ def test_version_update_replaces_every_node_and_moves_pods(simulated_fleet):
     assert len(pods) == 2 and all(p["spec"].get("nodeName") not in old_names for p in pods)
 
 
+def test_a_drain_comes_out_the_same_when_no_request_arrives_while_it_runs(simulated_fleet):
+    # Nobody asks for half an hour: the next request runs the whole drain at once. Each replacement pod is
+    # timed from the eviction that made it, not from that late request, so the budget lets the drain through.
+    simulated_fleet.create_cluster(version="1.31")
+    simulated_fleet.create_nodegroup(version="1.30", size=2)
+    _web(simulated_fleet.kube("prod"), replicas=2, max_unavailable=1)
+    update = simulated_fleet.eks.update_nodegroup_version(clusterName="prod", nodegroupName="ng-1")["update"]
+    simulated_fleet.sandbox.clock.skip(timedelta(minutes=30))
+    described = simulated_fleet.eks.describe_update(name="prod", updateId=update["id"], nodegroupName="ng-1")["update"]
+    assert (described["status"], described["errors"]) == ("Successful", [])
+
+
 def test_pdb_that_allows_no_disruption_fails_the_update_after_fifteen_minutes(simulated_fleet):
     simulated_fleet.create_cluster(version="1.31")
     simulated_fleet.create_nodegroup(version="1.30", size=1)
