@@ -8,20 +8,15 @@ its test turns red the day the gap closes, to be un-marked.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import shutil
-import ssl
 import subprocess
-import urllib.request
-from dataclasses import dataclass
-from typing import Any
 
 import boto3
 import pytest
 
-from tests.helpers import PLATFORM_ADMIN_ROLE_ARN, VENV_BIN
+from tests.helpers import PLATFORM_ADMIN_ROLE_ARN
+from tests.peers.kubectl_access import KubectlCluster, kubectl_cluster
 
 pytestmark = [
     pytest.mark.e2e,
@@ -33,57 +28,9 @@ pytestmark = [
 CLUSTER, REGION = "payments-prod", "us-east-1"
 
 
-@dataclass(frozen=True)
-class PaymentsProd:
-    """The demo cluster as the AWS API reports it, its API read with urllib, and kubectl configured for it."""
-
-    description: dict[str, Any]
-    kubectl_env: dict[str, str]
-    token: str
-    ssl_context: ssl.SSLContext
-
-    @property
-    def version(self) -> str:
-        return self.description["version"]
-
-    def api(self, path: str) -> dict[str, Any]:
-        """GET ``path`` of the endpoint DescribeCluster reports, verified with its CA, with an EKS token."""
-        request = urllib.request.Request(
-            self.description["endpoint"] + path, headers={"Authorization": f"Bearer {self.token}"}
-        )
-        with urllib.request.urlopen(request, context=self.ssl_context, timeout=30) as response:
-            return json.load(response)
-
-    def kubectl(self, *arguments: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["kubectl", *arguments], capture_output=True, text=True, env=self.kubectl_env, timeout=90)
-
-
 @pytest.fixture(scope="module")
-def payments_prod(sandbox_process: str, tmp_path_factory: pytest.TempPathFactory) -> PaymentsProd:
-    aws_env = os.environ | {"AWS_ENDPOINT_URL": sandbox_process, "AWS_DEFAULT_REGION": REGION, "AWS_PAGER": ""}
-    kubeconfig = tmp_path_factory.mktemp("kubectl") / "kubeconfig"
-    aws = [str(VENV_BIN / "aws"), "eks"]
-    # As a platform engineer reads a cluster: through the admin role the cluster's access entries let in.
-    as_admin = ["--role-arn", PLATFORM_ADMIN_ROLE_ARN]
-    update = [*aws, "update-kubeconfig", "--name", CLUSTER, "--kubeconfig", str(kubeconfig), *as_admin]
-    subprocess.run(update, env=aws_env, capture_output=True, check=True, timeout=60)
-    minted = subprocess.run(
-        [*aws, "get-token", "--cluster-name", CLUSTER, *as_admin],
-        env=aws_env,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    description = boto3.client("eks", endpoint_url=sandbox_process, region_name=REGION).describe_cluster(name=CLUSTER)[
-        "cluster"
-    ]
-    ca = base64.b64decode(description["certificateAuthority"]["data"]).decode()
-    return PaymentsProd(
-        description,
-        aws_env | {"KUBECONFIG": str(kubeconfig)},
-        json.loads(minted.stdout)["status"]["token"],
-        ssl.create_default_context(cadata=ca),
-    )
+def payments_prod(sandbox_process: str, tmp_path_factory: pytest.TempPathFactory) -> KubectlCluster:
+    return kubectl_cluster(sandbox_process, CLUSTER, REGION, tmp_path_factory.mktemp("kubectl"))
 
 
 def table(stdout: str) -> list[dict[str, str]]:
