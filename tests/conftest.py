@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,17 @@ def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``eks-sandbox serve --fleet demo.yaml`` process; yields its endpoint URL."""
     with serving_sandbox(tmp_path_factory.mktemp("eks-sandbox") / "serve.log") as url:
         yield url
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: its figures are printed by the controller
+        workeroutput["reported_figures"] = REPORTED_FIGURES
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    REPORTED_FIGURES.extend(tuple(figure) for figure in node.workeroutput.get("reported_figures", []))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
