@@ -81,7 +81,7 @@ def unaudited_cluster(
 
 
 def failures_to_notify(report: Mapping[str, Any]) -> list[dict[str, str]]:
-    """New failures of HIGH or CRITICAL checks since the previous night."""
+    """New failures of HIGH or CRITICAL checks since the last full run."""
     return [failure for failure in report["trend"]["new_failures"] if failure["severity"] in NOTIFY_SEVERITIES]
 
 
