@@ -232,7 +232,7 @@ def _badge(status: str, title: str = "") -> str:
 
 def _trend_html(trend: Mapping[str, Any]) -> str:
     if trend["previous_run_id"] is None:
-        return "<p>First full report: no previous run to compare with.</p>"
+        return "<p>No earlier full run to compare with: nothing is new or resolved yet.</p>"
 
     def listed(items: Sequence[Mapping[str, str]]) -> str:
         if not items:
