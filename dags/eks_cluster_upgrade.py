@@ -162,8 +162,8 @@ RUN = "Run"
             section=OPTIONS,
         ),
         "ignore_checks": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string", "pattern": CHECK_ID_PATTERN},
             title="Accept these pre-flight findings",
             description="Check ids whose blocking findings become warnings (recorded in the report).",

@@ -8,24 +8,30 @@ encryption, add-on currency, Pod Identity, node AMIs, Insights, NetworkPolicies,
 default service accounts, privileged workloads, required tags.
 
 One task per cluster (named by cluster), at most 16 at once. Each check is PASS, FAIL, WARN, ERROR (a fact
-could not be read — the rest of the fleet is still audited), SKIP or WAIVED (Variable `eks_compliance_waivers`,
-until each waiver's expiry). Findings never fail the run.
+could not be read, or the cluster's task failed — the rest of the fleet is still audited and reported), SKIP
+(with the reason) or WAIVED (Variable `eks_compliance_waivers`, until each waiver's expiry). Findings never fail
+the run.
 
-**Report**: JSON and HTML under `<eks_reports_base>/eks_compliance_audit/<run id>/` and `latest/`, with the
-trend against the previous night (new failures, resolved). New HIGH/CRITICAL failures go to the SNS topic in
-Variable `eks_compliance_sns_topic`, else to the `ticketing_default` connection.
+**Report**: JSON and HTML under `<eks_reports_base>/eks_compliance_audit/<run id>/`; a run of every cluster and
+check also replaces `latest/`, the baseline of the next run's trend (new failures, resolved — over the
+(cluster, check) pairs both runs evaluated). New HIGH/CRITICAL failures go to the SNS topic in Variable
+`eks_compliance_sns_topic` (through `report_aws_conn_id`), else to the `ticketing_default` connection; a failed
+notification is recorded in the report. The run's note carries the counts and the new failures.
 
-**Targets**: the `targets` param, else Variable `eks_fleet` (`[{"aws_conn_id": ..., "regions": [...]}]`), else
-`aws_default` in its region. Read-only; IAM policy: `include/iam/eks_compliance_audit.json`.
+**Targets**: the AWS connection and regions fields; else `targets` (several accounts, JSON); else Variable
+`eks_fleet` (`[{"aws_conn_id": ..., "regions": [...]}]`); else `aws_default` in its region. Read-only; IAM
+policy: `include/iam/eks_compliance_audit.json`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
 from eks_runbooks.core.eks.names import CHECK_ID_PATTERN, CLUSTER_NAME_PATTERN, CONNECTION_ID_PATTERN, REGION_PATTERN
+
+TARGETS, FILTERS, ADVANCED = "Accounts and regions", "Filters", "Reports, alerts, several accounts"
 
 
 @dag(
@@ -38,9 +44,50 @@ from eks_runbooks.core.eks.names import CHECK_ID_PATTERN, CLUSTER_NAME_PATTERN, 
     tags=["eks", "fleet", "compliance", "read-only"],
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
     params={
+        "aws_conn_id": Param(
+            None,
+            type=["null", "string"],
+            pattern=CONNECTION_ID_PATTERN,
+            title="AWS connection",
+            description="Airflow connection of the account to audit. Empty: aws_default when regions are given, "
+            "else every account of Variable eks_fleet.",
+            section=TARGETS,
+        ),
+        "regions": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "pattern": REGION_PATTERN},
+            title="Regions",
+            description="One per line, e.g. us-east-1. Empty: the connection's region (or Variable eks_fleet).",
+            section=TARGETS,
+        ),
+        "cluster_names": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "pattern": CLUSTER_NAME_PATTERN},
+            title="Only these clusters",
+            description="One per line. Empty: every cluster found. A filtered run is not the next night's baseline.",
+            section=FILTERS,
+        ),
+        "checks": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "pattern": CHECK_ID_PATTERN},
+            title="Only these checks",
+            description="Check ids from include/checks/compliance.yaml, one per line. Empty: all.",
+            section=FILTERS,
+        ),
+        "report_aws_conn_id": Param(
+            "aws_default",
+            type="string",
+            pattern=CONNECTION_ID_PATTERN,
+            title="AWS connection for reports and alerts",
+            description="Reads and writes s3:// reports (Variable eks_reports_base) and publishes to the SNS topic.",
+            section=ADVANCED,
+        ),
         "targets": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={
                 "type": "object",
                 "properties": {
@@ -50,23 +97,10 @@ from eks_runbooks.core.eks.names import CHECK_ID_PATTERN, CLUSTER_NAME_PATTERN, 
                 "required": ["regions"],
                 "additionalProperties": False,
             },
-            title="Accounts and regions",
-            description='Empty: Variable eks_fleet, else aws_default in its region. E.g. [{"aws_conn_id": '
-            '"aws_default", "regions": ["us-east-1"]}].',
-        ),
-        "cluster_names": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": CLUSTER_NAME_PATTERN},
-            title="Only these clusters",
-            description="Empty: every cluster found.",
-        ),
-        "checks": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": CHECK_ID_PATTERN},
-            title="Only these checks",
-            description="Check ids from include/checks/compliance.yaml. Empty: all.",
+            title="Several accounts (JSON, instead of the fields above)",
+            description='E.g. [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}, {"aws_conn_id": '
+            '"aws_ml", "regions": ["eu-west-1"]}]. Empty: the fields above.',
+            section=ADVANCED,
         ),
     },
 )
@@ -77,8 +111,9 @@ def eks_compliance_audit() -> None:
 
         context = get_current_context()
         params = context["params"]
-        validate_filters(params["cluster_names"], params["checks"])
-        clusters, unreachable = discover_clusters(audit_targets(params["targets"]), params["cluster_names"])
+        validate_filters(params["cluster_names"] or [], params["checks"] or [])
+        targets = audit_targets(params["targets"], params["aws_conn_id"], params["regions"])
+        clusters, unreachable = discover_clusters(targets, params["cluster_names"] or [])
         context["ti"].xcom_push(key="unreachable", value=unreachable)
         return [cluster.to_dict() for cluster in clusters]
 
@@ -87,17 +122,27 @@ def eks_compliance_audit() -> None:
         from eks_runbooks.core.audit.targets import ClusterRef
         from eks_runbooks.tasks.audit import audit_one_cluster
 
-        return audit_one_cluster(ClusterRef.from_dict(cluster), get_current_context()["params"]["checks"])
+        return audit_one_cluster(ClusterRef.from_dict(cluster), get_current_context()["params"]["checks"] or [])
 
-    @task
-    def report(results: list[dict]) -> dict:
-        from eks_runbooks.tasks.audit import write_audit_report
+    # Runs when some cluster's audit task failed (that cluster is ERROR in the report), not when discovery did.
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
+    def report(results: list[dict], discovered: list[dict]) -> dict:
+        from eks_runbooks.tasks.audit import AuditRun, write_audit_report
 
         context = get_current_context()
-        unreachable = context["ti"].xcom_pull(task_ids="discover", key="unreachable") or []
-        return write_audit_report(context["run_id"], list(results), unreachable)
+        params = context["params"]
+        run = AuditRun(
+            run_id=context["run_id"],
+            cluster_names=params["cluster_names"] or [],
+            checks=params["checks"] or [],
+            discovered=discovered,
+            unreachable=context["ti"].xcom_pull(task_ids="discover", key="unreachable") or [],
+            report_aws_conn_id=params["report_aws_conn_id"],
+        )
+        return write_audit_report(run, list(results))
 
-    report(audit.expand(cluster=discover()))
+    clusters = discover()
+    report(audit.expand(cluster=clusters), clusters)
 
 
 eks_compliance_audit()

@@ -45,6 +45,12 @@ UPGRADE_CONF = {
     "dry_run": False,
     "nodegroup_parallelism": 2,  # general and batch roll side by side
 }
+#: The identity the runbooks act as in each account of the demo fleet, as its access entries grant: the first account
+#: through ``aws_default`` (role eks-runbooks), the others through a connection of their own.
+FLEET_ROLES = {
+    "123456789012": ("aws_default", "arn:aws:iam::123456789012:role/eks-runbooks"),
+    "210987654321": ("aws_ml_platform", "arn:aws:iam::210987654321:role/fleet-audit"),
+}
 #: SimpleAuthManager users and roles: you, and the user of the ``airflow_api`` connection — role USER may edit
 #: DAG runs (their notes) and nothing more, as run_notes.py asks.
 USERS = {"admin": "admin", "runbooks": "user"}
@@ -166,18 +172,9 @@ def airflow_environment(
 ) -> dict[str, str]:
     """Airflow settings for the demo: SQLite, LocalExecutor, the repo's dags/plugins, AWS → the sandbox, and the
     runbooks' "today" set to the sandbox's world date."""
-    aws_connection = {
-        "conn_type": "aws",
-        "login": "sandbox",
-        "password": "sandbox",
-        # The runbooks' own role, which the demo fleet grants read access (README.md, "Access the runbooks need").
-        "extra": {
-            "endpoint_url": sandbox_url,
-            "region_name": "us-east-1",
-            "role_arn": "arn:aws:iam::123456789012:role/eks-runbooks",
-            # Airflow assumes role_arn through STS without endpoint_url: STS needs its own.
-            "service_config": {"sts": {"endpoint_url": sandbox_url}},
-        },
+    connections = {
+        f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(aws_connection(sandbox_url, role_arn))
+        for conn_id, role_arn in FLEET_ROLES.values()
     }
     api_connection = {
         "conn_type": "http",
@@ -196,8 +193,10 @@ def airflow_environment(
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
-        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection),
+        **connections,
         "AIRFLOW_CONN_AIRFLOW_API": json.dumps(api_connection),
+        # The audit covers every cluster of the demo fleet, in both accounts.
+        "AIRFLOW_VAR_EKS_FLEET": json.dumps(fleet_targets(DEMO_FLEET)),
         # The sandbox finishes updates in seconds at demo time scales: poll it every second, not every 30.
         "AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS": "1",
         # A task supervisor can take up to this interval (default 5 s) to notice that its task process exited,
@@ -212,6 +211,33 @@ def airflow_environment(
         "AWS_DEFAULT_REGION": "us-east-1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+
+
+def aws_connection(sandbox_url: str, role_arn: str) -> dict[str, Any]:
+    """An AWS connection to the sandbox acting as ``role_arn`` (README.md, "Access the runbooks need")."""
+    return {
+        "conn_type": "aws",
+        "login": "sandbox",
+        "password": "sandbox",
+        "extra": {
+            "endpoint_url": sandbox_url,
+            "region_name": "us-east-1",
+            "role_arn": role_arn,
+            # Airflow assumes role_arn through STS without endpoint_url: STS needs its own.
+            "service_config": {"sts": {"endpoint_url": sandbox_url}},
+        },
+    }
+
+
+def fleet_targets(fleet_file: Path) -> list[dict[str, Any]]:
+    """The Variable ``eks_fleet`` for a fleet file: each account's connection and every region it has clusters in."""
+    import yaml
+
+    fleet = yaml.safe_load(fleet_file.read_text())
+    return [
+        {"aws_conn_id": FLEET_ROLES[str(account["id"])][0], "regions": sorted(account["regions"])}
+        for account in fleet["accounts"]
+    ]
 
 
 def start_airflow(

@@ -86,9 +86,12 @@ def test_the_compliance_audit_runs_nightly_at_two_utc_without_catchup_and_with_d
     assert audit.timetable.expression == "0 2 * * *" and str(audit.timetable.timezone) == "UTC"
     assert audit.catchup is False
     assert {name: param.value for name, param in audit.params.items()} == {
-        "targets": [],
-        "cluster_names": [],
-        "checks": [],
+        "aws_conn_id": None,
+        "regions": None,
+        "cluster_names": None,
+        "checks": None,
+        "report_aws_conn_id": "aws_default",
+        "targets": None,
     }
 
 

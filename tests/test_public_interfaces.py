@@ -255,7 +255,7 @@ def test_every_report_json_carries_schema_version_1():
 
 def test_report_keys_are_documented():
     keys = table_rows(section("### `report.json`"))
-    upgrade, audit = set(_upgrade_report()), {*_audit_report(None), "unreachable_targets"}
+    upgrade, audit = set(_upgrade_report()), {*_audit_report(None), "unreachable_targets", "notifications"}
     assert upgrade | audit == set(keys)
     assert {name for name, cells in keys.items() if cells[0] in ("upgrade", "both")} == upgrade
     assert {name for name, cells in keys.items() if cells[0] in ("audit", "both")} == audit

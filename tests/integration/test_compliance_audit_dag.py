@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +143,8 @@ def test_hardened_and_neglected_clusters_get_the_expected_verdicts(audit_dag, de
     assert called <= allowed, f"calls outside the policy: {sorted(called - allowed)}"
 
 
-def test_second_night_reports_the_trend_and_honours_waivers_until_they_expire(audit_dag, monkeypatch):
-    first = audit(audit_dag, cluster_names=["analytics-staging", "edge-dev"])
+def test_second_night_reports_the_trend_and_honours_waivers_until_they_expire(audit_dag, monkeypatch, reports):
+    first = audit(audit_dag, targets=TARGETS[:1])  # a full run of that account: the baseline
     assert statuses(first, "analytics-staging")["EKS-DELETION-PROTECTION"] == "FAIL"
 
     eks = boto3.client("eks", region_name="us-east-1")
@@ -175,6 +177,9 @@ def test_second_night_reports_the_trend_and_honours_waivers_until_they_expire(au
     assert analytics["EKS-ENDPOINT-PUBLIC"]["status"] == "FAIL"  # its waiver expired yesterday
     trend = second["trend"]
     assert trend["previous_run_id"] == first["run_id"]
+    # A filtered run compares with the full one, and leaves it as the baseline of the next night.
+    assert second["scope"]["replaces_latest"] is False
+    assert json.loads((reports / "latest" / "report.json").read_text())["run_id"] == first["run_id"]
     assert {(f["cluster"], f["check"]) for f in trend["resolved"]} == {
         ("analytics-staging", "EKS-DELETION-PROTECTION"),
         ("analytics-staging", "EKS-SECRETS-KMS"),  # waived: no longer a failure
@@ -208,3 +213,98 @@ def test_unknown_checks_in_the_filter_are_refused_naming_them(audit_dag):
     assert run.state == "failed" and run.get_task_instance("discover").state == "failed"
     with pytest.raises(InvalidAuditInput, match="EKS-NO-SUCH-CHECK"):
         validate_filters([], ["EKS-NO-SUCH-CHECK"])
+
+
+@pytest.fixture
+def ticketing(monkeypatch) -> list[dict]:
+    """A ticketing system on ticketing_default that records what it is sent."""
+    received: list[dict] = []
+
+    class Ticketing(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Ticketing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", f"http://127.0.0.1:{server.server_port}")
+    yield received
+    server.shutdown()
+
+
+def test_a_full_run_after_a_filtered_one_neither_announces_nor_alerts_old_failures(audit_dag, ticketing):
+    us_east = [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}]
+    first = audit(audit_dag, targets=us_east)  # payments-prod and analytics-staging, which fails HIGH checks
+    assert statuses(first, "analytics-staging")["EKS-ENDPOINT-PUBLIC"] == "FAIL"
+    audit(audit_dag, targets=us_east, cluster_names=["payments-prod"])
+    third = audit(audit_dag, targets=us_east)
+
+    assert third["trend"]["previous_run_id"] == first["run_id"]
+    assert third["trend"]["new_failures"] == [] and third["trend"]["resolved"] == []
+    assert third["notifications"] == [] and ticketing == []
+
+
+def test_a_cluster_whose_audit_task_fails_is_error_in_the_fleet_report(audit_dag, monkeypatch):
+    import eks_runbooks.readers.audit_facts as audit_facts
+
+    gather = audit_facts.gather_cluster_facts
+
+    def broken_for_edge_dev(hook, cluster_name, **kwargs):
+        if cluster_name == "edge-dev":
+            raise MemoryError("the worker ran out of memory reading edge-dev")
+        return gather(hook, cluster_name, **kwargs)
+
+    monkeypatch.setattr(audit_facts, "gather_cluster_facts", broken_for_edge_dev)
+    audit_dag.get_task("audit").retries = 0
+    run = audit_dag.test(run_conf={"targets": TARGETS[:1]})
+
+    states = {ti.map_index: ti.state for ti in run.get_task_instances() if ti.task_id == "audit"}
+    assert sorted(states.values()) == ["failed", "success", "success"]
+    assert run.get_task_instance("report").state == "success"
+    written = run.get_task_instance("report").xcom_pull(task_ids="report")
+    report = json.loads(Path(written["report_json"][7:]).read_text())
+    assert {check["status"] for check in statuses_detail(report, "edge-dev")} == {"ERROR"}
+    assert "audit task of this cluster failed" in statuses_detail(report, "edge-dev")[0]["detail"]
+    assert statuses(report, "payments-prod")["EKS-SECRETS-KMS"] == "PASS"
+
+
+def test_an_extra_privileged_daemonset_in_kube_system_is_flagged_and_the_eks_addons_are_not(audit_dag):
+    from kubernetes.dynamic import DynamicClient
+
+    from eks_runbooks.readers.kube_client import eks_kubernetes_client
+
+    daemonset = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "node-debugger", "namespace": "kube-system"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "node-debugger"}},
+            "template": {
+                "metadata": {"labels": {"app": "node-debugger"}},
+                "spec": {
+                    "hostNetwork": True,
+                    "containers": [
+                        {
+                            "name": "shell",
+                            "image": "public.ecr.aws/docker/library/busybox:1",
+                            "securityContext": {"privileged": True},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+    with eks_kubernetes_client("payments-prod", aws_conn_id="aws_platform_admin", region_name="us-east-1") as client:
+        DynamicClient(client).resources.get(api_version="apps/v1", kind="DaemonSet").create(
+            body=daemonset, namespace="kube-system"
+        )
+    report = audit(audit_dag, targets=TARGETS[:1], cluster_names=["payments-prod"], checks=["K8S-PRIVILEGED"])
+
+    (check,) = statuses_detail(report, "payments-prod")
+    assert check["status"] == "FAIL"
+    assert check["objects"] == ["kube-system/DaemonSet/node-debugger: privileged container shell, hostNetwork"]

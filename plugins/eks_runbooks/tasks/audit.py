@@ -4,6 +4,9 @@ Variables (all optional): ``eks_fleet`` — the default targets, a JSON list of 
 ``eks_required_tags`` — JSON list of tag keys; ``eks_compliance_waivers`` — JSON list of waivers;
 ``eks_compliance_sns_topic`` — an SNS topic ARN for new HIGH/CRITICAL failures (else the ``ticketing_default``
 HTTP connection, when it exists); ``eks_reports_base`` — where reports go.
+
+The ``report_aws_conn_id`` param names the AWS connection that reads and writes ``s3://`` reports and publishes to
+the SNS topic.
 """
 
 from __future__ import annotations
@@ -12,12 +15,19 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from eks_runbooks.core.audit.compliance import apply_waivers, audit_cluster, load_audit_catalogue, parse_waivers
-from eks_runbooks.core.audit.report import audit_document, failures_to_notify, render_audit_html
+from eks_runbooks.core.audit.report import (
+    audit_document,
+    audit_scope,
+    failures_to_notify,
+    render_audit_html,
+    unaudited_cluster,
+)
 from eks_runbooks.core.audit.targets import AuditTarget, ClusterRef
 from eks_runbooks.core.clock import utc_now, utc_today
 from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION
@@ -31,10 +41,22 @@ class InvalidAuditInput(AirflowFailException):
     """Targets, filters or waivers are malformed; the message names the entry and key (not retried)."""
 
 
-def audit_targets(targets: Sequence[Mapping[str, Any]]) -> list[AuditTarget]:
-    """The targets to audit: the param when given, else Variable ``eks_fleet``, else ``aws_default`` in its region."""
+def audit_targets(
+    targets: Sequence[Mapping[str, Any]] | None, aws_conn_id: str | None = None, regions: Sequence[str] | None = None
+) -> list[AuditTarget]:
+    """The targets to audit, from the first of: ``targets`` (several accounts, JSON); ``aws_conn_id`` and/or
+    ``regions`` (one account, the form's fields; a missing one is ``aws_default`` / the connection's region);
+    Variable ``eks_fleet``; ``aws_default`` in its region."""
     from airflow.sdk import Variable
 
+    if targets and (aws_conn_id or regions):
+        raise InvalidAuditInput(
+            "Give either targets (several accounts) or aws_conn_id/regions (one account), not both: "
+            f"targets={list(targets)!r}, aws_conn_id={aws_conn_id!r}, regions={regions!r}"
+        )
+    if not targets and (aws_conn_id or regions):
+        conn_id = aws_conn_id or "aws_default"
+        targets = [{"aws_conn_id": conn_id, "regions": list(regions or [_default_region(conn_id)])}]
     if not targets:
         targets = Variable.get("eks_fleet", default=None, deserialize_json=True) or [
             {"aws_conn_id": "aws_default", "regions": [_default_region("aws_default")]}
@@ -124,84 +146,204 @@ def audit_one_cluster(ref: ClusterRef, checks: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def write_audit_report(
-    run_id: str, clusters: Sequence[Mapping[str, Any]], unreachable: Sequence[Mapping[str, str]]
-) -> dict[str, Any]:
-    """Apply waivers, compare with the previous report, write JSON + HTML (and latest/), notify; return a summary."""
+@dataclass(frozen=True)
+class AuditRun:
+    """What the report task knows about its run: the id, the filters, what discovery found.
+
+    :param discovered: the clusters discovery listed (``ClusterRef.to_dict()``); one without a result is ERROR.
+    :param report_aws_conn_id: reads and writes ``s3://`` reports, publishes to the SNS topic.
+    """
+
+    run_id: str
+    cluster_names: Sequence[str] = ()
+    checks: Sequence[str] = ()
+    discovered: Sequence[Mapping[str, str]] = ()
+    unreachable: Sequence[Mapping[str, str]] = ()
+    report_aws_conn_id: str = "aws_default"
+    dag_id: str = RUNBOOK
+
+
+def write_audit_report(run: AuditRun, results: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """Apply waivers, compare with the last full report, notify, write JSON + HTML (and ``latest/`` after a full
+    run), set the run's note; return a summary. A cluster whose audit task failed is in the report, every check
+    ERROR."""
+    from eks_runbooks.runs.notes import set_dag_run_note
+    from eks_runbooks.runs.reports import ReportLocation, read_report, reports_base, update_latest, write_report
+
+    clusters = _with_waivers([result for result in results if result]) + _unaudited(run, results)
+    scope = audit_scope(run.cluster_names, run.checks)
+    base = reports_base()
+    location = ReportLocation(base, RUNBOOK, run.run_id)
+    previous_raw = read_report(f"{base}/{RUNBOOK}/latest/report.json", aws_conn_id=run.report_aws_conn_id)
+    previous = json.loads(previous_raw) if previous_raw else None
+    report = audit_document(run.run_id, utc_now().isoformat(timespec="seconds"), clusters, previous, scope)
+    report["unreachable_targets"] = list(run.unreachable)
+    report["notifications"] = _alert(report, location.url("report.html"), run.report_aws_conn_id)
+    files = {
+        "report.json": json.dumps(report, indent=2, default=str) + "\n",
+        "report.html": render_audit_html(report, load_audit_catalogue()),
+    }
+    urls = write_report(location, files, aws_conn_id=run.report_aws_conn_id)
+    if scope["replaces_latest"]:
+        update_latest(base, RUNBOOK, files, aws_conn_id=run.report_aws_conn_id)
+    else:
+        log.info("Filtered run (%s): latest/ is left as the last full run wrote it", _filters(scope))
+    summary = audit_summary(report)
+    log.info("%s — report: %s", summary, urls[-1])
+    set_dag_run_note(run.dag_id, run.run_id, summary)
+    return {"summary": summary, "report_json": urls[0], "report_html": urls[-1]}
+
+
+def _alert(report: Mapping[str, Any], report_url: str, aws_conn_id: str) -> list[dict[str, str]]:
+    """Alert on new HIGH/CRITICAL failures — from full runs only: the next full run compares with the same
+    baseline as a filtered one, so alerting from both would tell the same failure twice."""
+    failures = failures_to_notify(report)
+    if failures and not report["scope"]["replaces_latest"]:
+        reason = f"filtered run: the next full run alerts on these {len(failures)} new failure(s)"
+        log.info("No alert sent (%s)", reason)
+        return [{"channel": "none", "status": "skipped", "reason": reason}]
+    return notify_new_failures(failures, report_url, aws_conn_id=aws_conn_id)
+
+
+def _with_waivers(clusters: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     from airflow.sdk import Variable
 
     from eks_runbooks.core.audit.compliance import CheckResult
-    from eks_runbooks.runs.reports import ReportLocation, read_report, reports_base, update_latest, write_report
 
-    today = utc_today()
     try:
         waivers = parse_waivers(Variable.get("eks_compliance_waivers", default=[], deserialize_json=True))
     except ValueError as error:
         # Reporting without the waivers would announce every waived finding as new: fix the Variable first.
         raise InvalidAuditInput(f"{error}. Fix the Variable, then clear this task.") from None
-    waived = []
-    for cluster in clusters:
-        results = [CheckResult.from_dict(check) for check in cluster["checks"]]
-        checks = [r.as_dict() for r in apply_waivers(cluster["cluster"], results, waivers, today)]
-        waived.append({**cluster, "checks": checks})
-    base = reports_base()
-    previous_raw = read_report(f"{base}/{RUNBOOK}/latest/report.json")
-    previous = json.loads(previous_raw) if previous_raw else None
-    report = audit_document(run_id, utc_now().isoformat(timespec="seconds"), waived, previous)
-    report["unreachable_targets"] = list(unreachable)
-    files = {
-        "report.json": json.dumps(report, indent=2, default=str) + "\n",
-        "report.html": render_audit_html(report, load_audit_catalogue()),
-    }
-    urls = write_report(ReportLocation(base, RUNBOOK, run_id), files)
-    update_latest(base, RUNBOOK, files)
-    notify_new_failures(failures_to_notify(report), urls[-1])
+    today = utc_today()
+    return [
+        {
+            **cluster,
+            "checks": [
+                result.as_dict()
+                for result in apply_waivers(
+                    cluster["cluster"], [CheckResult.from_dict(c) for c in cluster["checks"]], waivers, today
+                )
+            ],
+        }
+        for cluster in clusters
+    ]
+
+
+def _unaudited(run: AuditRun, results: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+    """Report entries for the discovered clusters that have no result: their audit task failed."""
+    audited = {(r["aws_conn_id"], r["region"], r["cluster"]) for r in results if r}
+    missing = [c for c in run.discovered if (c["aws_conn_id"], c["region"], c["cluster_name"]) not in audited]
+    catalogue = load_audit_catalogue()
+    for cluster in missing:
+        log.error(
+            "Cluster %s (%s, %s): its audit task failed, so it is ERROR in this report; read the log of task "
+            "audit [%s], fix the cause, then clear that task and this one (or trigger a run with cluster_names)",
+            cluster["cluster_name"],
+            cluster["aws_conn_id"],
+            cluster["region"],
+            cluster["cluster_name"],
+        )
+    reason = "the audit task of this cluster failed: nothing was read (see that task's log)"
+    return [unaudited_cluster(cluster, catalogue, run.checks, reason) for cluster in missing]
+
+
+def audit_summary(report: Mapping[str, Any]) -> str:
+    """One line for the run's note and the log: counts, new failures (named), resolved, what was not audited."""
     counts = report["summary"]["by_status"]
-    summary = (
-        f"{len(waived)} cluster(s): "
-        + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
-        + f"; {len(report['trend']['new_failures'])} new failure(s), {len(report['trend']['resolved'])} resolved"
+    new = report["trend"]["new_failures"]
+    named = ", ".join(f"{f['cluster']} {f['check']}" for f in new[:5]) + (
+        f" and {len(new) - 5} more" if len(new) > 5 else ""
     )
-    log.info("%s — report: %s", summary, urls[-1])
-    return {"summary": summary, "report_json": urls[0], "report_html": urls[-1]}
+    parts = [
+        "Compliance audit: "
+        + f"{report['summary']['clusters']} cluster(s): "
+        + ", ".join(f"{count} {status}" for status, count in counts.items() if count),
+        f"{len(new)} new failure(s)" + (f" ({named})" if new else ""),
+        f"{len(report['trend']['resolved'])} resolved",
+    ]
+    if report.get("unreachable_targets"):
+        parts.append(f"{len(report['unreachable_targets'])} target region(s) unreachable")
+    lost = [n for n in report.get("notifications") or [] if n["status"] == "failed"]
+    if lost:
+        parts.append(f"notification failed: {lost[0]['channel']}")
+    if not report["scope"]["replaces_latest"]:
+        parts.append(f"filtered ({_filters(report['scope'])})")
+    return "; ".join(parts)
 
 
-def notify_new_failures(failures: Sequence[Mapping[str, str]], report_url: str) -> str | None:
+def _filters(scope: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}={', '.join(scope[name])}" for name in ("cluster_names", "checks") if scope[name])
+
+
+def notify_new_failures(
+    failures: Sequence[Mapping[str, str]], report_url: str, *, aws_conn_id: str = "aws_default"
+) -> list[dict[str, str]]:
     """Tell someone about new HIGH/CRITICAL failures: SNS when a topic is configured, else ``ticketing_default``.
 
-    Returns where the notification went (None when there was nothing to say or nowhere to say it). Never raises.
+    Returns what happened, for the report: ``[{"channel", "status": "sent" | "failed" | "not configured",
+    "reason"}]`` (empty when there was nothing new to say). Never raises: a lost alert is recorded and logged.
+
+    :param aws_conn_id: the AWS connection that publishes to the SNS topic.
     """
     from airflow.sdk import Variable
 
     if not failures:
-        return None
+        return []
     message = {"runbook": RUNBOOK, "new_failures": list(failures), "report_url": report_url}
+    topic = None
     try:
         topic = Variable.get("eks_compliance_sns_topic", default=None)
-        if topic:
-            from airflow.providers.amazon.aws.hooks.sns import SnsHook
-
-            SnsHook(aws_conn_id="aws_default", region_name=_topic_region(topic)).publish_to_target(
-                target_arn=topic,
-                message=json.dumps(message),
-                subject=f"EKS audit: {len(failures)} new HIGH/CRITICAL failure(s)",
-            )
-            return topic
-        from airflow.providers.http.hooks.http import HttpHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            HttpHook.get_connection("ticketing_default")
-        except AirflowNotFoundException:
-            log.info("%d new HIGH/CRITICAL failure(s); no SNS topic or ticketing_default to tell", len(failures))
-            return None
-        HttpHook(method="POST", http_conn_id="ticketing_default").run(
-            endpoint="/", json=message, extra_options={"timeout": 10, "check_response": False}
+        record = _publish_to_sns(topic, message, aws_conn_id) if topic else _post_to_ticketing(message)
+    except Exception as error:  # a notification never fails the audit, but its loss must be visible
+        channel = f"sns:{topic} (connection {aws_conn_id})" if topic else "ticketing_default"
+        record = {"channel": channel, "status": "failed", "reason": f"{type(error).__name__}: {str(error)[:300]}"}
+    if record["status"] == "sent":
+        log.info("Told %s about %d new HIGH/CRITICAL failure(s)", record["channel"], len(failures))
+    else:
+        log.warning(
+            "%d new HIGH/CRITICAL failure(s) were NOT sent to %s (%s): %s. They are in the report.",
+            len(failures),
+            record["channel"],
+            record["status"],
+            record["reason"],
         )
-        return "ticketing_default"
-    except Exception as error:  # a notification never fails the audit
-        log.warning("Could not notify new failures (%s)", type(error).__name__)
-        return None
+    return [record]
+
+
+def _publish_to_sns(topic: str, message: Mapping[str, Any], aws_conn_id: str) -> dict[str, str]:
+    from airflow.providers.amazon.aws.hooks.sns import SnsHook
+
+    SnsHook(aws_conn_id=aws_conn_id, region_name=_topic_region(topic)).publish_to_target(
+        target_arn=topic,
+        message=json.dumps(message),
+        subject=f"EKS audit: {len(message['new_failures'])} new HIGH/CRITICAL failure(s)",
+    )
+    return {"channel": f"sns:{topic} (connection {aws_conn_id})", "status": "sent", "reason": ""}
+
+
+def _post_to_ticketing(message: Mapping[str, Any]) -> dict[str, str]:
+    from airflow.providers.http.hooks.http import HttpHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        HttpHook.get_connection("ticketing_default")
+    except AirflowNotFoundException:
+        return {
+            "channel": "none",
+            "status": "not configured",
+            "reason": "no Variable eks_compliance_sns_topic and no ticketing_default connection",
+        }
+    response = HttpHook(method="POST", http_conn_id="ticketing_default").run(
+        endpoint="/", json=message, extra_options={"timeout": 10, "check_response": False}
+    )
+    if response.status_code >= 400:
+        return {
+            "channel": "ticketing_default",
+            "status": "failed",
+            "reason": f"HTTP {response.status_code}: {response.text[:300]}",
+        }
+    return {"channel": "ticketing_default", "status": "sent", "reason": ""}
 
 
 def _topic_region(topic_arn: str) -> str | None:

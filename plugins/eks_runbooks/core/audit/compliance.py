@@ -227,29 +227,38 @@ def summarise_audit(clusters: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def audit_trend(previous: Mapping[str, Any] | None, clusters: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """New failures and resolved ones since the previous report (a failure: a FAIL of one check on one cluster)."""
+    """New failures and resolved ones since the previous report, over the (cluster, check) pairs both evaluated.
 
-    def failures(report_clusters: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str, str], str]:
-        return {
-            (cluster["account"], cluster["region"], cluster["cluster"], check["id"]): check["severity"]
-            for cluster in report_clusters
-            for check in cluster["checks"]
-            if check["status"] == Status.FAIL
-        }
+    A pair is evaluated when the run has a result for it that is not ERROR: a cluster that was not audited (not
+    listed, filtered out, unreachable, its task failed) or a check that could not read its facts says nothing
+    about the finding, so it is neither new nor resolved. A failure is a FAIL; WAIVED, WARN, SKIP and PASS are not.
+    """
+    now = _evaluated(clusters)
+    before = _evaluated(previous["clusters"]) if previous else {}
+    compared = now.keys() & before.keys()
 
-    now = failures(clusters)
-    before = failures(previous["clusters"]) if previous else {}
-
-    def listed(keys: Iterable[tuple]) -> list[dict[str, str]]:
+    def listed(keys: Iterable[tuple[str, str, str, str]]) -> list[dict[str, str]]:
         return [
-            {"account": account, "region": region, "cluster": cluster, "check": check, "severity": severity}
-            for (account, region, cluster, check), severity in sorted(
-                (key, now.get(key) or before.get(key)) for key in keys
-            )
+            {"account": account, "region": region, "cluster": cluster, "check": check, "severity": now[key][1]}
+            for key in sorted(keys)
+            for account, region, cluster, check in [key]
         ]
 
+    failing_now = {key for key in compared if now[key][0] == Status.FAIL}
+    failing_before = {key for key in compared if before[key][0] == Status.FAIL}
     return {
         "previous_run_id": previous.get("run_id") if previous else None,
-        "new_failures": listed(now.keys() - before.keys()),
-        "resolved": listed(before.keys() - now.keys()),
+        "compared": len(compared),
+        "new_failures": listed(failing_now - failing_before),
+        "resolved": listed(failing_before - failing_now),
+    }
+
+
+def _evaluated(report_clusters: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str, str], tuple[str, str]]:
+    """(account, region, cluster, check) → (status, severity) of every result that is not ERROR."""
+    return {
+        (cluster["account"], cluster["region"], cluster["cluster"], check["id"]): (check["status"], check["severity"])
+        for cluster in report_clusters
+        for check in cluster["checks"]
+        if check["status"] != Status.ERROR
     }

@@ -11,7 +11,6 @@ from eks_runbooks.core.audit.compliance import (
     ClusterFacts,
     apply_waivers,
     audit_cluster,
-    audit_trend,
     load_audit_catalogue,
     parse_waivers,
 )
@@ -34,6 +33,17 @@ def pod(name: str, namespace: str = "payments", **spec) -> dict:
             "ownerReferences": [{"kind": "ReplicaSet", "name": f"{name}-7d9f", "controller": True}],
         },
         "spec": {"serviceAccountName": name, "containers": [{"name": "app"}], **spec},
+    }
+
+
+def daemon_pod(name: str, namespace: str = "kube-system", **spec) -> dict:
+    return {
+        "metadata": {
+            "name": f"{name}-x7k2p",
+            "namespace": namespace,
+            "ownerReferences": [{"kind": "DaemonSet", "name": name, "controller": True}],
+        },
+        "spec": {"containers": [{"name": name}], **spec},
     }
 
 
@@ -112,7 +122,7 @@ def hardened() -> ClusterFacts:
             "ServiceAccount": [{"metadata": {"name": "ledger", "namespace": "payments"}}],
             "Pod": [
                 pod("ledger"),
-                pod("aws-node", namespace="kube-system", hostNetwork=True, serviceAccountName="default"),
+                daemon_pod("aws-node", hostNetwork=True, serviceAccountName="default"),
             ],
             "ConfigMap": [],
         },
@@ -311,17 +321,81 @@ def test_a_malformed_waiver_is_refused_naming_its_index():
         parse_waivers([{"check": "A-B", "reason": "r", "expires": "2027-01-01"}, {"check": "A-B", "expires": "soon"}])
 
 
-def test_trend_names_new_and_resolved_failures():
-    def cluster(*failing: str) -> dict:
-        return {
-            "account": "1",
-            "region": "us-east-1",
-            "cluster": "c",
-            "checks": [{"id": cid, "status": "FAIL", "severity": "HIGH"} for cid in failing],
-        }
+PRIVILEGED = {"containers": [{"name": "agent", "securityContext": {"privileged": True}}]}
+NODE_PATHS = {"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}
 
-    trend = audit_trend({"run_id": "r1", "clusters": [cluster("A-B", "C-D")]}, [cluster("C-D", "E-F")])
-    assert trend["previous_run_id"] == "r1"
-    assert [f["check"] for f in trend["new_failures"]] == ["E-F"]
-    assert [f["check"] for f in trend["resolved"]] == ["A-B"]
-    assert audit_trend(None, [cluster("A-B")])["new_failures"][0]["check"] == "A-B"
+
+def with_pods(*pods: dict) -> ClusterFacts:
+    return mutate(lambda f: f.kubernetes["Pod"].extend(pods))
+
+
+def test_kube_system_is_audited_and_an_extra_privileged_daemonset_there_is_flagged():
+    outcome = result(with_pods(daemon_pod("log-shipper", hostNetwork=True, **PRIVILEGED)), "K8S-PRIVILEGED")
+    assert outcome.status is Status.FAIL
+    assert outcome.objects == ("kube-system/DaemonSet/log-shipper: privileged container agent, hostNetwork",)
+
+
+def test_known_eks_addon_workloads_may_use_the_node_access_they_are_listed_with():
+    addons = with_pods(
+        daemon_pod("aws-node", hostNetwork=True, **PRIVILEGED, **NODE_PATHS),
+        daemon_pod("kube-proxy", hostNetwork=True, **PRIVILEGED, **NODE_PATHS),
+        daemon_pod("ebs-csi-node", **PRIVILEGED, **NODE_PATHS),
+        daemon_pod("eks-pod-identity-agent", hostNetwork=True, **PRIVILEGED),
+    )
+    outcome = result(addons, "K8S-PRIVILEGED")
+    assert outcome.status is Status.PASS and "4 known EKS add-on workload(s)" in outcome.detail
+
+
+def test_an_addon_name_asking_for_more_access_or_in_another_namespace_is_flagged():
+    outcome = result(
+        with_pods(
+            daemon_pod("eks-pod-identity-agent", hostNetwork=True, **NODE_PATHS),  # hostPath is not listed for it
+            daemon_pod("aws-node", namespace="payments", hostNetwork=True),
+        ),
+        "K8S-PRIVILEGED",
+    )
+    assert outcome.objects == (
+        "kube-system/DaemonSet/eks-pod-identity-agent: hostPath root, hostNetwork",
+        "payments/DaemonSet/aws-node: hostNetwork",
+    )
+
+
+def test_every_known_node_access_workload_has_a_source_and_known_access():
+    from eks_runbooks.core.kubernetes.node_access import known_node_access_workloads
+
+    known = known_node_access_workloads()
+    assert {"kube-system/DaemonSet/aws-node", "kube-system/DaemonSet/kube-proxy"} <= set(known)
+    assert "kube-system/DaemonSet/ebs-csi-node" in known and "kube-system/DaemonSet/eks-pod-identity-agent" in known
+
+
+def nodegroup(name: str, ami_type: str, release: str) -> dict:
+    return {"nodegroupName": name, "amiType": ami_type, "releaseVersion": release, "subnets": []}
+
+
+def test_an_old_release_of_a_current_ami_type_is_told_to_update_the_release_not_to_leave_al2():
+    facts = mutate(
+        lambda f: f.nodegroups.__setitem__(
+            slice(None), [nodegroup("general", "AL2023_x86_64_STANDARD", "1.32.3-20250101")]
+        )
+    )
+    outcome = result(facts, "EKS-NODE-AMI")
+    assert outcome.status is Status.WARN
+    assert "update-nodegroup-version" in outcome.detail
+    assert "AL2023" not in outcome.detail and "Amazon Linux 2" not in outcome.detail
+
+
+def test_an_al2_node_group_is_told_to_move_to_a_new_ami_type_and_old_releases_are_still_named():
+    facts = mutate(
+        lambda f: f.nodegroups.__setitem__(
+            slice(None),
+            [
+                nodegroup("legacy", "AL2_x86_64", "1.31.9-20261101"),
+                nodegroup("general", "AL2023_x86_64_STANDARD", "1.31.3-20250101"),
+            ],
+        )
+    )
+    outcome = result(facts, "EKS-NODE-AMI")
+    assert outcome.status is Status.FAIL
+    assert "AL2023 or Bottlerocket" in outcome.detail and "cannot be changed in place" in outcome.detail
+    assert outcome.objects[0] == "nodegroup/legacy (AL2_x86_64)"
+    assert outcome.objects[1].startswith("nodegroup/general (1.31.3-20250101")

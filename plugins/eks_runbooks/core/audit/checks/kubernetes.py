@@ -8,6 +8,7 @@ from typing import Any
 from eks_runbooks.core.audit.compliance import ClusterFacts, audit_check
 from eks_runbooks.core.catalogue import Outcome, failed, passed, warned
 from eks_runbooks.core.kubernetes.namespaces import system_namespaces
+from eks_runbooks.core.kubernetes.node_access import known_node_access_workloads, node_access
 
 ANONYMOUS = frozenset({"system:anonymous", "system:unauthenticated"})
 #: Kubernetes binds its public-info-viewer role (/version, /healthz) to system:unauthenticated by default.
@@ -76,23 +77,26 @@ def workloads_not_on_default_service_account(facts: ClusterFacts) -> Outcome:
 
 @audit_check("K8S-PRIVILEGED")
 def no_privileged_workloads(facts: ClusterFacts) -> Outcome:
-    risky = []
-    for pod in _workload_pods(facts):
-        spec = pod["spec"]
-        reasons = [
-            f"privileged container {container['name']}"
-            for container in [*spec.get("containers", []), *spec.get("initContainers", [])]
-            if (container.get("securityContext") or {}).get("privileged")
-        ]
-        reasons += [f"hostPath {volume['name']}" for volume in spec.get("volumes") or [] if volume.get("hostPath")]
-        if spec.get("hostNetwork"):
-            reasons.append("hostNetwork")
-        if reasons:
-            risky.append((pod, reasons))
+    """Every namespace, kube-system included: only the known EKS add-on workloads may reach their node, and only
+    as far as the allow-list says (include/kubernetes/eks-node-access-workloads.yaml)."""
+    known = known_node_access_workloads()
+    risky, allowed = [], set()
+    for pod in facts.kubernetes.get("Pod", []):
+        access = node_access(pod["spec"])
+        owner = _owner(pod)
+        if not access:
+            continue
+        if set(access) <= known.get(owner, frozenset()):
+            allowed.add(owner)
+            continue
+        risky.append((pod, [reason for reasons in access.values() for reason in reasons]))
     if risky:
         described = sorted({f"{owner}: {', '.join(reasons)}" for owner, reasons in _owned(risky)})
         return failed("workloads with access to their node", described)
-    return passed("no privileged container, hostPath or hostNetwork outside kube-system")
+    return passed(
+        "no privileged container, hostPath or hostNetwork"
+        + (f" except {len(allowed)} known EKS add-on workload(s)" if allowed else "")
+    )
 
 
 @audit_check("EKS-AUTH-MODE")

@@ -86,22 +86,42 @@ def node_volumes_encrypted(facts: ClusterFacts) -> Outcome:
 
 @audit_check("EKS-NODE-AMI")
 def node_ami_current(facts: ClusterFacts) -> Outcome:
+    """Two findings, two fixes: an AL2 AMI type has no future (a new node group on AL2023 or Bottlerocket); an old
+    release of a current AMI type needs only a release update of the same node group."""
     if not facts.nodegroups:
         return skipped("no managed node groups")
     rules = node_ami_rules()
-    al2 = [f"nodegroup/{ng['nodegroupName']}" for ng in facts.nodegroups if ng.get("amiType") in rules.al2_ami_types]
+    al2 = [
+        f"nodegroup/{ng['nodegroupName']} ({ng['amiType']})"
+        for ng in facts.nodegroups
+        if ng.get("amiType") in rules.al2_ami_types
+    ]
+    old = _old_releases(facts, rules.release_max_age_days)
+    update = (
+        f"AMI releases older than {rules.release_max_age_days} days: update them to the latest release "
+        "(aws eks update-nodegroup-version --cluster-name <cluster> --nodegroup-name <node group>)"
+    )
     if al2:
-        return failed(f"Amazon Linux 2 node groups: no AMIs after Kubernetes {rules.last_al2_version}", al2)
+        return failed(
+            f"Amazon Linux 2 AMI type: EKS publishes no AL2 AMIs after Kubernetes {rules.last_al2_version}, so "
+            "these node groups cannot follow the next upgrades — create AL2023 or Bottlerocket node groups and "
+            "move the workloads (an AMI type cannot be changed in place)" + (f"; also {update}" if old else ""),
+            al2 + old,
+        )
+    if old:
+        return warned(update, old)
+    return passed(f"{len(facts.nodegroups)} node group(s) on a current AMI family")
+
+
+def _old_releases(facts: ClusterFacts, max_age_days: int) -> list[str]:
     old = []
     for nodegroup in facts.nodegroups:
         match = _RELEASE_DATE.search(nodegroup.get("releaseVersion") or "")
         if match:
             age = (facts.now - datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC)).days
-            if age > rules.release_max_age_days:
+            if age > max_age_days:
                 old.append(f"nodegroup/{nodegroup['nodegroupName']} ({nodegroup['releaseVersion']}, {age} days)")
-    if old:
-        return warned(f"AMI releases older than {rules.release_max_age_days} days", old)
-    return passed(f"{len(facts.nodegroups)} node group(s) on a current AMI family")
+    return old
 
 
 def _templated(facts: ClusterFacts) -> list[tuple[str, dict]]:
