@@ -147,6 +147,11 @@ class AwsCallRecorder:
         monkeypatch.setattr(SandboxDispatcher, "_operation", recording)
         return self
 
+    def clear(self) -> None:
+        """Forget what was recorded so far (a test's own set-up calls)."""
+        with self._lock:
+            self.calls.clear()
+
     def by(self, principals: Iterable[str]) -> list[AwsCall]:
         """The calls made as any of ``principals`` (role ARNs, or :data:`BASE_CREDENTIALS`)."""
         wanted = set(principals)
