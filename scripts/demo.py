@@ -267,7 +267,7 @@ class TicketReceiver:
                 received.append(update)
                 # A run's end carries its ticket id; the audit's new-failure alert has none.
                 label = "ticket update" if "ticket_id" in update else "ticketing notification"
-                print(f"{label}: {json.dumps(update)}", flush=True)
+                print(f"{label}: {json.dumps(update, ensure_ascii=False)}", flush=True)
                 self.send_response(204)
                 self.end_headers()
 
