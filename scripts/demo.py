@@ -9,6 +9,10 @@
 4. keeps everything up until Ctrl-C (or exits once the run ended with ``--exit-after-run``: status 0 when it
    succeeded), then stops both process groups — nothing is left running.
 
+Airflow's ``ticketing_default`` connection points at a small receiver in this process that prints every ticket
+update a runbook posts (``ticket update: {...}``), as a ticketing system would record it on the ticket — unless
+``AIRFLOW_CONN_TICKETING_DEFAULT`` is set already, which then wins.
+
 ``--serve-only`` skips step 3: Airflow waits with ``eks_cluster_upgrade`` unpaused, for runs started by hand.
 State lives in ``var/`` (Airflow home, logs, reports; ``--state-dir`` to choose another); delete it to start
 over. The sandbox starts from the fleet file every time, so every demo finds payments-prod at 1.32.
@@ -24,11 +28,13 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -58,6 +64,8 @@ PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 #: Seconds the upgrade may take before the demo gives up: it takes about 90 s at the default time scale (0.01),
 #: and a larger --time-scale stretches every simulated update.
 RUN_TIMEOUT = 1800
+#: Seconds to wait, once the run ended, for its ticket update (Airflow runs a DAG's end callback a moment later).
+TICKET_UPDATE_TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ def main() -> int:
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
     airflow_url = f"http://localhost:{args.airflow_port}"
     processes: list[subprocess.Popen] = []
+    tickets = None if "AIRFLOW_CONN_TICKETING_DEFAULT" in os.environ else TicketReceiver()
     # Ctrl-C and TERM interrupt whatever is under way — start-up waits included — and land in `finally`.
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
@@ -102,7 +111,10 @@ def main() -> int:
         world_date = health(f"{sandbox_url}/_sandbox/health")["world_date"]
         print(f"sandbox: demo fleet served on {sandbox_url} (world date {world_date})", flush=True)
         passwords = user_passwords(airflow_home)
-        processes.append(start_airflow(args.airflow_port, sandbox_url, world_date, state, passwords))
+        if tickets is not None:
+            print(f"ticketing: receiver on {tickets.url} (connection ticketing_default) prints each update", flush=True)
+        ticketing_env = {"AIRFLOW_CONN_TICKETING_DEFAULT": tickets.connection()} if tickets is not None else {}
+        processes.append(start_airflow(args.airflow_port, sandbox_url, world_date, state, passwords, ticketing_env))
         wait_until(lambda: airflow_healthy(airflow_url), "Airflow", processes, state, timeout=240)
         print(f"airflow: UI on {airflow_url} (user admin, password {passwords['admin']})", flush=True)
         headers = api_headers(airflow_url, "admin", passwords["admin"])
@@ -115,6 +127,8 @@ def main() -> int:
             print(f"report: {outcome.report.get('report_markdown', '(none)')}", flush=True)
             print(f"report JSON: {outcome.report.get('report_json', '(none)')}", flush=True)
             print(f"sandbox says: {kubernetes_versions(sandbox_url, UPGRADE_CONF)}", flush=True)
+            if tickets is not None:
+                tickets.wait_for(outcome.run_id.removeprefix("ticket__"), TICKET_UPDATE_TIMEOUT)
             if args.exit_after_run:
                 return 0 if outcome.state == "success" else 1
         print("Press Ctrl-C to stop the sandbox and Airflow.", flush=True)
@@ -129,6 +143,8 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for process in reversed(processes):
             stop_process_group(process)
+        if tickets is not None:
+            tickets.stop()
         print("demo: sandbox and Airflow stopped", flush=True)
 
 
@@ -241,13 +257,69 @@ def fleet_targets(fleet_file: Path) -> list[dict[str, Any]]:
 
 
 def start_airflow(
-    port: int, sandbox_url: str, world_date: str, state: Path, passwords: dict[str, str]
+    port: int,
+    sandbox_url: str,
+    world_date: str,
+    state: Path,
+    passwords: dict[str, str],
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     return start_in_own_group(
         ["airflow", "standalone"],
         state / "airflow-standalone.log",
-        env=airflow_environment(port, sandbox_url, world_date, state / "airflow", passwords),
+        env=airflow_environment(port, sandbox_url, world_date, state / "airflow", passwords) | (extra_env or {}),
     )
+
+
+class TicketReceiver:
+    """The demo's ticketing system: an HTTP endpoint on loopback that prints each ticket update posted to it.
+
+    A runbook run with a ``ticket_id`` posts ``{ticket_id, dag_id, run_id, state, summary, report_url}`` to the
+    ``ticketing_default`` connection when it ends (eks_runbooks.notifiers.ticketing); this shows what a real
+    ticketing system would receive. It runs in a thread of the demo process, on a free port.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    update = json.loads(body)
+                except ValueError:
+                    update = {"unreadable body": body.decode("utf-8", "replace")}
+                received.append(update)
+                # A run's end carries its ticket id; the audit's new-failure alert has none.
+                label = "ticket update" if "ticket_id" in update else "ticketing notification"
+                print(f"{label}: {json.dumps(update, ensure_ascii=False)}", flush=True)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                """Quiet: each update is printed once, above."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, name="ticket-receiver", daemon=True).start()
+
+    def connection(self) -> str:
+        """The ``ticketing_default`` Airflow connection (JSON form) that points at this receiver."""
+        return json.dumps({"conn_type": "http", "host": self.url})
+
+    def wait_for(self, ticket_id: str, timeout: float) -> None:
+        """Wait until an update for ``ticket_id`` came (it is printed on arrival); say so if none comes."""
+        deadline = time.monotonic() + timeout
+        while not any(update.get("ticket_id") == ticket_id for update in self.received):
+            if time.monotonic() > deadline:
+                print(f"ticketing: no update for ticket {ticket_id} within {timeout:.0f} s", flush=True)
+                return
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def api_headers(airflow_url: str, username: str, password: str) -> dict[str, str]:

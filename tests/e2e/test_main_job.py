@@ -48,6 +48,11 @@ def test_demo_upgrades_payments_prod_through_airflow_and_stops_cleanly(tmp_path)
         ("batch", "1.34"),
         ("general", "1.34"),
     ]
+    # The demo's ticketing receiver printed what the runbook told the ticket when the run ended.
+    update = json.loads(printed("ticket update", output))
+    assert update["ticket_id"] == report["request"]["ticket_id"] and update["run_id"] == run_id[1]
+    assert (update["dag_id"], update["state"], update["summary"]) == ("eks_cluster_upgrade", "success", summary)
+    assert Path(urlsplit(update["report_url"]).path) == markdown
     assert_demo_stopped_cleanly(output, tmp_path)
 
 

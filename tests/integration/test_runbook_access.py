@@ -1,0 +1,202 @@
+"""What each runbook really does on the sandbox, against the access it ships and the README recommends.
+
+Each test runs one runbook with every feature that needs access of its own (the upgrade for real, with its
+reports in S3 and a ticket to tell; the audit across two accounts, with its reports in S3 and an SNS alert) and
+records every AWS request (who, which action, which resource) and every Kubernetes request it made. Then:
+
+- each AWS call its role made is allowed by ``include/iam/<dag id>.json`` (action, resource ARN, conditions);
+- each action of that policy was used, or is listed in ``NOT_EXERCISED`` with the reason the sandbox cannot;
+- the Airflow worker's own credentials did nothing but assume the connections' roles;
+- each Kubernetes request is granted by the EKS access policy the README recommends for the runbook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from tests.helpers import REPO, RUNBOOK_ROLE_ARN, aws_connection_uri
+from tests.iam_policy import BASE_CREDENTIALS, AwsCallRecorder, as_list, is_allowed, load_policy, wildcard_match
+
+AUDIT_ROLE_ARN = "arn:aws:iam::210987654321:role/fleet-audit"  # the audit's role in the demo fleet's 2nd account
+BUCKET = "platform-reports"
+#: Policy actions no run on the sandbox can use, with the reason; every other action must be used.
+NOT_EXERCISED = {
+    "s3:ListBucket": "S3 answers a read of a missing report 404 only to who may list the bucket (403 otherwise); "
+    "the sandbox (moto) answers 404 to everyone, so no request names this action",
+}
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCallRecorder:
+    return AwsCallRecorder().install(monkeypatch)
+
+
+@pytest.fixture
+def kube_requests(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every Kubernetes API request the sandbox answered: cluster, method, path, query and the user it ran as."""
+    from eks_sandbox.kube.api import USER_ENVIRON_KEY
+    from eks_sandbox.server import SandboxDispatcher
+
+    recorded: list[dict[str, Any]] = []
+    original = SandboxDispatcher._kubernetes
+
+    def recording(dispatcher: Any, cluster: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        body = original(dispatcher, cluster, environ, start_response)
+        user = environ.get(USER_ENVIRON_KEY)
+        recorded.append(
+            {
+                "cluster": cluster.name,
+                "method": environ["REQUEST_METHOD"],
+                "path": environ.get("PATH_INFO", ""),
+                "query": environ.get("QUERY_STRING", ""),
+                "user": getattr(user, "username", None),
+            }
+        )
+        return body
+
+    monkeypatch.setattr(SandboxDispatcher, "_kubernetes", recording)
+    return recorded
+
+
+@pytest.fixture
+def s3_reports(demo_fleet, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Reports in an S3 bucket of the runbooks' account (made by the platform team, not by the runbooks)."""
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_REPORTS_BASE", f"s3://{BUCKET}/nightly")
+    return BUCKET
+
+
+@pytest.fixture
+def ticketing(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """A ticketing system on loopback (connection ``ticketing_default``): what it was told."""
+    received: list[dict[str, Any]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", json.dumps({"conn_type": "http", "host": host}))
+    yield received
+    server.shutdown()
+
+
+def dag_of(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(REPO / "dags" / f"{dag_id}.py")).get_dag(dag_id)
+
+
+def assert_calls_fit_the_policy(dag_id: str, calls: AwsCallRecorder, roles: list[str]) -> None:
+    policy = load_policy(REPO / "include" / "iam" / f"{dag_id}.json")
+    made = calls.by(roles)
+    assert made, f"{dag_id} made no AWS call as {roles}"
+    refused = sorted({call.describe() for call in made if not is_allowed(policy, call)})
+    assert not refused, f"{dag_id}: calls its IAM policy does not allow:\n" + "\n".join(refused)
+    unused = sorted(
+        action
+        for statement in policy["Statement"]
+        for action in as_list(statement["Action"])
+        if action not in NOT_EXERCISED and not any(wildcard_match(action, c.action, False) for c in made)
+    )
+    assert not unused, f"{dag_id}: policy actions no call used (remove them, or say why in NOT_EXERCISED): {unused}"
+    worker = sorted({c.describe() for c in calls.by([BASE_CREDENTIALS]) if c.action != "sts:AssumeRole"})
+    assert not worker, f"{dag_id} acted with the worker's own credentials, not a connection's role: {worker}"
+    assumed = {c.resource for c in calls.by([BASE_CREDENTIALS])}
+    assert assumed <= set(roles), f"{dag_id} assumed roles no connection names: {sorted(assumed - set(roles))}"
+
+
+def readme_access_policy(dag_id: str) -> str | None:
+    """The EKS access policy README.md ("Access the runbooks need") tells users to associate for ``dag_id``."""
+    readme = (REPO / "README.md").read_text()
+    row = re.search(rf"^\| `{dag_id}` \|.*\| (?:`(\w+)`|none) \|$", readme, re.MULTILINE)
+    assert row, f"README.md has no access row for {dag_id}"
+    return row[1]
+
+
+def assert_kubernetes_access_is_what_the_readme_recommends(dag_id: str, requests: list[dict[str, Any]]) -> None:
+    policy = readme_access_policy(dag_id)
+    if policy is None:
+        assert not requests, f"README.md says {dag_id} needs no Kubernetes access, yet it made {requests[:3]}"
+        return
+    rules = yaml.safe_load((REPO / "include" / "eks" / "access-policies.yaml").read_text())["policies"][policy]
+    granted = {verb for rule in rules.get("rules", []) if "resources" in rule for verb in rule["verbs"]}
+    assert requests, f"{dag_id} made no Kubernetes request"
+    writes = [f"{r['method']} {r['path']} on {r['cluster']}" for r in requests if r["method"] not in ("GET", "HEAD")]
+    assert not writes, f"{dag_id} wrote to Kubernetes, which {policy} does not allow: {writes}"
+    reads = {"watch" if re.search(r"(^|&)watch=(1|true)", r["query"]) else "get/list" for r in requests}
+    assert {"get", "list"} <= granted and ("watch" not in reads or "watch" in granted), (policy, granted, reads)
+    # Why not AmazonEKSViewPolicy: the view role reads no Secrets (Helm releases) and no RBAC objects.
+    beyond_view = [r["path"] for r in requests if re.search(r"/secrets|/apis/rbac\.authorization\.k8s\.io/", r["path"])]
+    assert beyond_view, f"README.md recommends {policy} for {dag_id}, but the view policy would do"
+
+
+def test_an_upgrade_with_s3_reports_and_a_ticket_needs_no_more_than_its_policy_and_admin_view(
+    airflow_db, fast_dag_test, s3_reports, ticketing, aws_calls, kube_requests, monkeypatch
+):
+    from eks_runbooks.runs.reports import safe_path_segment
+
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS", "0.2")
+    conf = {"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.33"}
+    aws_calls.clear()
+    run = dag_of("eks_cluster_upgrade").test(run_conf={**conf, "dry_run": False, "ticket_id": "CHG-7"})
+
+    assert run.state == "success"
+    written = [c.resource for c in aws_calls.by([RUNBOOK_ROLE_ARN]) if c.action == "s3:PutObject"]
+    folder = f"arn:aws:s3:::{BUCKET}/nightly/eks_cluster_upgrade/{safe_path_segment(run.run_id)}/"
+    assert {folder + "report.json", folder + "report.md"} <= set(written), written
+    assert [told["ticket_id"] for told in ticketing] == ["CHG-7"]
+    assert_calls_fit_the_policy("eks_cluster_upgrade", aws_calls, [RUNBOOK_ROLE_ARN])
+    assert_kubernetes_access_is_what_the_readme_recommends("eks_cluster_upgrade", kube_requests)
+
+
+def test_an_audit_of_two_accounts_with_s3_reports_and_an_sns_alert_needs_no_more_than_its_policy(
+    airflow_db, fast_dag_test, s3_reports, aws_calls, kube_requests, monkeypatch
+):
+    topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="eks-audit-alerts")["TopicArn"]
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", topic)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_ML_PLATFORM", aws_connection_uri(os.environ["AWS_ENDPOINT_URL"], "eu-west-1", AUDIT_ROLE_ARN)
+    )
+    targets = [
+        {"aws_conn_id": "aws_default", "regions": ["us-east-1", "us-west-2"]},
+        {"aws_conn_id": "aws_ml_platform", "regions": ["eu-west-1"]},
+    ]
+    aws_calls.clear()
+    run = dag_of("eks_compliance_audit").test(run_conf={"targets": targets})
+
+    assert run.state == "success"
+    published = [c for c in aws_calls.by([RUNBOOK_ROLE_ARN]) if c.action == "sns:Publish"]
+    assert [c.resource for c in published] == [topic], "the first night's new failures were not published"
+    assert any(c.action == "s3:PutObject" and "/eks_compliance_audit/latest/" in c.resource for c in aws_calls.calls)
+    assert {c.account for c in aws_calls.by([AUDIT_ROLE_ARN])} == {"210987654321"}
+    assert_calls_fit_the_policy("eks_compliance_audit", aws_calls, [RUNBOOK_ROLE_ARN, AUDIT_ROLE_ARN])
+    assert_kubernetes_access_is_what_the_readme_recommends("eks_compliance_audit", kube_requests)
+
+
+def test_the_inventory_needs_no_more_than_its_read_only_policy_and_no_kubernetes_access(
+    airflow_db, demo_fleet, aws_calls, kube_requests
+):
+    aws_calls.clear()
+    run = dag_of("eks_fleet_inventory").test(run_conf={"regions": ["us-east-1", "us-west-2"]})
+
+    assert run.state == "success"
+    assert_calls_fit_the_policy("eks_fleet_inventory", aws_calls, [RUNBOOK_ROLE_ARN])
+    assert_kubernetes_access_is_what_the_readme_recommends("eks_fleet_inventory", kube_requests)
