@@ -172,7 +172,12 @@ def test_pdb_refusing_the_drain_fails_the_run_naming_it_and_a_new_run_resumes(de
     assert failed.state == "failed"
     failure = report_of(failed)["failures"][0]
     assert failure["task"] == "hop_1.nodegroups"
-    assert "PodEvictionFailure" in failure["message"] and "ledger-api" in failure["message"]
+    assert "PodEvictionFailure" in failure["message"]
+    # EKS names only the nodes: the runbook reads the cluster to name the budget and the pods it protects.
+    assert (
+        "PodDisruptionBudget payments/ledger-api has maxUnavailable 0 and protects pod(s) ledger-api-"
+        in (failure["message"])
+    )
     assert eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.33"
     assert "eks-runbooks/claimed-by" not in eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
 
@@ -246,3 +251,27 @@ def test_malformed_values_are_refused_by_the_trigger_form_schema(demo_fleet, upg
 
     with pytest.raises(ParamValidationError, match="target_version"):
         upgrade(upgrade_dag, target_version="1.3x")
+
+
+def test_clearing_a_node_group_roll_that_ended_failed_starts_a_new_update(demo_fleet, upgrade_dag, eks):
+    from datetime import UTC, datetime
+
+    kubernetes(patch=ledger_pdb(0))
+    conf = {"cluster_name": CLUSTER, "region": "us-east-1", "target_version": "1.33", "dry_run": False}
+    conf["ignore_checks"] = ["K8S-PDB-BLOCKS-DRAIN"]
+    logical_date = datetime(2026, 1, 5, tzinfo=UTC)
+    failed = upgrade_dag.test(run_after=logical_date, logical_date=logical_date, run_conf=conf)
+    assert failed.state == "failed"
+    assert report_of(failed)["failures"][0]["task"] == "hop_1.nodegroups"
+    rolls = {name: updates(eks, nodegroupName=name) for name in ("general", "batch")}
+    failed_roll = next(name for name, found in rolls.items() if found and found[0]["status"] == "Failed")
+
+    kubernetes(patch=ledger_pdb(1))
+    # dag.test on the same logical date clears the run's task instances and runs them again: a clear.
+    cleared = upgrade_dag.test(run_after=logical_date, logical_date=logical_date, run_conf=conf)
+
+    assert cleared.run_id == failed.run_id
+    assert cleared.state == "success", report_of(cleared)["summary"]
+    assert sorted(u["status"] for u in updates(eks, nodegroupName=failed_roll)) == ["Failed", "Successful"]
+    for nodegroup in ("general", "batch"):
+        assert eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=nodegroup)["nodegroup"]["version"] == "1.33"

@@ -52,3 +52,40 @@ def test_forcing_the_drain_turns_the_pdb_into_a_warning_but_not_the_removed_api(
 def test_cluster_with_exhausted_subnets_is_stopped_before_its_control_plane():
     found = blocking(preflight("edge-dev", "us-west-2", Hop("1.33", "1.34")))
     assert set(found) == {"EKS-SUBNET-FREE-IPS"}, found
+
+
+def register_node(name: str, kubelet: str, labels: dict[str, str]) -> None:
+    """A node that joins the way a kubelet outside any managed node group does: it creates its Node object, then
+    reports its status (the status subresource)."""
+    from kubernetes import client
+
+    hook = EksRunbookHook(aws_conn_id="aws_platform_admin", region_name="us-east-1")
+    with eks_kubernetes_client("payments-prod", hook=hook) as api_client:
+        core = client.CoreV1Api(api_client)
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+        core.create_node(node, _preload_content=False)
+        status = {
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+            "nodeInfo": {"kubeletVersion": kubelet, "osImage": "Amazon Linux 2023.6.20250107"},
+        }
+        core.patch_node_status(name, {"status": status}, _preload_content=False)
+
+
+@pytest.mark.usefixtures("demo_fleet")
+def test_nodes_outside_managed_node_groups_are_gated_by_their_kubelet_and_listed_for_their_owner():
+    register_node("ip-10-0-9-9.ec2.internal", "v1.29.15-eks-473151a", {"kubernetes.io/os": "linux"})
+    register_node("ip-10-0-9-10.ec2.internal", "v1.32.3-eks-473151a", {"karpenter.sh/nodepool": "default"})
+
+    result = preflight("payments-prod", "us-east-1", Hop("1.32", "1.33"))
+
+    # 1.29 is four minors behind 1.33: the skew gate reads the kubelet of a node no node group owns.
+    assert blocking(result)["EKS-KUBELET-SKEW"] == ["node/ip-10-0-9-9.ec2.internal"]
+    follow_ups = {finding.detail for finding in result.follow_ups}
+    assert any(
+        "self-managed node(s) are owner-managed" in detail and "ip-10-0-9-9.ec2.internal (v1.29.15" in detail
+        for detail in follow_ups
+    ), follow_ups
+    assert any(
+        "Karpenter node(s) are owner-managed" in detail and "ip-10-0-9-10.ec2.internal (v1.32.3" in detail
+        for detail in follow_ups
+    ), follow_ups

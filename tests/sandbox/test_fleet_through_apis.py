@@ -194,7 +194,7 @@ def test_a_pdb_that_allows_no_disruption_fails_the_update_with_pod_eviction_fail
     assert update["status"] == "Failed", update
     (error,) = update["errors"]
     assert error["errorCode"] == "PodEvictionFailure"
-    assert "ledger-pdb" in error["errorMessage"]
+    assert error["errorMessage"].endswith(f"in node group {NODEGROUP}")
     described = api_fleet.eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=NODEGROUP)["nodegroup"]
     assert described["version"] == "1.31"
 

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 class EksUpdateFailedError(AirflowFailException):
     """An EKS update ended Failed or Cancelled; the message carries EKS's error codes.
 
-    Not retried: a retry presents the same clientRequestToken, so EKS would answer with the same failed update.
+    Not retried by Airflow: the cause (a PodDisruptionBudget, a health issue) needs a person first. Once it is
+    fixed, clearing the task starts a new update: the step's next token counts the failed attempt
+    (``UpgradeStepOperator.request_token``).
     """
 
 
@@ -36,8 +38,9 @@ def default_request_token(context: Context, *parts: str) -> str:
     return "airflow-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
 
 
-def failure_message(cluster_name: str, target: str, update: dict[str, Any]) -> str:
-    """A failure a person can act on: what failed, EKS's error codes, and where to look next."""
+def failure_message(cluster_name: str, target: str, update: dict[str, Any], found: str = "") -> str:
+    """A failure a person can act on: what failed, EKS's error codes, what the cluster shows (``found``), and
+    where to look next."""
     errors = "; ".join(
         f"{error.get('errorCode', 'Unknown')}: {error.get('errorMessage', '')}"
         + (f" (resources: {', '.join(error['resourceIds'])})" if error.get("resourceIds") else "")
@@ -45,6 +48,7 @@ def failure_message(cluster_name: str, target: str, update: dict[str, Any]) -> s
     )
     return (
         f"EKS {update.get('type', 'update')} {update['id']} of the {target} of cluster {cluster_name} ended "
-        f"{update['status']}: {errors or 'EKS reported no error details'}. Fix the cause, then clear this task "
+        f"{update['status']}: {errors or 'EKS reported no error details'}. {found + '. ' if found else ''}"
+        "Fix the cause, then clear this task "
         f"to retry; `aws eks describe-update --name {cluster_name} --update-id {update['id']}` shows the update."
     )

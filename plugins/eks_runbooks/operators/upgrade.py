@@ -12,6 +12,7 @@ Each step is one task of a hop's task group in ``eks_cluster_upgrade``. Every st
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
     from eks_runbooks.core.upgrade.request import UpgradeRequest
 
 DEFAULT_POLL_SECONDS = 30
+#: The pre-flight check that reads EKS upgrade insights: accepting it lets UpdateClusterVersion use ``force``.
+INSIGHTS_CHECK_ID = "EKS-INSIGHTS-UPGRADE-READINESS"
+#: DescribeUpdate calls per wait when the step cannot size the wait from the work (90 minutes at 30 s).
+DEFAULT_MAX_ATTEMPTS = 180
 
 
 class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
@@ -51,7 +56,8 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
     :param mutates: Whether the step changes the cluster (then it skips in plan mode).
     :param waiter_delay: Seconds between DescribeUpdate calls while deferred. (default: the Airflow Variable
         ``eks_upgrade_poll_seconds``, else 30; a rehearsal on the sandbox sets it to 1)
-    :param waiter_max_attempts: DescribeUpdate calls before giving up on one wait. (default: 180)
+    :param waiter_max_attempts: DescribeUpdate calls before giving up on one wait. (default: sized from the work
+        where a step knows it — a node group roll from its node count and updateConfig — else 180)
     :param deferrable: Wait for EKS updates in the triggerer, holding no worker slot (default); False polls in
         the worker, with the same delay, attempts and outcome.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -75,7 +81,7 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         cluster_name: str,
         hop_number: int,
         waiter_delay: float | None = None,
-        waiter_max_attempts: int = 180,
+        waiter_max_attempts: int | None = None,
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -102,22 +108,28 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         """Do what is left of the step; ``done`` lists what earlier deferrals of this task finished."""
         raise NotImplementedError
 
-    def wait_until_one_ends(self, context: Context, updates: list[UpdateRef], done: list[str]) -> Any:
+    def wait_until_one_ends(
+        self, context: Context, updates: list[UpdateRef], done: list[str], budget: timedelta | None = None
+    ) -> Any:
         """Wait until one of ``updates`` ends, then go on
         in ``updates_ended``: in the triggerer (``deferrable``, the default), or polling in the worker with the
-        same ``waiter_delay`` and ``waiter_max_attempts`` and the same outcome check."""
+        same ``waiter_delay`` and attempts and the same outcome check. ``budget``: how long the work may take,
+        which sizes the attempts unless ``waiter_max_attempts`` was given."""
+        attempts = self.waiter_max_attempts or (
+            math.ceil(budget.total_seconds() / self.waiter_delay) if budget else DEFAULT_MAX_ATTEMPTS
+        )
         for ref in updates:
             self.log.info(
                 "Waiting for EKS update %s of the %s of cluster %s", ref.update_id, ref.target, self.cluster_name
             )
         if not self.deferrable:
-            return self.updates_ended(context, self._poll_until_one_ends(updates), done)
+            return self.updates_ended(context, self._poll_until_one_ends(updates, attempts), done)
         self.defer(
             trigger=EksUpdatesTrigger(
                 cluster_name=self.cluster_name,
                 updates=[ref.to_dict() for ref in updates],
                 waiter_delay=self.waiter_delay,
-                waiter_max_attempts=self.waiter_max_attempts,
+                waiter_max_attempts=attempts,
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,
                 verify=self.verify,
@@ -125,19 +137,19 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
             ),
             method_name="updates_ended",
             kwargs={"done": done},
-            timeout=timedelta(seconds=self.waiter_delay * (self.waiter_max_attempts + 1)),
+            timeout=timedelta(seconds=self.waiter_delay * (attempts + 1)),
         )
 
-    def _poll_until_one_ends(self, updates: list[UpdateRef]) -> dict[str, Any]:
+    def _poll_until_one_ends(self, updates: list[UpdateRef], attempts: int) -> dict[str, Any]:
         """The event the trigger would have fired, from polling in the worker."""
         import time
 
-        for _attempt in range(self.waiter_max_attempts):
+        for _attempt in range(attempts):
             time.sleep(self.waiter_delay)
             statuses = self.hook.update_statuses(self.cluster_name, updates)
             if ended := ended_updates(updates, statuses):
                 return {"status": "success", "ended": ended}
-        return {"status": "error", "message": still_in_progress(self.cluster_name, updates, self.waiter_max_attempts)}
+        return {"status": "error", "message": still_in_progress(self.cluster_name, updates, attempts)}
 
     def updates_ended(
         self, context: Context, event: dict[str, Any] | None = None, done: list[str] | None = None
@@ -160,16 +172,36 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
         described = self.hook.describe_update(self.cluster_name, update)
         target = update.target
         if described["status"] != "Successful":
-            raise EksUpdateFailedError(failure_message(self.cluster_name, target, described))
+            raise EksUpdateFailedError(failure_message(self.cluster_name, target, described, self.explain(described)))
         params = {param["type"]: param["value"] for param in described.get("params", [])}
         moved_to = params.get("Version") or params.get("AddonVersion") or params.get("ReleaseVersion") or ""
         self.log.info("EKS update %s of the %s of cluster %s is Successful", described["id"], target, self.cluster_name)
         return f"{target} → {moved_to}".strip()
 
-    def request_token(self, context: Context, *parts: str) -> str:
-        """An idempotency token for one update of this task instance: the same for every try (≤ 64 chars),
-        so a retried task gets the update it already started instead of a second one."""
-        return default_request_token(context, *parts)
+    def explain(self, update: dict[str, Any]) -> str:
+        """What the cluster shows about why ``update`` failed, beyond EKS's error codes ("" when nothing)."""
+        return ""
+
+    def request_token(
+        self,
+        context: Context,
+        update_type: str,
+        param: str,
+        value: str,
+        nodegroup_name: str | None = None,
+        addon_name: str | None = None,
+    ) -> str:
+        """An idempotency token for one update of this task instance (≤ 64 chars): the same for every try while
+        no attempt at this update has ended Failed, so a retried task gets the update it already started instead
+        of a second one; a new one after each Failed attempt, so clearing the task after a failure starts a new
+        update instead of being handed the failed one again (EKS answers a repeated token with its first update).
+        """
+        from eks_runbooks.core.eks.updates import failed_attempts
+
+        recent = self.hook.recent_updates(self.cluster_name, nodegroup_name, addon_name)
+        failed = failed_attempts(recent, update_type, param, value)
+        token = default_request_token(context, *(part for part in (nodegroup_name, addon_name) if part), value)
+        return token + (f"-{failed}" if failed else "")
 
     def in_progress_update(
         self, update_type: str, nodegroup_name: str | None = None, addon_name: str | None = None
@@ -281,14 +313,20 @@ class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
     """
     UpdateClusterVersion to the hop's version — or nothing when the control plane already runs it, or attach
     to an update to that version already InProgress. Fails with EKS's error codes when the update fails.
+
+    EKS refuses the update (InvalidStateException) while an upgrade insight for the version is in ERROR, unless
+    ``force``: the step passes ``force`` only when the run accepted ``EKS-INSIGHTS-UPGRADE-READINESS`` in
+    ``ignore_checks`` (and says so in its result); otherwise it stops naming the insights, as a pre-flight gate.
     """
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
         from eks_runbooks.core.eks.versions import minor_of
 
+        forced = INSIGHTS_CHECK_ID in request.ignore_checks
         cluster = self.hook.get_cluster(self.cluster_name)
         if minor_of(cluster["version"]) >= minor_of(hop.to_version):
-            return {"summary": f"control plane at {cluster['version']}" + ("" if done else " (already)")}
+            note = f" (started with force: {INSIGHTS_CHECK_ID} accepted in ignore_checks)" if forced and done else ""
+            return {"summary": f"control plane at {cluster['version']}" + ("" if done else " (already)") + note}
         in_flight = self.in_progress_update("VersionUpdate") if cluster["status"] == "UPDATING" else None
         if in_flight is not None:
             version = {p["type"]: p["value"] for p in in_flight.get("params", [])}.get("Version")
@@ -300,15 +338,57 @@ class EksUpgradeControlPlaneOperator(UpgradeStepOperator):
             self.log.info("Attaching to update %s to %s already InProgress", in_flight["id"], version)
             update = in_flight
         else:
-            update = self.hook.start_update(
+            update = self._start_version_update(context, hop, forced)
+        return self.wait_until_one_ends(context, [UpdateRef(update["id"])], done)
+
+    def _start_version_update(self, context: Context, hop: Hop, forced: bool) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        if forced:
+            self.log.warning(
+                "Cluster %s: %s is accepted in ignore_checks, so UpdateClusterVersion to %s is sent with force "
+                "(EKS then overrides upgrade insights in ERROR)",
+                self.cluster_name,
+                INSIGHTS_CHECK_ID,
+                hop.to_version,
+            )
+        try:
+            return self.hook.start_update(
                 "update_cluster_version",
                 {
                     "name": self.cluster_name,
                     "version": hop.to_version,
-                    "clientRequestToken": self.request_token(context, hop.to_version),
+                    "clientRequestToken": self.request_token(context, "VersionUpdate", "Version", hop.to_version),
+                    **({"force": True} if forced else {}),
                 },
             )
-        return self.wait_until_one_ends(context, [UpdateRef(update["id"])], done)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "InvalidStateException":
+                raise
+            raise AirflowFailException(self._refused_for_insights(hop, error)) from None
+
+    def _refused_for_insights(self, hop: Hop, error: Exception) -> str:
+        """EKS's refusal as a pre-flight finding: the insights in ERROR for the hop's version, and the way out."""
+        insights = [
+            insight
+            for insight in self.hook.describe_insights(self.cluster_name, ["UPGRADE_READINESS"])
+            if insight.get("kubernetesVersion") == hop.to_version
+            and (insight.get("insightStatus") or {}).get("status") == "ERROR"
+        ]
+        named = "; ".join(
+            f"{insight['name']} ({insight['id']})"
+            + (f": {reason}" if (reason := (insight.get("insightStatus") or {}).get("reason")) else "")
+            for insight in insights
+        )
+        return (
+            f"Cluster {self.cluster_name}, control plane {hop.from_version} → {hop.to_version}: EKS refused "
+            f"UpdateClusterVersion (InvalidStateException) — {INSIGHTS_CHECK_ID}: "
+            + (f"upgrade insight(s) in ERROR for {hop.to_version}: {named}" if insights else str(error))
+            + ". The control plane was not touched. Fix them (`aws eks describe-insight --cluster-name "
+            f"{self.cluster_name} --id <id>` says how) and refresh the insights (`aws eks start-insights-refresh`), "
+            f"or list {INSIGHTS_CHECK_ID} in ignore_checks to accept the risk (the runbook then passes force), "
+            "then clear this task or start a new run."
+        )
 
 
 class EksUpgradeAddonsOperator(UpgradeStepOperator):
@@ -361,7 +441,9 @@ class EksUpgradeAddonsOperator(UpgradeStepOperator):
                 "addonName": step.addon_name,
                 "addonVersion": step.to_version,
                 "resolveConflicts": request.addon_conflicts.value,
-                "clientRequestToken": self.request_token(context, step.addon_name, step.to_version),
+                "clientRequestToken": self.request_token(
+                    context, "AddonUpdate", "AddonVersion", step.to_version, addon_name=step.addon_name
+                ),
             },
         )
         return self.wait_until_one_ends(context, [UpdateRef(update["id"], addon_name=step.addon_name)], done)
@@ -388,8 +470,8 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
     Roll every managed node group to the hop's version, ``nodegroup_parallelism`` at a time (a run option),
     waiting in the triggerer. Node groups already at the version are left alone; an update InProgress is
     attached to; a failed roll (PodEvictionFailure: a PodDisruptionBudget refused the drain) stops the run
-    with the pods and PDBs EKS names. Node groups on a custom AMI are a manual step: the step fails naming
-    them once the others are done.
+    naming the PDBs, their namespaces and the pods they protect, read from the cluster (EKS names only the
+    nodes). Node groups on a custom AMI are a manual step: the step fails naming them once the others are done.
     """
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
@@ -419,13 +501,15 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
                     "clusterName": self.cluster_name,
                     "nodegroupName": name,
                     "version": hop.to_version,
-                    "clientRequestToken": self.request_token(context, name, hop.to_version),
+                    "clientRequestToken": self.request_token(
+                        context, "VersionUpdate", "Version", hop.to_version, nodegroup_name=name
+                    ),
                     **({"force": True} if request.force_node_drain else {}),
                 },
             )
             rolling.append(UpdateRef(update["id"], nodegroup_name=name))
         if rolling:
-            return self.wait_until_one_ends(context, rolling, done)
+            return self.wait_until_one_ends(context, rolling, done, budget=_roll_budget(nodegroups, rolling))
         if manual:
             raise AirflowFailException(
                 f"Cluster {self.cluster_name}: node group(s) {', '.join(_with_template(ng) for ng in manual)} run a "
@@ -434,6 +518,40 @@ class EksUpgradeNodegroupsOperator(UpgradeStepOperator):
                 "(`aws eks update-nodegroup-version --launch-template ...`), then clear this task."
             )
         return {"summary": "; ".join(done) if done else f"node groups already at {hop.to_version}"}
+
+    def explain(self, update: dict[str, Any]) -> str:
+        """For a PodEvictionFailure, the PodDisruptionBudgets that refuse the drain of the nodes EKS names, and
+        the pods they protect: EKS's message names neither (aws/containers-roadmap#1282)."""
+        from eks_runbooks.core.upgrade.checks.workloads import find_drain_blockers
+        from eks_runbooks.readers.cluster import KubernetesReader
+        from eks_runbooks.readers.kube_client import eks_kubernetes_client
+
+        nodes = [
+            node
+            for error in update.get("errors", [])
+            if error.get("errorCode") == "PodEvictionFailure"
+            for node in error.get("resourceIds") or []
+        ]
+        if not nodes:
+            return ""
+        with eks_kubernetes_client(self.cluster_name, hook=self.hook) as api_client:
+            kube = KubernetesReader(api_client)
+            blockers = find_drain_blockers(
+                kube.list("policy/v1", "PodDisruptionBudget"), kube.list("v1", "Pod"), kube.list("v1", "Node"), nodes
+            )
+        if not blockers:
+            return f"No PodDisruptionBudget refuses evictions from {', '.join(nodes)} now; look at the pods left there"
+        return "Blocking the drain: " + "; ".join(
+            f"{blocker.describe()} (`kubectl -n {blocker.namespace} edit pdb {blocker.name}`)" for blocker in blockers
+        )
+
+
+def _roll_budget(nodegroups: list[dict[str, Any]], rolling: list[UpdateRef]) -> timedelta:
+    """How long the longest of the rolls under way may take (``core.eks.updates.nodegroup_roll_timeout``)."""
+    from eks_runbooks.core.eks.updates import nodegroup_roll_timeout
+
+    names = {ref.nodegroup_name for ref in rolling}
+    return max(nodegroup_roll_timeout(ng) for ng in nodegroups if ng["nodegroupName"] in names)
 
 
 def _with_template(nodegroup: dict[str, Any]) -> str:
@@ -445,16 +563,21 @@ class EksUpgradeValidateOperator(UpgradeStepOperator):
     """
     Is the hop done? Control plane and every node at the version, kube-system DaemonSets rolled and ready,
     CoreDNS ready, add-ons ACTIVE and healthy, no workload newly unavailable against the pre-flight baseline
-    (``core.upgrade.validation.validate_hop``). Fails naming every problem; the next hop starts only after it.
+    (``core.upgrade.validation.validate_hop``). Rollouts take time after kube-proxy's update and the drain, so
+    it looks again every ``waiter_delay`` until they converge, for at most ``convergence_timeout``; then it fails
+    naming what did not converge. The next hop starts only after it.
 
     :param preflight_task_id: The hop's pre-flight task (its ``workloads`` XCom is the baseline).
+    :param convergence_timeout: How long to wait for convergence. (default: sized from the cluster's node
+        count, ``core.upgrade.validation.convergence_timeout``)
     """
 
     mutates = False
 
-    def __init__(self, *, preflight_task_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, preflight_task_id: str, convergence_timeout: timedelta | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.preflight_task_id = preflight_task_id
+        self.convergence_timeout = convergence_timeout
 
     def execute(self, context: Context) -> Any:
         if upgrade_request_of(context).dry_run:
@@ -462,22 +585,43 @@ class EksUpgradeValidateOperator(UpgradeStepOperator):
         return super().execute(context)
 
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
-        from eks_runbooks.core.upgrade.validation import WorkloadState
-        from eks_runbooks.readers.cluster import KubernetesReader, check_hop_done
-        from eks_runbooks.readers.kube_client import eks_kubernetes_client
+        import time
+
+        from eks_runbooks.core.upgrade.validation import WorkloadState, still_converging
 
         pushed = context["ti"].xcom_pull(task_ids=self.preflight_task_id, key="workloads") or {}
         baseline = {key: WorkloadState(desired, available) for key, (desired, available) in pushed.items()}
-        with eks_kubernetes_client(self.cluster_name, hook=self.hook) as api_client:
-            problems = check_hop_done(self.hook, KubernetesReader(api_client), self.cluster_name, hop, baseline)
+        problems, timeout = self._look(hop, baseline)
+        deadline = time.monotonic() + timeout.total_seconds()
+        while still_converging(problems) and time.monotonic() < deadline:
+            self.log.info("Cluster %s: waiting for %s", self.cluster_name, _problems_text(problems))
+            time.sleep(self.waiter_delay)
+            problems, _ = self._look(hop, baseline)
         if problems:
-            raise AirflowException(
-                f"Cluster {self.cluster_name}: hop {hop.from_version} → {hop.to_version} is not done: "
-                + "; ".join(
-                    f"{p.check}: {p.detail}" + (f" [{', '.join(p.objects)}]" if p.objects else "") for p in problems
-                )
+            waited = f" after waiting {timeout} for them to converge" if still_converging(problems) else ""
+            raise AirflowFailException(
+                f"Cluster {self.cluster_name}: hop {hop.from_version} → {hop.to_version} is not done{waited}: "
+                f"{_problems_text(problems)}. Look at what is named (`kubectl -n <namespace> rollout status "
+                "<kind>/<name>`), fix it, then clear this task."
             )
         return {"summary": f"hop {hop.from_version} → {hop.to_version} validated"}
+
+    def _look(self, hop: Hop, baseline: dict[str, Any]) -> tuple[list[Any], timedelta]:
+        """The hop's problems now, and how long they may take to converge on this cluster."""
+        from eks_runbooks.core.upgrade.validation import convergence_timeout
+        from eks_runbooks.readers.cluster import KubernetesReader, check_hop_done
+        from eks_runbooks.readers.kube_client import eks_kubernetes_client
+
+        # A new client each look: a long wait outlives the 15-minute EKS token.
+        with eks_kubernetes_client(self.cluster_name, hook=self.hook) as api_client:
+            kube = KubernetesReader(api_client)
+            problems = check_hop_done(self.hook, kube, self.cluster_name, hop, baseline)
+            timeout = self.convergence_timeout or convergence_timeout(len(kube.list("v1", "Node")))
+        return problems, timeout
+
+
+def _problems_text(problems: list[Any]) -> str:
+    return "; ".join(f"{p.check}: {p.detail}" + (f" [{', '.join(p.objects)}]" if p.objects else "") for p in problems)
 
 
 class UpgradeApprovalOperator(ApprovalOperator):

@@ -6,7 +6,8 @@ Phases as EKS documents them [UG nodes/managed-node-update-behavior.adoc]:
 2. scale up — new nodes at the target version join, Ready;
 3. upgrade — old nodes, ``maxUnavailable`` at a time: cordoned and drained through the eviction API. While a
    PodDisruptionBudget refuses, eviction is retried; 15 minutes after that node's drain started the update
-   ends Failed with ``PodEvictionFailure`` — unless ``force``, which terminates regardless of PDBs [BC].
+   ends Failed with ``PodEvictionFailure`` (naming the node group and, as resourceIds, the nodes; not the pods
+   or PDBs, as EKS) — unless ``force``, which terminates regardless of PDBs [BC].
    Drained nodes are terminated after 60 seconds;
 4. scale down — back to the desired size.
 
@@ -147,15 +148,12 @@ class NodegroupUpgrade:
         self.drain_next_batch(at)
 
     def _fail_eviction(self, at: datetime, blocks: list[Any]) -> None:
-        # Name every blocking pod and its PDB: the real message doesn't, and that is a top complaint
-        # (eksctl-io/eksctl#3397, aws/containers-roadmap#1282).
-        blocked = ", ".join(
-            f"pod {b.namespace}/{b.pod} blocked by PodDisruptionBudget {b.namespace}/{b.disruption_budget}"
-            for b in blocks
-        )
+        # EKS's own words: no pod or PodDisruptionBudget is named, only the node group, and the nodes as
+        # resourceIds (aws/containers-roadmap#1282, ministryofjustice/cloud-platform#3925). Whoever reads the
+        # update must find the blocking PDB in the cluster.
         self.update.fail(
             "PodEvictionFailure",
-            f"Reached max retries while trying to evict pods from nodes in node group {self.nodegroup.name}: {blocked}",
+            f"Reached max retries while trying to evict pods from nodes in node group {self.nodegroup.name}",
             [n.name for n in self.batch],
         )
         self._end(at)

@@ -1,8 +1,10 @@
-"""EKS data that changes with AWS releases, read from include/eks/: prices and node AMI rules."""
+"""EKS data that changes with AWS releases, read from include/eks/: prices, node AMI rules, node group update
+phase budgets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -50,6 +52,25 @@ def node_ami_rules() -> NodeAmiRules:
         al2_ami_types=frozenset(al2["ami_types"]),
         last_al2_version=str(al2["last_kubernetes_version"]),
         release_max_age_days=int(document["release_max_age_days"]["value"]),
+    )
+
+
+@dataclass(frozen=True)
+class NodegroupUpdateBudget:
+    """How long each phase of a managed node group version update may take (include/eks/nodegroup-update.yaml)."""
+
+    setup_and_scale_up: timedelta
+    per_batch: timedelta
+    scale_down: timedelta
+
+
+@cache
+def nodegroup_update_budget() -> NodegroupUpdateBudget:
+    document = _load("nodegroup-update.yaml")
+    return NodegroupUpdateBudget(
+        setup_and_scale_up=timedelta(minutes=float(document["setup_and_scale_up_minutes"]["value"])),
+        per_batch=timedelta(minutes=float(document["per_batch_minutes"]["value"])),
+        scale_down=timedelta(minutes=float(document["scale_down_minutes"]["value"])),
     )
 
 

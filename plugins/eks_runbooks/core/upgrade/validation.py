@@ -4,12 +4,17 @@ A hop is done when the control plane runs the hop's version, every node is Ready
 DaemonSets have rolled out and are ready, CoreDNS is ready, every add-on is ACTIVE without health issues —
 and no workload that was available at pre-flight has become unavailable. The last one needs a baseline:
 ``snapshot_workloads`` runs at pre-flight, ``validate_hop`` compares against it after the node groups.
+
+Right after kube-proxy's update its DaemonSet is still replacing pods node by node, and workloads moved by the
+drain are still starting: the validation step looks again until they converge, for at most
+``convergence_timeout`` (sized from the cluster's node count), then names what did not converge.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from eks_runbooks.core.eks.versions import kubelet_minor, minor_of
@@ -41,6 +46,31 @@ class ValidationProblem:
     check: str
     detail: str
     objects: tuple[str, ...] = ()
+
+    @property
+    def may_converge(self) -> bool:
+        """Whether waiting can fix it: rollouts, readiness and add-on updates settle; a control plane at the wrong
+        version does not."""
+        return self.check != "control-plane"
+
+
+#: Per node, how long a DaemonSet may take to replace its pod there and see it Ready: kube-proxy and vpc-cni roll
+#: node by node (maxUnavailable 1 or 10 %), each new pod pulls its image and passes its readiness probe
+#: (seconds to a minute; a margin for slow image pulls).
+POD_STARTUP_BUDGET_PER_NODE = timedelta(minutes=2)
+#: However small the cluster, workloads rescheduled by the drain get this long to turn available again.
+MIN_CONVERGENCE = timedelta(minutes=5)
+
+
+def convergence_timeout(node_count: int) -> timedelta:
+    """How long validation waits for DaemonSets and workloads to converge: a DaemonSet rollout visits every node."""
+    return max(MIN_CONVERGENCE, node_count * POD_STARTUP_BUDGET_PER_NODE)
+
+
+def still_converging(problems: Iterable[ValidationProblem]) -> bool:
+    """Whether validation should look again: there are problems, and waiting can fix every one of them."""
+    problems = list(problems)
+    return bool(problems) and all(problem.may_converge for problem in problems)
 
 
 def snapshot_workloads(

@@ -370,3 +370,7 @@ def test_self_managed_fargate_and_karpenter_nodes_are_info_follow_ups():
         ("node/auto-1",),
     ]
     assert "self-managed" in outcomes[0].detail and "AMI for 1.32" in outcomes[0].detail
+    # Each node is named with the kubelet it runs, as owner-managed, with what its owner must do.
+    kubelet = nodes[1]["status"]["nodeInfo"]["kubeletVersion"]
+    assert f"self-1 ({kubelet})" in outcomes[0].detail
+    assert "owner-managed" in outcomes[0].detail and "their owner must replace them" in outcomes[0].detail

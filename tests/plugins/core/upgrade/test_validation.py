@@ -119,3 +119,20 @@ def test_snapshot_reads_deployments_statefulsets_and_daemonsets():
         "db/StatefulSet/pg": WorkloadState(3, 2),
         "kube-system/DaemonSet/kube-proxy": WorkloadState(4, 4),
     }
+
+
+def test_a_rollout_still_under_way_is_worth_waiting_for_a_wrong_control_plane_is_not():
+    from eks_runbooks.core.upgrade.validation import still_converging
+
+    rolling = validate(kube_system_daemonsets=[daemonset("kube-proxy", 4, 1, 3)])
+    assert [p.check for p in rolling] == ["kube-system"] and still_converging(rolling)
+    wrong_version = validate(cluster={"version": "1.32", "status": "ACTIVE"})
+    assert not still_converging(wrong_version)
+    assert not still_converging([])
+
+
+def test_the_convergence_wait_grows_with_the_node_count_and_never_drops_below_a_floor():
+    from eks_runbooks.core.upgrade.validation import MIN_CONVERGENCE, convergence_timeout
+
+    assert convergence_timeout(0) == convergence_timeout(1) == MIN_CONVERGENCE
+    assert convergence_timeout(200) == 2 * convergence_timeout(100) > MIN_CONVERGENCE

@@ -185,20 +185,24 @@ def _is_amazon_linux_2(node: Mapping[str, Any]) -> bool:
 
 @check("EKS-FOLLOW-UPS")
 def nodes_this_runbook_does_not_upgrade(inputs: PreflightInputs) -> list[Outcome]:
-    by_kind: dict[NodeKind, list[str]] = {}
-    for node in inputs.nodes:
-        by_kind.setdefault(node_kind(node), []).append(node["metadata"]["name"])
+    """Nodes outside managed node groups, read from Kubernetes: owner-managed, each with its kubelet, and what
+    its owner must do once the control plane moves."""
+    by_kind: dict[NodeKind, list[Mapping[str, Any]]] = {}
+    for node in sorted(inputs.nodes, key=lambda node: node["metadata"]["name"]):
+        by_kind.setdefault(node_kind(node), []).append(node)
     follow_up = {
         NodeKind.SELF_MANAGED: "replace them with the AMI for {version} after the upgrade",
         NodeKind.FARGATE: "restart their pods after the upgrade so they get a {version} kubelet",
         NodeKind.KARPENTER: "check that the EC2NodeClass AMI selector resolves {version} so drift replaces them",
-        NodeKind.AUTO_MODE: "EKS replaces them; watch that it does",
+        NodeKind.AUTO_MODE: "watch that EKS replaces them with {version} nodes",
     }
     outcomes = [
         noted(
-            f"Cluster {inputs.cluster_name}: {len(by_kind[kind])} {kind} node(s) are not upgraded by this runbook "
-            f"({listed(sorted(by_kind[kind]))}); " + action.format(version=inputs.hop_to) + ".",
-            [f"node/{node_name}" for node_name in sorted(by_kind[kind])],
+            f"Cluster {inputs.cluster_name}: {len(by_kind[kind])} {kind} node(s) are owner-managed — not upgraded "
+            f"by this runbook ({listed([_with_kubelet(node) for node in by_kind[kind]])}); their owner must "
+            + action.format(version=inputs.hop_to)
+            + ".",
+            [f"node/{node['metadata']['name']}" for node in by_kind[kind]],
         )
         for kind, action in follow_up.items()
         if by_kind.get(kind)
@@ -206,3 +210,8 @@ def nodes_this_runbook_does_not_upgrade(inputs: PreflightInputs) -> list[Outcome
     return outcomes or [
         passed(f"Cluster {inputs.cluster_name}: all {len(inputs.nodes)} nodes belong to managed node groups.")
     ]
+
+
+def _with_kubelet(node: Mapping[str, Any]) -> str:
+    kubelet = _kubelet(node)
+    return f"{node['metadata']['name']} ({kubelet})" if kubelet else node["metadata"]["name"]

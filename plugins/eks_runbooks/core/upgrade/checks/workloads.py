@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from eks_runbooks.core.catalogue import Outcome, failed, listed, noted, passed, warned
@@ -63,33 +64,82 @@ def _sources(finding: Any) -> str:
     return ", ".join(str(getattr(source, "value", source)) for source in _attr(finding, "sources") or ()) or "?"
 
 
+@dataclass(frozen=True)
+class DrainBlocker:
+    """A PodDisruptionBudget that lets none of its pods on managed nodes be evicted, so a node drain stalls."""
+
+    namespace: str
+    name: str
+    reason: str
+    pods: tuple[str, ...]
+    nodegroups: tuple[str, ...]
+
+    def describe(self) -> str:
+        """``PodDisruptionBudget ns/name has maxUnavailable 0 and protects pod(s) a, b``."""
+        return f"PodDisruptionBudget {self.namespace}/{self.name} {self.reason} and protects pod(s) {listed(self.pods)}"
+
+    @property
+    def objects(self) -> list[str]:
+        return [
+            object_key("PodDisruptionBudget", self.namespace, self.name),
+            *(object_key("Pod", self.namespace, pod) for pod in self.pods),
+        ]
+
+
+def find_drain_blockers(
+    pdbs: Iterable[Mapping[str, Any]],
+    pods: Iterable[Mapping[str, Any]],
+    nodes: Iterable[Mapping[str, Any]],
+    only_nodes: Iterable[str] | None = None,
+) -> list[DrainBlocker]:
+    """The PodDisruptionBudgets that refuse every eviction of their pods on managed nodes (``only_nodes``: on
+    these nodes only — EKS names the nodes of a failed drain, not the pods or PDBs)."""
+    managed_nodes = {
+        node["metadata"]["name"]: node["metadata"]["labels"][NODEGROUP_LABEL]
+        for node in nodes
+        if node_kind(node) is NodeKind.MANAGED
+    }
+    if only_nodes is not None:
+        managed_nodes = {name: group for name, group in managed_nodes.items() if name in set(only_nodes)}
+    pods = list(pods)
+    blockers = []
+    for pdb in sorted(pdbs, key=lambda pdb: _key("PodDisruptionBudget", pdb)):
+        namespace = pdb["metadata"].get("namespace")
+        selected = [pod for pod in _running_pods(pods, namespace) if _selects(pdb["spec"].get("selector"), pod)]
+        on_managed = [pod for pod in selected if pod["spec"].get("nodeName") in managed_nodes]
+        reason = _why_no_disruption_is_allowed(pdb, len(selected))
+        if on_managed and reason is not None:
+            blockers.append(
+                DrainBlocker(
+                    namespace=namespace,
+                    name=pdb["metadata"]["name"],
+                    reason=reason,
+                    pods=tuple(sorted(pod["metadata"]["name"] for pod in on_managed)),
+                    nodegroups=tuple(sorted({managed_nodes[pod["spec"]["nodeName"]] for pod in on_managed})),
+                )
+            )
+    return blockers
+
+
 @check("K8S-PDB-BLOCKS-DRAIN")
 def no_pdb_blocks_the_drain(inputs: PreflightInputs) -> list[Outcome]:
     name = inputs.cluster_name
-    managed_nodes = {
-        node["metadata"]["name"]: node["metadata"]["labels"][NODEGROUP_LABEL]
-        for node in inputs.nodes
-        if node_kind(node) is NodeKind.MANAGED
-    }
     outcomes = []
-    for pdb in sorted(inputs.pdbs, key=lambda pdb: _key("PodDisruptionBudget", pdb)):
-        namespace, pdb_name = pdb["metadata"].get("namespace"), pdb["metadata"]["name"]
-        selected = [pod for pod in _running_pods(inputs.pods, namespace) if _selects(pdb["spec"].get("selector"), pod)]
-        on_managed = [pod for pod in selected if pod["spec"].get("nodeName") in managed_nodes]
-        reason = _why_no_disruption_is_allowed(pdb, len(selected))
-        if not on_managed or reason is None:
-            continue
-        pods = sorted(pod["metadata"]["name"] for pod in on_managed)
-        nodegroups = sorted({managed_nodes[pod["spec"]["nodeName"]] for pod in on_managed})
+    for blocker in find_drain_blockers(inputs.pdbs, inputs.pods, inputs.nodes):
         detail = (
-            f"Cluster {name}: PodDisruptionBudget {namespace}/{pdb_name} {reason}, so draining node group(s) "
-            f"{', '.join(nodegroups)} cannot evict pod(s) {listed(pods)}"
+            f"Cluster {name}: PodDisruptionBudget {blocker.namespace}/{blocker.name} {blocker.reason}, so draining "
+            f"node group(s) {', '.join(blocker.nodegroups)} cannot evict pod(s) {listed(blocker.pods)}"
         )
-        objects = [_key("PodDisruptionBudget", pdb), *(object_key("Pod", namespace, pod) for pod in pods)]
         if inputs.force_node_drain:
-            outcomes.append(warned(f"{detail}; force_node_drain is set, so they are evicted regardless.", objects))
+            outcomes.append(
+                warned(f"{detail}; force_node_drain is set, so they are evicted regardless.", blocker.objects)
+            )
         else:
-            outcomes.append(failed(f"{detail} — fix with `kubectl -n {namespace} edit pdb {pdb_name}`.", objects))
+            outcomes.append(
+                failed(
+                    f"{detail} — fix with `kubectl -n {blocker.namespace} edit pdb {blocker.name}`.", blocker.objects
+                )
+            )
     return outcomes or [
         passed(f"Cluster {name}: none of the {len(inputs.pdbs)} PodDisruptionBudgets blocks draining managed nodes.")
     ]
