@@ -252,3 +252,15 @@ def test_malformed_values_are_refused_by_the_trigger_form_schema(demo_fleet, upg
 
     with pytest.raises(ParamValidationError, match="target_version"):
         upgrade(upgrade_dag, target_version="1.3x")
+
+
+def test_an_unknown_ignore_checks_id_fails_validate_request_before_the_claim(demo_fleet, upgrade_dag, eks):
+    run = upgrade(upgrade_dag, target_version="1.33", dry_run=False, ignore_checks=["PDB-BLOCKS-DRAIN"])
+
+    assert run.state == "failed"
+    assert updates(eks) == []
+    failure = report_of(run)["failures"][0]
+    assert failure["task"] == "validate_request"
+    assert "ignore_checks: PDB-BLOCKS-DRAIN" in failure["message"] and "K8S-PDB-BLOCKS-DRAIN" in failure["message"]
+    assert run.get_task_instance("claim_cluster").state == "upstream_failed"
+    assert "eks-runbooks/claimed-by" not in eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
