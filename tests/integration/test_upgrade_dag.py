@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +265,19 @@ def test_an_unknown_ignore_checks_id_fails_validate_request_before_the_claim(dem
     assert "ignore_checks: PDB-BLOCKS-DRAIN" in failure["message"] and "K8S-PDB-BLOCKS-DRAIN" in failure["message"]
     assert run.get_task_instance("claim_cluster").state == "upstream_failed"
     assert "eks-runbooks/claimed-by" not in eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
+
+
+def test_a_connection_not_on_the_allow_list_is_refused_at_validate_request_before_any_aws_call(
+    demo_fleet, upgrade_dag, eks, monkeypatch
+):
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_PROD_ADMIN", os.environ["AIRFLOW_CONN_AWS_PLATFORM_ADMIN"])
+    demo_fleet.api_calls.clear()
+    run = upgrade(upgrade_dag, target_version="1.33", dry_run=False, aws_conn_id="aws_prod_admin")
+    calls = list(demo_fleet.api_calls)
+
+    assert run.state == "failed"
+    assert calls == []
+    failure = report_of(run)["failures"][0]
+    assert failure["task"] == "validate_request"
+    assert "aws_prod_admin" in failure["message"] and "eks_runbook_connections" in failure["message"]
+    assert run.get_task_instance("claim_cluster").state == "upstream_failed"
