@@ -36,8 +36,8 @@ def no_object_uses_a_removed_api(inputs: PreflightInputs) -> list[Outcome]:
             noted(
                 f"Cluster {name}: {len(served_only)} object(s) are served through apiVersions {inputs.hop_to} "
                 "removes, as the apiserver serves every object through each version it still serves; no Helm "
-                "release, last-applied annotation, managedFields entry or EKS Insights client shows anything uses "
-                f"those versions, so they do not block: {listed(served_only)}.",
+                "release, last-applied annotation or managedFields entry shows they are written that way, so they "
+                f"do not block: {listed(served_only)}.",
                 served_only,
             )
         )
