@@ -473,6 +473,8 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
             "AWS_ENDPOINT_URL": server.url,
             "AIRFLOW_VAR_EKS_REPORTS_BASE": reports.as_uri(),
             "EKS_RUNBOOKS_AS_OF": FLEET_DATE.isoformat(),
+            # The fleet Variable names both accounts' connections, which is what lets the audit use them.
+            "AIRFLOW_VAR_EKS_FLEET": json.dumps(audit_targets()),
         }
         with patch.dict(os.environ, environment | connections(server.url)):
             start = time.perf_counter()

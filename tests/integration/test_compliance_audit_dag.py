@@ -36,6 +36,7 @@ def audit_dag(demo_fleet, airflow_db, reports, fast_dag_test, monkeypatch):
         "AIRFLOW_CONN_AWS_ML_PLATFORM",
         aws_connection_uri(os.environ["AWS_ENDPOINT_URL"], "eu-west-1", "arn:aws:iam::210987654321:role/fleet-audit"),
     )
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_FLEET", json.dumps(TARGETS))  # the fleet's connections may be named
     return DagBag(str(REPO / "dags" / "eks_compliance_audit.py")).get_dag("eks_compliance_audit")
 
 
@@ -302,3 +303,19 @@ def test_an_extra_privileged_daemonset_in_kube_system_is_flagged_and_the_eks_add
     (check,) = statuses_detail(report, "payments-prod")
     assert check["status"] == "FAIL"
     assert check["objects"] == ["kube-system/DaemonSet/node-debugger: privileged container shell, hostNetwork"]
+
+
+def test_a_target_naming_a_connection_not_on_the_allow_list_is_refused_before_any_aws_call(
+    audit_dag, demo_fleet, monkeypatch
+):
+    from eks_runbooks.runs.connections import ConnectionRefused
+    from eks_runbooks.tasks.audit import audit_targets
+
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_RUNBOOK_CONNECTIONS", json.dumps(["aws_default"]))
+    demo_fleet.api_calls.clear()
+    run = audit_dag.test(run_conf={"targets": TARGETS})
+
+    assert run.state == "failed" and run.get_task_instance("discover").state == "failed"
+    assert not [call for call in demo_fleet.api_calls if call[0] in ("eks", "sts")]
+    with pytest.raises(ConnectionRefused, match=r"aws_ml_platform .*Variable eks_runbook_connections allows only"):
+        audit_targets(TARGETS)

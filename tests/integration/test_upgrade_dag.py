@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -275,3 +276,31 @@ def test_clearing_a_node_group_roll_that_ended_failed_starts_a_new_update(demo_f
     assert sorted(u["status"] for u in updates(eks, nodegroupName=failed_roll)) == ["Failed", "Successful"]
     for nodegroup in ("general", "batch"):
         assert eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=nodegroup)["nodegroup"]["version"] == "1.33"
+
+
+def test_an_unknown_ignore_checks_id_fails_validate_request_before_the_claim(demo_fleet, upgrade_dag, eks):
+    run = upgrade(upgrade_dag, target_version="1.33", dry_run=False, ignore_checks=["PDB-BLOCKS-DRAIN"])
+
+    assert run.state == "failed"
+    assert updates(eks) == []
+    failure = report_of(run)["failures"][0]
+    assert failure["task"] == "validate_request"
+    assert "ignore_checks: PDB-BLOCKS-DRAIN" in failure["message"] and "K8S-PDB-BLOCKS-DRAIN" in failure["message"]
+    assert run.get_task_instance("claim_cluster").state == "upstream_failed"
+    assert "eks-runbooks/claimed-by" not in eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
+
+
+def test_a_connection_not_on_the_allow_list_is_refused_at_validate_request_before_any_aws_call(
+    demo_fleet, upgrade_dag, eks, monkeypatch
+):
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_PROD_ADMIN", os.environ["AIRFLOW_CONN_AWS_PLATFORM_ADMIN"])
+    demo_fleet.api_calls.clear()
+    run = upgrade(upgrade_dag, target_version="1.33", dry_run=False, aws_conn_id="aws_prod_admin")
+    calls = list(demo_fleet.api_calls)
+
+    assert run.state == "failed"
+    assert calls == []
+    failure = report_of(run)["failures"][0]
+    assert failure["task"] == "validate_request"
+    assert "aws_prod_admin" in failure["message"] and "eks_runbook_connections" in failure["message"]
+    assert run.get_task_instance("claim_cluster").state == "upstream_failed"

@@ -89,3 +89,52 @@ def test_nodes_outside_managed_node_groups_are_gated_by_their_kubelet_and_listed
         "Karpenter node(s) are owner-managed" in detail and "ip-10-0-9-10.ec2.internal (v1.32.3" in detail
         for detail in follow_ups
     ), follow_ups
+
+
+APF = "flowcontrol.apiserver.k8s.io"
+
+
+def create_flow_schema(cluster_name: str, region: str, name: str, api_version: str) -> None:
+    """Create a FlowSchema through ``api_version``, as an engineer's kubectl would."""
+    from kubernetes.dynamic import DynamicClient
+
+    body = {
+        "apiVersion": api_version,
+        "kind": "FlowSchema",
+        "metadata": {"name": name},
+        "spec": {"priorityLevelConfiguration": {"name": "workload-low"}, "matchingPrecedence": 2000},
+    }
+    with eks_kubernetes_client(cluster_name, aws_conn_id="aws_platform_admin", region_name=region) as api_client:
+        DynamicClient(api_client).resources.get(api_version=api_version, kind="FlowSchema").create(body=body)
+
+
+def removed_api_outcomes(result) -> dict[str, list[str]]:
+    """K8S-REMOVED-APIS objects by status."""
+    found: dict[str, list[str]] = {}
+    for finding in result.findings:
+        if finding.check_id == "K8S-REMOVED-APIS":
+            found.setdefault(str(finding.status), []).extend(finding.objects)
+    return found
+
+
+@pytest.mark.usefixtures("demo_fleet")
+def test_flow_schemas_only_served_through_v1beta3_do_not_block_a_1_31_cluster_going_to_1_32():
+    create_flow_schema("analytics-staging", "us-east-1", "tenant-a", f"{APF}/v1")
+    first = removed_api_outcomes(preflight("analytics-staging", "us-east-1", Hop("1.31", "1.32")))
+
+    assert first["FAIL"] == ["FlowSchema/analytics-batch"], first  # the Helm release's, and only it
+    assert "FlowSchema/tenant-a" in first["INFO"]
+    assert not any(name in first["INFO"] for name in ("FlowSchema/catch-all", "FlowSchema/exempt"))
+    # The scan read nothing through v1beta3 itself: EKS Insights, refreshed, names no client of it.
+    again = removed_api_outcomes(preflight("analytics-staging", "us-east-1", Hop("1.31", "1.32")))
+    assert "WARN" not in again, again
+
+
+@pytest.mark.usefixtures("demo_fleet")
+def test_a_flow_schema_written_through_v1beta3_blocks_naming_its_field_manager():
+    create_flow_schema("analytics-staging", "us-east-1", "tenant-b", f"{APF}/v1beta3")
+    result = preflight("analytics-staging", "us-east-1", Hop("1.31", "1.32"))
+
+    failures = [f for f in result.blocking if f.check_id == "K8S-REMOVED-APIS" and "tenant-b" in f.detail]
+    assert [f.objects for f in failures] == [("FlowSchema/tenant-b",)]
+    assert "managedFields:" in failures[0].detail and f"{APF}/v1beta3" in failures[0].detail

@@ -75,6 +75,18 @@ class KubernetesReader:
             return False
         return "list" in (resource.verbs or [])
 
+    def listable_versions(self, group: str, kind: str) -> list[str]:
+        """Every apiVersion (``group/version``) through which the cluster lists the kind, preferred first
+        (discovery only: no request against the kind itself)."""
+        found = self._dynamic.resources.search(group=group, kind=kind)
+        listable = [
+            resource
+            for resource in found
+            if "/" not in (resource.name or "") and "list" in (resource.verbs or []) and resource.kind == kind
+        ]
+        ordered = sorted(listable, key=lambda resource: not resource.preferred)
+        return list(dict.fromkeys(resource.group_version for resource in ordered))
+
 
 def gather_preflight_inputs(
     hook: EksRunbookHook,
@@ -185,17 +197,25 @@ def scan_removed_apis(
 ) -> list[DeprecatedObject]:
     """Objects of apiVersions removed between the cluster's version and the target, wherever they show.
 
-    Looks in Helm release storage (Secrets and ConfigMaps), in last-applied annotations, and lists every
-    removed apiVersion the cluster still serves (what discovery offers now) to find live objects.
+    Looks in Helm release storage (Secrets and ConfigMaps), in last-applied annotations and managedFields, and
+    finds the objects of every kind the cluster still serves through a removed apiVersion. Those are listed
+    through a version that stays: the apiserver serves the same object, metadata and managedFields included,
+    through each version, and a request through the removed one would itself show up in EKS Insights as a
+    client of the deprecated API (and so block the next pre-flight on the runbook's own reads).
     """
     removals = tuple(removals if removals is not None else load_api_removals())
     current, target = minor_of(current_version), minor_of(target_version)
-    live = [
-        obj
-        for removal in removals
-        if current < minor_of(removal.removed_in) <= target and kube.serves(removal.api_version, removal.kind)
-        for obj in kube.list(removal.api_version, removal.kind)
-    ]
+    window = [removal for removal in removals if current < minor_of(removal.removed_in) <= target]
+    leaving = {(removal.api_version, removal.kind) for removal in window}
+    live = []
+    for removal in window:
+        group = removal.api_version.rpartition("/")[0]
+        served = kube.listable_versions(group, removal.kind)
+        if removal.api_version not in served:
+            continue
+        through = next((version for version in served if (version, removal.kind) not in leaving), removal.api_version)
+        # Labelled with the removed apiVersion they are also served through; only their metadata is read.
+        live += [{**obj, "apiVersion": removal.api_version} for obj in kube.list(through, removal.kind)]
     workloads_with_annotations = [
         *kube.list("apps/v1", "Deployment"),
         *kube.list("apps/v1", "DaemonSet"),

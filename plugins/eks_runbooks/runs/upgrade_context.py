@@ -8,6 +8,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSki
 
 from eks_runbooks.core.upgrade.plan import Hop
 from eks_runbooks.core.upgrade.request import InvalidUpgradeRequest, UpgradeRequest, parse_upgrade_request
+from eks_runbooks.runs.connections import refuse_unlisted_connections
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -23,13 +24,16 @@ class UpgradeRequestRejected(AirflowFailException):
 
 
 def upgrade_request_of(context: Context) -> UpgradeRequest:
-    """The run's validated request, from its params (the trigger form or REST conf merged with defaults)."""
+    """The run's validated request, from its params (the trigger form or REST conf merged with defaults), naming
+    a connection runs may use (``runs.connections``)."""
     try:
-        return parse_upgrade_request(dict(context["params"]))
+        request = parse_upgrade_request(dict(context["params"]))
     except InvalidUpgradeRequest as error:
         raise UpgradeRequestRejected(
             f"{error}. Fix the run's conf (or the trigger form) and start a new run; nothing was changed."
         ) from None
+    refuse_unlisted_connections([request.aws_conn_id], what=f"Upgrade of {request.cluster_name}: aws_conn_id")
+    return request
 
 
 def hop_of(context: Context, hop_number: int) -> Hop:

@@ -31,6 +31,7 @@ from eks_runbooks.core.audit.report import (
 from eks_runbooks.core.audit.targets import AuditTarget, ClusterRef
 from eks_runbooks.core.clock import utc_now, utc_today
 from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION
+from eks_runbooks.runs.connections import refuse_unlisted_connections
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ def audit_targets(
         targets = Variable.get("eks_fleet", default=None, deserialize_json=True) or [
             {"aws_conn_id": "aws_default", "regions": [_default_region("aws_default")]}
         ]
-    return [_valid_target(index, target) for index, target in enumerate(targets)]
+    valid = [_valid_target(index, target) for index, target in enumerate(targets)]
+    refuse_unlisted_connections([target.aws_conn_id for target in valid], what="targets")
+    return valid
 
 
 def _valid_target(index: int, target: Any) -> AuditTarget:

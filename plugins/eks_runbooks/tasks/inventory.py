@@ -7,10 +7,12 @@ from typing import Any
 from eks_runbooks.core.clock import utc_today
 from eks_runbooks.core.inventory.fleet import ClusterSummary, NodegroupSummary, render_inventory, summarize_cluster
 from eks_runbooks.hooks.eks import EksRunbookHook
+from eks_runbooks.runs.connections import refuse_unlisted_connections
 
 
 def inventory_clusters(aws_conn_id: str, region: str) -> list[dict[str, Any]]:
-    """Summaries (plain dicts, XCom-safe) of every cluster in one region."""
+    """Summaries (plain dicts, XCom-safe) of every cluster in one region (a connection runs may use only)."""
+    refuse_unlisted_connections([aws_conn_id])
     hook = EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region)
     cluster_versions = hook.describe_cluster_versions()
     today = utc_today()

@@ -1,17 +1,28 @@
-"""Removed Kubernetes apiVersions: which ones an upgrade removes, and which objects still use them.
+"""Removed Kubernetes apiVersions: which ones an upgrade removes, and what still uses them.
 
 The removal data lives in include/kubernetes/api-removals.yaml (one entry per apiVersion + kind, each derived
 from the Kubernetes API's own lifecycle data at a named tag); nothing about a particular release is decided here.
 
-Objects are found where kubent and pluto look, plus the live API, and reported once each:
+The apiserver serves every object of a kind through each version it still serves, converting on read: listing
+FlowSchemas through ``flowcontrol.apiserver.k8s.io/v1beta3`` returns the ones created as ``v1`` too. That an
+object *can* be read through a removed apiVersion says nothing about whether anything *uses* that version, so
+only evidence of use blocks an upgrade (``DeprecatedObject.in_use``):
 
-- **Helm releases**: the manifest of the latest *deployed* revision of each release. Superseded revisions
-  are history kept for rollback; scanning them is a known source of false positives in both tools.
-- **last-applied**: the ``kubectl.kubernetes.io/last-applied-configuration`` annotation of live objects, i.e.
-  the apiVersion the user last applied. It reflects the last ``kubectl apply``, which may predate a migration
-  done another way (pluto#495), so it only counts for apiVersions the target itself removes, and each such
-  finding says so.
-- **live**: objects the caller listed through a removed apiVersion while the cluster still serves it.
+- **Helm releases**: the manifest of the latest *deployed* revision of each release — the next ``helm upgrade``
+  sends it. Superseded revisions are history kept for rollback; scanning them is a known source of false
+  positives in kubent and pluto.
+- **last-applied**: the ``kubectl.kubernetes.io/last-applied-configuration`` annotation, i.e. the apiVersion the
+  user last applied. It reflects the last ``kubectl apply``, which may predate a migration done another way
+  (pluto#495), so it only counts for apiVersions the target itself removes, and each such finding says so.
+- **managedFields**: the apiVersion of each ``metadata.managedFields`` entry, which kube-apiserver records per
+  manager from the request that wrote the fields (an ``Update`` entry per apiVersion). Entries of the control
+  plane's own managers and of the ``status`` subresource are not evidence: the control plane writes them
+  through whatever version its release used, and the upgrade replaces those writers.
+- **EKS Insights**: ``find_removed_api_clients`` reads the deprecation details of upgrade insights, whose
+  ``clientStats`` name the user agents that called a removed version in the last 30 days (from the audit log).
+
+Objects that are only **live** — served through a removed apiVersion with none of the above naming it — are
+reported as informational.
 
 Stale rule data is the other known flaw of such tools: the data file carries a source per entry (the
 ``zz_generated.prerelease-lifecycle.go`` of the tag that removes it) and tests pin its shape and dates.
@@ -40,15 +51,30 @@ __all__ = [
     "DeprecatedObject",
     "HelmRelease",
     "RemovedApi",
+    "RemovedApiClients",
     "decode_helm_release",
+    "find_removed_api_clients",
     "find_removed_apis",
     "load_api_removals",
     "removals_in",
     "render_findings_markdown",
+    "shows_use",
     "unreadable_helm_releases",
 ]
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
+#: The source of an object found only because it is served through a removed apiVersion: no evidence of use.
+LIVE_SOURCE = "live"
+MANAGED_FIELDS_SOURCE = "managedFields"
+
+#: Field managers of the control plane itself. Their entries record the version their release wrote through
+#: and go stale across upgrades without anyone using the old version again; the upgrade replaces these writers.
+#: kube-apiserver and kube-controller-manager default to their program names (the apiserver's
+#: prefixFromUserAgent); the APF configuration maintainer names itself (kubernetes pkg/registry/flowcontrol/
+#: ensurer: ``fieldManager = "api-priority-and-fairness-config-producer-v1"``).
+_CONTROL_PLANE_MANAGERS = frozenset(
+    {"kube-apiserver", "kube-controller-manager", "api-priority-and-fairness-config-producer-v1"}
+)
 
 #: The apiserver keeps its own suggested FlowSchemas/PriorityLevelConfigurations up to date and marks them
 #: with this annotation; listed through an old flowcontrol version they would be reported on every cluster.
@@ -59,10 +85,16 @@ _LAST_APPLIED_NOTE = (
     "done another way: fix the manifest you apply from; if the object is already migrated, re-apply it to "
     "refresh the annotation."
 )
+_MANAGED_FIELDS_NOTE = (
+    "A managedFields entry shows the named field manager wrote this object through the removed apiVersion: "
+    "update that client (and the manifests it applies) to the replacement. The entry stays until the manager "
+    "writes those fields through another version, so re-apply through the replacement once it has moved on."
+)
 _LIVE_NOTE = (
-    "Listed through the removed apiVersion: the apiserver serves every object of a kind through each version it "
-    "still serves, so this shows the object exists, not which client writes it that way (check EKS Insights "
-    "clientStats or the audit log)."
+    "Informational: served through the removed apiVersion, as the apiserver serves every object of a kind "
+    "through each version it still serves. Nothing shows a client uses that version (no Helm release, "
+    "last-applied annotation or managedFields entry names it); EKS Insights' clientStats would name a client "
+    "that still calls it."
 )
 
 
@@ -97,7 +129,8 @@ class DeprecatedObject:
     name: str
     removed_in: str
     replacement: str | None
-    #: ``helm:<release>@<revision>``, ``last-applied``, ``live``: every place the object was seen, in that order.
+    #: ``helm:<release>@<revision>``, ``last-applied``, ``managedFields:<manager>``, ``live``: every place the
+    #: object was seen, in that order.
     sources: tuple[str, ...]
     note: str | None = None
 
@@ -106,8 +139,30 @@ class DeprecatedObject:
         """The first place the object was seen."""
         return self.sources[0]
 
+    @property
+    def in_use(self) -> bool:
+        """Whether a source shows something uses the removed apiVersion (what blocks an upgrade)."""
+        return shows_use(self.sources)
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "source": self.source}
+        return {**asdict(self), "source": self.source, "in_use": self.in_use}
+
+
+def shows_use(sources: Iterable[str]) -> bool:
+    """Whether any of a finding's sources is evidence of use, not only of the object being served (``live``)."""
+    return any(source != LIVE_SOURCE for source in sources)
+
+
+@dataclass(frozen=True)
+class RemovedApiClients:
+    """One removed API that EKS Insights saw clients call (``deprecationDetails`` of an upgrade insight)."""
+
+    #: The request path EKS names, e.g. ``/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas``.
+    usage: str
+    replaced_with: str | None
+    stop_serving_version: str
+    #: ``<userAgent> (<n> request(s) in 30 days, last <time>)``, one per client.
+    clients: tuple[str, ...]
 
 
 def load_api_removals(path: Path | str | None = None) -> tuple[RemovedApi, ...]:
@@ -153,11 +208,15 @@ def find_removed_apis(
 ) -> list[DeprecatedObject]:
     """Objects whose apiVersion ``target_version`` no longer serves, each once, with every source that shows it.
 
+    A finding blocks only when it is ``in_use``; one seen only ``live`` is informational.
+
     :param target_version: the version the cluster is about to become ("1.32").
     :param helm_secrets: Secrets of the cluster (only type ``helm.sh/release.v1`` is read; others are ignored).
     :param helm_configmaps: ConfigMaps of the cluster (only Helm 3 release storage, label ``owner=helm``).
-    :param live_objects: objects as listed, each with the ``apiVersion`` and ``kind`` it was listed through
-        (items of a List response omit them: set them). Their last-applied annotations are read too.
+    :param live_objects: objects as the cluster serves them, each with the ``apiVersion`` and ``kind`` it is
+        served through (items of a List response omit them: set them). The caller may read them through another
+        version of the kind: the apiserver serves the same object, metadata and managedFields included, through
+        each. Their last-applied annotations and managedFields entries are read too.
     :param removals: the removal data (``load_api_removals()``).
     :param current_version: the version the cluster runs now. When given, only apiVersions removed after it
         and up to the target count. When omitted, Helm and live findings cover everything removed up to the
@@ -179,8 +238,10 @@ def find_removed_apis(
 
     findings = _Findings()
     live = [obj for obj in live_objects if isinstance(obj, Mapping)]
+    live = [obj for obj in live if not _maintained_by_the_apiserver(obj)]
     _scan_helm_releases(findings, removal_for, chain(helm_secrets, helm_configmaps))
     _scan_last_applied(findings, removal_for, live)
+    _scan_managed_fields(findings, removal_for, live)
     _scan_live(findings, removal_for, live)
     return findings.sorted()
 
@@ -209,14 +270,77 @@ def _scan_last_applied(findings: _Findings, removal_for: _RemovalLookup, live: l
             findings.add(removal, metadata.get("namespace"), metadata, "last-applied", _LAST_APPLIED_NOTE)
 
 
+def _scan_managed_fields(findings: _Findings, removal_for: _RemovalLookup, live: list[Mapping[str, Any]]) -> None:
+    for obj in live:
+        metadata = _metadata(obj)
+        entries = metadata.get("managedFields")
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, Mapping) or not _is_a_clients_write(entry):
+                continue
+            removal = removal_for(entry.get("apiVersion"), obj.get("kind"))
+            if removal is not None:
+                source = f"{MANAGED_FIELDS_SOURCE}:{entry.get('manager') or 'unknown'}"
+                findings.add(removal, metadata.get("namespace"), metadata, source, _MANAGED_FIELDS_NOTE)
+
+
+def _is_a_clients_write(entry: Mapping[str, Any]) -> bool:
+    """A managedFields entry a client left, not the control plane (its own managers, or a status write)."""
+    return entry.get("manager") not in _CONTROL_PLANE_MANAGERS and entry.get("subresource") != "status"
+
+
 def _scan_live(findings: _Findings, removal_for: _RemovalLookup, live: list[Mapping[str, Any]]) -> None:
     for obj in live:
         metadata = _metadata(obj)
-        if str((metadata.get("annotations") or {}).get(_APF_AUTOUPDATE_ANNOTATION, "")).lower() == "true":
-            continue
         removal = removal_for(obj.get("apiVersion"), obj.get("kind"))
         if removal is not None:
-            findings.add(removal, metadata.get("namespace"), metadata, "live", _LIVE_NOTE)
+            findings.add(removal, metadata.get("namespace"), metadata, LIVE_SOURCE)
+
+
+def _maintained_by_the_apiserver(obj: Mapping[str, Any]) -> bool:
+    """An APF bootstrap object the apiserver keeps current itself: nothing outside the control plane writes it."""
+    annotations = _metadata(obj).get("annotations")
+    flag = annotations.get(_APF_AUTOUPDATE_ANNOTATION) if isinstance(annotations, Mapping) else None
+    return str(flag or "").lower() == "true"
+
+
+def find_removed_api_clients(
+    insights: Iterable[Mapping[str, Any]], target_version: str, *, current_version: str | None = None
+) -> list[RemovedApiClients]:
+    """Removed APIs that EKS Insights saw clients call: deprecation details with ``clientStats``.
+
+    :param insights: DescribeInsight ``insight`` objects (UPGRADE_READINESS; other categories carry no
+        deprecation details).
+    :param target_version: only APIs whose ``stopServingVersion`` is at most this version count...
+    :param current_version: ...and, when given, above this one.
+    """
+    target = minor_of(target_version)
+    lowest = minor_of(current_version) if current_version is not None else -1
+    found: dict[str, RemovedApiClients] = {}
+    for insight in insights:
+        summary = insight.get("categorySpecificSummary") or {}
+        for detail in summary.get("deprecationDetails") or []:
+            stop = str(detail.get("stopServingVersion") or "")
+            clients = tuple(_client(stat) for stat in detail.get("clientStats") or [])
+            if not clients or not _is_minor(stop) or not lowest < minor_of(stop) <= target:
+                continue
+            usage = str(detail.get("usage") or "?")
+            found.setdefault(usage, RemovedApiClients(usage, detail.get("replacedWith"), stop, clients))
+    return sorted(found.values(), key=lambda entry: (minor_of(entry.stop_serving_version), entry.usage))
+
+
+def _client(stat: Mapping[str, Any]) -> str:
+    last = stat.get("lastRequestTime")
+    when = f", last {last.isoformat() if hasattr(last, 'isoformat') else last}" if last else ""
+    count = stat.get("numberOfRequestsLast30Days", 0)
+    return f"{stat.get('userAgent') or 'unknown'} ({count} request(s) in 30 days{when})"
+
+
+def _is_minor(version: str) -> bool:
+    try:
+        minor_of(version)
+    except ValueError:
+        return False
+    return True
 
 
 def unreadable_helm_releases(
@@ -280,6 +404,9 @@ class _Findings:
             notes.append(note)
 
     def sorted(self) -> list[DeprecatedObject]:
+        for _removal, sources, notes in self._found.values():
+            if not shows_use(sources):
+                notes.append(_LIVE_NOTE)
         findings = [
             DeprecatedObject(
                 api_version=api_version,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION, TICKET_ID
 from eks_runbooks.core.eks.versions import minor_of
 from eks_runbooks.core.upgrade.plan import AddonVersionPolicy
+from eks_runbooks.core.upgrade.preflight import load_preflight_catalogue
 
 
 class ResolveConflicts(StrEnum):
@@ -119,9 +120,22 @@ def _enum(kind: type[E]) -> Callable[[Any], E]:
     return check
 
 
+#: The check id shown in examples (a test keeps it in the catalogue).
+EXAMPLE_CHECK_ID = "K8S-PDB-BLOCKS-DRAIN"
+
+
 def _check_ids(value: Any) -> tuple[str, ...]:
+    """Ids of the pre-flight catalogue, checked here: an unknown one would otherwise only fail the first
+    pre-flight, after the cluster is claimed."""
     if not isinstance(value, list | tuple) or not all(isinstance(item, str) and CHECK_ID.match(item) for item in value):
-        raise ValueError(f'{value!r} is not a list of check ids such as ["PDB-BLOCKS-DRAIN"]')
+        raise ValueError(f'{value!r} is not a list of check ids such as ["{EXAMPLE_CHECK_ID}"]')
+    known = [spec.id for spec in load_preflight_catalogue()]
+    unknown = [item for item in dict.fromkeys(value) if item not in known]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)}: not in the pre-flight catalogue; valid ids "
+            f"(include/checks/upgrade-preflight.yaml): {', '.join(known)}"
+        )
     return tuple(dict.fromkeys(value))
 
 

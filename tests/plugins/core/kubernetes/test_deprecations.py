@@ -11,6 +11,7 @@ from eks_runbooks.core.include import DEFAULT_INCLUDE_DIR
 from eks_runbooks.core.kubernetes.deprecations import (
     DeprecatedObject,
     RemovedApi,
+    find_removed_api_clients,
     find_removed_apis,
     load_api_removals,
     removals_in,
@@ -373,9 +374,58 @@ def test_corrupt_last_applied_annotation_is_ignored(annotation):
     assert scan("1.32", live_objects=[live]) == []
 
 
-def test_live_object_listed_through_the_removed_apiversion_is_found_with_a_caveat():
+def test_an_object_only_served_through_the_removed_apiversion_is_informational_not_in_use():
     [finding] = scan("1.32", live_objects=[flowschema("tenant-a")])
-    assert finding.sources == ("live",) and "not which client writes it" in finding.note
+    assert finding.sources == ("live",) and not finding.in_use
+    assert finding.note.startswith("Informational") and finding.as_dict()["in_use"] is False
+
+
+def wrote(manager: str, api_version: str, **entry) -> dict:
+    return {"manager": manager, "operation": "Update", "apiVersion": api_version, "fieldsType": "FieldsV1", **entry}
+
+
+def test_a_managed_fields_entry_through_the_removed_apiversion_is_evidence_naming_its_manager():
+    obj = flowschema("tenant-a", metadata={"name": "tenant-a", "managedFields": [wrote("terraform", FS_V1BETA3)]})
+    [finding] = scan("1.32", live_objects=[obj])
+    assert finding.sources == ("managedFields:terraform", "live") and finding.in_use
+    assert "field manager wrote this object through the removed apiVersion" in finding.note
+    assert "Informational" not in finding.note
+
+
+def test_a_flowschema_created_as_v1_is_not_in_use_though_v1beta3_serves_it():
+    entries = [wrote("kubectl-client-side-apply", "flowcontrol.apiserver.k8s.io/v1")]
+    [finding] = scan(
+        "1.32", live_objects=[flowschema("tenant-a", metadata={"name": "tenant-a", "managedFields": entries})]
+    )
+    assert finding.sources == ("live",) and not finding.in_use
+
+
+def test_managed_fields_count_on_an_object_read_through_another_version():
+    obj = flowschema(api_version="flowcontrol.apiserver.k8s.io/v1", metadata={"name": "tenant-a"})
+    obj["metadata"]["managedFields"] = [wrote("helm", FS_V1BETA3)]
+    [finding] = scan("1.32", current_version="1.31", live_objects=[obj])
+    assert (finding.api_version, finding.sources, finding.in_use) == (FS_V1BETA3, ("managedFields:helm",), True)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        wrote("kube-apiserver", FS_V1BETA3),
+        wrote("kube-controller-manager", FS_V1BETA3),
+        wrote("api-priority-and-fairness-config-producer-v1", FS_V1BETA3),
+        wrote("operator", FS_V1BETA3, subresource="status"),
+    ],
+    ids=["apiserver", "controller-manager", "apf-producer", "status"],
+)
+def test_control_plane_writes_are_not_evidence_of_use(entry):
+    obj = flowschema(api_version="flowcontrol.apiserver.k8s.io/v1", metadata={"name": "t", "managedFields": [entry]})
+    assert scan("1.32", live_objects=[obj]) == []
+
+
+def test_managed_fields_entries_of_an_apiversion_removed_before_the_hop_do_not_count():
+    obj = flowschema(api_version="flowcontrol.apiserver.k8s.io/v1", metadata={"name": "t"})
+    obj["metadata"]["managedFields"] = [wrote("kubectl", "flowcontrol.apiserver.k8s.io/v1beta2")]  # removed 1.29
+    assert scan("1.32", current_version="1.31", live_objects=[obj]) == []
 
 
 def test_apiserver_maintained_flowschemas_are_not_reported():
@@ -454,3 +504,33 @@ def test_pipes_in_a_note_do_not_break_the_table():
 
 def test_no_findings_renders_a_sentence_not_an_empty_table():
     assert render_findings_markdown([]) == "No object uses an apiVersion that the target version removes."
+
+
+# --- find_removed_api_clients ------------------------------------------------------------------------------
+
+
+def deprecation_insight(*details: dict) -> dict:
+    return {"category": "UPGRADE_READINESS", "categorySpecificSummary": {"deprecationDetails": list(details)}}
+
+
+def deprecation(stop: str, *agents: str, usage: str = "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas"):
+    return {
+        "usage": usage,
+        "replacedWith": usage.replace("v1beta3", "v1"),
+        "stopServingVersion": stop,
+        "clientStats": [{"userAgent": agent, "numberOfRequestsLast30Days": 7} for agent in agents],
+    }
+
+
+def test_insights_clients_of_an_api_the_hop_removes_are_found_naming_each_client():
+    insight = deprecation_insight(deprecation("1.32", "argocd-application-controller/v2.9"))
+    [found] = find_removed_api_clients([insight], "1.32", current_version="1.31")
+    assert found.usage == "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas"
+    assert found.replaced_with == "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas"
+    assert found.clients == ("argocd-application-controller/v2.9 (7 request(s) in 30 days)",)
+
+
+def test_insights_without_client_stats_or_for_other_versions_are_not_clients():
+    insights = [deprecation_insight(deprecation("1.32"), deprecation("1.33", "old-operator/1.0"))]
+    assert find_removed_api_clients(insights, "1.32", current_version="1.31") == []
+    assert find_removed_api_clients([{"category": "MISCONFIGURATION"}], "1.32") == []

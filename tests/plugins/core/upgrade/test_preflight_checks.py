@@ -249,6 +249,39 @@ def test_api_removed_only_in_a_later_version_passes_this_hop_and_is_noted():
     assert statuses(outcomes) == [Status.PASS, Status.INFO] and "removed in 1.34" in outcomes[1].detail
 
 
+def test_an_object_only_served_through_a_removed_api_is_informational_and_does_not_block():
+    finding = removed("FlowSchema", None, "tenant-a", sources=["live"])
+    outcomes = run("K8S-REMOVED-APIS", deprecation_findings=[finding, removed("FlowSchema", None, "ledger")])
+    assert statuses(outcomes) == [Status.FAIL, Status.INFO]
+    assert outcomes[0].objects == ("FlowSchema/ledger",) and outcomes[1].objects == ("FlowSchema/tenant-a",)
+    assert statuses(run("K8S-REMOVED-APIS", deprecation_findings=[finding])) == [Status.PASS, Status.INFO]
+
+
+def test_a_managed_fields_entry_of_a_removed_api_blocks_naming_its_manager():
+    finding = removed("FlowSchema", None, "tenant-a", sources=["managedFields:terraform", "live"])
+    [outcome] = run("K8S-REMOVED-APIS", deprecation_findings=[finding])
+    assert outcome.status is Status.FAIL and "managedFields:terraform" in outcome.detail
+
+
+def test_clients_eks_insights_saw_calling_a_removed_api_are_named_next_to_the_objects():
+    details = {
+        "deprecationDetails": [
+            {
+                "usage": "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas",
+                "replacedWith": "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas",
+                "stopServingVersion": "1.32",
+                "clientStats": [{"userAgent": "old-operator/1.0", "numberOfRequestsLast30Days": 12}],
+            }
+        ]
+    }
+    insights = [insight("Deprecated APIs removed in Kubernetes v1.32", "ERROR", categorySpecificSummary=details)]
+    outcomes = run("K8S-REMOVED-APIS", insights=insights, hop_from="1.31", hop_to="1.32")
+    assert statuses(outcomes) == [Status.PASS, Status.WARN]
+    assert "old-operator/1.0 (12 request(s) in 30 days)" in outcomes[1].detail
+    assert outcomes[1].objects == ("/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas",)
+    assert "move them to /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas" in outcomes[1].detail
+
+
 # K8S-PDB-BLOCKS-DRAIN
 
 

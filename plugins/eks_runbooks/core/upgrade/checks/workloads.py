@@ -9,6 +9,7 @@ from typing import Any
 
 from eks_runbooks.core.catalogue import Outcome, failed, listed, noted, passed, warned
 from eks_runbooks.core.eks.versions import minor_of
+from eks_runbooks.core.kubernetes.deprecations import RemovedApiClients, find_removed_api_clients, shows_use
 from eks_runbooks.core.kubernetes.namespaces import system_namespaces
 from eks_runbooks.core.upgrade.checks.nodes import NodeKind, node_kind
 from eks_runbooks.core.upgrade.checks.registry import PreflightInputs, check
@@ -26,29 +27,59 @@ def no_object_uses_a_removed_api(inputs: PreflightInputs) -> list[Outcome]:
     # the business of later hops, and are only mentioned here.
     now = [finding for finding in inputs.deprecation_findings if minor_of(_attr(finding, "removed_in")) <= hop_minor]
     later = [finding for finding in inputs.deprecation_findings if minor_of(_attr(finding, "removed_in")) > hop_minor]
-    outcomes = []
-    for finding in sorted(now, key=_finding_key):
-        replacement = _attr(finding, "replacement")
-        action = f"migrate it to {replacement}" if replacement else "remove it: the API has no replacement"
+    in_use = [finding for finding in now if shows_use(_attr(finding, "sources") or ())]
+    outcomes = [_object_in_use(name, finding) for finding in sorted(in_use, key=_finding_key)]
+    clients = find_removed_api_clients(inputs.insights, inputs.hop_to, current_version=inputs.hop_from)
+    outcomes += [_clients_calling(name, inputs.hop_to, entry) for entry in clients]
+    served_only = sorted(_finding_key(finding) for finding in now if not shows_use(_attr(finding, "sources") or ()))
+    if served_only:
         outcomes.append(
-            failed(
-                f"Cluster {name}: {_finding_key(finding)} uses {_attr(finding, 'api_version')}, removed in "
-                f"{_attr(finding, 'removed_in')} (found in {_sources(finding)}); {action}.",
-                [_finding_key(finding)],
+            noted(
+                f"Cluster {name}: {len(served_only)} object(s) are served through apiVersions {inputs.hop_to} "
+                "removes, as the apiserver serves every object through each version it still serves; no Helm "
+                "release, last-applied annotation or managedFields entry shows they are written that way, so they "
+                f"do not block: {listed(served_only)}.",
+                served_only,
             )
         )
     if later:
         versions = sorted({_attr(finding, "removed_in") for finding in later}, key=minor_of)
         outcomes.append(
             noted(
-                f"Cluster {name}: {len(later)} object(s) use apiVersions removed in {', '.join(versions)}; "
-                "a later hop will stop on them.",
+                f"Cluster {name}: {len(later)} object(s) are of apiVersions removed in {', '.join(versions)}; "
+                "a later hop will stop on those in use.",
                 sorted(_finding_key(finding) for finding in later),
             )
         )
-    if not now:
-        outcomes.insert(0, passed(f"Cluster {name}: no object uses an apiVersion removed by {inputs.hop_to}."))
+    if not in_use:
+        outcomes.insert(
+            0, passed(f"Cluster {name}: no object is in use through an apiVersion {inputs.hop_to} removes.")
+        )
     return outcomes
+
+
+def _object_in_use(cluster_name: str, finding: Any) -> Outcome:
+    replacement = _attr(finding, "replacement")
+    action = f"migrate it to {replacement}" if replacement else "remove it: the API has no replacement"
+    return failed(
+        f"Cluster {cluster_name}: {_finding_key(finding)} uses {_attr(finding, 'api_version')}, removed in "
+        f"{_attr(finding, 'removed_in')} (found in {_sources(finding)}); {action}.",
+        [_finding_key(finding)],
+    )
+
+
+def _clients_calling(cluster_name: str, hop_to: str, entry: RemovedApiClients) -> Outcome:
+    """A warning, not a FAIL: the insight itself is ERROR then, and EKS-INSIGHTS-UPGRADE-READINESS blocks on it.
+    Insights count 30 days, so a client already updated stays listed a while; ignoring that check (which also
+    lets UpdateClusterVersion pass ``force``) must not also silence the objects this check finds."""
+    move = f"move them to {entry.replaced_with}" if entry.replaced_with else "stop them calling it"
+    return warned(
+        f"Cluster {cluster_name}: EKS Insights saw client(s) {listed(list(entry.clients), limit=3)} call "
+        f"{entry.usage} in the last 30 days, which {hop_to} no longer serves (stops in "
+        f"{entry.stop_serving_version}); {move} before the upgrade (EKS-INSIGHTS-UPGRADE-READINESS blocks while "
+        "the insight is ERROR).",
+        [entry.usage],
+    )
 
 
 def _attr(finding: Any, name: str) -> Any:
