@@ -107,12 +107,14 @@ TARGETS, FILTERS, ADVANCED = "Accounts and regions", "Filters", "Reports, alerts
 def eks_compliance_audit() -> None:
     @task
     def discover() -> list[dict]:
+        from eks_runbooks.runs.connections import refuse_unlisted_connections
         from eks_runbooks.tasks.audit import audit_targets, discover_clusters, validate_filters
 
         context = get_current_context()
         params = context["params"]
         validate_filters(params["cluster_names"] or [], params["checks"] or [])
         targets = audit_targets(params["targets"], params["aws_conn_id"], params["regions"])
+        refuse_unlisted_connections([params["report_aws_conn_id"]], what="report_aws_conn_id")
         clusters, unreachable = discover_clusters(targets, params["cluster_names"] or [])
         context["ti"].xcom_push(key="unreachable", value=unreachable)
         return [cluster.to_dict() for cluster in clusters]

@@ -319,3 +319,11 @@ def test_a_target_naming_a_connection_not_on_the_allow_list_is_refused_before_an
     assert not [call for call in demo_fleet.api_calls if call[0] in ("eks", "sts")]
     with pytest.raises(ConnectionRefused, match=r"aws_ml_platform .*Variable eks_runbook_connections allows only"):
         audit_targets(TARGETS)
+
+
+def test_a_report_connection_not_on_the_allow_list_is_refused_before_any_aws_call(audit_dag, demo_fleet):
+    demo_fleet.api_calls.clear()
+    run = audit_dag.test(run_conf={"targets": TARGETS[:1], "report_aws_conn_id": "aws_reports_elsewhere"})
+
+    assert run.state == "failed" and run.get_task_instance("discover").state == "failed"
+    assert not [call for call in demo_fleet.api_calls if call[0] in ("eks", "sts")]
