@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -118,8 +119,6 @@ def remember_failure(context: Context) -> None:
 def remember_timing(context: Context) -> None:
     """Task success (and failure) callback: when the task started (its first start, deferrals included) and
     ended, for the run's report."""
-    from datetime import UTC, datetime
-
     ti = context["ti"]
     started = getattr(ti, "start_date", None)
     ti.xcom_push(
@@ -150,8 +149,6 @@ def collect_report(context: Context) -> dict[str, Any]:
     ]
     hops = [_hop_report(ti, number, hop, states) for number, hop in enumerate((plan or {}).get("hops", []), start=1)]
     approval = ti.xcom_pull(task_ids=APPROVAL_TASK_ID) or {}
-    from datetime import UTC, datetime
-
     started = dag_run.start_date
     return run_report_document(
         dag_run.run_id,
@@ -197,7 +194,8 @@ def run_report_document(
 ) -> dict[str, Any]:
     """The run's ``report.json`` document: what was asked, planned, done and found, and its one-line summary.
 
-    :param started_at: when the run started, :param ended_at: now (ISO 8601, Airflow's clock).
+    :param started_at: when the run started (ISO 8601, Airflow's clock, as the grid shows it).
+    :param ended_at: when the report is made: the run's end.
     """
     report: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
