@@ -15,11 +15,15 @@ Upgrades one EKS cluster to a target Kubernetes version, **one minor version per
 6. **Validation** — control plane, nodes, kube-system DaemonSets, CoreDNS, add-ons, and no workload less
    available than at pre-flight. Only then the next hop.
 
+The hop groups cover the longest plan EKS's version calendar allows on any day; a longer plan is refused
+before any change, naming a version to upgrade to first. Hop groups the plan does not use end skipped.
+
 **Plan mode** (`dry_run`, the default) reads everything, runs every gate and writes the report — and changes
 nothing. **Resume**: a new run (or clearing the failed task) skips what AWS shows is done. **One runbook per
 cluster**: the run claims the cluster with the tag `eks-runbooks/claimed-by` and refuses a cluster another
-run holds. **Report**: JSON and Markdown under `<eks_reports_base>/eks_cluster_upgrade/<run id>/`; the
-summary becomes the run's note and, with a `ticket_id`, is posted to the `ticketing_default` connection.
+run holds. **Report**: JSON and Markdown under `<eks_reports_base>/eks_cluster_upgrade/<run id>/`: what ran,
+when and for how long, step by step; the summary (from what ran) becomes the run's note and, with a
+`ticket_id`, is posted to the `ticketing_default` connection; the report lists every attempt of the ticket.
 
 IAM policy: `include/iam/eks_cluster_upgrade.json`. Design: `docs/upgrade-runbook-design.md`.
 """
@@ -47,7 +51,7 @@ from eks_runbooks.operators.upgrade import (
     EksUpgradeValidateOperator,
     UpgradeApprovalOperator,
 )
-from eks_runbooks.tasks.upgrade import MAX_HOPS, remember_failure, report_url_of, summary_of
+from eks_runbooks.tasks.upgrade import MAX_HOPS, remember_failure, remember_timing, report_url_of, summary_of
 
 CLUSTER = {
     "cluster_name": "{{ params.cluster_name }}",
@@ -70,6 +74,7 @@ RUN = "Run"
         "retries": 2,
         "retry_delay": timedelta(seconds=20),
         "on_failure_callback": remember_failure,
+        "on_success_callback": remember_timing,
     },
     on_success_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
     on_failure_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),

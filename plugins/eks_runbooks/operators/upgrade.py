@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,10 @@ DEFAULT_POLL_SECONDS = 30
 INSIGHTS_CHECK_ID = "EKS-INSIGHTS-UPGRADE-READINESS"
 #: DescribeUpdate calls per wait when the step cannot size the wait from the work (90 minutes at 30 s).
 DEFAULT_MAX_ATTEMPTS = 180
+#: XCom keys of a step that waits: what it finished so far, and the updates it waits on (they outlive a
+#: deferral; ``dag.test()`` resumes a deferred task without the kwargs it deferred with).
+DONE_KEY = "done"
+WAITING_KEY = "waiting"
 
 
 class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
@@ -122,6 +125,7 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
             self.log.info(
                 "Waiting for EKS update %s of the %s of cluster %s", ref.update_id, ref.target, self.cluster_name
             )
+        context["ti"].xcom_push(key=WAITING_KEY, value=[ref.to_dict() for ref in updates])
         if not self.deferrable:
             return self.updates_ended(context, self._poll_until_one_ends(updates, attempts), done)
         self.defer(
@@ -161,11 +165,25 @@ class UpgradeStepOperator(AwsBaseOperator[EksRunbookHook]):
                 f"{(event or {}).get('message', 'the wait for EKS ended without an event')}. The update may "
                 "still be running: clear this task to attach to it again."
             )
-        done = list(done or [])
+        ti = context["ti"]
+        done = list(ti.xcom_pull(task_ids=self.task_id, key=DONE_KEY) or done or [])
         self.waiter_delay = poll_seconds(self.waiter_delay)
-        for update in event["ended"]:
-            done.append(self.raise_unless_successful(UpdateRef.from_dict(update)))
+        for ref in self._ended(event, ti.xcom_pull(task_ids=self.task_id, key=WAITING_KEY) or []):
+            done.append(self.raise_unless_successful(ref))
+        ti.xcom_push(key=DONE_KEY, value=done)
         return self.run_step(context, upgrade_request_of(context), hop_of(context, self.hop_number), done)
+
+    def _ended(self, event: dict[str, Any], waiting: list[dict[str, Any]]) -> list[UpdateRef]:
+        """The updates the event says ended, plus any other update waited on that ended since (two node
+        groups finishing together must both be recorded, not only the one the trigger saw first)."""
+        ended = [UpdateRef.from_dict(update) for update in event["ended"]]
+        others = [ref for ref in map(UpdateRef.from_dict, waiting) if ref not in ended]
+        if others:
+            ended += [
+                UpdateRef.from_dict(u)
+                for u in ended_updates(others, self.hook.update_statuses(self.cluster_name, others))
+            ]
+        return ended
 
     def raise_unless_successful(self, update: UpdateRef) -> str:
         """Fail the step with EKS's error codes when the update did not succeed; else describe what it did."""
@@ -236,7 +254,7 @@ class EksUpgradePreflightOperator(UpgradeStepOperator, SkipMixin):
 
     In plan mode the findings are recorded and the run goes on to the next hop's gates; hops after the first
     are judged as if the earlier hops were done (the cluster's version projected to the hop's start). When
-    the plan has fewer hops, this task skips every later step at once.
+    the plan has fewer hops, this task ends skipped, and with it every step of its hop group.
 
     Pushes ``preflight`` (the findings, summary and Markdown) and ``workloads`` (the availability baseline
     the hop's validation compares against) to XCom.
@@ -246,11 +264,7 @@ class EksUpgradePreflightOperator(UpgradeStepOperator, SkipMixin):
     inherits_from_skipmixin = True
 
     def execute(self, context: Context) -> Any:
-        try:
-            hop_of(context, self.hop_number)
-        except AirflowSkipException:
-            self.skip(ti=context["ti"], tasks=[t for t in self.get_flat_relatives(upstream=False) if not t.is_teardown])
-            raise
+        # A hop the plan does not use: hop_of skips this task, and Airflow skips the group's steps after it.
         result = super().execute(context)
         if upgrade_request_of(context).dry_run:
             # Nothing of this hop will change: skip its steps now, so the next hop's gates run at once.
@@ -264,9 +278,11 @@ class EksUpgradePreflightOperator(UpgradeStepOperator, SkipMixin):
     def run_step(self, context: Context, request: UpgradeRequest, hop: Hop, done: list[str]) -> dict[str, Any]:
         from eks_runbooks.core.upgrade.preflight import (
             load_preflight_catalogue,
+            project_to_hop_start,
             render_preflight_markdown,
             run_preflight,
         )
+        from eks_runbooks.core.upgrade.report import addon_versions_after
         from eks_runbooks.readers.cluster import KubernetesReader, gather_preflight_inputs, read_workload_snapshot
         from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
@@ -284,7 +300,8 @@ class EksUpgradePreflightOperator(UpgradeStepOperator, SkipMixin):
         # Plan mode, a later hop: judge it as if the earlier hops were done.
         projected = request.dry_run and inputs.cluster.get("version") != hop.from_version
         if projected:
-            inputs = replace(inputs, cluster={**inputs.cluster, "version": hop.from_version})
+            earlier = context["ti"].xcom_pull(task_ids="plan")["hops"][: self.hop_number - 1]
+            inputs = project_to_hop_start(inputs, addon_versions_after(earlier))
         result = run_preflight(inputs, load_preflight_catalogue(), request.ignore_checks)
         markdown = render_preflight_markdown(result)
         if projected:
@@ -295,13 +312,15 @@ class EksUpgradePreflightOperator(UpgradeStepOperator, SkipMixin):
         ti = context["ti"]
         ti.xcom_push(key="preflight", value={**result.as_dict(), "projected": projected, "markdown": markdown})
         ti.xcom_push(key="workloads", value={key: [state.desired, state.available] for key, state in workloads.items()})
-        self.log.info("%s", result.summary)
+        self.log.info("%s\n\n%s", result.summary, markdown)
+        evidence = [
+            f"{finding.check_id}: {finding.detail}" + (f" [{', '.join(finding.objects)}]" if finding.objects else "")
+            for finding in result.blocking
+        ]
+        for line in evidence:
+            self.log.warning("Blocking finding, hop %s → %s: %s", hop.from_version, hop.to_version, line)
         if result.blocking and not request.dry_run:
-            details = "; ".join(
-                f"{finding.check_id}: {finding.detail}"
-                + (f" [{', '.join(finding.objects)}]" if finding.objects else "")
-                for finding in result.blocking
-            )
+            details = "; ".join(evidence)
             raise AirflowFailException(
                 f"{result.summary}. {details}. The control plane was not touched. Fix these (the report says how), "
                 f"or list a check in ignore_checks to accept the risk, then clear this task or start a new run."

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eks_runbooks.core.eks.versions import minor_of
@@ -27,6 +29,20 @@ if TYPE_CHECKING:
 
 #: Objects per list request: kubectl's default ``--chunk-size``.
 LIST_CHUNK_SIZE = 500
+#: A discovery cache path no file can have (os.devnull is not a directory).
+_NO_CACHE_FILE = str(Path(os.devnull) / "discovery-cache.json")
+
+
+@cache
+def _in_memory_discoverer() -> type:
+    """The Kubernetes client's lazy discoverer, never writing its cache file."""
+    from kubernetes.dynamic.discovery import LazyDiscoverer
+
+    class InMemoryDiscoverer(LazyDiscoverer):
+        def _write_cache(self) -> None:
+            pass
+
+    return InMemoryDiscoverer
 
 
 class KubernetesReader:
@@ -40,8 +56,10 @@ class KubernetesReader:
         from kubernetes.dynamic import DynamicClient
 
         # The client caches discovery in $TMPDIR/osrcp-<hash>.json per cluster and never removes it; a runbook
-        # leaves nothing behind, and a reader lives for one read of the cluster anyway.
-        self._dynamic = DynamicClient(api_client, cache_file=os.devnull)
+        # leaves nothing behind, and a reader lives for one read of the cluster anyway. A cache file that exists
+        # but is not JSON (os.devnull) makes the client log "load cache error" at ERROR on every read: the
+        # discoverer keeps discovery in memory instead, from a path that cannot exist.
+        self._dynamic = DynamicClient(api_client, cache_file=_NO_CACHE_FILE, discoverer=_in_memory_discoverer())
         self._listed: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
 
     def list(self, api_version: str, kind: str, **selectors: str) -> list[dict[str, Any]]:

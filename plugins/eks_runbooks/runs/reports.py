@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 REPORTS_BASE_VARIABLE = "eks_reports_base"
 #: The folder, beside the run folders of a runbook, that holds a copy of its most recent report.
 LATEST_FOLDER = "latest"
+#: The folder, beside the run folders of a runbook, that holds one ``<ticket id>.json`` per ticket: the runs
+#: (attempts) made for it, so a ticket retried after a failure shows every attempt.
+TICKETS_FOLDER = "tickets"
 
 _FILE_MODE = 0o644
 _DIR_MODE = 0o755
@@ -80,8 +83,10 @@ class ReportLocation:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base", normalise_reports_base(self.base))
-        if safe_path_segment(self.run_id) == LATEST_FOLDER:
-            raise ValueError(f"run id {self.run_id!r} would overwrite the {LATEST_FOLDER}/ copy of {self.runbook}")
+        if safe_path_segment(self.run_id) in (LATEST_FOLDER, TICKETS_FOLDER):
+            raise ValueError(
+                f"run id {self.run_id!r} would overwrite the {safe_path_segment(self.run_id)}/ folder of {self.runbook}"
+            )
         safe_path_segment(self.runbook)
 
     @property
@@ -125,6 +130,18 @@ def update_latest(
     """
     folder = _folder(normalise_reports_base(base), runbook, LATEST_FOLDER)
     return _write_files(lambda name: _file_url(folder, name), files, aws_conn_id)
+
+
+def ticket_file_url(base: str, runbook: str, ticket_id: str) -> str:
+    """The URL of ``<base>/<runbook>/tickets/<ticket id>.json``, the attempts of one ticket."""
+    return _file_url(
+        _folder(normalise_reports_base(base), runbook, TICKETS_FOLDER), f"{safe_path_segment(ticket_id)}.json"
+    )
+
+
+def write_report_file(url: str, content: str | bytes, *, aws_conn_id: str = "aws_default") -> str:
+    """Write one file at ``url`` (a URL from this module), replacing it whole; returns the URL."""
+    return _write_files(lambda _name: url, {url: content}, aws_conn_id)[0]
 
 
 def read_report(url: str, *, aws_conn_id: str = "aws_default") -> bytes | None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -16,14 +18,19 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from eks_runbooks.core.clock import utc_now
 from eks_runbooks.core.upgrade.plan import (
     UpgradePlanError,
+    hop_groups_needed,
     load_addon_rules,
+    load_version_calendar,
     plan_addon_steps_for_hops,
     plan_upgrade_path,
+    refuse_plan_longer_than,
 )
 from eks_runbooks.core.upgrade.report import (
     HOP_STEPS,
     plan_document,
     render_report_markdown,
+    span_of,
+    span_of_all,
     summarise_run,
 )
 from eks_runbooks.core.upgrade.request import InvalidUpgradeRequest, UpgradeRequest, parse_upgrade_request
@@ -38,10 +45,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNBOOK = "eks_cluster_upgrade"
-#: The fixed number of hop task groups: EKS's 26 months of support span at most five minor versions.
-MAX_HOPS = 5
+#: The number of hop task groups: the longest plan any day of EKS's calendar allows (core.upgrade.plan
+#: ``hop_groups_needed``). A plan longer than the DAG's hop groups is refused by the plan task.
+MAX_HOPS = hop_groups_needed(load_version_calendar())
 APPROVAL_TASK_ID = "approve"
 FAILURE_KEY = "failure"
+#: XCom of every task of the run: when it started and ended (Airflow's clock, as the grid shows it).
+TIMING_KEY = "timing"
 #: The layout version of ``report.json`` (docs/interfaces.md): a new key keeps it; a key removed, renamed or
 #: changing meaning raises it.
 REPORT_SCHEMA_VERSION = 1
@@ -57,8 +67,11 @@ def request_document(request: UpgradeRequest) -> dict[str, Any]:
     }
 
 
-def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest) -> dict[str, Any]:
-    """Read the cluster and EKS's version calendar and plan the run (read-only)."""
+def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest, max_hops: int = MAX_HOPS) -> dict[str, Any]:
+    """Read the cluster and EKS's version calendar and plan the run (read-only).
+
+    :param max_hops: the hop groups the DAG has; a longer plan is refused.
+    """
     from botocore.exceptions import ClientError
 
     try:
@@ -80,6 +93,7 @@ def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest) -> dict[str,
             hook.describe_cluster_versions(),
             [nodegroup["version"] for nodegroup in nodegroups if nodegroup.get("version")],
         )
+        refuse_plan_longer_than(path, max_hops)
         installed = {addon["addonName"]: addon["addonVersion"] for addon in hook.describe_addons(request.cluster_name)}
         addon_steps = plan_addon_steps_for_hops(
             request.cluster_name,
@@ -95,10 +109,22 @@ def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest) -> dict[str,
 
 
 def remember_failure(context: Context) -> None:
-    """Task failure callback: keep the error for the run's report (the report reads it from XCom)."""
+    """Task failure callback: keep the error and the task's times for the run's report (read from XCom)."""
     error = context.get("exception")
     if error is not None:
         context["ti"].xcom_push(key=FAILURE_KEY, value=f"{type(error).__name__}: {error}"[:4000])
+    remember_timing(context)
+
+
+def remember_timing(context: Context) -> None:
+    """Task success (and failure) callback: when the task started (its first start, deferrals included) and
+    ended, for the run's report."""
+    ti = context["ti"]
+    started = getattr(ti, "start_date", None)
+    ti.xcom_push(
+        key=TIMING_KEY,
+        value={"started_at": started.isoformat() if started else None, "ended_at": datetime.now(UTC).isoformat()},
+    )
 
 
 def collect_report(context: Context) -> dict[str, Any]:
@@ -121,21 +147,9 @@ def collect_report(context: Context) -> dict[str, Any]:
         for task_id in task_ids
         if states.get(task_id) == "failed" and task_id not in {failure["task"] for failure in failures}
     ]
-    hops = []
-    for number, hop in enumerate((plan or {}).get("hops", []), start=1):
-        group = f"hop_{number}"
-        steps = [
-            {
-                "step": step,
-                "state": states.get(f"{group}.{step}") or "not run",
-                "result": ti.xcom_pull(task_ids=f"{group}.{step}"),
-                "failure": ti.xcom_pull(task_ids=f"{group}.{step}", key=FAILURE_KEY),
-            }
-            for step in HOP_STEPS
-        ]
-        preflight = ti.xcom_pull(task_ids=f"{group}.preflight", key="preflight")
-        hops.append({**hop, "steps": steps, "preflight": preflight})
+    hops = [_hop_report(ti, number, hop, states) for number, hop in enumerate((plan or {}).get("hops", []), start=1)]
     approval = ti.xcom_pull(task_ids=APPROVAL_TASK_ID) or {}
+    started = dag_run.start_date
     return run_report_document(
         dag_run.run_id,
         utc_now().isoformat(timespec="seconds"),
@@ -144,7 +158,26 @@ def collect_report(context: Context) -> dict[str, Any]:
         hops=hops,
         failures=failures,
         rejected_by=approval.get("rejected_by"),
+        started_at=started.isoformat() if started else None,
+        ended_at=datetime.now(UTC).isoformat(),
     )
+
+
+def _hop_report(ti: Any, number: int, hop: Mapping[str, Any], states: Mapping[str, str]) -> dict[str, Any]:
+    """One planned hop as the run did it: each step's state, result, failure and times, and its pre-flight."""
+    group = f"hop_{number}"
+    steps = [
+        {
+            "step": step,
+            "state": states.get(f"{group}.{step}") or "not run",
+            "result": ti.xcom_pull(task_ids=f"{group}.{step}"),
+            "failure": ti.xcom_pull(task_ids=f"{group}.{step}", key=FAILURE_KEY),
+            **span_of(**(ti.xcom_pull(task_ids=f"{group}.{step}", key=TIMING_KEY) or {})),
+        }
+        for step in HOP_STEPS
+    ]
+    preflight = ti.xcom_pull(task_ids=f"{group}.preflight", key="preflight")
+    return {**hop, "steps": steps, "preflight": preflight, **span_of_all(steps)}
 
 
 def run_report_document(
@@ -156,18 +189,29 @@ def run_report_document(
     hops: list[dict[str, Any]],
     failures: list[dict[str, str]],
     rejected_by: str | None,
+    started_at: str | None = None,
+    ended_at: str | None = None,
 ) -> dict[str, Any]:
-    """The run's ``report.json`` document: what was asked, planned, done and found, and its one-line summary."""
+    """The run's ``report.json`` document: what was asked, planned, done and found, and its one-line summary.
+
+    :param started_at: when the run started (ISO 8601, Airflow's clock, as the grid shows it).
+    :param ended_at: when the report is made: the run's end.
+    """
     report: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "runbook": RUNBOOK,
         "run_id": run_id,
         "generated_at": generated_at,
+        "started_at": None,
+        "ended_at": None,
+        "duration_seconds": None,
+        **span_of(started_at, ended_at),
         "request": request,
         "plan": plan,
         "hops": hops,
         "failures": failures,
         "rejected_by": rejected_by,
+        "ticket_attempts": None,
     }
     report["summary"] = summarise_run(report)
     return report
@@ -176,14 +220,22 @@ def run_report_document(
 def report_files(report: Mapping[str, Any]) -> dict[str, str]:
     """``report.json`` and ``report.md`` of a collected report."""
     preflight_markdown = {
-        hop["to"]: hop["preflight"]["markdown"]
-        for hop in report["hops"]
-        if (hop.get("preflight") or {}).get("markdown")
+        hop["to"]: _preflight_markdown(hop["preflight"]) for hop in report["hops"] if hop.get("preflight")
     }
     return {
         "report.json": json.dumps(report, indent=2, default=str) + "\n",
         "report.md": render_report_markdown(report, preflight_markdown),
     }
+
+
+def _preflight_markdown(preflight: Mapping[str, Any]) -> str:
+    """A hop's pre-flight section without its passed checks: the report lists those once for every hop."""
+    from eks_runbooks.core.upgrade.preflight import preflight_result_of, render_preflight_markdown
+
+    markdown = render_preflight_markdown(preflight_result_of(preflight), with_passes=False)
+    if preflight.get("projected"):
+        markdown += "\n_Projected: this hop was judged as if the earlier hops were done._\n"
+    return markdown
 
 
 def _hook(request: UpgradeRequest) -> EksRunbookHook:
@@ -207,11 +259,17 @@ def plan_run(context: Context) -> dict[str, Any]:
 
     request = upgrade_request_of(context)
     hook = _hook(request)
-    plan = plan_upgrade_run(hook, request)
+    plan = plan_upgrade_run(hook, request, hop_groups_of(context["dag"]))
     held_by = cluster_holder(hook, request.cluster_name)
     plan["held_by"] = held_by if held_by != _holder(context) else None
     plan["markdown"] = render_plan_markdown(plan)
+    log.info("Plan of cluster %s:\n\n%s", request.cluster_name, plan["markdown"])
     return plan
+
+
+def hop_groups_of(dag: Any) -> int:
+    """How many hops the DAG can run: its ``hop_<n>`` task groups (each has a ``preflight``)."""
+    return sum(1 for task_id in dag.task_ids if re.fullmatch(r"hop_\d+\.preflight", task_id))
 
 
 def claim_run(context: Context) -> str:
@@ -242,6 +300,33 @@ def report_location(context: Context) -> ReportLocation:
     return ReportLocation(reports_base(), RUNBOOK, run_id)
 
 
+def record_ticket_attempt(
+    location: ReportLocation, ticket_id: str, report: Mapping[str, Any], aws_conn_id: str
+) -> list[dict[str, Any]]:
+    """Add this run to the attempts of its ticket (``<reports base>/eks_cluster_upgrade/tickets/<id>.json``)
+    and return them all, oldest first: a ticket retried after a failure keeps every attempt in view, whatever
+    run ids the ticketing system chose."""
+    from eks_runbooks.runs.reports import read_report, ticket_file_url, write_report_file
+
+    url = ticket_file_url(location.base, location.runbook, ticket_id)
+    try:
+        earlier = json.loads(read_report(url, aws_conn_id=aws_conn_id) or b"[]")
+    except ValueError:
+        log.warning("The attempts of ticket %s at %s are not JSON; starting them again from this run", ticket_id, url)
+        earlier = []
+    state = "failed" if report["failures"] else "rejected" if report.get("rejected_by") else "success"
+    this = {
+        "run_id": report["run_id"],
+        "state": state,
+        "summary": report["summary"],
+        "generated_at": report["generated_at"],
+        "report_markdown": location.url("report.md"),
+    }
+    attempts = [attempt for attempt in earlier if attempt.get("run_id") != this["run_id"]] + [this]
+    write_report_file(url, json.dumps(attempts, indent=2) + "\n", aws_conn_id=aws_conn_id)
+    return attempts
+
+
 def report_url_of(context: Context) -> str:
     """The URL of the run's Markdown report (for the ticketing notifier)."""
     return report_location(context).url("report.md")
@@ -263,7 +348,10 @@ def write_run_report(context: Context) -> dict[str, Any]:
     report = collect_report(context)
     request = report["request"] or {}
     location = report_location(context)
-    urls = write_report(location, report_files(report), aws_conn_id=request.get("aws_conn_id", "aws_default"))
+    aws_conn_id = request.get("aws_conn_id", "aws_default")
+    if request.get("ticket_id"):
+        report["ticket_attempts"] = record_ticket_attempt(location, request["ticket_id"], report, aws_conn_id)
+    urls = write_report(location, report_files(report), aws_conn_id=aws_conn_id)
     set_dag_run_note(context["ti"].dag_id, context["ti"].run_id, report["summary"])
     log.info("%s — report: %s", report["summary"], urls[-1])
     return {"summary": report["summary"], "report_json": urls[0], "report_markdown": urls[-1]}

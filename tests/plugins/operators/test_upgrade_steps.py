@@ -19,13 +19,29 @@ PARAMS = {"cluster_name": "payments-prod", "region": "us-east-1", "target_versio
 PLAN = {"hops": [{"from": "1.32", "to": "1.33"}]}
 
 
+#: The step's own XComs (what it waits on, what it finished), kept across the calls of one test as Airflow keeps
+#: them across a deferral.
+XCOMS: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_xcoms():
+    XCOMS.clear()
+
+
 def context() -> dict[str, Any]:
+    def xcom_pull(task_ids: str | None = None, key: str | None = None) -> Any:
+        if task_ids == PLAN_TASK_ID and key is None:
+            return PLAN
+        return XCOMS.get(key)
+
     ti = SimpleNamespace(
         dag_id="eks_cluster_upgrade",
         run_id="ticket__CHG-1",
         task_id="hop_1.control_plane",
         map_index=-1,
-        xcom_pull=lambda task_ids=None, key=None: PLAN if task_ids == PLAN_TASK_ID and key is None else None,
+        xcom_pull=xcom_pull,
+        xcom_push=lambda key, value: XCOMS.__setitem__(key, value),
     )
     return {"params": PARAMS, "ti": ti}
 

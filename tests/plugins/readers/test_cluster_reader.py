@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from eks_runbooks.readers import cluster as cluster_reader
 from eks_runbooks.readers.cluster import KubernetesReader
 from eks_runbooks.readers.kube_client import eks_kubernetes_client
@@ -23,3 +25,32 @@ def test_a_list_longer_than_one_chunk_is_read_whole(demo_fleet, monkeypatch):
     keys = [(pod["metadata"]["namespace"], pod["metadata"]["name"]) for pod in listed]
     assert len(keys) == len(everything) and set(keys) == everything  # every page, none twice
     assert {(pod["apiVersion"], pod["kind"]) for pod in listed} == {("v1", "Pod")}
+
+
+class _Records(logging.Handler):
+    """Every record that reaches the root logger (Airflow configures logging lazily, replacing caplog's handler)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_reading_a_cluster_logs_no_discovery_cache_error_and_leaves_no_cache_file(demo_fleet, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the Kubernetes client keeps its cache
+    records = _Records()
+    with eks_kubernetes_client("payments-prod", region_name="us-east-1") as api_client:
+        logging.getLogger().addHandler(records)
+        try:
+            reader = KubernetesReader(api_client)
+            assert reader.serves("policy/v1", "PodDisruptionBudget")
+            assert reader.list("apps/v1", "Deployment")
+            assert not reader.serves("policy/v1beta1", "PodDisruptionBudget")
+        finally:
+            logging.getLogger().removeHandler(records)
+    assert [record.getMessage() for record in records.records if record.levelno >= logging.WARNING] == []
+    assert list(tmp_path.iterdir()) == []

@@ -12,8 +12,10 @@ from eks_runbooks.runs.reports import (
     ReportLocation,
     read_report,
     reports_base,
+    ticket_file_url,
     update_latest,
     write_report,
+    write_report_file,
 )
 
 RUN_ID = "manual__2026-11-21T10:00:00+00:00"
@@ -132,7 +134,7 @@ def test_unsafe_run_id_becomes_one_segment_inside_the_runbook_folder(file_base: 
     assert written.resolve().is_relative_to(file_base.resolve())
 
 
-@pytest.mark.parametrize("run_id", ["..", ".", "", "latest"])
+@pytest.mark.parametrize("run_id", ["..", ".", "", "latest", "tickets"])
 def test_run_id_that_cannot_be_a_run_folder_is_refused(run_id: str, tmp_path: Path):
     with pytest.raises(ValueError):
         ReportLocation(f"file://{tmp_path}", "eks_cluster_upgrade", run_id)
@@ -199,3 +201,13 @@ def test_log_lines_name_the_files_and_no_credentials(sandbox, caplog: pytest.Log
     ours = "\n".join(record.getMessage() for record in caplog.records if record.name.startswith("eks_runbooks"))
     assert location.url("report.json") in ours
     assert "testing" not in ours  # the sandbox connection's access key and secret
+
+
+def test_a_tickets_attempts_file_sits_beside_the_run_folders_and_is_replaced_whole(file_base: Path):
+    url = ticket_file_url(reports_base(), "eks_cluster_upgrade", "CHG/42")
+
+    assert url == f"file://{file_base}/eks_cluster_upgrade/tickets/CHG_42.json"
+    assert read_report(url) is None
+    write_report_file(url, "[1]")
+    assert write_report_file(url, "[1, 2]") == url
+    assert read_report(url) == b"[1, 2]"

@@ -136,6 +136,50 @@ def plan_upgrade_path(
     return UpgradePath(cluster_name, current_version, target_version, hops)
 
 
+def load_version_calendar(calendar_file: Path | None = None) -> list[dict[str, Any]]:
+    """The Kubernetes version calendar kept in include/eks/kubernetes-versions.yaml (its ``versions``)."""
+    import yaml
+
+    return yaml.safe_load((calendar_file or include_path("eks", "kubernetes-versions.yaml")).read_text())["versions"]
+
+
+def most_versions_supported_on_one_day(calendar: Iterable[Mapping[str, Any]]) -> int:
+    """The most versions EKS supports (standard or extended) on any one day of the calendar.
+
+    A version counts from its ``eks_release`` to the day before its ``end_of_extended_support``. The busiest
+    day is always a release day, so only those are counted.
+    """
+    windows = [(entry["eks_release"], entry["end_of_extended_support"]) for entry in calendar]
+    return max((sum(start <= day < end for start, end in windows) for day, _ in windows), default=0)
+
+
+def hop_groups_needed(calendar: Iterable[Mapping[str, Any]]) -> int:
+    """How many hops an upgrade runbook must be able to run, whatever the day it runs on.
+
+    From the oldest to the newest version supported on the busiest day is one hop fewer than the versions
+    supported then; a node group still one minor behind its control plane adds the hop that finishes it
+    (``plan_upgrade_path``). Sized from the whole calendar, never from today: the DAG's shape must not change
+    with the date it is parsed on.
+    """
+    oldest_to_newest = most_versions_supported_on_one_day(calendar) - 1
+    return oldest_to_newest + 1  # the hop that finishes a lagging node group
+
+
+def refuse_plan_longer_than(path: UpgradePath, max_hops: int) -> None:
+    """UpgradePlanError when ``path`` has more hops than the runbook can run (before anything changes)."""
+    if len(path.hops) <= max_hops:
+        return
+    lagging = bool(path.hops) and path.hops[0].from_version != path.current_version
+    reachable = path.hops[max_hops - 1].to_version if max_hops > 0 else path.current_version
+    raise UpgradePlanError(
+        f"Cluster {path.cluster_name}: upgrading {path.current_version} → {path.target_version} takes "
+        f"{len(path.hops)} hops (one minor version each"
+        + ("; a node group behind the control plane adds one" if lagging else "")
+        + f"), and this runbook runs at most {max_hops} in one run. Start a run with target_version {reachable} "
+        f"first, then another to {path.target_version}."
+    )
+
+
 def plan_addon_steps(
     cluster_name: str,
     installed: Mapping[str, str],

@@ -10,8 +10,8 @@ IGNORED: still in the report, never dropped, no longer blocking.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ __all__ = [
     "Status",
     "check",
     "load_preflight_catalogue",
+    "project_to_hop_start",
     "render_preflight_markdown",
     "run_preflight",
 ]
@@ -206,8 +207,11 @@ _SECTIONS = (
 )
 
 
-def render_preflight_markdown(result: PreflightResult) -> str:
-    """The pre-flight part of the run report: blocking first, then ignored, warnings, follow-ups and passes."""
+def render_preflight_markdown(result: PreflightResult, *, with_passes: bool = True) -> str:
+    """The pre-flight part of the run report: blocking first, then ignored, warnings, follow-ups and passes.
+
+    :param with_passes: list the checks that passed (a report of several hops lists them once, apart).
+    """
     verdict = (
         "**PASSED** — the hop may start."
         if result.passed
@@ -225,8 +229,43 @@ def render_preflight_markdown(result: PreflightResult) -> str:
                 lines.append(f"  - Objects: {', '.join(f'`{obj}`' for obj in finding.objects)}")
             lines.append(f"  - Fix: {finding.remediation}")
         lines.append("")
-    if result.passes:
+    if with_passes and result.passes:
         lines += ["### Passed", ""]
         lines += [f"- **{finding.check_id}** {finding.title}: {finding.detail}" for finding in result.passes]
         lines.append("")
     return "\n".join(lines)
+
+
+def preflight_result_of(document: Mapping[str, Any]) -> PreflightResult:
+    """A PreflightResult back from its ``as_dict()`` (as the report reads it from XCom)."""
+    findings = tuple(
+        Finding(
+            **{
+                **finding,
+                "severity": Severity(finding["severity"]),
+                "status": Status(finding["status"]),
+                "objects": tuple(finding.get("objects", ())),
+            }
+        )
+        for finding in document["findings"]
+    )
+    return PreflightResult(document["cluster_name"], document["hop_from"], document["hop_to"], findings)
+
+
+def project_to_hop_start(inputs: PreflightInputs, addon_versions: Mapping[str, str]) -> PreflightInputs:
+    """The cluster as the plan's earlier hops leave it, for a later hop judged in plan mode: control plane and
+    managed node groups at ``inputs.hop_from``, each add-on at the version the plan moves it to.
+
+    Nodes outside managed node groups keep their kubelet: the runbook does not move them.
+
+    :param addon_versions: add-on name → its version after the earlier hops (add-ons they leave alone absent).
+    """
+    return replace(
+        inputs,
+        cluster={**inputs.cluster, "version": inputs.hop_from},
+        nodegroups=[{**nodegroup, "version": inputs.hop_from} for nodegroup in inputs.nodegroups],
+        addons=[
+            {**addon, "addonVersion": addon_versions.get(addon["addonName"], addon["addonVersion"])}
+            for addon in inputs.addons
+        ],
+    )

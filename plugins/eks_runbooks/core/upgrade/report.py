@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from eks_runbooks.core.upgrade.plan import AddonStep, UpgradePath
@@ -57,16 +58,22 @@ def plan_document(
     dry_run: bool,
     held_by: str | None = None,
 ) -> dict[str, Any]:
-    """The run's plan as plain data: the hops, each with its add-on steps and node group actions."""
-    hops = [
-        {
-            "from": hop.from_version,
-            "to": hop.to_version,
-            "addons": [asdict(step) for step in addon_steps.get(hop.to_version, ())],
-            "nodegroups": nodegroup_actions(nodegroups, hop.to_version),
-        }
-        for hop in path.hops
-    ]
+    """The run's plan as plain data: the hops, each with its add-on steps and node group actions.
+
+    Each hop starts from what the hops before it leave: its node groups at the previous hop's version.
+    """
+    hops = []
+    projected = [dict(nodegroup) for nodegroup in nodegroups]
+    for hop in path.hops:
+        hops.append(
+            {
+                "from": hop.from_version,
+                "to": hop.to_version,
+                "addons": [asdict(step) for step in addon_steps.get(hop.to_version, ())],
+                "nodegroups": nodegroup_actions(projected, hop.to_version),
+            }
+        )
+        projected = [{**nodegroup, "version": hop.to_version} for nodegroup in projected]
     return {
         "cluster_name": path.cluster_name,
         "region": region,
@@ -77,6 +84,11 @@ def plan_document(
         "held_by": held_by,
         "hops": hops,
     }
+
+
+def addon_versions_after(hops: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Add-on name → its version once these planned hops are done (add-ons they leave alone absent)."""
+    return {step["addon_name"]: step["to_version"] for hop in hops for step in hop["addons"]}
 
 
 def render_plan_markdown(plan: Mapping[str, Any]) -> str:
@@ -138,7 +150,24 @@ def summarise_run(report: Mapping[str, Any]) -> str:
         if blocked:
             return f"{cluster}: plan {span} ({hops} hop(s)) — would stop at {_blocked_by(blocked[0])}; nothing changed"
         return f"{cluster}: plan {span} ({hops} hop(s)) — pre-flight passed, {warnings} warning(s); nothing changed"
+    done = hops_done(report.get("hops", []))
+    if len(done) < hops:
+        reached = done[-1]["to"] if done else plan["current_version"]
+        return (
+            f"{cluster}: upgrade {span} stopped after {len(done)} of {hops} hop(s), at {reached}; nothing failed, "
+            "see the report"
+        )
     return f"{cluster}: upgraded {span} in {hops} hop(s); {warnings} pre-flight warning(s)"
+
+
+def hops_done(hops: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The hops whose validation passed, in order: what the run really did, whatever it planned."""
+    done = []
+    for hop in hops:
+        if not any(step["step"] == "validate" and step["state"] == "success" for step in hop.get("steps", [])):
+            break
+        done.append(hop)
+    return done
 
 
 def _blocked_by(hop: Mapping[str, Any]) -> str:
@@ -152,7 +181,8 @@ def render_report_markdown(report: Mapping[str, Any], preflight_markdown: Mappin
     :param preflight_markdown: hop version → that hop's rendered pre-flight section.
     """
     lines = [f"# eks_cluster_upgrade — {report['run_id']}", "", f"**{report['summary']}**", ""]
-    lines.append(f"Generated {report['generated_at']}.")
+    lines.append(f"Generated {report['generated_at']}. {_when(report)}".rstrip())
+    lines += _attempts_section(report.get("ticket_attempts") or [], report["run_id"])
     request = report.get("request")
     if request:
         lines += ["", "## Request", ""]
@@ -164,12 +194,48 @@ def render_report_markdown(report: Mapping[str, Any], preflight_markdown: Mappin
     if report.get("plan"):
         lines += ["", render_plan_markdown(report["plan"])]
     for hop in report.get("hops", []):
-        lines += ["", f"## Hop {hop['from']} → {hop['to']}", "", "| step | state | result |", "|---|---|---|"]
+        lines += ["", f"## Hop {hop['from']} → {hop['to']}", ""]
+        lines += [_when(hop), ""] if hop.get("started_at") else []
+        lines += ["| step | state | started | ended | duration | result |", "|---|---|---|---|---|---|"]
         for step in hop["steps"]:
-            lines.append(f"| {STEP_TITLES[step['step']]} | {step['state']} | {_describe_result(step)} |")
+            lines.append(
+                f"| {STEP_TITLES[step['step']]} | {step['state']} | {step.get('started_at', '')} | "
+                f"{step.get('ended_at', '')} | {_duration(step.get('duration_seconds'))} | {_describe_result(step)} |"
+            )
         if hop["to"] in preflight_markdown:
             lines += ["", preflight_markdown[hop["to"]]]
+    lines += _passed_checks_section(report.get("hops", []))
     return "\n".join([*lines, ""])
+
+
+def _passed_checks_section(hops: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each check that passed, once, with the hops it passed for (what it saw: the last of them)."""
+    passed: dict[str, dict[str, Any]] = {}
+    for hop in hops:
+        for finding in (hop.get("preflight") or {}).get("findings", []):
+            if finding["status"] == "PASS":
+                entry = passed.setdefault(finding["check_id"], {"title": finding.get("title", ""), "hops": []})
+                entry["hops"].append(f"{hop['from']} → {hop['to']}")
+                entry["detail"] = finding.get("detail", "")
+    if not passed:
+        return []
+    lines = ["", "## Passed checks", ""]
+    for check_id, entry in passed.items():
+        lines.append(f"- **{check_id}** {entry['title']} ({', '.join(entry['hops'])}): {entry['detail']}")
+    return lines
+
+
+def _attempts_section(attempts: Sequence[Mapping[str, Any]], run_id: str) -> list[str]:
+    """Every run of the same ticket, this one included (a ticket retried after a failure)."""
+    if len(attempts) < 2:
+        return []
+    lines = ["", "## Attempts of this ticket", "", "| run | state | summary |", "|---|---|---|"]
+    for attempt in attempts:
+        label = f"`{attempt['run_id']}`" + (" (this run)" if attempt["run_id"] == run_id else "")
+        link = f"[{label}]({attempt['report_markdown']})" if attempt.get("report_markdown") else label
+        summary = attempt["summary"].replace("|", "\\|")
+        lines.append(f"| {link} | {attempt['state']} | {summary} |")
+    return lines
 
 
 def _describe_result(step: Mapping[str, Any]) -> str:
@@ -179,3 +245,37 @@ def _describe_result(step: Mapping[str, Any]) -> str:
     if isinstance(result, Mapping) and result.get("summary"):
         return str(result["summary"]).replace("|", "\\|")
     return ""
+
+
+def span_of(started_at: str | None = None, ended_at: str | None = None) -> dict[str, Any]:
+    """``started_at``, ``ended_at`` (ISO 8601 UTC, to the second) and ``duration_seconds``; {} if it never ran."""
+    if not started_at or not ended_at:
+        return {}
+    start, end = datetime.fromisoformat(started_at), datetime.fromisoformat(ended_at)
+    return {
+        "started_at": start.isoformat(timespec="seconds"),
+        "ended_at": end.isoformat(timespec="seconds"),
+        "duration_seconds": max(0, round((end - start).total_seconds())),
+    }
+
+
+def span_of_all(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The span from the first start to the last end of ``parts`` (steps of a hop); {} if none ran."""
+    timed = [part for part in parts if part.get("started_at")]
+    if not timed:
+        return {}
+    return span_of(min(p["started_at"] for p in timed), max(p["ended_at"] for p in timed))
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def _when(part: Mapping[str, Any]) -> str:
+    if not part.get("started_at"):
+        return ""
+    return f"Started {part['started_at']}, ended {part['ended_at']}, took {_duration(part['duration_seconds'])}."

@@ -168,3 +168,25 @@ def test_result_serialises_to_json_for_the_report():
     assert {"check_id": "EKS-SUBNET-FREE-IPS", "status": "FAIL", "blocking": True, "severity": "CRITICAL"}.items() <= (
         document["findings"][1].items()
     )
+
+
+def test_a_later_hop_in_plan_mode_is_judged_on_the_versions_the_earlier_hops_leave():
+    from eks_runbooks.core.upgrade.preflight import project_to_hop_start
+    from tests.plugins.core.upgrade.preflight_builders import addon, node
+
+    today = healthy_inputs(
+        nodegroups=[nodegroup("general", "1.31"), nodegroup("batch", "1.30")],
+        addons=[addon("coredns", "v1.11.4-eksbuild.1"), addon("vpc-cni", "v1.19.0-eksbuild.1")],
+        nodes=[node("managed"), node("self-managed", labels={}, kubelet="v1.31.7")],
+        hop_from="1.33",
+        hop_to="1.34",
+    )
+    projected = project_to_hop_start(today, {"coredns": "v1.12.4-eksbuild.2"})
+    assert projected.cluster["version"] == "1.33"
+    assert [ng["version"] for ng in projected.nodegroups] == ["1.33", "1.33"]
+    assert {a["addonName"]: a["addonVersion"] for a in projected.addons} == {
+        "coredns": "v1.12.4-eksbuild.2",
+        "vpc-cni": "v1.19.0-eksbuild.1",
+    }
+    # Nodes outside managed node groups are not this runbook's to move: they keep their kubelet.
+    assert projected.nodes == today.nodes

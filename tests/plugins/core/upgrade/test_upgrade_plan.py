@@ -178,3 +178,59 @@ def test_the_add_on_order_comes_from_the_catalogue():
     from eks_runbooks.core.upgrade.plan import load_addon_rules
 
     assert load_addon_rules().update_order == RULES.update_order
+
+
+def supported(version: str, released: str, unsupported_from: str) -> dict:
+    """One entry of include/eks/kubernetes-versions.yaml (dates as YAML reads them)."""
+    from datetime import date
+
+    return {
+        "version": version,
+        "eks_release": date.fromisoformat(released),
+        "end_of_extended_support": date.fromisoformat(unsupported_from),
+    }
+
+
+def test_hop_groups_are_sized_from_the_busiest_day_of_the_whole_calendar_plus_a_lagging_node_group():
+    from eks_runbooks.core.upgrade.plan import hop_groups_needed, most_versions_supported_on_one_day
+
+    calendar = [
+        supported("1.40", "2030-01-01", "2032-03-01"),
+        supported("1.41", "2031-01-01", "2033-01-01"),
+        supported("1.42", "2032-01-01", "2034-01-01"),  # 2032-01-01 … 2032-02-29: 1.40, 1.41, 1.42
+        supported("1.43", "2033-06-01", "2035-06-01"),
+    ]
+    assert most_versions_supported_on_one_day(calendar) == 3
+    # oldest → newest of those three is two hops; a node group one minor behind adds one.
+    assert hop_groups_needed(calendar) == 3
+    # The day a version leaves support it no longer counts: 1.40 ends the day 1.42 would have made it four.
+    assert most_versions_supported_on_one_day([*calendar, supported("1.39", "2029-01-01", "2032-01-01")]) == 3
+
+
+def test_hop_groups_of_the_calendar_in_include_cover_its_busiest_day_counted_day_by_day():
+    from datetime import timedelta
+
+    from eks_runbooks.core.upgrade.plan import hop_groups_needed, load_version_calendar
+
+    calendar = load_version_calendar()
+    day, last = min(v["eks_release"] for v in calendar), max(v["end_of_extended_support"] for v in calendar)
+    busiest = 0
+    while day < last:
+        busiest = max(busiest, sum(v["eks_release"] <= day < v["end_of_extended_support"] for v in calendar))
+        day += timedelta(days=1)
+    assert hop_groups_needed(calendar) == busiest
+
+
+def test_a_plan_longer_than_the_dag_can_run_is_refused_naming_the_limit_and_an_intermediate_target():
+    from eks_runbooks.core.upgrade.plan import refuse_plan_longer_than
+
+    path = plan_upgrade_path("payments", "1.30", "1.34", calendar("1.30", "1.31", "1.32", "1.33", "1.34"), ["1.29"])
+    assert len(path.hops) == 5
+    refuse_plan_longer_than(path, 5)
+    with pytest.raises(UpgradePlanError) as refused:
+        refuse_plan_longer_than(path, 3)
+    message = str(refused.value)
+    assert message.startswith("Cluster payments: upgrading 1.30 → 1.34 takes 5 hops")
+    assert "a node group behind the control plane adds one" in message
+    assert "this runbook runs at most 3" in message
+    assert "target_version 1.32 first" in message

@@ -81,7 +81,10 @@ def test_summary_of_a_rejected_and_of_a_finished_upgrade():
     assert summarise_run({**base, "rejected_by": "alice"}) == (
         "payments: upgrade 1.32 → 1.34 rejected by alice; nothing changed"
     )
-    assert summarise_run(base) == "payments: upgraded 1.32 → 1.34 in 2 hop(s); 0 pre-flight warning(s)"
+    assert (
+        summarise_run({**base, "hops": ran("success", "success")})
+        == "payments: upgraded 1.32 → 1.34 in 2 hop(s); 0 pre-flight warning(s)"
+    )
 
 
 def test_report_page_leads_with_the_summary_and_what_stopped_the_run():
@@ -103,5 +106,82 @@ def test_report_page_leads_with_the_summary_and_what_stopped_the_run():
     page = render_report_markdown(report, {"1.33": "## Pre-flight: payments 1.32 → 1.33"})
     assert page.splitlines()[2] == "**payments: FAILED at hop_1.control_plane — boom**"
     assert "- **hop_1.control_plane**: boom | with a pipe" in page
-    assert "| Control plane | failed | boom \\| with a pipe |" in page
+    assert "| Control plane | failed |  |  |  | boom \\| with a pipe |" in page
     assert "## Pre-flight: payments 1.32 → 1.33" in page
+
+
+def ran(*states: str) -> list[dict[str, Any]]:
+    """Report hops of ``plan()`` whose validation ended in these states (the hops after them did not run)."""
+    return [
+        {"from": hop["from"], "to": hop["to"], "steps": [{"step": "validate", "state": state}]}
+        for hop, state in zip(plan()["hops"], states, strict=False)
+    ]
+
+
+def test_a_run_that_stopped_early_does_not_claim_the_target():
+    report = {"request": {"cluster_name": "payments"}, "plan": plan(), "hops": ran("success", "skipped")}
+    summary = summarise_run(report)
+    assert "upgraded" not in summary and "1.32 → 1.34 in" not in summary
+    assert (
+        summary == "payments: upgrade 1.32 → 1.34 stopped after 1 of 2 hop(s), at 1.33; nothing failed, see the report"
+    )
+
+
+def test_each_hop_starts_from_the_versions_the_hop_before_leaves():
+    second = {n["nodegroup"]: n for n in plan()["hops"][1]["nodegroups"]}
+    assert second["general"]["action"] == "roll nodes 1.33 → 1.34"
+    assert second["gpu"]["version"] == "1.33"
+
+
+def test_a_hop_spans_its_steps_and_the_page_shows_when_each_step_ran():
+    from eks_runbooks.core.upgrade.report import span_of, span_of_all
+
+    steps = [
+        {"step": "preflight", "state": "success", **span_of("2026-11-21T10:00:00+00:00", "2026-11-21T10:00:30+00:00")},
+        {
+            "step": "control_plane",
+            "state": "success",
+            **span_of("2026-11-21T10:00:31.5+00:00", "2026-11-21T10:12:01+00:00"),
+        },
+        {"step": "addons", "state": "skipped"},
+    ]
+    assert steps[1]["duration_seconds"] == 690 and steps[1]["started_at"] == "2026-11-21T10:00:31+00:00"
+    hop = {"from": "1.32", "to": "1.33", "steps": steps, **span_of_all(steps)}
+    assert (hop["started_at"], hop["ended_at"]) == ("2026-11-21T10:00:00+00:00", "2026-11-21T10:12:01+00:00")
+    report = {"run_id": "r", "generated_at": "g", "summary": "s", "hops": [hop], **span_of_all(steps)}
+    page = render_report_markdown(report, {})
+    assert "| Control plane | success | 2026-11-21T10:00:31+00:00 | 2026-11-21T10:12:01+00:00 | 11 min 30 s |" in page
+    assert "| Add-ons | skipped |  |  |  |  |" in page
+    assert "took 12 min 01 s" in page
+
+
+def test_passed_checks_are_listed_once_with_the_hops_they_passed_for():
+    def passes(hop_from: str, hop_to: str) -> dict[str, Any]:
+        finding = {"check_id": "EKS-CLUSTER-ACTIVE", "title": "Cluster is ACTIVE", "status": "PASS", "blocking": False}
+        return {"from": hop_from, "to": hop_to, "steps": [], "preflight": {"findings": [{**finding, "detail": hop_to}]}}
+
+    report = {
+        "run_id": "r",
+        "generated_at": "g",
+        "summary": "s",
+        "hops": [passes("1.32", "1.33"), passes("1.33", "1.34")],
+    }
+    page = render_report_markdown(report, {})
+    assert page.count("EKS-CLUSTER-ACTIVE") == 1
+    assert "- **EKS-CLUSTER-ACTIVE** Cluster is ACTIVE (1.32 → 1.33, 1.33 → 1.34): 1.34" in page
+
+
+def test_the_page_lists_every_attempt_of_the_ticket():
+    attempts = [
+        {
+            "run_id": "ticket__CHG-1",
+            "state": "failed",
+            "summary": "payments: FAILED | x",
+            "report_markdown": "file:///a.md",
+        },
+        {"run_id": "ticket__CHG-1__attempt-2", "state": "success", "summary": "payments: upgraded"},
+    ]
+    report = {"run_id": "ticket__CHG-1__attempt-2", "generated_at": "g", "summary": "s", "ticket_attempts": attempts}
+    page = render_report_markdown(report, {})
+    assert "| [`ticket__CHG-1`](file:///a.md) | failed | payments: FAILED \\| x |" in page
+    assert "| `ticket__CHG-1__attempt-2` (this run) | success | payments: upgraded |" in page
