@@ -144,6 +144,7 @@ def collect_report(context: Context) -> dict[str, Any]:
         hops=hops,
         failures=failures,
         rejected_by=approval.get("rejected_by"),
+        cluster_name=str(context["params"].get("cluster_name") or "") or None,
     )
 
 
@@ -156,12 +157,17 @@ def run_report_document(
     hops: list[dict[str, Any]],
     failures: list[dict[str, str]],
     rejected_by: str | None,
+    cluster_name: str | None = None,
 ) -> dict[str, Any]:
-    """The run's ``report.json`` document: what was asked, planned, done and found, and its one-line summary."""
+    """The run's ``report.json`` document: what was asked, planned, done and found, and its one-line summary.
+
+    :param cluster_name: the cluster the run was started for, kept even when its request was refused.
+    """
     report: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "runbook": RUNBOOK,
         "run_id": run_id,
+        "cluster_name": cluster_name or (request or {}).get("cluster_name"),
         "generated_at": generated_at,
         "request": request,
         "plan": plan,
@@ -263,7 +269,8 @@ def write_run_report(context: Context) -> dict[str, Any]:
     report = collect_report(context)
     request = report["request"] or {}
     location = report_location(context)
-    urls = write_report(location, report_files(report), aws_conn_id=request.get("aws_conn_id", "aws_default"))
+    # The note first: a run whose report store is unreachable still says how it ended.
     set_dag_run_note(context["ti"].dag_id, context["ti"].run_id, report["summary"])
+    urls = write_report(location, report_files(report), aws_conn_id=request.get("aws_conn_id", "aws_default"))
     log.info("%s — report: %s", report["summary"], urls[-1])
     return {"summary": report["summary"], "report_json": urls[0], "report_markdown": urls[-1]}
