@@ -500,18 +500,20 @@ class UpgradeApprovalOperator(ApprovalOperator):
 
     def __init__(self, **kwargs: Any) -> None:
         from airflow.sdk import Param
+        from airflow.sdk.definitions.param import ParamsDict
 
-        kwargs.setdefault(
-            "params",
-            {
-                self.COMMENT: Param(
-                    "",
-                    type=["null", "string"],
-                    title="Comment",
-                    description="Why you approve or reject (a rejection quotes it in the run's failure).",
-                )
-            },
+        # In a DAG, ``params`` already holds the DAG's params (marked "dag"); HITLOperator keeps only the
+        # task's own (marked "task") as the approver's form.
+        params = ParamsDict()
+        params.update(kwargs.get("params") or {})
+        params[self.COMMENT] = Param(
+            "",
+            type=["null", "string"],
+            title="Comment",
+            description="Why you approve or reject (a rejection quotes it in the run's failure).",
+            source="task",
         )
+        kwargs["params"] = params
         super().__init__(ignore_downstream_trigger_rules=True, **kwargs)
 
     def execute(self, context: Context) -> Any:

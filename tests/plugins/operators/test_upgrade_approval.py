@@ -95,3 +95,12 @@ def test_an_approve_lets_the_run_go_on_and_records_who_approved():
 def test_the_approvers_comment_field_does_not_make_the_request_invalid():
     approval = UpgradeApprovalOperator(task_id="approve", subject="Upgrade?")
     assert approval.execute(context_of(dry_run=True)) == {"approved": True, "reason": "plan mode"}
+
+
+def test_the_approvers_form_in_the_runbook_dag_has_the_comment_field(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.helpers import REPO
+
+    dag = DagBag(str(REPO / "dags" / "eks_cluster_upgrade.py")).get_dag("eks_cluster_upgrade")
+    assert list(dag.get_task("approve").serialized_params) == ["comment"]
