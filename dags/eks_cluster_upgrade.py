@@ -21,9 +21,10 @@ before any change, naming a version to upgrade to first. Hop groups the plan doe
 **Plan mode** (`dry_run`, the default) reads everything, runs every gate and writes the report — and changes
 nothing. **Resume**: a new run (or clearing the failed task) skips what AWS shows is done. **One runbook per
 cluster**: the run claims the cluster with the tag `eks-runbooks/claimed-by` and refuses a cluster another
-run holds. **Report**: JSON and Markdown under `<eks_reports_base>/eks_cluster_upgrade/<run id>/`: what ran,
-when and for how long, step by step; the summary (from what ran) becomes the run's note and, with a
-`ticket_id`, is posted to the `ticketing_default` connection; the report lists every attempt of the ticket.
+run holds; a run that fails part-way keeps its claim, marked failed, for the next run of this runbook.
+**Report**: JSON and Markdown under `<eks_reports_base>/eks_cluster_upgrade/<run id>/`: what ran, when and for
+how long, step by step; the summary (from what ran) becomes the run's note and, with a `ticket_id`, is posted
+to the `ticketing_default` connection; the report lists every attempt of the ticket.
 
 IAM policy: `include/iam/eks_cluster_upgrade.json`. Design: `docs/upgrade-runbook-design.md`.
 """
@@ -228,7 +229,7 @@ def eks_cluster_upgrade() -> None:
         return write_run_report(get_current_context())
 
     @task
-    def release_cluster() -> bool:
+    def release_cluster() -> str:
         from eks_runbooks.tasks.upgrade import release_run
 
         return release_run(get_current_context())

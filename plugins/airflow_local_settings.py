@@ -5,19 +5,24 @@
    parent had imported. Importing the runbook operators and Airflow's TaskFlow machinery here, once, keeps
    each DAG file's own parse under 50 ms instead of paying ~0.5 s of boto3/provider/decorator imports per
    file, per parse.
+
+Every component — scheduler, API server, DAG processor, triggerer, workers — imports this module, and an
+exception here stops it. So nothing here may raise: a library module that fails to import is logged (with its
+traceback) and skipped; the DAG files that need it then show the import error in the UI, and the rest of
+Airflow keeps running.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from typing import Any
 
-# When the runbook library itself is what imports Airflow (a script or test importing a hook first), it is
-# being loaded already; importing it again from here would re-enter its half-initialised modules.
-_LIBRARY_IS_LOADING = any(name.startswith("eks_runbooks.") for name in sys.modules)
+#: Airflow copies every public name of this module into ``airflow.settings``: only the policy goes there.
+__all__ = ["dag_policy"]
 
-from eks_runbooks.runs.policies import runbook_dag_problems  # noqa: E402  (after the check above, on purpose)
+log = logging.getLogger(__name__)
 
 #: What DAG files take from ``airflow.sdk`` (resolved lazily there, so resolve them here) ...
 WARM_UP_SDK_NAMES = (
@@ -39,23 +44,47 @@ WARM_UP_MODULES = (
     "airflow.models.variable",
     "airflow.timetables.base",
     "airflow.serialization.definitions.assets",
+    "eks_runbooks.runs.policies",
     "eks_runbooks.operators.eks",
     "eks_runbooks.operators.upgrade",
     "eks_runbooks.notifiers.ticketing",
     "eks_runbooks.tasks.upgrade",
 )
 
-if not _LIBRARY_IS_LOADING:
-    _sdk = importlib.import_module("airflow.sdk")
-    for _name in WARM_UP_SDK_NAMES:
-        getattr(_sdk, _name)
-    for _module in WARM_UP_MODULES:
-        importlib.import_module(_module)
+
+def warm_up() -> list[str]:
+    """Import what DAG files use; returns the modules that failed to import (each logged), never raises."""
+    failed = []
+    for module in WARM_UP_MODULES:
+        try:
+            importlib.import_module(module)
+        except Exception:
+            # Deliberately broad: a broken library must cost its DAGs, not every Airflow component.
+            log.exception(
+                "Warm-up: could not import %s; DAG files that use it will show this as an import error", module
+            )
+            failed.append(module)
+    try:
+        sdk = importlib.import_module("airflow.sdk")
+        for name in WARM_UP_SDK_NAMES:
+            getattr(sdk, name)
+    except Exception:
+        log.exception("Warm-up: could not resolve airflow.sdk names; DAG files will parse more slowly")
+        failed.append("airflow.sdk")
+    return failed
+
+
+# When the runbook library itself is what imports Airflow (a script or test importing a hook first), it is
+# being loaded already; importing it again from here would re-enter its half-initialised modules.
+if not any(name.startswith("eks_runbooks.") for name in sys.modules):
+    warm_up()
 
 
 def dag_policy(dag: Any) -> None:
     """Refuse runbook DAGs that do not declare documentation, owner, tags and a retries policy."""
     from airflow.exceptions import AirflowClusterPolicyViolation
+
+    from eks_runbooks.runs.policies import runbook_dag_problems
 
     problems = runbook_dag_problems(dag)
     if problems:

@@ -298,3 +298,44 @@ def create_role(iam: Any, name: str, service: str | None = None, account: str = 
     from eks_sandbox.fleet import create_role as create_fleet_role
 
     return create_fleet_role(iam, account, name, service)
+
+
+@contextmanager
+def fake_airflow_api(patch_statuses: list[int] | None = None) -> Iterator[tuple[str, list[tuple[str, str, Any]]]]:
+    """An Airflow REST API on loopback answering ``POST /auth/token`` and note PATCHes, as the API server does.
+
+    ``patch_statuses``: the status of each PATCH in turn (then 200), e.g. ``[500]`` for an API server under load.
+    Yields its URL and the requests it received, as (method, path, JSON body).
+    """
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[str, str, Any]] = []
+    statuses = list(patch_statuses or [])
+
+    class AirflowApi(BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            received.append((self.command, self.path, json.loads(self.rfile.read(length) or b"null")))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def do_POST(self) -> None:
+            self._answer(201, {"access_token": "jwt-1"})
+
+        def do_PATCH(self) -> None:
+            status = statuses.pop(0) if statuses else 200
+            self._answer(status, {"note": "ok"} if status < 400 else {"detail": "Internal Server Error"})
+
+        def log_message(self, *_: Any) -> None:
+            """Quiet: every request is in ``received``."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AirflowApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", received
+    finally:
+        server.shutdown()
+        server.server_close()

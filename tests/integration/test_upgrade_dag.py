@@ -180,12 +180,14 @@ def test_pdb_refusing_the_drain_fails_the_run_naming_it_and_a_new_run_resumes(de
         in (failure["message"])
     )
     assert eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.33"
-    assert "eks-runbooks/claimed-by" not in eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
+    claim = f"eks_cluster_upgrade/{failed.run_id} failed"  # kept for the next run of this runbook
+    assert eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]["eks-runbooks/claimed-by"] == claim
 
     kubernetes(patch=ledger_pdb(1))
     resumed = upgrade(upgrade_dag, target_version="1.33", dry_run=False)
 
     assert resumed.state == "success", report_of(resumed)["summary"]
+    assert "eks-runbooks/claimed-by" not in eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
     assert len(updates(eks)) == 1  # the control plane was not updated twice
     report = report_of(resumed)
     assert [(hop["from"], hop["to"]) for hop in report["plan"]["hops"]] == [("1.32", "1.33")]

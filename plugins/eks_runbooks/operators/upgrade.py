@@ -643,17 +643,44 @@ def _problems_text(problems: list[Any]) -> str:
     return "; ".join(f"{p.check}: {p.detail}" + (f" [{', '.join(p.objects)}]" if p.objects else "") for p in problems)
 
 
+class UpgradeRejected(AirflowFailException):
+    """A person rejected the plan, or no one answered in time (not retried: asking again is a new run)."""
+
+
 class UpgradeApprovalOperator(ApprovalOperator):
     """
     A person approves the plan before the first change (``require_approval``); in plan mode, or when no
-    approval is asked for, it passes at once. Reject skips every later step; the report says who rejected.
+    approval is asked for, it passes at once.
+
+    Approve lets the hops run. Reject fails the run with "rejected by <who>: <comment>" (the approver's
+    ``comment`` field), which the report, the run's note and the ticket repeat; nothing has changed then and
+    the claim is released. No answer within ``response_timeout`` fails the same way. Neither is retried: a
+    retry would ask again, silently, for another ``response_timeout``.
     """
 
+    #: The approver's form: one optional comment, shown with a rejection.
+    COMMENT = "comment"
+
     def __init__(self, **kwargs: Any) -> None:
+        from airflow.sdk import Param
+        from airflow.sdk.definitions.param import ParamsDict
+
+        # In a DAG, ``params`` already holds the DAG's params (marked "dag"); HITLOperator keeps only the
+        # task's own (marked "task") as the approver's form.
+        params = ParamsDict()
+        params.update(kwargs.get("params") or {})
+        params[self.COMMENT] = Param(
+            "",
+            type=["null", "string"],
+            title="Comment",
+            description="Why you approve or reject (a rejection quotes it in the run's failure).",
+            source="task",
+        )
+        kwargs["params"] = params
         super().__init__(ignore_downstream_trigger_rules=True, **kwargs)
 
     def execute(self, context: Context) -> Any:
-        request = upgrade_request_of(context)
+        request = self._request(context)
         if request.dry_run or not request.require_approval:
             reason = "plan mode" if request.dry_run else "require_approval is false"
             self.log.info("No approval needed (%s)", reason)
@@ -661,8 +688,26 @@ class UpgradeApprovalOperator(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        result = super().execute_complete(context, event)
-        if result["chosen_options"] != [self.APPROVE]:
-            responder = result.get("responded_by_user") or {}
-            return {**result, "rejected_by": responder.get("name") or responder.get("id") or "an approver"}
-        return result
+        request = self._request(context)
+        upgrade = f"upgrade of {request.cluster_name} to {request.target_version}"
+        if event.get("error_type") == "timeout":
+            raise UpgradeRejected(
+                f"No one answered the approval of the {upgrade} within {self.response_timeout}; nothing was changed. "
+                f"To upgrade, start a new run and answer it under Required Actions."
+            )
+        # HITLOperator's checks, without ApprovalOperator's "skip everything after a Reject": a rejected
+        # upgrade is a failed run, so the ticket and the run list say so.
+        result = super(ApprovalOperator, self).execute_complete(context=context, event=event)
+        responder = result.get("responded_by_user") or {}
+        who = responder.get("name") or responder.get("id") or "an approver"
+        if result["chosen_options"] == [self.APPROVE]:
+            self.log.info("The %s was approved by %s", upgrade, who)
+            return {**result, "approved_by": who}
+        comment = str((result.get("params_input") or {}).get(self.COMMENT) or "").strip() or "no comment given"
+        context["ti"].xcom_push(key="return_value", value={**result, "rejected_by": who})
+        raise UpgradeRejected(f"The {upgrade} was rejected by {who}: {comment}; nothing was changed.")
+
+    def _request(self, context: Context) -> UpgradeRequest:
+        """The run's request, from its params without this form's fields."""
+        params = {key: value for key, value in context["params"].items() if key not in self.params}
+        return upgrade_request_of({**context, "params": params})

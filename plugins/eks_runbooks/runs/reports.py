@@ -3,7 +3,8 @@
 The reports base is the Airflow Variable ``eks_reports_base``: a ``file://`` URL, an ``s3://bucket/prefix`` URL,
 or a plain absolute path (read as ``file://``). Without the Variable, reports go to ``<AIRFLOW_HOME>/reports``.
 Files are written whole or not at all (a temporary file renamed into place, or one S3 PutObject), so a reader
-comparing against the previous run never sees half a report.
+comparing against the previous run never sees half a report. ``file://`` reports are not world-readable: files
+0640, the folders created for them 0750, whatever the umask.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ LATEST_FOLDER = "latest"
 #: (attempts) made for it, so a ticket retried after a failure shows every attempt.
 TICKETS_FOLDER = "tickets"
 
-_FILE_MODE = 0o644
-_DIR_MODE = 0o755
+#: Reports name clusters, accounts and findings: readable by the owner and its group (Airflow's), nobody else.
+_FILE_MODE = 0o640
+_DIR_MODE = 0o750
 _UNSAFE_SEGMENT_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]")
 _EXPECTED_BASE = "expected file:///absolute/path, s3://bucket/prefix or an absolute path"
 
@@ -112,8 +114,9 @@ def write_report(
 ) -> list[str]:
     """Write each of ``files`` (name → content; ``str`` is written as UTF-8) into ``location``.
 
-    ``file://``: missing folders are created (mode 0755), each file is written to a temporary file beside it
-    and renamed into place (mode 0644). ``s3://``: one PutObject per file, replacing what is there.
+    ``file://``: missing folders are created (mode 0750), each file is written to a temporary file beside it
+    and renamed into place (mode 0640): readable by the owner and its group, never by other users.
+    ``s3://``: one PutObject per file, replacing what is there.
 
     :param aws_conn_id: the Airflow AWS connection used for ``s3://`` bases.
     :return: the URLs written, in the order of ``files``.

@@ -160,6 +160,7 @@ def collect_report(context: Context) -> dict[str, Any]:
         rejected_by=approval.get("rejected_by"),
         started_at=started.isoformat() if started else None,
         ended_at=datetime.now(UTC).isoformat(),
+        cluster_name=str(context["params"].get("cluster_name") or "") or None,
     )
 
 
@@ -191,16 +192,19 @@ def run_report_document(
     rejected_by: str | None,
     started_at: str | None = None,
     ended_at: str | None = None,
+    cluster_name: str | None = None,
 ) -> dict[str, Any]:
     """The run's ``report.json`` document: what was asked, planned, done and found, and its one-line summary.
 
     :param started_at: when the run started (ISO 8601, Airflow's clock, as the grid shows it).
     :param ended_at: when the report is made: the run's end.
+    :param cluster_name: the cluster the run was started for, kept even when its request was refused.
     """
     report: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "runbook": RUNBOOK,
         "run_id": run_id,
+        "cluster_name": cluster_name or (request or {}).get("cluster_name"),
         "generated_at": generated_at,
         "started_at": None,
         "ended_at": None,
@@ -255,13 +259,14 @@ def _holder(context: Context) -> str:
 def plan_run(context: Context) -> dict[str, Any]:
     """The ``plan`` task: the plan as data plus its Markdown (shown to the approver)."""
     from eks_runbooks.core.upgrade.report import render_plan_markdown
-    from eks_runbooks.runs.claims import cluster_holder
+    from eks_runbooks.runs.claims import cluster_claim
 
     request = upgrade_request_of(context)
     hook = _hook(request)
     plan = plan_upgrade_run(hook, request, hop_groups_of(context["dag"]))
-    held_by = cluster_holder(hook, request.cluster_name)
-    plan["held_by"] = held_by if held_by != _holder(context) else None
+    claim, holder = cluster_claim(hook, request.cluster_name), _holder(context)
+    refused = claim is not None and claim.holder != holder and not claim.taken_over_by(holder)
+    plan["held_by"] = claim.holder if refused else None
     plan["markdown"] = render_plan_markdown(plan)
     log.info("Plan of cluster %s:\n\n%s", request.cluster_name, plan["markdown"])
     return plan
@@ -280,16 +285,39 @@ def claim_run(context: Context) -> str:
     if request.dry_run:
         return "plan mode: the cluster is not claimed"
     holder = _holder(context)
-    claim_cluster(_hook(request), request.cluster_name, holder)
+    taken_from = claim_cluster(_hook(request), request.cluster_name, holder)
+    if taken_from:
+        return f"claimed by {holder}, taken over from failed run {taken_from}"
     return f"claimed by {holder}"
 
 
-def release_run(context: Context) -> bool:
-    """The ``release_cluster`` task: drop this run's claim (another run's claim is left alone)."""
-    from eks_runbooks.runs.claims import release_cluster
+def release_run(context: Context) -> str:
+    """The ``release_cluster`` task: drop this run's claim, or keep it marked failed when the run failed after
+    its first change could have been made (another run's claim is left alone)."""
+    from eks_runbooks.runs.claims import mark_claim_failed, release_cluster
 
     request = upgrade_request_of(context)
-    return release_cluster(_hook(request), request.cluster_name, _holder(context))
+    hook, holder = _hook(request), _holder(context)
+    stopped_at = _failed_after_a_change(context)
+    if stopped_at and mark_claim_failed(hook, request.cluster_name, holder):
+        return (
+            f"claim kept, marked failed: the run stopped at {stopped_at}; a new run of {context['ti'].dag_id} "
+            f"on {request.cluster_name} takes it over and resumes"
+        )
+    if release_cluster(hook, request.cluster_name, holder):
+        return "claim released"
+    return "no claim of this run to release"
+
+
+def _failed_after_a_change(context: Context) -> str | None:
+    """The first failed hop step, except the first pre-flight (nothing has changed before it ends); else None."""
+    ti = context["ti"]
+    hop_tasks = [task_id for task_id in context["dag"].task_ids if task_id.startswith("hop_")]
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=hop_tasks).get(ti.run_id, {})
+    return next(
+        (task_id for task_id in hop_tasks if states.get(task_id) == "failed" and task_id != "hop_1.preflight"),
+        None,
+    )
 
 
 def report_location(context: Context) -> ReportLocation:
@@ -349,9 +377,10 @@ def write_run_report(context: Context) -> dict[str, Any]:
     request = report["request"] or {}
     location = report_location(context)
     aws_conn_id = request.get("aws_conn_id", "aws_default")
+    # The note first: a run whose report store is unreachable still says how it ended.
+    set_dag_run_note(context["ti"].dag_id, context["ti"].run_id, report["summary"])
     if request.get("ticket_id"):
         report["ticket_attempts"] = record_ticket_attempt(location, request["ticket_id"], report, aws_conn_id)
     urls = write_report(location, report_files(report), aws_conn_id=aws_conn_id)
-    set_dag_run_note(context["ti"].dag_id, context["ti"].run_id, report["summary"])
     log.info("%s — report: %s", report["summary"], urls[-1])
     return {"summary": report["summary"], "report_json": urls[0], "report_markdown": urls[-1]}

@@ -39,17 +39,22 @@ def test_report_written_under_the_variable_base_reads_back(file_base: Path):
     assert read_report(urls[1]) == b"# Upgrade\n"
 
 
-def test_report_files_and_folders_are_world_readable_whatever_the_umask(file_base: Path):
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_report_files_and_folders_are_not_world_readable_whatever_the_umask(file_base: Path, umask: int):
     import os
 
-    previous = os.umask(0o077)
+    previous = os.umask(umask)
     try:
         write_report(ReportLocation(reports_base(), "eks_cluster_upgrade", RUN_ID), {"report.json": "{}"})
+        update_latest(reports_base(), "eks_cluster_upgrade", {"clusters/a.html": "<p>a</p>"})
     finally:
         os.umask(previous)
-    run_folder = file_base / "eks_cluster_upgrade" / "manual__2026-11-21T10_00_00_00_00"
-    assert stat.S_IMODE((run_folder / "report.json").stat().st_mode) == 0o644
-    assert {stat.S_IMODE(folder.stat().st_mode) for folder in (file_base, run_folder.parent, run_folder)} == {0o755}
+    runbook = file_base / "eks_cluster_upgrade"
+    run_folder = runbook / "manual__2026-11-21T10_00_00_00_00"
+    files = (run_folder / "report.json", runbook / "latest" / "clusters" / "a.html")
+    folders = (file_base, runbook, run_folder, runbook / "latest", runbook / "latest" / "clusters")
+    assert {stat.S_IMODE(file.stat().st_mode) for file in files} == {0o640}
+    assert {stat.S_IMODE(folder.stat().st_mode) for folder in folders} == {0o750}
 
 
 def test_rewriting_a_report_replaces_it_and_leaves_no_temporary_file(file_base: Path):

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from eks_runbooks.runs.notes import api_base_url, set_dag_run_note
+from tests.helpers import fake_airflow_api
 
 
 @pytest.mark.parametrize(
@@ -66,3 +67,46 @@ def test_note_is_patched_with_a_token_from_the_connection_user(airflow_db, monke
 def test_without_the_connection_nothing_is_sent(airflow_db, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_AIRFLOW_API", raising=False)
     assert set_dag_run_note("eks_cluster_upgrade", "run", "summary") is False
+
+
+@pytest.fixture
+def no_waiting(monkeypatch):
+    """Back-off delays asked for, without sleeping them."""
+    waits: list[float] = []
+    monkeypatch.setattr("eks_runbooks.runs.notes.time.sleep", waits.append)
+    return waits
+
+
+def test_a_note_refused_with_500_under_load_is_retried_with_backoff(airflow_db, monkeypatch, no_waiting):
+    with fake_airflow_api(patch_statuses=[500, 503]) as (url, received):
+        monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_API", f"http://notes:secret@{url.removeprefix('http://')}")
+        assert set_dag_run_note("eks_cluster_upgrade", "run", "payments-prod: upgraded") is True
+
+    assert [method for method, _, _ in received] == ["POST", "PATCH", "POST", "PATCH", "POST", "PATCH"]
+    assert len(no_waiting) == 2 and no_waiting[0] < no_waiting[1]
+
+
+def test_a_note_the_api_keeps_refusing_is_logged_and_the_run_goes_on(airflow_db, monkeypatch, no_waiting, caplog):
+    with fake_airflow_api(patch_statuses=[500] * 10) as (url, received):
+        monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_API", f"http://notes:secret@{url.removeprefix('http://')}")
+        assert set_dag_run_note("eks_cluster_upgrade", "run", "payments-prod: upgraded") is False
+
+    assert [method for method, _, _ in received].count("PATCH") == len(no_waiting) + 1
+    assert "payments-prod: upgraded" in caplog.text and "HTTP 500" in caplog.text
+
+
+def test_a_note_refused_as_forbidden_is_not_retried(airflow_db, monkeypatch, no_waiting, caplog):
+    with fake_airflow_api(patch_statuses=[403]) as (url, received):
+        monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_API", f"http://notes:secret@{url.removeprefix('http://')}")
+        assert set_dag_run_note("eks_cluster_upgrade", "run", "payments-prod: upgraded") is False
+
+    assert [method for method, _, _ in received] == ["POST", "PATCH"]
+    assert no_waiting == []
+    assert "HTTP 403" in caplog.text
+
+
+def test_without_the_connection_the_summary_is_logged(airflow_db, monkeypatch, caplog):
+    monkeypatch.delenv("AIRFLOW_CONN_AIRFLOW_API", raising=False)
+    with caplog.at_level("INFO"):
+        assert set_dag_run_note("eks_cluster_upgrade", "run", "payments-prod: upgraded") is False
+    assert "airflow_api" in caplog.text and "payments-prod: upgraded" in caplog.text

@@ -126,7 +126,7 @@ def _addon_list(steps: Sequence[Mapping[str, Any]]) -> str:
 def summarise_run(report: Mapping[str, Any]) -> str:
     """One line: the cluster, what happened, and where it stopped or what it found."""
     request, plan = report.get("request") or {}, report.get("plan")
-    cluster = request.get("cluster_name") or "cluster"
+    cluster = request.get("cluster_name") or report.get("cluster_name") or "cluster"
     failure = next(iter(report.get("failures", [])), None)
     if failure is not None:
         first_line = failure["message"].strip().splitlines()[0] if failure["message"].strip() else "see the task log"

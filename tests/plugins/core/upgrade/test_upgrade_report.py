@@ -64,6 +64,16 @@ def test_summary_of_a_failed_run_names_the_task_and_the_first_line_of_the_error(
     assert summarise_run(report) == "payments: FAILED at hop_1.nodegroups — EksUpdateFailedError: PodEvictionFailure"
 
 
+def test_summary_of_a_refused_request_still_starts_with_the_cluster_it_named():
+    report = {
+        "request": None,
+        "cluster_name": "payments",
+        "plan": None,
+        "failures": [{"task": "validate_request", "message": "UpgradeRequestRejected: dryrun: unknown key"}],
+    }
+    assert summarise_run(report) == "payments: FAILED at validate_request — UpgradeRequestRejected: dryrun: unknown key"
+
+
 def test_summary_of_a_plan_names_the_hop_that_would_stop_and_its_checks():
     hops = [
         {"from": "1.32", "to": "1.33", "preflight": preflight(True, ("K8S-SINGLE-REPLICA", "WARN"))},
