@@ -28,8 +28,9 @@ import requests
 
 from tests.helpers import assert_demo_stopped_cleanly, demo_output_until, start_demo
 
-#: A plan-only run and a one-hop upgrade, one after the other, on a machine shared with other work.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+#: A plan-only run and a one-hop upgrade, one after the other, on a machine shared with other work. One Airflow
+#: serves every test of this module, so they stay on one pytest-xdist worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200), pytest.mark.xdist_group("airflow-standalone")]
 
 RUN_ID = "ticket__CHG-1001"
 CONF = {
