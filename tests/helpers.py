@@ -339,3 +339,31 @@ def fake_airflow_api(patch_statuses: list[int] | None = None) -> Iterator[tuple[
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def ticketing_system(status: int = 202, answer: bytes = b"") -> Iterator[tuple[str, list[Any]]]:
+    """A ticketing system on loopback: records each JSON body POSTed to it and answers ``status`` (``answer``
+    as the body). Yields its URL and the bodies received."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[Any] = []
+
+    class Ticketing(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_: Any) -> None:
+            """Quiet: every body is in ``received``."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ticketing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", received
+    finally:
+        server.shutdown()
+        server.server_close()

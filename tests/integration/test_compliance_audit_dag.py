@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.helpers import REPO, WORLD_DATE, aws_connection_uri
+from tests.helpers import REPO, WORLD_DATE, aws_connection_uri, ticketing_system
 
 TARGETS = [
     {"aws_conn_id": "aws_default", "regions": ["us-east-1", "us-west-2"]},
@@ -211,25 +210,12 @@ def test_unknown_checks_in_the_filter_are_refused_naming_them(audit_dag):
 
 
 @pytest.fixture
-def ticketing(monkeypatch) -> list[dict]:
+def ticketing(monkeypatch) -> Iterator[list[dict]]:
     """A ticketing system on ticketing_default that records what it is sent."""
-    received: list[dict] = []
-
-    class Ticketing(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(202)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Ticketing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.delenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", raising=False)
-    monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", f"http://127.0.0.1:{server.server_port}")
-    yield received
-    server.shutdown()
+    with ticketing_system() as (url, received):
+        monkeypatch.delenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", raising=False)
+        monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", url)
+        yield received
 
 
 def test_a_full_run_after_a_filtered_one_neither_announces_nor_alerts_old_failures(audit_dag, ticketing):

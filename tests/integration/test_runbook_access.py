@@ -15,16 +15,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
 import yaml
 
-from tests.helpers import REPO, RUNBOOK_ROLE_ARN, aws_connection_uri
+from tests.helpers import REPO, RUNBOOK_ROLE_ARN, aws_connection_uri, ticketing_system
 from tests.iam_policy import BASE_CREDENTIALS, AwsCallRecorder, as_list, is_allowed, load_policy, wildcard_match
 
 AUDIT_ROLE_ARN = "arn:aws:iam::210987654321:role/fleet-audit"  # the audit's role in the demo fleet's 2nd account
@@ -79,23 +77,9 @@ def s3_reports(demo_fleet, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def ticketing(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     """A ticketing system on loopback (connection ``ticketing_default``): what it was told."""
-    received: list[dict[str, Any]] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *_: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", json.dumps({"conn_type": "http", "host": host}))
-    yield received
-    server.shutdown()
+    with ticketing_system(status=204) as (url, received):
+        monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", json.dumps({"conn_type": "http", "host": url}))
+        yield received
 
 
 def dag_of(dag_id: str):
@@ -168,7 +152,7 @@ def test_an_upgrade_with_s3_reports_and_a_ticket_needs_no_more_than_its_policy_a
 
 
 def test_an_audit_of_two_accounts_with_s3_reports_and_an_sns_alert_needs_no_more_than_its_policy(
-    airflow_db, fast_dag_test, s3_reports, aws_calls, kube_requests, monkeypatch
+    airflow_db, fast_dag_test, demo_fleet, s3_reports, aws_calls, kube_requests, monkeypatch
 ):
     topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="eks-audit-alerts")["TopicArn"]
     monkeypatch.setenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", topic)
@@ -179,12 +163,24 @@ def test_an_audit_of_two_accounts_with_s3_reports_and_an_sns_alert_needs_no_more
         {"aws_conn_id": "aws_default", "regions": ["us-east-1", "us-west-2"]},
         {"aws_conn_id": "aws_ml_platform", "regions": ["eu-west-1"]},
     ]
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_FLEET", json.dumps(targets))
+    audit = dag_of("eks_compliance_audit")
     aws_calls.clear()
-    run = dag_of("eks_compliance_audit").test(run_conf={"targets": targets})
+    first_night = audit.test(run_conf={"targets": targets})  # the baseline: nothing is new on a first night
+    # Someone opens payments-prod's endpoint to the internet: the next night's audit has a new HIGH failure.
+    # That change is theirs, not the runbook's: its calls are not held against the runbook's policy.
+    recorded = len(aws_calls.calls)
+    boto3.client("eks", region_name="us-east-1").update_cluster_config(
+        name="payments-prod",
+        resourcesVpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]},
+    )
+    demo_fleet.settle()
+    del aws_calls.calls[recorded:]
+    second_night = audit.test(run_conf={"targets": targets})
 
-    assert run.state == "success"
+    assert (first_night.state, second_night.state) == ("success", "success")
     published = [c for c in aws_calls.by([RUNBOOK_ROLE_ARN]) if c.action == "sns:Publish"]
-    assert [c.resource for c in published] == [topic], "the first night's new failures were not published"
+    assert [c.resource for c in published] == [topic], "the second night's new failure was not published"
     assert any(c.action == "s3:PutObject" and "/eks_compliance_audit/latest/" in c.resource for c in aws_calls.calls)
     assert {c.account for c in aws_calls.by([AUDIT_ROLE_ARN])} == {"210987654321"}
     assert_calls_fit_the_policy("eks_compliance_audit", aws_calls, [RUNBOOK_ROLE_ARN, AUDIT_ROLE_ARN])

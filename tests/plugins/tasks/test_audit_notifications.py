@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import boto3
 
 from eks_runbooks.tasks.audit import notify_new_failures
+from tests.helpers import ticketing_system
 
 ALERTS_ROLE = "arn:aws:iam::123456789012:role/eks-alerts"
 
@@ -44,27 +43,12 @@ def test_new_failures_are_published_to_the_sns_topic(sandbox, airflow_db, monkey
 
 
 def test_without_a_topic_the_ticketing_connection_gets_them(airflow_db, monkeypatch):
-    received: list[dict] = []
-
-    class Ticketing(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(202)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Ticketing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.delenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", raising=False)
-    monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", f"http://127.0.0.1:{server.server_port}")
-    try:
+    with ticketing_system() as (url, received):
+        monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", url)
         assert notify_new_failures(FAILURES, "file:///r.html") == [
             {"channel": "ticketing_default", "status": "sent", "reason": ""}
         ]
-    finally:
-        server.shutdown()
     assert received == [{"runbook": "eks_compliance_audit", "new_failures": FAILURES, "report_url": "file:///r.html"}]
 
 
@@ -79,24 +63,10 @@ def test_nothing_new_means_no_message_and_a_broken_channel_is_recorded_with_its_
 
 
 def test_a_ticketing_system_that_answers_an_error_is_a_lost_alert_not_a_sent_one(airflow_db, monkeypatch):
-    class Busy(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(503)
-            self.end_headers()
-            self.wfile.write(b"maintenance")
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Busy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.delenv("AIRFLOW_VAR_EKS_COMPLIANCE_SNS_TOPIC", raising=False)
-    monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", f"http://127.0.0.1:{server.server_port}")
-    try:
+    with ticketing_system(status=503, answer=b"maintenance") as (url, _):
+        monkeypatch.setenv("AIRFLOW_CONN_TICKETING_DEFAULT", url)
         (record,) = notify_new_failures(FAILURES, "file:///r.html")
-    finally:
-        server.shutdown()
     assert record == {"channel": "ticketing_default", "status": "failed", "reason": "HTTP 503: maintenance"}
 
 
