@@ -301,14 +301,28 @@ def create_role(iam: Any, name: str, service: str | None = None, account: str = 
 
 
 @contextmanager
+def serving_on_loopback(handler: type) -> Iterator[str]:
+    """An HTTP server on an ephemeral loopback port answering with ``handler``; yields its URL."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def fake_airflow_api(patch_statuses: list[int] | None = None) -> Iterator[tuple[str, list[tuple[str, str, Any]]]]:
     """An Airflow REST API on loopback answering ``POST /auth/token`` and note PATCHes, as the API server does.
 
     ``patch_statuses``: the status of each PATCH in turn (then 200), e.g. ``[500]`` for an API server under load.
     Yields its URL and the requests it received, as (method, path, JSON body).
     """
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     received: list[tuple[str, str, Any]] = []
     statuses = list(patch_statuses or [])
@@ -332,21 +346,15 @@ def fake_airflow_api(patch_statuses: list[int] | None = None) -> Iterator[tuple[
         def log_message(self, *_: Any) -> None:
             """Quiet: every request is in ``received``."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), AirflowApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_on_loopback(AirflowApi) as url:
+        yield url, received
 
 
 @contextmanager
 def ticketing_system(status: int = 202, answer: bytes = b"") -> Iterator[tuple[str, list[Any]]]:
     """A ticketing system on loopback: records each JSON body POSTed to it and answers ``status`` (``answer``
     as the body). Yields its URL and the bodies received."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     received: list[Any] = []
 
@@ -360,10 +368,5 @@ def ticketing_system(status: int = 202, answer: bytes = b"") -> Iterator[tuple[s
         def log_message(self, *_: Any) -> None:
             """Quiet: every body is in ``received``."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Ticketing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_on_loopback(Ticketing) as url:
+        yield url, received
