@@ -13,12 +13,11 @@ import json
 import re
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.helpers import assert_demo_stopped_cleanly, demo_output_until, start_demo
+from tests.helpers import assert_demo_stopped_cleanly, demo_output_until, serving_on_loopback, start_demo
 
 #: A plan-only run and a one-hop upgrade, one after the other, on a machine shared with other work. One Airflow
 #: serves every test of this module, so they stay on one pytest-xdist worker.
@@ -91,13 +90,8 @@ def ticketing_receiver(received: list[dict[str, Any]]) -> Iterator[str]:
         def log_message(self, *_: Any) -> None:
             """Quiet: every request is in ``received``."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_on_loopback(Receiver) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
