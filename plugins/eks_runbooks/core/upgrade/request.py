@@ -1,21 +1,22 @@
-"""What an upgrade run was asked to do, validated before anything touches AWS.
-
-Runs start from the UI form, the REST API (a ticketing system) or a retry. Airflow's Params check types and
-patterns, but accept unknown keys silently — and a typo such as ``dryrun: false`` silently falling back to
-the default is exactly what must never happen on a production cluster. So every key is checked here, and every
-problem is reported at once, naming the key.
-"""
+"""What an upgrade run was asked to do, validated before anything touches AWS (``core.requests``)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum, StrEnum
-from typing import Any, TypeVar
+from enum import StrEnum
+from typing import Any
 
 from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION, TICKET_ID
 from eks_runbooks.core.eks.versions import minor_of
+from eks_runbooks.core.requests import (
+    InvalidRequest,
+    boolean_field,
+    enum_field,
+    parse_request_fields,
+    pattern_field,
+    whole_number_field,
+)
 from eks_runbooks.core.upgrade.plan import AddonVersionPolicy
 from eks_runbooks.core.upgrade.preflight import load_preflight_catalogue
 
@@ -29,16 +30,12 @@ class ResolveConflicts(StrEnum):
 
 
 MAX_NODEGROUP_PARALLELISM = 10
-E = TypeVar("E", bound=Enum)
 
 
-class InvalidUpgradeRequest(ValueError):
-    """One or more inputs are wrong; ``problems`` maps each key to what is wrong with it."""
+class InvalidUpgradeRequest(InvalidRequest):
+    """One or more inputs of an upgrade run are wrong; ``problems`` maps each key to what is wrong with it."""
 
-    def __init__(self, problems: dict[str, str]) -> None:
-        self.problems = problems
-        listed = "; ".join(f"{key}: {problem}" for key, problem in problems.items())
-        super().__init__(f"Invalid upgrade request — {listed}")
+    what = "upgrade request"
 
 
 @dataclass(frozen=True)
@@ -63,31 +60,8 @@ _KNOWN = frozenset(UpgradeRequest.__dataclass_fields__)
 
 def parse_upgrade_request(conf: Mapping[str, Any]) -> UpgradeRequest:
     """An UpgradeRequest from run conf/params, or InvalidUpgradeRequest listing every problem by key."""
-    problems: dict[str, str] = {}
-    for key in sorted(set(conf) - _KNOWN):
-        problems[key] = f"unknown key (expected one of: {', '.join(sorted(_KNOWN))})"
-    for key in _REQUIRED:
-        if conf.get(key) in (None, ""):
-            problems[key] = "required"
-    values: dict[str, Any] = {}
-    for key, check in _CHECKS.items():
-        if key in conf and conf[key] is not None and key not in problems:
-            try:
-                values[key] = check(conf[key])
-            except ValueError as error:
-                problems[key] = str(error)
-    if problems:
-        raise InvalidUpgradeRequest(problems)
+    values = parse_request_fields(conf, known=_KNOWN, required=_REQUIRED, checks=_CHECKS, error=InvalidUpgradeRequest)
     return UpgradeRequest(**values)
-
-
-def _pattern(regex: re.Pattern[str], what: str):
-    def check(value: Any) -> str:
-        if not isinstance(value, str) or not regex.match(value):
-            raise ValueError(f"{value!r} is not {what}")
-        return value
-
-    return check
 
 
 def _version(value: Any) -> str:
@@ -96,28 +70,6 @@ def _version(value: Any) -> str:
     except (TypeError, ValueError):
         raise ValueError(f'{value!r} is not a Kubernetes version; give it as a string 1.NN, e.g. "1.32"') from None
     return value
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{value!r} is not true or false")
-    return value
-
-
-def _parallelism(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NODEGROUP_PARALLELISM:
-        raise ValueError(f"{value!r} is not a whole number from 1 to {MAX_NODEGROUP_PARALLELISM}")
-    return value
-
-
-def _enum(kind: type[E]) -> Callable[[Any], E]:
-    def check(value: Any) -> E:
-        try:
-            return kind(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not one of {', '.join(member.value for member in kind)}") from None
-
-    return check
 
 
 #: The check id shown in examples (a test keeps it in the catalogue).
@@ -140,16 +92,16 @@ def _check_ids(value: Any) -> tuple[str, ...]:
 
 
 _CHECKS = {
-    "cluster_name": _pattern(CLUSTER_NAME, "an EKS cluster name (letters, digits, '-', '_'; 1-100 characters)"),
-    "region": _pattern(REGION, "an AWS region such as us-east-1"),
+    "cluster_name": pattern_field(CLUSTER_NAME, "an EKS cluster name (letters, digits, '-', '_'; 1-100 characters)"),
+    "region": pattern_field(REGION, "an AWS region such as us-east-1"),
     "target_version": _version,
-    "aws_conn_id": _pattern(CONNECTION_ID, "an Airflow connection id"),
-    "dry_run": _boolean,
-    "ticket_id": _pattern(TICKET_ID, "a ticket id (letters, digits, '-', '_', '.'; up to 64 characters)"),
-    "addon_conflicts": _enum(ResolveConflicts),
-    "addon_version_policy": _enum(AddonVersionPolicy),
-    "nodegroup_parallelism": _parallelism,
-    "force_node_drain": _boolean,
+    "aws_conn_id": pattern_field(CONNECTION_ID, "an Airflow connection id"),
+    "dry_run": boolean_field,
+    "ticket_id": pattern_field(TICKET_ID, "a ticket id (letters, digits, '-', '_', '.'; up to 64 characters)"),
+    "addon_conflicts": enum_field(ResolveConflicts),
+    "addon_version_policy": enum_field(AddonVersionPolicy),
+    "nodegroup_parallelism": whole_number_field(1, MAX_NODEGROUP_PARALLELISM),
+    "force_node_drain": boolean_field,
     "ignore_checks": _check_ids,
-    "require_approval": _boolean,
+    "require_approval": boolean_field,
 }
