@@ -155,6 +155,43 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
             for name in self.paginate("list_addons", "addons", clusterName=cluster_name)
         ]
 
+    def describe_pod_identity_associations(self, cluster_name: str) -> list[dict[str, Any]]:
+        """
+        Describe every Pod Identity association of a cluster (with its role and tags).
+
+        :param cluster_name: The name of the cluster.
+        :return: The ``association`` object of DescribePodIdentityAssociation for each.
+        """
+        return [
+            self.conn.describe_pod_identity_association(
+                clusterName=cluster_name, associationId=summary["associationId"]
+            )["association"]
+            for summary in self.paginate("list_pod_identity_associations", "associations", clusterName=cluster_name)
+        ]
+
+    def describe_fargate_profiles(self, cluster_name: str) -> list[dict[str, Any]]:
+        """
+        Describe every Fargate profile of a cluster.
+
+        :param cluster_name: The name of the cluster.
+        :return: The ``fargateProfile`` object of DescribeFargateProfile for each.
+        """
+        return [
+            self.conn.describe_fargate_profile(clusterName=cluster_name, fargateProfileName=name)["fargateProfile"]
+            for name in self.paginate("list_fargate_profiles", "fargateProfileNames", clusterName=cluster_name)
+        ]
+
+    def addon_pod_identity_configuration(self, addon_name: str, addon_version: str) -> list[dict[str, Any]]:
+        """
+        What an add-on version says about Pod Identity: its service accounts and recommended policies.
+
+        :param addon_name: The add-on, e.g. ``aws-ebs-csi-driver``.
+        :param addon_version: Its version, e.g. ``v1.37.0-eksbuild.1``.
+        :return: DescribeAddonConfiguration ``podIdentityConfiguration`` (empty: the version does not support it).
+        """
+        answer = self.conn.describe_addon_configuration(addonName=addon_name, addonVersion=addon_version)
+        return answer.get("podIdentityConfiguration") or []
+
     def describe_addon_versions(self, kubernetes_version: str, addon_name: str | None = None) -> list[dict[str, Any]]:
         """
         The add-on versions EKS publishes for a Kubernetes version.
