@@ -155,6 +155,15 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
             for name in self.paginate("list_addons", "addons", clusterName=cluster_name)
         ]
 
+    def list_pod_identity_associations(self, cluster_name: str) -> list[dict[str, Any]]:
+        """
+        The Pod Identity associations of a cluster, as summaries (namespace, service account, id; no role).
+
+        :param cluster_name: The name of the cluster.
+        :return: The ``associations`` of ListPodIdentityAssociations.
+        """
+        return self.paginate("list_pod_identity_associations", "associations", clusterName=cluster_name)
+
     def describe_pod_identity_associations(self, cluster_name: str) -> list[dict[str, Any]]:
         """
         Describe every Pod Identity association of a cluster (with its role and tags).
@@ -166,7 +175,7 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
             self.conn.describe_pod_identity_association(
                 clusterName=cluster_name, associationId=summary["associationId"]
             )["association"]
-            for summary in self.paginate("list_pod_identity_associations", "associations", clusterName=cluster_name)
+            for summary in self.list_pod_identity_associations(cluster_name)
         ]
 
     def describe_fargate_profiles(self, cluster_name: str) -> list[dict[str, Any]]:

@@ -689,7 +689,7 @@ class UpgradeApprovalOperator(ApprovalOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         request = self._request(context)
-        upgrade = f"upgrade of {request.cluster_name} to {request.target_version}"
+        upgrade = self._describe(request)
         if event.get("error_type") == "timeout":
             raise UpgradeRejected(
                 f"No one answered the approval of the {upgrade} within {self.response_timeout}; nothing was changed. "
@@ -709,5 +709,11 @@ class UpgradeApprovalOperator(ApprovalOperator):
 
     def _request(self, context: Context) -> UpgradeRequest:
         """The run's request, from its params without this form's fields."""
-        params = {key: value for key, value in context["params"].items() if key not in self.params}
-        return upgrade_request_of({**context, "params": params})
+        return upgrade_request_of({**context, "params": self._run_params(context)})
+
+    def _run_params(self, context: Context) -> dict[str, Any]:
+        return {key: value for key, value in context["params"].items() if key not in self.params}
+
+    def _describe(self, request: Any) -> str:
+        """What is approved, in messages: "upgrade of <cluster> to <version>"."""
+        return f"upgrade of {request.cluster_name} to {request.target_version}"

@@ -1,0 +1,229 @@
+"""
+### IRSA → EKS Pod Identity migration
+
+Moves one cluster's IRSA service accounts to EKS Pod Identity in staged, verified, reversible steps:
+
+1. **Plan** — reads the cluster's IRSA estate (service accounts annotated `eks.amazonaws.com/role-arn`, the
+   workloads and pods running as each, add-ons on IRSA, associations, role trust, Fargate profiles, the agent)
+   and judges each service account against `include/checks/pod-identity-eligibility.yaml`: Fargate, Windows,
+   IRSA variables hard-coded in the pod spec, an AWS SDK below the minimum, a role in another account, a trust
+   policy at its size limit, a conflicting association. Those stay on IRSA, untouched, with the fix.
+2. **Agent** — installs the `eks-pod-identity-agent` add-on if missing and waits until it is Ready everywhere.
+3. **Trust** — adds the `pods.eks.amazonaws.com` statement to each role once (the OIDC statement stays).
+4. **Associate** — one association per service account, tagged `eks-runbooks/migrated-by`; add-ons through
+   UpdateAddon `podIdentityAssociations`.
+5. **Restart and verify** — rollout restarts in waves of `wave_size`, waiting in the triggerer; every new pod
+   must carry Pod Identity's variables, be Ready and not crash-loop. A service account that fails is returned to
+   IRSA on its own and reported; the others go on.
+
+**Phases**: `migrate` (default); `cleanup` removes IRSA annotations of verified service accounts and this
+cluster's OIDC statement from roles nothing here still uses through IRSA (never the IAM OIDC provider);
+`rollback` returns what this runbook migrated to IRSA, verified per pod. **Plan mode** (`dry_run`, the
+default) changes nothing. **One runbook per cluster** (claim tag), **resumable** (every step re-reads the
+cluster; a retried restart does not restart twice). Report: `<eks_reports_base>/eks_pod_identity_migration/<run>/`.
+
+IAM policy: `include/iam/eks_pod_identity_migration.json`. Design: `docs/pod-identity-runbook.md`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, chain, dag, get_current_context, task
+
+from eks_runbooks.core.eks.names import CLUSTER_NAME_PATTERN, CONNECTION_ID_PATTERN, REGION_PATTERN, TICKET_ID_PATTERN
+from eks_runbooks.notifiers.ticketing import TicketingNotifier
+from eks_runbooks.operators.pod_identity import (
+    EksPodIdentityAgentOperator,
+    EksPodIdentityRestartOperator,
+    PodIdentityApprovalOperator,
+)
+from eks_runbooks.tasks.pod_identity import report_url_of, summary_of
+from eks_runbooks.tasks.upgrade import remember_failure, remember_timing
+
+CLUSTER = {
+    "cluster_name": "{{ params.cluster_name }}",
+    "region_name": "{{ params.region }}",
+    "aws_conn_id": "{{ params.aws_conn_id }}",
+}
+TARGET = "Target"
+SCOPE = "What to migrate"
+RUN = "Run"
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+SERVICE_ACCOUNT_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+
+
+@dag(
+    dag_id="eks_pod_identity_migration",
+    schedule=None,
+    catchup=False,
+    doc_md=__doc__,
+    tags=["eks", "pod-identity", "mutating"],
+    default_args={
+        "owner": "platform",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=20),
+        "on_failure_callback": remember_failure,
+        "on_success_callback": remember_timing,
+    },
+    on_success_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
+    on_failure_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
+    params={
+        "cluster_name": Param(
+            "",
+            type="string",
+            pattern=CLUSTER_NAME_PATTERN,
+            title="Cluster",
+            description="The EKS cluster.",
+            section=TARGET,
+        ),
+        "region": Param(
+            "us-east-1",
+            type="string",
+            pattern=REGION_PATTERN,
+            title="Region",
+            description="e.g. us-east-1.",
+            section=TARGET,
+        ),
+        "aws_conn_id": Param(
+            "aws_default",
+            type="string",
+            pattern=CONNECTION_ID_PATTERN,
+            title="AWS connection",
+            description="Airflow connection whose identity migrates the cluster (policy: include/iam/).",
+            section=TARGET,
+        ),
+        "phase": Param(
+            "migrate",
+            type="string",
+            enum=["migrate", "cleanup", "rollback"],
+            title="Phase",
+            description="migrate: move eligible service accounts; cleanup: remove IRSA leftovers once verified; "
+            "rollback: return what this runbook migrated to IRSA.",
+            section=SCOPE,
+        ),
+        "namespaces": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "pattern": NAMESPACE_PATTERN},
+            title="Namespaces",
+            description="Only service accounts of these namespaces (empty: all).",
+            section=SCOPE,
+        ),
+        "service_accounts": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "pattern": SERVICE_ACCOUNT_PATTERN},
+            title="Service accounts",
+            description="Only these, as namespace/name (empty: all).",
+            section=SCOPE,
+        ),
+        "include_addons": Param(
+            True, type="boolean", title="Include add-ons", description="Move add-ons on IRSA too.", section=SCOPE
+        ),
+        "wave_size": Param(
+            5,
+            type="integer",
+            minimum=1,
+            maximum=50,
+            title="Workloads at a time",
+            description="Restarted at once.",
+            section=RUN,
+        ),
+        "dry_run": Param(
+            True,
+            type="boolean",
+            title="Plan only (dry run)",
+            description="Read, judge and plan, write the report — change nothing. Untick to migrate.",
+            section=RUN,
+        ),
+        "require_approval": Param(
+            False,
+            type="boolean",
+            title="Require approval",
+            description="A person approves the plan (Required Actions) before the first change.",
+            section=RUN,
+        ),
+        "ticket_id": Param(
+            None,
+            type=["null", "string"],
+            pattern=TICKET_ID_PATTERN,
+            title="Ticket",
+            description="Change ticket; the outcome is posted to the ticketing_default connection.",
+            section=RUN,
+        ),
+    },
+)
+def eks_pod_identity_migration() -> None:
+    @task
+    def validate_request() -> dict:
+        from eks_runbooks.tasks.pod_identity import request_document
+
+        return request_document(get_current_context())
+
+    @task
+    def plan() -> dict:
+        from eks_runbooks.tasks.pod_identity import plan_run
+
+        return plan_run(get_current_context())
+
+    @task
+    def claim_cluster() -> str:
+        from eks_runbooks.tasks.pod_identity import claim_run
+
+        return claim_run(get_current_context())
+
+    approve = PodIdentityApprovalOperator(
+        task_id="approve",
+        subject="Pod Identity {{ params.phase }} of {{ params.cluster_name }}?",
+        body="{{ ti.xcom_pull(task_ids='plan')['markdown'] }}",
+        response_timeout=timedelta(hours=24),
+    )
+
+    @task
+    def update_trust() -> dict:
+        from eks_runbooks.tasks.pod_identity import update_trust_run
+
+        return update_trust_run(get_current_context())
+
+    @task
+    def associate() -> dict:
+        from eks_runbooks.tasks.pod_identity import associate_run
+
+        return associate_run(get_current_context())
+
+    @task
+    def cleanup() -> dict:
+        from eks_runbooks.tasks.pod_identity import cleanup_run
+
+        return cleanup_run(get_current_context())
+
+    @task
+    def report() -> dict:
+        from eks_runbooks.tasks.pod_identity import write_run_report
+
+        return write_run_report(get_current_context())
+
+    @task
+    def release_cluster() -> str:
+        from eks_runbooks.tasks.pod_identity import release_run
+
+        return release_run(get_current_context())
+
+    claimed = claim_cluster()
+    chain(
+        validate_request(),
+        plan(),
+        claimed,
+        approve,
+        EksPodIdentityAgentOperator(task_id="prepare_agent", **CLUSTER),
+        update_trust(),
+        associate(),
+        EksPodIdentityRestartOperator(task_id="restart_and_verify", trigger_rule="none_failed", **CLUSTER),
+        cleanup(),
+        report().as_teardown(),
+        release_cluster().as_teardown(setups=claimed),
+    )
+
+
+eks_pod_identity_migration()
