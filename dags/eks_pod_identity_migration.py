@@ -180,19 +180,20 @@ def eks_pod_identity_migration() -> None:
         response_timeout=timedelta(hours=24),
     )
 
-    @task
+    # A step that is not part of the run's phase skips; the steps after it still run.
+    @task(trigger_rule="none_failed")
     def update_trust() -> dict:
         from eks_runbooks.tasks.pod_identity import update_trust_run
 
         return update_trust_run(get_current_context())
 
-    @task
+    @task(trigger_rule="none_failed")
     def associate() -> dict:
         from eks_runbooks.tasks.pod_identity import associate_run
 
         return associate_run(get_current_context())
 
-    @task
+    @task(trigger_rule="none_failed")
     def cleanup() -> dict:
         from eks_runbooks.tasks.pod_identity import cleanup_run
 
