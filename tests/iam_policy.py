@@ -170,7 +170,7 @@ class AwsCallRecorder:
         elif service == "s3":
             action, resource, context = _s3_call(environ)
         else:
-            action, resource, context = _query_call(service, operation, environ, body)
+            action, resource, context = _query_call(service, operation, environ, body, account)
         context = {"aws:ResourceAccount": account, **context}
         return AwsCall(principal, account, region, action, resource, context)
 
@@ -202,6 +202,8 @@ def _eks_call(
         resource = f"{prefix}:nodegroup/{cluster}/{params['nodegroupName']}/{GENERATED_ID}"
     elif params.get("addonName"):
         resource = f"{prefix}:addon/{cluster}/{params['addonName']}/{GENERATED_ID}"
+    elif params.get("associationId"):
+        resource = f"{prefix}:podidentityassociation/{cluster}/{params['associationId']}"
     else:
         resource = f"{prefix}:cluster/{cluster}"
     return f"eks:{operation}", resource, context
@@ -222,11 +224,16 @@ def _s3_call(environ: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     return f"s3:{action}", f"arn:aws:s3:::{bucket}/{key}", context
 
 
-def _query_call(service: str, operation: str, environ: dict[str, Any], body: bytes) -> tuple[str, str, dict[str, Any]]:
+def _query_call(
+    service: str, operation: str, environ: dict[str, Any], body: bytes, account: str
+) -> tuple[str, str, dict[str, Any]]:
     form = parse_qs(environ.get("QUERY_STRING", "")) | parse_qs(body.decode("utf-8", "replace"))
     params = {key: values[0] for key, values in form.items()}
+    role = f"arn:aws:iam::{account}:role/{params.get('RoleName')}"
     resource = {
         ("sns", "Publish"): params.get("TopicArn") or params.get("TargetArn"),
         ("sts", "AssumeRole"): params.get("RoleArn"),
+        ("iam", "GetRole"): role,
+        ("iam", "UpdateAssumeRolePolicy"): role,
     }.get((service, operation))
     return f"{service}:{operation}", resource or "*", {}

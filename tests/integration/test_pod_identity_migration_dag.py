@@ -17,6 +17,7 @@ ACCOUNT = "123456789012"
 SHARED_ROLE = f"arn:aws:iam::{ACCOUNT}:role/orders-app"
 LEGACY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/legacy-sync"
 FN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/serverless-fn"
+EBS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ebs-csi"
 
 
 def _service_account(namespace: str, name: str, role: str) -> dict[str, Any]:
@@ -117,8 +118,10 @@ def _irsa_trust(issuer: str, *subjects: str) -> dict[str, Any]:
     }
 
 
-def _irsa_roles(issuer: str) -> None:
+def irsa_roles() -> None:
     """The IAM side a team built for IRSA: the cluster's OIDC provider and one role per workload family."""
+    cluster = boto3.client("eks", region_name=REGION).describe_cluster(name=CLUSTER)["cluster"]
+    issuer = cluster["identity"]["oidc"]["issuer"]
     iam = boto3.client("iam")
     host = issuer.removeprefix("https://")
     if not any(p["Arn"].endswith(host) for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]):
@@ -127,6 +130,7 @@ def _irsa_roles(issuer: str) -> None:
         (SHARED_ROLE, ("system:serviceaccount:orders:api", "system:serviceaccount:orders:worker")),
         (LEGACY_ROLE, ("system:serviceaccount:legacy:sync",)),
         (FN_ROLE, ("system:serviceaccount:serverless:fn",)),
+        (EBS_ROLE, ("system:serviceaccount:kube-system:ebs-csi-controller-sa",)),
     ):
         name = role.rpartition("/")[2]
         try:
@@ -136,25 +140,21 @@ def _irsa_roles(issuer: str) -> None:
 
 
 @pytest.fixture
-def irsa_cluster(sandbox, monkeypatch):
+def irsa_cluster(sandbox):
     from eks_sandbox.fleet import load_fleet
 
     load_fleet(sandbox, FLEET)
-    issuer = boto3.client("eks", region_name=REGION).describe_cluster(name=CLUSTER)["cluster"]["identity"]["oidc"][
-        "issuer"
-    ]
-    _irsa_roles(issuer)
+    irsa_roles()
     create_role(boto3.client("iam"), "eks-runbooks")
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", _runbook_connection(sandbox))
     return sandbox
 
 
-def _runbook_connection(sandbox) -> str:
-    import os
-
-    from tests.helpers import aws_connection_uri
-
-    return aws_connection_uri(os.environ["AWS_ENDPOINT_URL"], role_arn=RUNBOOK_ROLE_ARN)
+def irsa_addon(world) -> None:
+    """The EBS CSI driver on IRSA (serviceAccountRoleArn), as a team installs it."""
+    boto3.client("eks", region_name=REGION).create_addon(
+        clusterName=CLUSTER, addonName="aws-ebs-csi-driver", serviceAccountRoleArn=EBS_ROLE
+    )
+    world.settle()
 
 
 @pytest.fixture
@@ -251,6 +251,7 @@ def test_plan_mode_lists_every_service_account_with_its_action_and_changes_nothi
 def test_a_migration_moves_eligible_workloads_verified_per_pod_and_a_second_run_changes_nothing(
     irsa_cluster, migration_dag
 ):
+    irsa_addon(irsa_cluster)
     dag_run = run(migration_dag, dry_run=False, wave_size=1)
     assert dag_run.state == "success"
     after = world()
@@ -261,6 +262,7 @@ def test_a_migration_moves_eligible_workloads_verified_per_pod_and_a_second_run_
     assert [s["Principal"] for s in shared].count({"Service": "pods.eks.amazonaws.com"}) == 1
     assert any("Federated" in s["Principal"] for s in shared), "the OIDC statement stays until cleanup"
     assert sorted((a["namespace"], a["serviceAccount"]) for a in after["associations"]) == [
+        ("kube-system", "ebs-csi-controller-sa"),
         ("orders", "api"),
         ("orders", "worker"),
     ]
@@ -268,6 +270,9 @@ def test_a_migration_moves_eligible_workloads_verified_per_pod_and_a_second_run_
     assert results["orders/api"]["outcome"] == "on Pod Identity, verified"
     assert any("2 pod(s) on pod-identity" in line for line in results["orders/api"]["evidence"])
     assert results["legacy/sync"]["outcome"] == "stays on IRSA"
+    assert results["kube-system/ebs-csi-controller-sa"]["outcome"] == "on Pod Identity, verified"
+    addon = boto3.client("eks", region_name=REGION).describe_addon(clusterName=CLUSTER, addonName="aws-ebs-csi-driver")
+    assert len(addon["addon"]["podIdentityAssociations"]) == 1
     assert (
         "legacy/sync" not in after["templates"] or "eks-runbooks/restarted-for" not in after["templates"]["legacy/sync"]
     )

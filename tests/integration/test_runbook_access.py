@@ -29,6 +29,7 @@ AUDIT_ROLE_ARN = "arn:aws:iam::210987654321:role/fleet-audit"  # the audit's rol
 BUCKET = "platform-reports"
 #: Policy actions no run on the sandbox can use, with the reason; every other action must be used.
 NOT_EXERCISED = {
+    "iam:PassRole": "EKS needs it to hand a role to an association; the sandbox (moto) does not check it",
     "s3:ListBucket": "S3 answers a read of a missing report 404 only to who may list the bucket (403 otherwise); "
     "the sandbox (moto) answers 404 to everyone, so no request names this action",
 }
@@ -107,29 +108,51 @@ def assert_calls_fit_the_policy(dag_id: str, calls: AwsCallRecorder, roles: list
     assert assumed <= set(roles), f"{dag_id} assumed roles no connection names: {sorted(assumed - set(roles))}"
 
 
-def readme_access_policy(dag_id: str) -> str | None:
-    """The EKS access policy README.md ("Access the runbooks need") tells users to associate for ``dag_id``."""
+def readme_access_policies(dag_id: str) -> list[str]:
+    """The EKS access policies README.md ("Access the runbooks need") tells users to associate for ``dag_id``."""
     readme = (REPO / "README.md").read_text()
-    row = re.search(rf"^\| `{dag_id}` \|.*\| (?:`(\w+)`|none) \|$", readme, re.MULTILINE)
+    row = re.search(rf"^\| `{dag_id}` \|.*\| ((?:`\w+`(?: \+ )?)+|none) \|$", readme, re.MULTILINE)
     assert row, f"README.md has no access row for {dag_id}"
-    return row[1]
+    return re.findall(r"`(\w+)`", row[1])
+
+
+#: What a runbook that writes to Kubernetes may change (rollout restarts, IRSA annotations), and the edit role
+#: grants: patches of workloads and service accounts.
+WRITABLE = re.compile(
+    r"^/(apis/apps/v1|api/v1)/namespaces/[^/]+/(deployments|statefulsets|daemonsets|serviceaccounts)/"
+)
 
 
 def assert_kubernetes_access_is_what_the_readme_recommends(dag_id: str, requests: list[dict[str, Any]]) -> None:
-    policy = readme_access_policy(dag_id)
-    if policy is None:
+    policies = readme_access_policies(dag_id)
+    if not policies:
         assert not requests, f"README.md says {dag_id} needs no Kubernetes access, yet it made {requests[:3]}"
         return
-    rules = yaml.safe_load((REPO / "include" / "eks" / "access-policies.yaml").read_text())["policies"][policy]
-    granted = {verb for rule in rules.get("rules", []) if "resources" in rule for verb in rule["verbs"]}
+    catalogue = yaml.safe_load((REPO / "include" / "eks" / "access-policies.yaml").read_text())["policies"]
+    granted = {
+        verb
+        for p in policies
+        for rule in catalogue[p].get("rules", [])
+        if "resources" in rule
+        for verb in rule["verbs"]
+    }
     assert requests, f"{dag_id} made no Kubernetes request"
     writes = [f"{r['method']} {r['path']} on {r['cluster']}" for r in requests if r["method"] not in ("GET", "HEAD")]
-    assert not writes, f"{dag_id} wrote to Kubernetes, which {policy} does not allow: {writes}"
+    if "AmazonEKSEditPolicy" in policies:
+        assert writes, f"README.md recommends AmazonEKSEditPolicy for {dag_id}, but it changed nothing in Kubernetes"
+        outside = [w for w in writes if not w.startswith("PATCH ") or not WRITABLE.match(w.split(" ")[1])]
+        assert not outside, f"{dag_id} wrote beyond rollout restarts and service-account annotations: {outside}"
+    else:
+        assert not writes, f"{dag_id} wrote to Kubernetes, which {policies} do not allow: {writes}"
     reads = {"watch" if re.search(r"(^|&)watch=(1|true)", r["query"]) else "get/list" for r in requests}
-    assert {"get", "list"} <= granted and ("watch" not in reads or "watch" in granted), (policy, granted, reads)
-    # Why not AmazonEKSViewPolicy: the view role reads no Secrets (Helm releases) and no RBAC objects.
-    beyond_view = [r["path"] for r in requests if re.search(r"/secrets|/apis/rbac\.authorization\.k8s\.io/", r["path"])]
-    assert beyond_view, f"README.md recommends {policy} for {dag_id}, but the view policy would do"
+    assert {"get", "list"} <= granted and ("watch" not in reads or "watch" in granted), (policies, granted, reads)
+    # Why not AmazonEKSViewPolicy: the view role reads no Secrets (Helm releases), no RBAC objects and no nodes.
+    beyond_view = [
+        r["path"]
+        for r in requests
+        if re.search(r"/secrets|/apis/rbac\.authorization\.k8s\.io/|/api/v1/nodes", r["path"])
+    ]
+    assert beyond_view, f"README.md recommends {policies} for {dag_id}, but the view policy would do"
 
 
 def test_an_upgrade_with_s3_reports_and_a_ticket_needs_no_more_than_its_policy_and_admin_view(
@@ -196,3 +219,26 @@ def test_the_inventory_needs_no_more_than_its_read_only_policy_and_no_kubernetes
     assert run.state == "success"
     assert_calls_fit_the_policy("eks_fleet_inventory", aws_calls, [RUNBOOK_ROLE_ARN])
     assert_kubernetes_access_is_what_the_readme_recommends("eks_fleet_inventory", kube_requests)
+
+
+def test_a_pod_identity_migration_needs_no_more_than_its_policy_admin_view_and_edit(
+    airflow_db, fast_dag_test, demo_fleet, s3_reports, ticketing, aws_calls, kube_requests, monkeypatch
+):
+    from eks_sandbox.fleet import load_fleet
+    from tests.integration.test_pod_identity_migration_dag import CLUSTER, FLEET, REGION, irsa_addon, irsa_roles
+
+    load_fleet(demo_fleet, FLEET)
+    irsa_roles()
+    irsa_addon(demo_fleet)
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS", "0.2")
+    aws_calls.clear()
+    dag = dag_of("eks_pod_identity_migration")
+    migrated = dag.test(run_conf={"cluster_name": CLUSTER, "region": REGION, "dry_run": False, "ticket_id": "CHG-9"})
+    rolled_back = dag.test(
+        run_conf={"cluster_name": CLUSTER, "region": REGION, "dry_run": False, "phase": "rollback", "ticket_id": None}
+    )
+
+    assert (migrated.state, rolled_back.state) == ("success", "success")
+    assert [told["ticket_id"] for told in ticketing] == ["CHG-9"]
+    assert_calls_fit_the_policy("eks_pod_identity_migration", aws_calls, [RUNBOOK_ROLE_ARN])
+    assert_kubernetes_access_is_what_the_readme_recommends("eks_pod_identity_migration", kube_requests)
