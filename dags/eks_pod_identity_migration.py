@@ -31,7 +31,14 @@ from datetime import timedelta
 
 from airflow.sdk import Param, chain, dag, get_current_context, task
 
-from eks_runbooks.core.eks.names import CLUSTER_NAME_PATTERN, CONNECTION_ID_PATTERN, REGION_PATTERN, TICKET_ID_PATTERN
+from eks_runbooks.core.eks.names import (
+    CLUSTER_NAME_PATTERN,
+    CONNECTION_ID_PATTERN,
+    NAMESPACE_PATTERN,
+    REGION_PATTERN,
+    SERVICE_ACCOUNT_PATTERN,
+    TICKET_ID_PATTERN,
+)
 from eks_runbooks.notifiers.ticketing import TicketingNotifier
 from eks_runbooks.operators.pod_identity import (
     EksPodIdentityAgentOperator,
@@ -49,8 +56,6 @@ CLUSTER = {
 TARGET = "Target"
 SCOPE = "What to migrate"
 RUN = "Run"
-NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-SERVICE_ACCOUNT_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 
 
 @dag(

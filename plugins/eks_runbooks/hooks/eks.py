@@ -79,9 +79,9 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
 
     def tag_cluster(self, cluster_arn: str, tags: dict[str, str]) -> None:
         """
-        Add tags to a cluster.
+        Add tags to a cluster (or to another EKS resource: an add-on, an association).
 
-        :param cluster_arn: The cluster's ARN.
+        :param cluster_arn: The resource's ARN.
         :param tags: Tag keys and values to set.
         """
         self.conn.tag_resource(resourceArn=cluster_arn, tags=tags)
@@ -200,6 +200,101 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
         """
         answer = self.conn.describe_addon_configuration(addonName=addon_name, addonVersion=addon_version)
         return answer.get("podIdentityConfiguration") or []
+
+    def describe_addon(self, cluster_name: str, addon_name: str) -> dict[str, Any]:
+        """
+        Describe one installed add-on.
+
+        :param cluster_name: The name of the cluster.
+        :param addon_name: The add-on.
+        :return: The ``addon`` object of DescribeAddon.
+        """
+        return self.conn.describe_addon(clusterName=cluster_name, addonName=addon_name)["addon"]
+
+    def create_addon(self, cluster_name: str, addon_name: str, request_token: str) -> None:
+        """
+        Install an add-on at EKS's default version for the cluster.
+
+        :param cluster_name: The name of the cluster.
+        :param addon_name: The add-on.
+        :param request_token: The idempotency token (a retry installs nothing twice).
+        """
+        self.conn.create_addon(clusterName=cluster_name, addonName=addon_name, clientRequestToken=request_token)
+
+    def set_addon_pod_identity(
+        self,
+        cluster_name: str,
+        addon_name: str,
+        associations: list[dict[str, str]],
+        *,
+        request_token: str | None = None,
+        service_account_role_arn: str | None = None,
+    ) -> None:
+        """
+        Replace an add-on's Pod Identity associations (``[]``: none, back to IRSA with ``service_account_role_arn``)
+        and wait until the add-on is ACTIVE again.
+
+        :param cluster_name: The name of the cluster.
+        :param addon_name: The add-on.
+        :param associations: ``[{"serviceAccount", "roleArn"}]``, every association the add-on should own.
+        :param request_token: The idempotency token.
+        :param service_account_role_arn: The IRSA role to set at the same time.
+        """
+        request: dict[str, Any] = {
+            "clusterName": cluster_name,
+            "addonName": addon_name,
+            "podIdentityAssociations": associations,
+            "resolveConflicts": "PRESERVE",
+        }
+        if request_token:
+            request["clientRequestToken"] = request_token
+        if service_account_role_arn:
+            request["serviceAccountRoleArn"] = service_account_role_arn
+        self.conn.update_addon(**request)
+        self.conn.get_waiter("addon_active").wait(clusterName=cluster_name, addonName=addon_name)
+
+    def create_pod_identity_association(
+        self,
+        cluster_name: str,
+        namespace: str,
+        service_account: str,
+        role_arn: str,
+        tags: dict[str, str],
+        request_token: str,
+    ) -> dict[str, Any]:
+        """
+        Associate a service account with a role.
+
+        :param cluster_name: The name of the cluster.
+        :param namespace: The service account's namespace.
+        :param service_account: The service account's name.
+        :param role_arn: The role its pods get.
+        :param tags: Tags of the association.
+        :param request_token: The idempotency token.
+        :return: The ``association`` object of CreatePodIdentityAssociation.
+        """
+        return self.conn.create_pod_identity_association(
+            clusterName=cluster_name,
+            namespace=namespace,
+            serviceAccount=service_account,
+            roleArn=role_arn,
+            tags=tags,
+            clientRequestToken=request_token,
+        )["association"]
+
+    def delete_pod_identity_association(self, cluster_name: str, association_id: str) -> bool:
+        """
+        Delete an association.
+
+        :param cluster_name: The name of the cluster.
+        :param association_id: The association.
+        :return: False when it was already gone.
+        """
+        try:
+            self.conn.delete_pod_identity_association(clusterName=cluster_name, associationId=association_id)
+        except self.conn.exceptions.ResourceNotFoundException:
+            return False
+        return True
 
     def describe_addon_versions(self, kubernetes_version: str, addon_name: str | None = None) -> list[dict[str, Any]]:
         """

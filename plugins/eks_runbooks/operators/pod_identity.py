@@ -23,6 +23,7 @@ from eks_runbooks.core.pod_identity.verify import workload_problems
 from eks_runbooks.hooks.eks import EksRunbookHook
 from eks_runbooks.operators.eks import default_request_token
 from eks_runbooks.operators.upgrade import UpgradeApprovalOperator, poll_seconds
+from eks_runbooks.readers.workload_changes import restart_workload
 from eks_runbooks.runs.pod_identity_context import migration_clients, migration_request_of, plan_of
 from eks_runbooks.runs.upgrade_context import AWS_RETRIES
 from eks_runbooks.triggers.kubernetes import KubernetesRolloutsTrigger
@@ -33,9 +34,8 @@ if TYPE_CHECKING:
     from eks_runbooks.core.pod_identity.request import MigrationRequest
     from eks_runbooks.runs.pod_identity_context import MigrationClients
 
-#: The annotation ``kubectl rollout restart`` sets on the pod template, and this runbook's own: which run
-#: restarted the workload, and why (a retried task finds it and waits instead of restarting again).
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+#: This runbook's mark on a restarted pod template: which run restarted the workload, and why (a retried task
+#: finds it and waits instead of restarting again).
 RESTARTED_FOR = "eks-runbooks/restarted-for"
 PROGRESS_KEY = "progress"
 #: How long one wave (or the agent) may take to settle before the step fails naming what did not converge.
@@ -135,11 +135,7 @@ class EksPodIdentityAgentOperator(PodIdentityStepOperator):
         hook = self.hook
         installed = {addon["addonName"] for addon in hook.describe_addons(self.cluster_name)}
         if facts.agent_addon not in installed:
-            hook.conn.create_addon(
-                clusterName=self.cluster_name,
-                addonName=facts.agent_addon,
-                clientRequestToken=default_request_token(context, facts.agent_addon),
-            )
+            hook.create_addon(self.cluster_name, facts.agent_addon, default_request_token(context, facts.agent_addon))
             self.log.info("Installing the %s add-on on cluster %s", facts.agent_addon, self.cluster_name)
         return self.wait_for(context, [f"DaemonSet/{facts.agent_namespace}/{facts.agent_daemonset}"])
 
@@ -184,7 +180,8 @@ class EksPodIdentityRestartOperator(PodIdentityStepOperator):
             wave = pending[: request.wave_size]
             for account_key, ref, restarted in wave:
                 if not restarted:
-                    _restart(clients, ref, self._purpose(context, request, account_key, progress))
+                    purpose = self._purpose(context, request, account_key, progress)
+                    restart_workload(clients.kube_api, ref, {RESTARTED_FOR: purpose})
         progress["wave"] = [[account_key, ref] for account_key, ref, _ in wave]
         context["ti"].xcom_push(key=PROGRESS_KEY, value=progress)
         if not wave:
@@ -257,9 +254,7 @@ class EksPodIdentityRestartOperator(PodIdentityStepOperator):
         namespace, name = account_key.split("/", 1)
         for association in clients.eks.list_pod_identity_associations(request.cluster_name):
             if (association["namespace"], association["serviceAccount"]) == (namespace, name):
-                clients.eks.conn.delete_pod_identity_association(
-                    clusterName=request.cluster_name, associationId=association["associationId"]
-                )
+                clients.eks.delete_pod_identity_association(request.cluster_name, association["associationId"])
         progress["returning"].append(account_key)
         progress["results"][account_key]["workloads"] = {}
         self.log.warning("%s failed verification on Pod Identity; returning it to IRSA", account_key)
@@ -309,18 +304,6 @@ def _restarted_for(reader: Any, ref: str) -> str | None:
                 RESTARTED_FOR
             )
     return None
-
-
-def _restart(clients: MigrationClients, ref: str, purpose: str) -> None:
-    """``kubectl rollout restart``, plus this runbook's mark of which run restarted it and why."""
-    from datetime import UTC, datetime
-
-    from kubernetes.client import AppsV1Api
-
-    kind, namespace, name = ref.split("/", 2)
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now, RESTARTED_FOR: purpose}}}}}
-    getattr(AppsV1Api(clients.kube_api), f"patch_namespaced_{_APPS[kind]}")(name, namespace, patch)
 
 
 class PodIdentityApprovalOperator(UpgradeApprovalOperator):

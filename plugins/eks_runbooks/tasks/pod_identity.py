@@ -153,24 +153,18 @@ def update_trust_run(context: Context) -> dict[str, Any]:
 
 def _restore_irsa(clients: MigrationClients, provider: str, account: Mapping[str, Any]) -> list[str]:
     """The service account's annotation and its role's OIDC statement, put back where missing."""
-    from kubernetes.client import CoreV1Api
-
     from eks_runbooks.hooks.iam import role_name_of
+    from eks_runbooks.readers.workload_changes import set_service_account_annotation
 
     done = []
     annotation = load_pod_identity_facts().irsa_annotation
-    core = CoreV1Api(clients.kube_api)
-    live = core.read_namespaced_service_account(account["name"], account["namespace"])
-    if (live.metadata.annotations or {}).get(annotation) != account["role_arn"]:
-        patch = {"metadata": {"annotations": {annotation: account["role_arn"]}}}
-        core.patch_namespaced_service_account(account["name"], account["namespace"], patch)
+    if set_service_account_annotation(
+        clients.kube_api, account["namespace"], account["name"], annotation, account["role_arn"]
+    ):
         done.append(f"annotation of {account['key']}")
     role = clients.iam.get_role(role_name_of(account["role_arn"]))
-    updated = (
-        with_irsa_trust(role["AssumeRolePolicyDocument"], provider, account["namespace"], account["name"])
-        if role
-        else None
-    )
+    document = role["AssumeRolePolicyDocument"] if role else None
+    updated = with_irsa_trust(document, provider, account["namespace"], account["name"]) if document else None
     if updated is not None:
         clients.iam.update_trust_policy(role_name_of(account["role_arn"]), updated)
         done.append(f"OIDC trust of {account['role_arn']} for {account['key']}")
@@ -210,14 +204,14 @@ def _associate(
     )
     if existing:
         return f"association {existing['associationId']} exists"
-    created = clients.eks.conn.create_pod_identity_association(
-        clusterName=request.cluster_name,
-        namespace=account["namespace"],
-        serviceAccount=account["name"],
-        roleArn=account["role_arn"],
+    created = clients.eks.create_pod_identity_association(
+        request.cluster_name,
+        account["namespace"],
+        account["name"],
+        account["role_arn"],
         tags={MIGRATED_BY_TAG: RUNBOOK},
-        clientRequestToken=default_request_token(context, account["key"]),
-    )["association"]
+        request_token=default_request_token(context, account["key"]),
+    )
     return f"association {created['associationId']} created"
 
 
@@ -226,7 +220,7 @@ def _move_addon(
 ) -> str:
     from eks_runbooks.operators.eks import default_request_token
 
-    addon = clients.eks.conn.describe_addon(clusterName=request.cluster_name, addonName=account["addon"])["addon"]
+    addon = clients.eks.describe_addon(request.cluster_name, account["addon"])
     owned = [
         a
         for a in clients.eks.describe_pod_identity_associations(request.cluster_name)
@@ -236,36 +230,22 @@ def _move_addon(
         return f"add-on {account['addon']} already associates {account['name']}"
     wanted = [{"serviceAccount": a["serviceAccount"], "roleArn": a["roleArn"]} for a in owned]
     wanted.append({"serviceAccount": account["name"], "roleArn": account["role_arn"]})
-    clients.eks.conn.update_addon(
-        clusterName=request.cluster_name,
-        addonName=account["addon"],
-        podIdentityAssociations=wanted,
-        resolveConflicts="PRESERVE",
-        clientRequestToken=default_request_token(context, account["key"]),
+    clients.eks.tag_cluster(addon["addonArn"], {MIGRATED_BY_TAG: RUNBOOK})
+    clients.eks.set_addon_pod_identity(
+        request.cluster_name, account["addon"], wanted, request_token=default_request_token(context, account["key"])
     )
-    clients.eks.conn.tag_resource(resourceArn=addon["addonArn"], tags={MIGRATED_BY_TAG: RUNBOOK})
-    clients.eks.get_waiter("addon_active").wait(clusterName=request.cluster_name, addonName=account["addon"])
     return f"add-on {account['addon']} moved to Pod Identity (UpdateAddon podIdentityAssociations)"
 
 
 def _dissociate(clients: MigrationClients, request: MigrationRequest, account: Mapping[str, Any]) -> str:
     if account.get("addon"):
-        clients.eks.conn.update_addon(
-            clusterName=request.cluster_name,
-            addonName=account["addon"],
-            podIdentityAssociations=[],
-            serviceAccountRoleArn=account["role_arn"],
-            resolveConflicts="PRESERVE",
+        clients.eks.set_addon_pod_identity(
+            request.cluster_name, account["addon"], [], service_account_role_arn=account["role_arn"]
         )
-        clients.eks.get_waiter("addon_active").wait(clusterName=request.cluster_name, addonName=account["addon"])
         return f"add-on {account['addon']} back on IRSA"
     if not account.get("association_id"):
         return "no association left"
-    try:
-        clients.eks.conn.delete_pod_identity_association(
-            clusterName=request.cluster_name, associationId=account["association_id"]
-        )
-    except clients.eks.conn.exceptions.ResourceNotFoundException:
+    if not clients.eks.delete_pod_identity_association(request.cluster_name, account["association_id"]):
         return f"association {account['association_id']} already deleted"
     return f"association {account['association_id']} deleted"
 
@@ -273,19 +253,16 @@ def _dissociate(clients: MigrationClients, request: MigrationRequest, account: M
 def cleanup_run(context: Context) -> dict[str, Any]:
     """The ``cleanup`` task: remove IRSA annotations of verified service accounts, and this cluster's OIDC
     statement from roles nothing here uses through IRSA any more. Never the IAM OIDC provider."""
-    from kubernetes.client import CoreV1Api
-
     from eks_runbooks.hooks.iam import role_name_of
+    from eks_runbooks.readers.workload_changes import set_service_account_annotation
 
     request = migration_request_of(context)
     _skip_unless(request, "cleanup", Phase.CLEANUP)
     plan, results = plan_of(context), {}
     annotation = load_pod_identity_facts().irsa_annotation
     with migration_clients(request) as clients:
-        core = CoreV1Api(clients.kube_api)
         for account in _accounts(plan, Action.CLEAN_UP):
-            patch = {"metadata": {"annotations": {annotation: None}}}
-            core.patch_namespaced_service_account(account["name"], account["namespace"], patch)
+            set_service_account_annotation(clients.kube_api, account["namespace"], account["name"], annotation, None)
             results[account["key"]] = "IRSA annotation removed"
         provider = _provider_of(clients, request.cluster_name)
         for role in plan.get("roles") or []:

@@ -21,7 +21,13 @@ TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 #: Check ids of every catalogue: UPPER-KEBAB (EKS-IMDSV2, K8S-REMOVED-APIS).
 CHECK_ID_PATTERN = r"^[A-Z0-9]+(-[A-Z0-9]+)+$"
 
+#: Kubernetes namespace names (RFC 1123 labels) and ``namespace/name`` service accounts (RFC 1123 subdomains).
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+SERVICE_ACCOUNT_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+
 CLUSTER_NAME = re.compile(CLUSTER_NAME_PATTERN)
+NAMESPACE = re.compile(NAMESPACE_PATTERN)
+SERVICE_ACCOUNT = re.compile(SERVICE_ACCOUNT_PATTERN)
 REGION = re.compile(REGION_PATTERN)
 CONNECTION_ID = re.compile(CONNECTION_ID_PATTERN)
 CHECK_ID = re.compile(CHECK_ID_PATTERN)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eks_runbooks.core.eks.names import CLUSTER_NAME, CONNECTION_ID, REGION, TICKET_ID
+from eks_runbooks.core.eks.names import CLUSTER_NAME, CONNECTION_ID, NAMESPACE, REGION, SERVICE_ACCOUNT, TICKET_ID
 from eks_runbooks.core.pod_identity.plan import Phase
 from eks_runbooks.core.requests import (
     InvalidRequest,
@@ -19,9 +18,6 @@ from eks_runbooks.core.requests import (
     whole_number_field,
 )
 
-#: Kubernetes namespace names (RFC 1123 labels) and ``namespace/name`` service accounts (RFC 1123 subdomains).
-NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-SERVICE_ACCOUNT_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 MAX_WAVE_SIZE = 50
 
 
@@ -63,9 +59,9 @@ _CHECKS = {
     "cluster_name": pattern_field(CLUSTER_NAME, "an EKS cluster name (letters, digits, '-', '_'; 1-100 characters)"),
     "region": pattern_field(REGION, "an AWS region such as us-east-1"),
     "aws_conn_id": pattern_field(CONNECTION_ID, "an Airflow connection id"),
-    "namespaces": list_field(pattern_field(re.compile(NAMESPACE_PATTERN), "a namespace name"), '["payments"]'),
+    "namespaces": list_field(pattern_field(NAMESPACE, "a namespace name"), '["payments"]'),
     "service_accounts": list_field(
-        pattern_field(re.compile(SERVICE_ACCOUNT_PATTERN), "a service account as namespace/name"),
+        pattern_field(SERVICE_ACCOUNT, "a service account as namespace/name"),
         '["payments/ledger"]',
     ),
     "include_addons": boolean_field,
