@@ -200,3 +200,28 @@ def test_deleting_the_profile_deletes_its_pods_and_their_replacements_run_on_ec2
     assert not after["spec"]["nodeName"].startswith("fargate-")
     assert cluster.nodes("eks.amazonaws.com/compute-type=fargate") == []
 
+
+def test_coredns_stays_on_ec2_while_its_pods_carry_the_compute_type_ec2_annotation(simulated_fleet, tmp_path):
+    simulated_fleet.create_cluster(bootstrapSelfManagedAddons=False)
+    simulated_fleet.create_nodegroup(size=1)
+    simulated_fleet.eks.create_fargate_profile(
+        clusterName="prod",
+        fargateProfileName="system",
+        podExecutionRoleArn=simulated_fleet.role("fargate-pods", "eks-fargate-pods.amazonaws.com"),
+        selectors=[{"namespace": "kube-system"}],
+    )
+    simulated_fleet.sandbox.settle()
+    simulated_fleet.eks.create_addon(clusterName="prod", addonName="coredns")
+    simulated_fleet.sandbox.settle()
+    kube = KubeApi(simulated_fleet, "prod", tmp_path)
+    coredns = kube.pods("kube-system", "k8s-app=kube-dns")
+    assert len(coredns) == 2
+    assert all(not p["spec"]["nodeName"].startswith("fargate-") for p in coredns)
+    # Removing the annotation, as the user guide says, moves CoreDNS onto Fargate.
+    kube.apps.patch_namespaced_deployment(
+        "coredns",
+        "kube-system",
+        [{"op": "remove", "path": "/spec/template/metadata/annotations/eks.amazonaws.com~1compute-type"}],
+    )
+    simulated_fleet.sandbox.settle()
+    assert all(p["spec"]["nodeName"].startswith("fargate-ip-") for p in kube.pods("kube-system", "k8s-app=kube-dns"))
