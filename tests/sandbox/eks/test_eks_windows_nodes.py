@@ -26,6 +26,11 @@ def _os_of_nodes(kube):
 def test_a_windows_node_group_registers_windows_nodes(simulated_fleet, mixed):
     windows = mixed.nodes("eks.amazonaws.com/nodegroup=windows")
     assert len(windows) == 2
+    # The AMI the nodes run is the one SSM names for Windows Server 2022 Core at this version.
+    recommended = simulated_fleet.client("ssm").get_parameter(
+        Name="/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id"
+    )["Parameter"]["Value"]
+    assert {n["metadata"]["labels"]["eks.amazonaws.com/nodegroup-image"] for n in windows} == {recommended}
     for node in windows:
         labels = node["metadata"]["labels"]
         assert (labels["kubernetes.io/os"], labels["node.kubernetes.io/windows-build"]) == ("windows", "10.0.20348")
