@@ -296,6 +296,17 @@ def run_instance(
     return LaunchedInstance(instance.id, instance.private_ip, instance.private_dns_name, zone)
 
 
+def create_network_interface(account: str, region: str, subnet_id: str, private_ip: str, description: str) -> str:
+    """CreateNetworkInterface holding ``private_ip`` of the subnet (DescribeSubnets' count drops by one); its id."""
+    backend = ec2_backend(account, region)
+    return backend.create_network_interface(backend.get_subnet(subnet_id), private_ip, description=description).id
+
+
+def delete_network_interface(account: str, region: str, eni_id: str) -> None:
+    """DeleteNetworkInterface; the subnet gets the address back. An interface already gone is fine."""
+    ec2_backend(account, region).enis.pop(eni_id, None)
+
+
 def terminate_instance(account: str, region: str, instance_id: str) -> None:
     """TerminateInstances: the primary ENI goes with it, so its subnet gets the address back."""
     from moto.autoscaling.models import autoscaling_backends

@@ -61,6 +61,37 @@ def _labels(spec: AddonSpec, workload: dict[str, Any], managed: bool) -> dict[st
     return labels
 
 
+def _container(container: dict[str, Any], region: str, version: AddonVersion) -> dict[str, Any]:
+    built: dict[str, Any] = {
+        "name": container["name"],
+        "image": image(image_template(container, version), region, version),
+    }
+    if container.get("ports"):
+        built["ports"] = [dict(port) for port in container["ports"]]
+    if container.get("privileged"):
+        built["securityContext"] = {"privileged": True}
+    return built
+
+
+def _pod_spec(cluster: Cluster, version: AddonVersion, workload: dict[str, Any]) -> dict[str, Any]:
+    daemon = workload["kind"] == "DaemonSet"
+    pod_spec: dict[str, Any] = {
+        "priorityClassName": "system-node-critical" if daemon else "system-cluster-critical",
+        "containers": [_container(c, cluster.region, version) for c in workload["containers"]],
+        # Node agents tolerate every taint; cluster services only the critical-add-on one.
+        "tolerations": [{"operator": "Exists"}] if daemon else [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
+    }
+    if workload.get("init_containers"):
+        pod_spec["initContainers"] = [_container(c, cluster.region, version) for c in workload["init_containers"]]
+    if workload.get("affinity"):
+        pod_spec["affinity"] = workload["affinity"]
+    if workload.get("service_account"):
+        pod_spec["serviceAccountName"] = workload["service_account"]
+    if workload.get("host_network"):
+        pod_spec["hostNetwork"] = True
+    return pod_spec
+
+
 def workload_manifest(
     cluster: Cluster,
     spec: AddonSpec,
@@ -68,27 +99,27 @@ def workload_manifest(
     workload: dict[str, Any],
     managed: bool,
     configuration: dict[str, Any],
+    restarted_at: str | None = None,
 ) -> dict[str, Any]:
-    daemon = workload["kind"] == "DaemonSet"
-    pod_spec: dict[str, Any] = {
-        "priorityClassName": "system-node-critical" if daemon else "system-cluster-critical",
-        "containers": [
-            {"name": c["name"], "image": image(image_template(c, version), cluster.region, version)}
-            for c in workload["containers"]
-        ],
-        # Node agents tolerate every taint; cluster services only the critical-add-on one.
-        "tolerations": [{"operator": "Exists"}] if daemon else [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
-    }
-    if workload.get("service_account"):
-        pod_spec["serviceAccountName"] = workload["service_account"]
-    if workload.get("host_network"):
-        pod_spec["hostNetwork"] = True
+    """The DaemonSet or Deployment of one of the add-on's workloads; ``restarted_at`` stamps its pod template so
+    that its pods roll (EKS's rolling restart of an add-on; the annotation it uses is UNCONFIRMED, the sandbox
+    writes kubectl's ``rollout restart`` one)."""
     selector = {"k8s-app": app_label(workload["name"])}
+    template_metadata: dict[str, Any] = {
+        "labels": {**((addon_objects().get(workload["name"]) or {}).get("pod_labels") or {}), **selector}
+    }
+    annotations = dict(workload.get("pod_annotations") or {})
+    if restarted_at:
+        annotations["kubectl.kubernetes.io/restartedAt"] = restarted_at
+    if annotations:
+        template_metadata["annotations"] = annotations
     manifest_spec: dict[str, Any] = {
         "selector": {"matchLabels": selector},
-        "template": {"metadata": {"labels": dict(selector)}, "spec": pod_spec},
+        "template": {"metadata": template_metadata, "spec": _pod_spec(cluster, version, workload)},
     }
-    if not daemon:
+    if workload.get("update_strategy"):
+        manifest_spec["updateStrategy"] = workload["update_strategy"]
+    if workload["kind"] != "DaemonSet":
         manifest_spec["replicas"] = int(configuration.get("replicaCount") or workload.get("replicas") or 1)
     return {
         "apiVersion": "apps/v1",
@@ -105,8 +136,10 @@ def apply_workloads(
     managed: bool,
     service_account_role_arn: str | None = None,
     configuration: dict[str, Any] | None = None,
+    restarts: dict[str, str] | None = None,
 ) -> None:
-    """Create or replace the add-on's service accounts, then its DaemonSets/Deployments (image tag = version)."""
+    """Create or replace the add-on's service accounts, then its DaemonSets/Deployments (image tag = version);
+    ``restarts`` (service account → time) rolls the pods of the workloads running as those accounts."""
     addon_version = spec.version(version)
     for account in spec.service_accounts():
         existing = cluster.kube.get("v1", "ServiceAccount", account, spec.namespace)
@@ -123,7 +156,10 @@ def apply_workloads(
             if cluster.kube.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], spec.namespace) is None:
                 # Created once; later updates leave a user's edits (a Corefile change) alone.
                 cluster.kube.apply(obj)
-        cluster.kube.apply(workload_manifest(cluster, spec, addon_version, workload, managed, configuration or {}))
+        restarted_at = (restarts or {}).get(workload.get("service_account") or "")
+        cluster.kube.apply(
+            workload_manifest(cluster, spec, addon_version, workload, managed, configuration or {}, restarted_at)
+        )
 
 
 def companion_objects(cluster: Cluster, namespace: str, workload_name: str) -> list[dict[str, Any]]:

@@ -12,7 +12,9 @@ SSM public parameters, as AWS publishes them:
 - ``/aws/service/eks/optimized-ami/<version>/<amazon-linux-2|amazon-linux-2-arm64>/recommended/<...>`` for the
   versions with AL2 AMIs (up to 1.32) [same page; include/eks/node-amis.yaml];
 - ``/aws/service/bottlerocket/aws-k8s-<version>/<x86_64|arm64>/latest/image_id``
-  [docs.aws.amazon.com/eks/latest/userguide/retrieve-ami-id-bottlerocket.html].
+  [docs.aws.amazon.com/eks/latest/userguide/retrieve-ami-id-bottlerocket.html];
+- ``/aws/service/ami-windows-latest/Windows_Server-<2019|2022|2025>-English-<Core|Full>-EKS_Optimized-<version>/
+  image_id`` [docs.aws.amazon.com/eks/latest/userguide/retrieve-windows-ami-id.html].
 """
 
 from __future__ import annotations
@@ -38,6 +40,38 @@ class AmiFamily:
     parameter_folder: str
     image_name: str | None
     al2: bool = False
+    #: the first Kubernetes minor EKS publishes this AMI type for
+    first_minor: int = 0
+
+
+@dataclass(frozen=True)
+class WindowsRelease:
+    """A Windows Server release EKS builds node AMIs on: its build (the ``node.kubernetes.io/windows-build`` label
+    the kubelet sets [kubernetes.io/docs/reference/labels-annotations-taints]) and the first Kubernetes minor
+    with EKS optimized AMIs of it."""
+
+    release: str
+    build: str
+    first_minor: int
+
+
+#: Windows Server 2019 (build 10.0.17763) and 2022 (10.0.20348) AMIs exist for every version the calendar holds;
+#: 2025 (10.0.26100) AMIs start with 1.35 [UG nodes/eks-ami-versions-windows.adoc lists 2025 Core/Full AMIs from
+#: 1.35-2026-01-22; eksctl-io/eksctl v0.222.0 "Add support for EKS Windows Server 2025"]. Builds: Microsoft's
+#: Windows Server release information. Windows nodes are x86_64 only (botocore AMITypes).
+WINDOWS_RELEASES = {
+    "2019": WindowsRelease("2019", "10.0.17763", 0),
+    "2022": WindowsRelease("2022", "10.0.20348", 0),
+    "2025": WindowsRelease("2025", "10.0.26100", 35),
+}
+
+
+def windows_release(ami_type: str) -> WindowsRelease | None:
+    """The Windows Server release of a ``WINDOWS_<CORE|FULL>_<release>_x86_64`` AMI type, else None."""
+    parts = ami_type.split("_")
+    if parts[0] != "WINDOWS" or len(parts) < 3:
+        return None
+    return WINDOWS_RELEASES.get(parts[2])
 
 
 #: The AMI types whose SSM parameters the sandbox publishes (image names as AWS names its AMIs).
@@ -66,6 +100,17 @@ FAMILIES = (
     ),
     AmiFamily("BOTTLEROCKET_x86_64", "/aws/service/bottlerocket/aws-k8s-{version}/x86_64/latest", None),
     AmiFamily("BOTTLEROCKET_ARM_64", "/aws/service/bottlerocket/aws-k8s-{version}/arm64/latest", None),
+    *(
+        AmiFamily(
+            f"WINDOWS_{option.upper()}_{release.release}_x86_64",
+            f"/aws/service/ami-windows-latest/Windows_Server-{release.release}-English-{option}-EKS_Optimized-"
+            "{version}",
+            None,
+            first_minor=release.first_minor,
+        )
+        for release in WINDOWS_RELEASES.values()
+        for option in ("Core", "Full")
+    ),
 )
 
 
@@ -108,7 +153,7 @@ def public_parameters(calendar: VersionCalendar, on: date) -> dict[str, tuple[st
         release = entry.ami_release_version(on)
         released_on = datetime.strptime(release.rsplit("-", 1)[1], "%Y%m%d").date()
         for family in FAMILIES:
-            if family.al2 and entry.minor > LAST_AL2_MINOR:
+            if (family.al2 and entry.minor > LAST_AL2_MINOR) or entry.minor < family.first_minor:
                 continue
             folder = family.parameter_folder.format(version=entry.version)
             parameters[f"{folder}/image_id"] = (image_id(family.ami_type, release), released_on)

@@ -14,6 +14,7 @@ from eks_sandbox.eks import (  # noqa: F401 - importing registers each module's 
     cluster_versions,
     clusters,
     fargate,
+    fargate_pods,
     insights,
     nodegroup_upgrades,
     nodegroups,
@@ -125,6 +126,8 @@ class EksBackend:
             cluster, access_entries.load_access_policies(self.sandbox.include_dir)
         )
         cluster.kube.pod_mutators.append(pod_identity.CredentialInjector(cluster, cluster.region))
+        cluster.kube.pod_mutators.append(fargate_pods.FargateAdmission(cluster))
+        cluster.kube.schedulers.append(fargate_pods.FargateScheduler(cluster))
 
     def forget_cluster(self, cluster: clusters.Cluster) -> None:
         cluster.deleted = True

@@ -139,6 +139,11 @@ class AddonVersion:
         return self.version.split("-", 1)[1] if "-" in self.version else ""
 
     @property
+    def key(self) -> tuple[int, ...]:
+        """(1, 19, 6, 7) of ``v1.19.6-eksbuild.7``: add-on versions compare part by part."""
+        return tuple(int(part) for part in re.findall(r"\d+", self.version))
+
+    @property
     def minor(self) -> tuple[int, int]:
         """(1, 19) of ``v1.19.6-eksbuild.7``: what "one minor version at a time" counts."""
         major, minor = self.upstream.lstrip("v").split(".")[:2]
@@ -163,12 +168,21 @@ class AddonSpec:
     workloads: tuple[dict[str, Any], ...]
     pod_identity: tuple[dict[str, Any], ...]
     configuration_schema: dict[str, Any]
+    #: The first version whose DescribeAddonConfiguration lists ``pod_identity`` (None: every version).
+    pod_identity_since: str | None = None
 
     def version(self, version: str) -> AddonVersion | None:
         return next((v for v in self.versions if v.version == version), None)
 
     def default_version(self, cluster_version: str) -> AddonVersion | None:
         return next((v for v in self.versions if cluster_version in v.default_for), None)
+
+    def pod_identity_configuration(self, version: AddonVersion) -> list[dict[str, Any]]:
+        """DescribeAddonConfiguration ``podIdentityConfiguration`` of ``version``: empty below the first version
+        that supports Pod Identity, which is how EKS says a version does not support it [BC]."""
+        if self.pod_identity_since and version.key < AddonVersion(self.pod_identity_since, (), ()).key:
+            return []
+        return [dict(entry) for entry in self.pod_identity]
 
     def service_accounts(self) -> list[str]:
         return sorted({w["service_account"] for w in self.workloads if w.get("service_account")})
@@ -256,6 +270,7 @@ def _addon_spec(name: str, spec: dict[str, Any]) -> AddonSpec:
         workloads=tuple(spec.get("workloads") or ()),
         pod_identity=tuple(spec.get("pod_identity") or ()),
         configuration_schema=spec.get("configuration_schema") or {},
+        pod_identity_since=spec.get("pod_identity_since"),
     )
 
 

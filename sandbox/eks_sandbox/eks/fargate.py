@@ -1,4 +1,4 @@
-"""Fargate profiles: state only (no Fargate nodes are simulated)."""
+"""Fargate profiles: Create/Describe/List/DeleteFargateProfile (their pods and nodes: ``fargate_pods``)."""
 
 from __future__ import annotations
 
@@ -111,8 +111,11 @@ def delete_fargate_profile(request: Request, params: dict[str, Any]) -> dict[str
         backend = request.backend
 
         def deleted(at: datetime) -> None:
+            from eks_sandbox.eks.fargate_pods import delete_profile_pods
+
             profile.deleted = True
             cluster.fargate_profiles.pop(profile.name, None)
+            delete_profile_pods(cluster, profile.name)
 
         backend.timeline.at(backend.clock.after(backend.catalogue.timings["fargate_profile_delete"]), deleted)
     return {"fargateProfile": profile.describe()}

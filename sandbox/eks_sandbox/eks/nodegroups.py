@@ -133,6 +133,12 @@ def get_nodegroup(cluster: Cluster, name: str) -> Nodegroup:
 
 
 def validate_ami_type(ami_type: str, version: str) -> None:
+    windows = amis.windows_release(ami_type)
+    if windows is not None and minor_of(version) < windows.first_minor:
+        raise invalid_parameter(
+            f"AMI type {ami_type} is not supported for Kubernetes version {version}: EKS publishes Windows Server "
+            f"{windows.release} AMIs from Kubernetes 1.{windows.first_minor}."
+        )
     if ami_type.startswith("AL2_") and minor_of(version) > LAST_AL2_MINOR:
         raise invalid_parameter(
             f"AMI type {ami_type} is not supported for Kubernetes version {version}: EKS publishes no Amazon Linux 2 "

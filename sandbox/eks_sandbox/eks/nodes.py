@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eks_sandbox import moto_compat
+from eks_sandbox.eks.amis import windows_release
 
 if TYPE_CHECKING:
     from eks_sandbox.eks.clusters import Cluster
@@ -141,6 +142,12 @@ def launch_node(
 
 
 def _node_labels(cluster: Cluster, nodegroup: Nodegroup, node: ManagedNode) -> dict[str, str]:
+    windows = windows_release(nodegroup.ami_type)
+    os_labels = (
+        {"kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": windows.build}
+        if windows
+        else {"kubernetes.io/os": "linux"}
+    )
     return {
         "eks.amazonaws.com/nodegroup": nodegroup.name,
         "eks.amazonaws.com/nodegroup-image": nodegroup.image_id(node.release_version),
@@ -148,7 +155,7 @@ def _node_labels(cluster: Cluster, nodegroup: Nodegroup, node: ManagedNode) -> d
         "node.kubernetes.io/instance-type": nodegroup.instance_type,
         "topology.kubernetes.io/region": cluster.region,
         "topology.kubernetes.io/zone": node.availability_zone,
-        "kubernetes.io/os": "linux",
+        **os_labels,
         "kubernetes.io/arch": nodegroup.shape.architecture,
         "kubernetes.io/hostname": node.name,
         **nodegroup.labels,

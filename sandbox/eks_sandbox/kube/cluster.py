@@ -123,6 +123,8 @@ class KubeCluster:
         self.store = ObjectStore(clock, seed=name)
         #: Admission for every Pod created (API or controller), after defaulting: IRSA / Pod Identity webhooks.
         self.pod_mutators: list[PodMutator] = []
+        #: Schedulers besides the default one, run by every controller pass after it (EKS's Fargate scheduler).
+        self.schedulers: list[Callable[[KubeCluster], None]] = []
         #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
         self.api_usage: dict[tuple[str, str, str], dict[str, ApiUsage]] = {}
         #: Who an authenticated IAM caller is in this cluster (access entries, aws-auth); None lets nobody in.
@@ -451,10 +453,36 @@ class KubeCluster:
         taints: list[dict] | None = None,
     ) -> dict:
         """Register a Ready, schedulable node, as a managed node group's instance does when it joins."""
+        node = self.register_node(
+            name,
+            labels=labels,
+            kubelet_version=kubelet_version,
+            capacity=capacity,
+            provider_id=provider_id,
+            taints=taints,
+        )
+        reconcile(self)
+        return self.get("v1", "Node", name) or node
+
+    def register_node(
+        self,
+        name: str,
+        *,
+        labels: dict[str, str],
+        kubelet_version: str,
+        capacity: dict[str, str],
+        provider_id: str,
+        taints: list[dict] | None = None,
+        internal_ip: str | None = None,
+    ) -> dict:
+        """Store a Ready node and its kubelet's Lease without running the controllers (for a controller that
+        brings up a node itself, as the Fargate scheduler does)."""
         if self.store.get("", "Node", None, name) is not None:
             raise KubeApiError.already_exists("nodes", name)
-        internal_ip = internal_ip_from_name(name) or (
-            f"10.0.{self.store.random.randrange(0, 256)}.{self.store.random.randrange(4, 255)}"
+        internal_ip = (
+            internal_ip
+            or internal_ip_from_name(name)
+            or f"10.0.{self.store.random.randrange(0, 256)}.{self.store.random.randrange(4, 255)}"
         )
         node = build_node(
             name,
@@ -488,8 +516,7 @@ class KubeCluster:
                 },
             },
         )
-        reconcile(self)
-        return self.get("v1", "Node", name) or node
+        return stored
 
     def cordon(self, node_name: str) -> None:
         """Mark a node unschedulable (kubectl cordon): new pods go elsewhere, running ones stay."""

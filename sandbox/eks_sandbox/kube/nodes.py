@@ -27,11 +27,12 @@ def build_node(
     """A Ready, schedulable Node as the kubelet registers it."""
     digest = hashlib.sha256(name.encode()).hexdigest()
     architecture = labels.get("kubernetes.io/arch", "amd64")
+    operating_system = labels.get(OS_LABEL, "linux")
     node_labels = {
         "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
+        OS_LABEL: operating_system,
         "kubernetes.io/arch": architecture,
-        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/os": operating_system,
         "beta.kubernetes.io/arch": architecture,
         **labels,
     }
@@ -72,17 +73,25 @@ def build_node(
                 "machineID": digest[:32],
                 "systemUUID": f"ec2{digest[3:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}",
                 "bootID": f"{digest[32:40]}-{digest[40:44]}-{digest[44:48]}-{digest[48:52]}-{digest[52:64]}",
-                "kernelVersion": "6.1.132-147.221.amzn2023.x86_64",
-                "osImage": "Amazon Linux 2023.7.20250428",
+                **_os_info(operating_system, labels),
                 "containerRuntimeVersion": "containerd://1.7.27",
                 "kubeletVersion": kubelet_version,
                 "kubeProxyVersion": kubelet_version,
-                "operatingSystem": "linux",
+                "operatingSystem": operating_system,
                 "architecture": architecture,
             },
             "images": [],
         },
     }
+
+
+def _os_info(operating_system: str, labels: dict[str, str]) -> dict[str, str]:
+    """nodeInfo's kernel and OS image: an AL2023 node's, or a Windows Server node's (its build is the kernel
+    version the kubelet reports, ``10.0.17763.<revision>`` on Windows Server 2019)."""
+    if operating_system == "windows":
+        build = labels.get("node.kubernetes.io/windows-build", "10.0.17763")
+        return {"kernelVersion": f"{build}.6893", "osImage": "Windows Server Datacenter"}
+    return {"kernelVersion": "6.1.132-147.221.amzn2023.x86_64", "osImage": "Amazon Linux 2023.7.20250428"}
 
 
 def _condition(kind: str, status: str, reason: str, message: str, now: str) -> dict[str, Any]:
@@ -131,9 +140,41 @@ def tolerates(tolerations: list[dict[str, Any]], taint: dict[str, Any]) -> bool:
     return False
 
 
+#: The label EKS puts on Fargate (and Auto Mode, hybrid) nodes [UG fargate-pod-configuration].
+COMPUTE_TYPE_LABEL = "eks.amazonaws.com/compute-type"
+OS_LABEL = "kubernetes.io/os"
+
+
+def selects_windows(pod_spec: dict[str, Any]) -> bool:
+    """Whether a pod asks for a Windows node: ``spec.os.name``, a nodeSelector or a required node affinity."""
+    if (pod_spec.get("os") or {}).get("name") == "windows":
+        return True
+    if (pod_spec.get("nodeSelector") or {}).get(OS_LABEL) == "windows":
+        return True
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    return any(
+        e.get("key") == OS_LABEL and e.get("operator") == "In" and "windows" in (e.get("values") or [])
+        for term in required.get("nodeSelectorTerms") or []
+        for e in term.get("matchExpressions") or []
+    )
+
+
 def admits(node: dict[str, Any], pod_spec: dict[str, Any]) -> bool:
-    """Whether the scheduler may place a pod with ``pod_spec`` on ``node``: nodeSelector and NoSchedule taints."""
+    """Whether the scheduler (or the DaemonSet controller) may place a pod with ``pod_spec`` on ``node``:
+    nodeSelector, required node affinity and NoSchedule taints.
+
+    Two simplifications, both documented in docs/sandbox.md: a Fargate node takes no pod this way (the Fargate
+    scheduler binds its one pod itself; DaemonSets do not run on Fargate [UG fargate]), and a Windows node only
+    takes pods that select Windows — on EKS a Linux pod without an OS selector can be bound there and then fails
+    to pull its image, which is why EKS asks Linux workloads to select ``kubernetes.io/os: linux``
+    [UG windows-support]."""
     labels = node["metadata"].get("labels") or {}
+    if labels.get(COMPUTE_TYPE_LABEL) == "fargate":
+        return False
+    if labels.get(OS_LABEL) == "windows" and not selects_windows(pod_spec):
+        return False
     if any(labels.get(key) != value for key, value in (pod_spec.get("nodeSelector") or {}).items()):
         return False
     if not _required_affinity_admits(node, pod_spec):

@@ -23,7 +23,7 @@ from eks_sandbox.kube.controllers.namespaces import sync_namespaces
 from eks_sandbox.kube.controllers.node_lifecycle import sync_unschedulable_taints
 from eks_sandbox.kube.controllers.pod_garbage_collector import remove_pods_of_missing_nodes
 from eks_sandbox.kube.controllers.replicaset import sync_replica_sets
-from eks_sandbox.kube.controllers.scheduler import schedule_pods
+from eks_sandbox.kube.controllers.scheduler import run_other_schedulers, schedule_pods
 from eks_sandbox.kube.controllers.statefulset import sync_stateful_sets
 from eks_sandbox.kube.controllers.volumes import sync_volumes
 
@@ -44,6 +44,7 @@ CONTROLLERS: tuple[Callable[[KubeCluster], None], ...] = (
     sync_stateful_sets,
     sync_daemon_sets,
     schedule_pods,
+    run_other_schedulers,
     sync_volumes,
     run_pods,
     sync_endpoint_slices,

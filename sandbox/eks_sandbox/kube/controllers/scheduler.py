@@ -12,6 +12,8 @@ from eks_sandbox.kube.store import clone
 if TYPE_CHECKING:
     from eks_sandbox.kube.cluster import KubeCluster
 
+DEFAULT_SCHEDULER = "default-scheduler"
+
 
 def schedule_pods(cluster: KubeCluster) -> None:
     """Bind unscheduled pods to the least-loaded Ready node that admits them (nodeSelector, affinity, taints,
@@ -24,7 +26,8 @@ def schedule_pods(cluster: KubeCluster) -> None:
             load[pod["spec"]["nodeName"]] += 1
     now = store.now()
     for pod in live_pods(store):
-        if pod["spec"].get("nodeName"):
+        if pod["spec"].get("nodeName") or pod["spec"].get("schedulerName", DEFAULT_SCHEDULER) != DEFAULT_SCHEDULER:
+            # Another scheduler's pod (spec.schedulerName) is left to it, as kube-scheduler does.
             continue
         # A pod whose volumes live in some zones runs only there (the VolumeBinding/VolumeZone filters).
         zones = volume_zones(store, pod)
@@ -51,3 +54,9 @@ def schedule_pods(cluster: KubeCluster) -> None:
             )
         serialise_pod_conditions(status["conditions"])
         store.save("", "Pod", updated)
+
+
+def run_other_schedulers(cluster: KubeCluster) -> None:
+    """The cluster's other schedulers (``KubeCluster.schedulers``), each binding the pods that name it."""
+    for scheduler in cluster.schedulers:
+        scheduler(cluster)
