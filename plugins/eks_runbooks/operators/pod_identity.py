@@ -101,14 +101,17 @@ class PodIdentityStepOperator(AwsBaseOperator[EksRunbookHook]):
 def _poll(trigger: KubernetesRolloutsTrigger) -> dict[str, Any]:
     import time
 
+    from eks_runbooks.readers.cluster import KubernetesReader
     from eks_runbooks.readers.rollouts import settled
 
     states: dict[str, str] = {}
-    for _attempt in range(trigger.waiter_max_attempts):
-        time.sleep(trigger.waiter_delay)
-        states = trigger._states()
-        if all(settled(state) for state in states.values()):
-            return {"status": "success", "states": states}
+    with trigger.client() as api_client:
+        reader = KubernetesReader(api_client)
+        for _attempt in range(trigger.waiter_max_attempts):
+            time.sleep(trigger.waiter_delay)
+            states = trigger.states(reader)
+            if all(settled(state) for state in states.values()):
+                return {"status": "success", "states": states}
     return {"status": "timeout", "states": states}
 
 
@@ -166,22 +169,24 @@ class EksPodIdentityRestartOperator(PodIdentityStepOperator):
         }
         progress = {"accounts": sorted(accounts), "returning": [], "results": {}, "wave": []}
         context["ti"].xcom_push(key=PROGRESS_KEY, value=progress)
-        return self._next_wave(context, request, progress)
+        with migration_clients(request) as clients:
+            return self._next_wave(context, request, progress, clients)
 
     def _expected(self, request: MigrationRequest, account_key: str, progress: dict[str, Any]) -> Credentials:
         if request.phase is Phase.ROLLBACK or account_key in progress["returning"]:
             return Credentials.IRSA
         return Credentials.POD_IDENTITY
 
-    def _next_wave(self, context: Context, request: MigrationRequest, progress: dict[str, Any]) -> Any:
+    def _next_wave(
+        self, context: Context, request: MigrationRequest, progress: dict[str, Any], clients: MigrationClients
+    ) -> Any:
         """Restart the next ``wave_size`` workloads still to do (skipping verified ones), or finish."""
-        with migration_clients(request) as clients:
-            pending = self._pending(clients, request, progress, context)
-            wave = pending[: request.wave_size]
-            for account_key, ref, restarted in wave:
-                if not restarted:
-                    purpose = self._purpose(context, request, account_key, progress)
-                    restart_workload(clients.kube_api, ref, {RESTARTED_FOR: purpose})
+        pending = self._pending(clients, request, progress, context)
+        wave = pending[: request.wave_size]
+        for account_key, ref, restarted in wave:
+            if not restarted:
+                purpose = self._purpose(context, request, account_key, progress)
+                restart_workload(clients.kube_api, ref, {RESTARTED_FOR: purpose})
         progress["wave"] = [[account_key, ref] for account_key, ref, _ in wave]
         context["ti"].xcom_push(key=PROGRESS_KEY, value=progress)
         if not wave:
@@ -199,7 +204,8 @@ class EksPodIdentityRestartOperator(PodIdentityStepOperator):
         """(account, workload, already restarted by this run for this goal) for each workload not verified yet."""
         from eks_runbooks.readers.rollouts import workload_pods
 
-        reader = clients.reader()
+        reader = clients.reader
+        reader.forget_listed()
         pending = []
         for account_key in progress["accounts"]:
             namespace, name = account_key.split("/", 1)
@@ -229,7 +235,7 @@ class EksPodIdentityRestartOperator(PodIdentityStepOperator):
         if event.get("status") != "success":
             raise AirflowFailException(_not_converged(self.cluster_name, event, "Restarted workloads"))
         with migration_clients(request) as clients:
-            reader = clients.reader()
+            reader = clients.reader
             for account_key, ref in progress["wave"]:
                 kind, namespace, name = ref.split("/", 2)
                 pods = workload_pods(reader, kind, namespace, name) or []
@@ -244,7 +250,8 @@ class EksPodIdentityRestartOperator(PodIdentityStepOperator):
                     self._return_to_irsa(clients, request, account_key, progress)
                 else:
                     entry["workloads"][ref] = f"not verified: {'; '.join(problems)}"
-        return self._next_wave(context, request, progress)
+            reader.forget_listed()
+            return self._next_wave(context, request, progress, clients)
 
     def _return_to_irsa(
         self, clients: MigrationClients, request: MigrationRequest, account_key: str, progress: dict

@@ -79,6 +79,10 @@ class KubernetesReader:
             self._listed[key] = [{**item, "apiVersion": api_version, "kind": kind} for item in items]
         return self._listed[key]
 
+    def forget_listed(self) -> None:
+        """Drop the lists read so far (discovery is kept): the next ``list`` reads the cluster again."""
+        self._listed.clear()
+
     def serves(self, api_version: str, kind: str) -> bool:
         """Whether the cluster's API server offers this apiVersion of the kind with a ``list`` verb (discovery).
 

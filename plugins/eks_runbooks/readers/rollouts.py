@@ -23,12 +23,14 @@ def workload_pods(kube: KubernetesReader, kind: str, namespace: str, name: str) 
     if obj is None:
         return None
     labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
     nodes = {node["metadata"]["name"]: node for node in kube.list("v1", "Node")}
+    # One list of every pod per reader, matched here: a wave looks at many workloads at once.
     return [
         pod_view(pod, nodes)
-        for pod in kube.list("v1", "Pod", label_selector=selector)
-        if pod["metadata"]["namespace"] == namespace and not pod["metadata"].get("deletionTimestamp")
+        for pod in kube.list("v1", "Pod")
+        if pod["metadata"]["namespace"] == namespace
+        and not pod["metadata"].get("deletionTimestamp")
+        and all((pod["metadata"].get("labels") or {}).get(key) == value for key, value in labels.items())
     ]
 
 

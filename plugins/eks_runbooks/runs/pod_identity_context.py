@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -53,11 +54,23 @@ class MigrationClients:
     """The clients one task acts through, for the run's connection and region."""
 
     eks: EksRunbookHook
-    iam: IamRolesHook
     kube_api: Any
+    request: MigrationRequest
 
+    @cached_property
+    def iam(self) -> IamRolesHook:
+        """IAM, for the steps that read or change trust policies (one session per task)."""
+        from botocore.config import Config
+
+        from eks_runbooks.hooks.iam import IamRolesHook
+
+        return IamRolesHook(
+            aws_conn_id=self.request.aws_conn_id, region_name=self.request.region, config=Config(**AWS_RETRIES)
+        )
+
+    @cached_property
     def reader(self) -> KubernetesReader:
-        """A fresh reader (readers cache what they list: one per look at the cluster)."""
+        """The task's reader (it caches what it lists: ``forget_listed()`` before looking again)."""
         from eks_runbooks.readers.cluster import KubernetesReader
 
         return KubernetesReader(self.kube_api)
@@ -68,13 +81,11 @@ def migration_clients(request: MigrationRequest) -> Iterator[MigrationClients]:
     from botocore.config import Config
 
     from eks_runbooks.hooks.eks import EksRunbookHook
-    from eks_runbooks.hooks.iam import IamRolesHook
     from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
     eks = EksRunbookHook(aws_conn_id=request.aws_conn_id, region_name=request.region, config=Config(**AWS_RETRIES))
-    iam = IamRolesHook(aws_conn_id=request.aws_conn_id, region_name=request.region, config=Config(**AWS_RETRIES))
     with eks_kubernetes_client(request.cluster_name, hook=eks) as api_client:
-        yield MigrationClients(eks, iam, api_client)
+        yield MigrationClients(eks, api_client, request)
 
 
 def image_sdks() -> dict[str, str]:

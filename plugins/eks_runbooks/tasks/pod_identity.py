@@ -72,7 +72,7 @@ def plan_run(context: Context) -> dict[str, Any]:
 
     request = migration_request_of(context)
     with migration_clients(request) as clients:
-        facts = read_migration_facts(clients.eks, clients.iam, clients.reader(), request)
+        facts = read_migration_facts(clients.eks, clients.iam, clients.reader, request)
         plan = assess_migration(facts, request.cluster_name, request.phase, image_sdks()).as_dict()
         claim, holder = cluster_claim(clients.eks, request.cluster_name), _holder(context)
     plan["held_by"] = claim.holder if claim and claim.holder != holder and not claim.taken_over_by(holder) else None
@@ -179,7 +179,14 @@ def associate_run(context: Context) -> dict[str, Any]:
     plan, done = plan_of(context), {}
     with migration_clients(request) as clients:
         if request.phase is Phase.MIGRATE:
+            existing = {
+                f"{a['namespace']}/{a['serviceAccount']}": a["associationId"]
+                for a in clients.eks.list_pod_identity_associations(request.cluster_name)
+            }
             for account in _accounts(plan, Action.MIGRATE):
+                if account["key"] in existing and not account.get("addon"):
+                    done[account["key"]] = f"association {existing[account['key']]} exists"
+                    continue
                 done[account["key"]] = _associate(clients, request, account, context)
         else:
             for account in _accounts(plan, Action.ROLL_BACK):
@@ -194,16 +201,6 @@ def _associate(
 
     if account.get("addon"):
         return _move_addon(clients, request, account, context)
-    existing = next(
-        (
-            a
-            for a in clients.eks.list_pod_identity_associations(request.cluster_name)
-            if (a["namespace"], a["serviceAccount"]) == (account["namespace"], account["name"])
-        ),
-        None,
-    )
-    if existing:
-        return f"association {existing['associationId']} exists"
     created = clients.eks.create_pod_identity_association(
         request.cluster_name,
         account["namespace"],

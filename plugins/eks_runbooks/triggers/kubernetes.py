@@ -59,25 +59,36 @@ class KubernetesRolloutsTrigger(BaseTrigger):
             },
         )
 
-    def _states(self) -> dict[str, str]:
-        from eks_runbooks.hooks.eks import EksRunbookHook
-        from eks_runbooks.readers.cluster import KubernetesReader
-        from eks_runbooks.readers.kube_client import eks_kubernetes_client
+    def states(self, reader: Any) -> dict[str, str]:
+        """How each rollout stands now (the reader's lists are read again; its discovery is kept)."""
         from eks_runbooks.readers.rollouts import rollout_states
 
+        reader.forget_listed()
+        return rollout_states(reader, self.workloads)
+
+    def client(self) -> Any:
+        """The cluster's Kubernetes client, for the whole wait (one AWS session, tokens renewed as they age)."""
+        from eks_runbooks.hooks.eks import EksRunbookHook
+        from eks_runbooks.readers.kube_client import eks_kubernetes_client
+
         hook = EksRunbookHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=self.botocore_config)
-        with eks_kubernetes_client(self.cluster_name, hook=hook) as api_client:
-            return rollout_states(KubernetesReader(api_client), self.workloads)
+        return eks_kubernetes_client(self.cluster_name, hook=hook)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from eks_runbooks.readers.cluster import KubernetesReader
         from eks_runbooks.readers.rollouts import settled
 
         states: dict[str, str] = {}
-        for _attempt in range(self.waiter_max_attempts):
-            # Wait first, then look (see EksUpdatesTrigger: an event right after deferring can be lost).
-            await asyncio.sleep(self.waiter_delay)
-            states = await asyncio.to_thread(self._states)
-            if all(settled(state) for state in states.values()):
-                yield TriggerEvent({"status": "success", "states": states})
-                return
+        client = self.client()
+        reader = KubernetesReader(await asyncio.to_thread(client.__enter__))
+        try:
+            for _attempt in range(self.waiter_max_attempts):
+                # Wait first, then look (see EksUpdatesTrigger: an event right after deferring can be lost).
+                await asyncio.sleep(self.waiter_delay)
+                states = await asyncio.to_thread(self.states, reader)
+                if all(settled(state) for state in states.values()):
+                    yield TriggerEvent({"status": "success", "states": states})
+                    return
+        finally:
+            client.__exit__(None, None, None)
         yield TriggerEvent({"status": "timeout", "states": states})
