@@ -57,6 +57,13 @@ def audit_judges_support_windows_on_the_worlds_date(run) -> None:
     assert report["generated_at"].startswith("2026-01-20T")
 
 
+def pod_identity_plan_judges_orders_prod_on_the_worlds_date(run) -> None:
+    report = written_report(run)
+    actions = {account["key"]: account["action"] for account in report["plan"]["service_accounts"]}
+    assert actions and "migrate" in actions.values() and "stays on IRSA" in actions.values(), actions
+    assert report["generated_at"].startswith("2026-01-20T")
+
+
 def written_report(run) -> dict:
     written = run.get_task_instance("report").xcom_pull(task_ids="report")
     return json.loads(Path(written["report_json"][7:]).read_text())
@@ -73,6 +80,10 @@ RUNS = {
         audit_judges_support_windows_on_the_worlds_date,
     ),
     "eks_fleet_inventory": ({"regions": ["us-east-1"]}, inventory_counts_days_left_from_the_worlds_date),
+    "eks_pod_identity_migration": (
+        {"cluster_name": "orders-prod", "region": "us-east-1"},
+        pod_identity_plan_judges_orders_prod_on_the_worlds_date,
+    ),
 }
 
 
