@@ -49,7 +49,7 @@ from eks_sandbox.kube.system import (
 
 PodMutator = Callable[["KubeCluster", dict[str, Any]], None]
 #: What one container's AWS SDK gets when it starts or refreshes (None: the container reads no AWS credentials).
-CredentialCheck = Callable[["KubeCluster", dict[str, Any], dict[str, Any]], "Credentials | None"]
+CredentialCheck = Callable[["KubeCluster", dict[str, Any], dict[str, Any]], Credentials | None]
 
 #: Namespaces every cluster starts with.
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
