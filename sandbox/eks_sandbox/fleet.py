@@ -10,6 +10,7 @@ API server model (admission, controllers) exactly as API requests do. Waiting is
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import ipaddress
 import itertools
@@ -23,6 +24,7 @@ import boto3
 import yaml
 
 from eks_sandbox import moto_compat
+from eks_sandbox.eks.addon_workloads import IRSA_ROLE_ANNOTATION
 from eks_sandbox.kube.managed_fields import FieldManager
 from eks_sandbox.moto_compat import DEFAULT_ACCOUNT_ID
 from eks_sandbox.world import Sandbox
@@ -331,14 +333,8 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
             request["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
         aws.eks.create_cluster(**request)
         sandbox.settle()
-
-    for addon in spec.get("addons", []):
-        addon = {"name": addon} if isinstance(addon, str) else addon
-        with _step(name, f"add-on {addon.get('name')}"):
-            addon_request = {"clusterName": name, "addonName": addon["name"]}
-            if addon.get("version"):
-                addon_request["addonVersion"] = addon["version"]
-            aws.eks.create_addon(**addon_request)
+    _prepare_workload_identity(sandbox, aws, name, spec)
+    _create_addons(aws, name, spec)
     for nodegroup in spec.get("nodegroups", []):
         with _step(name, f"node group {nodegroup.get('name')}"):
             aws.eks.create_nodegroup(**_nodegroup_request(aws, name, node_role, subnets, nodegroup))
@@ -377,6 +373,108 @@ def _build_cluster(sandbox: Sandbox, aws: _AwsClients, subnets: dict[str, str], 
         "version": cluster["version"],
         "endpoint": cluster["endpoint"],
     }
+
+
+def _create_addons(aws: _AwsClients, name: str, spec: dict[str, Any]) -> None:
+    """The cluster's add-ons: a name, or ``{name, version, service_account_role_arn}`` (IRSA for its service
+    account)."""
+    for addon in spec.get("addons", []):
+        addon = {"name": addon} if isinstance(addon, str) else addon
+        with _step(name, f"add-on {addon.get('name')}"):
+            addon_request = {"clusterName": name, "addonName": addon["name"]}
+            if addon.get("version"):
+                addon_request["addonVersion"] = addon["version"]
+            if addon.get("service_account_role_arn"):
+                addon_request["serviceAccountRoleArn"] = addon["service_account_role_arn"]
+            aws.eks.create_addon(**addon_request)
+
+
+def _prepare_workload_identity(sandbox: Sandbox, aws: _AwsClients, name: str, spec: dict[str, Any]) -> None:
+    """What pods need to get AWS credentials, before any starts: the SDK each image carries (``aws_sdks``), and,
+    with ``irsa`` (default: whenever a service account or add-on uses an IRSA role), the IAM OIDC provider and
+    the roles the fleet names."""
+    if spec.get("aws_sdks"):
+        with _step(name, "aws_sdks"):
+            _declare_aws_sdks(sandbox, aws, name, spec["aws_sdks"])
+    subjects = _irsa_subjects(sandbox, spec)
+    if spec.get("irsa", bool(subjects)):
+        with _step(name, "IAM OIDC provider and IRSA roles"):
+            _create_irsa_trust(aws, name, subjects)
+
+
+def _declare_aws_sdks(sandbox: Sandbox, aws: _AwsClients, cluster: str, declared: dict[str, str]) -> None:
+    """Record which AWS SDK each image carries (``image: <sdk>/<version>``): sandbox-only knowledge, read by the
+    kubelets when a container asks for Pod Identity credentials."""
+    from eks_sandbox.eks.aws_sdks import load_sdk_minimums
+
+    minimums = load_sdk_minimums(sandbox.include_dir)
+    for sdk in declared.values():
+        minimums.parse(str(sdk))
+    with sandbox.lock:
+        sandbox.eks.cluster(aws.account_id, aws.region, cluster).aws_sdks = {
+            str(image): str(sdk) for image, sdk in declared.items()
+        }
+
+
+def _irsa_subjects(sandbox: Sandbox, spec: dict[str, Any]) -> dict[str, list[str]]:
+    """Role ARN → the ``system:serviceaccount:<ns>:<name>`` subjects that use it through IRSA: service accounts
+    annotated ``eks.amazonaws.com/role-arn`` and add-ons given a ``service_account_role_arn``."""
+    subjects: dict[str, list[str]] = {}
+    for obj in spec.get("kubernetes") or []:
+        metadata = (obj or {}).get("metadata") or {}
+        role = (metadata.get("annotations") or {}).get(IRSA_ROLE_ANNOTATION)
+        if obj.get("kind") == "ServiceAccount" and role:
+            subjects.setdefault(role, []).append(
+                f"system:serviceaccount:{metadata.get('namespace', 'default')}:{metadata['name']}"
+            )
+    for addon in spec.get("addons") or []:
+        if isinstance(addon, dict) and addon.get("service_account_role_arn"):
+            catalogued = sandbox.eks.catalogue.addons.get(addon["name"])
+            if catalogued is not None and catalogued.iam_service_account:
+                subjects.setdefault(addon["service_account_role_arn"], []).append(
+                    f"system:serviceaccount:{catalogued.namespace}:{catalogued.iam_service_account}"
+                )
+    return subjects
+
+
+def _create_irsa_trust(aws: _AwsClients, cluster: str, subjects: dict[str, list[str]]) -> None:
+    """The cluster's IAM OIDC provider (audience sts.amazonaws.com), and each missing IRSA role of the fleet's
+    account trusting it for its service accounts, as a team writes it: StringEquals on ``:sub`` and ``:aud``
+    [UG associate-service-account-role; eksctl ``create iamserviceaccount``]."""
+    issuer = aws.eks.describe_cluster(name=cluster)["cluster"]["identity"]["oidc"]["issuer"]
+    host_path = issuer.removeprefix("https://")
+    provider_arn = f"arn:aws:iam::{aws.account_id}:oidc-provider/{host_path}"
+    with contextlib.suppress(aws.iam.exceptions.EntityAlreadyExistsException):
+        # The thumbprint of the CA behind oidc.eks.<region>.amazonaws.com (IAM no longer checks it for EKS issuers).
+        aws.iam.create_open_id_connect_provider(
+            Url=issuer, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]
+        )
+    prefix = f"arn:aws:iam::{aws.account_id}:role/"
+    for role_arn, role_subjects in subjects.items():
+        if not role_arn.startswith(prefix):
+            continue  # another account's role: that account's team writes its trust
+        path, _, name = role_arn[len(prefix) :].rpartition("/")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {
+                            f"{host_path}:sub": role_subjects[0] if len(role_subjects) == 1 else role_subjects,
+                            f"{host_path}:aud": "sts.amazonaws.com",
+                        }
+                    },
+                }
+            ],
+        }
+        # an existing role is the team's own: its trust is theirs
+        with contextlib.suppress(aws.iam.exceptions.EntityAlreadyExistsException):
+            aws.iam.create_role(
+                RoleName=name, Path=f"/{path}/" if path else "/", AssumeRolePolicyDocument=json.dumps(trust)
+            )
 
 
 def _create_access_entry(aws: _AwsClients, cluster: str, entry: dict[str, Any]) -> None:

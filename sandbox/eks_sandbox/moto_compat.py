@@ -437,6 +437,23 @@ def iam_role(account: str, name: str) -> RoleInfo | None:
     return RoleInfo(arn=role.arn, trust_policy=trust, attached_policy_arns=tuple(role.managed_policies))
 
 
+@dataclass(frozen=True)
+class OidcProviderInfo:
+    arn: str
+    #: the audiences STS accepts in tokens of this provider (ClientIDList)
+    client_ids: tuple[str, ...]
+
+
+def oidc_provider(account: str, arn: str) -> OidcProviderInfo | None:
+    """The IAM OIDC identity provider ``arn`` of an account, or None when it does not exist."""
+    from moto.iam.models import iam_backends
+
+    provider = iam_backends[account]["global"].open_id_providers.get(arn)
+    if provider is None:
+        return None
+    return OidcProviderInfo(arn=arn, client_ids=tuple(provider.client_id_list))
+
+
 def iam_user_exists(account: str, name: str) -> bool:
     from moto.iam.models import iam_backends
 

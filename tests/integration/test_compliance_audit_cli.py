@@ -28,7 +28,11 @@ def test_airflow_dags_test_writes_the_json_and_html_report(airflow_db, sandbox_p
 
     latest = tmp_path / "eks_compliance_audit" / "latest"
     report = json.loads((latest / "report.json").read_text())
-    assert {cluster["cluster"] for cluster in report["clusters"]} == {"payments-prod", "analytics-staging"}
+    assert {cluster["cluster"] for cluster in report["clusters"]} == {
+        "payments-prod",
+        "analytics-staging",
+        "orders-prod",
+    }
     assert set(report) >= {"run_id", "generated_at", "clusters", "summary", "trend"}
     page = (latest / "report.html").read_text()
     assert "payments-prod" in page and "EKS-ENDPOINT-PUBLIC" in page

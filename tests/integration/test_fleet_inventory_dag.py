@@ -19,7 +19,7 @@ def test_inventory_reports_every_cluster_of_the_chosen_regions(demo_fleet, inven
     assert run.state == "success"
     report = run.get_task_instance("report").xcom_pull(task_ids="report")
     rows = {line.split("|")[1].strip(): line for line in report.splitlines()[2:]}
-    assert set(rows) == {"payments-prod", "analytics-staging", "edge-dev"}
+    assert set(rows) == {"payments-prod", "analytics-staging", "orders-prod", "edge-dev"}
     assert "| 1.31 |" in rows["analytics-staging"] and "workers 1.31 (AL2)" in rows["analytics-staging"]
     assert "| 1.32 |" in rows["payments-prod"]
 

@@ -45,7 +45,7 @@ def aws(endpoint: str, *args: str, region: str = "us-east-1", check: bool = True
 
 def test_list_clusters_shows_the_demo_fleet(sandbox_process):
     clusters = json.loads(aws(sandbox_process, "eks", "list-clusters").stdout)["clusters"]
-    assert sorted(clusters) == ["analytics-staging", "payments-prod"]
+    assert sorted(clusters) == ["analytics-staging", "orders-prod", "payments-prod"]
     assert json.loads(aws(sandbox_process, "eks", "list-clusters", region="us-west-2").stdout)["clusters"] == [
         "edge-dev"
     ]

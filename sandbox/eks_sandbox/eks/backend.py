@@ -18,10 +18,12 @@ from eks_sandbox.eks import (  # noqa: F401 - importing registers each module's 
     insights,
     nodegroup_upgrades,
     nodegroups,
+    pod_credentials,
     pod_identity,
     updates,
 )
 from eks_sandbox.eks.amis import PublicAmiParameters
+from eks_sandbox.eks.aws_sdks import load_sdk_minimums
 from eks_sandbox.eks.catalogue import Catalogue, load_catalogue
 from eks_sandbox.eks.errors import invalid_request, not_found
 from eks_sandbox.eks.operations import OPERATIONS, Request
@@ -120,7 +122,8 @@ class EksBackend:
 
     def attach_kube_cluster(self, cluster: clusters.Cluster) -> None:
         """Serve the cluster's Kubernetes API at its endpoint, authenticate its callers through access entries and
-        aws-auth, and install the credential-injection webhook."""
+        aws-auth, install the credential-injection webhook, and let its kubelets decide which containers really
+        get AWS credentials."""
         self.sandbox.kube_clusters[cluster.id] = cluster.kube
         cluster.kube.access = access_entries.ClusterAccess(
             cluster, access_entries.load_access_policies(self.sandbox.include_dir)
@@ -128,6 +131,16 @@ class EksBackend:
         cluster.kube.pod_mutators.append(pod_identity.CredentialInjector(cluster, cluster.region))
         cluster.kube.pod_mutators.append(fargate_pods.FargateAdmission(cluster))
         cluster.kube.schedulers.append(fargate_pods.FargateScheduler(cluster))
+        timings = self.catalogue.timings
+        cluster.kube.container_credentials = pod_credentials.CredentialRules(
+            cluster,
+            load_sdk_minimums(self.sandbox.include_dir),
+            pod_credentials.RefreshTimes(
+                irsa=timings["irsa_credential_refresh"],
+                pod_identity=timings["pod_identity_credential_cache"],
+                pod_identity_target_role=timings["pod_identity_target_role_credential_cache"],
+            ),
+        )
 
     def forget_cluster(self, cluster: clusters.Cluster) -> None:
         cluster.deleted = True

@@ -71,10 +71,17 @@ class Cluster:
     implicit_admin_arn: str | None = None
     insights: InsightsState | None = None
     auto_mode: AutoMode = field(default_factory=AutoMode)
+    #: image reference → the AWS SDK it carries (``boto3/1.28.0``): no API shows it (fleet file ``aws_sdks``)
+    aws_sdks: dict[str, str] = field(default_factory=dict)
 
     @property
     def authentication_mode(self) -> str:
         return self.access_config["authenticationMode"]
+
+    @property
+    def oidc_issuer(self) -> str:
+        """The issuer of the cluster's service-account tokens (DescribeCluster ``identity.oidc.issuer``)."""
+        return f"https://oidc.eks.{self.region}.amazonaws.com/id/{self.id.upper()}"
 
     def describe(self, endpoint: str, certificate_authority: str) -> dict[str, Any]:
         """DescribeCluster's ``cluster``; ``certificate_authority`` is the base64 PEM of the endpoint's CA."""
@@ -88,7 +95,7 @@ class Cluster:
             "resourcesVpcConfig": self.vpc_config,
             "kubernetesNetworkConfig": {**self.network_config, "elasticLoadBalancing": self.auto_mode.load_balancing()},
             "logging": self.logging,
-            "identity": {"oidc": {"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{self.id.upper()}"}},
+            "identity": {"oidc": {"issuer": self.oidc_issuer}},
             "status": self.status,
             "platformVersion": self.platform_version,
             "tags": self.tags,

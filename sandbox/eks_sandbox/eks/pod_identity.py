@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from eks_sandbox.eks.clusters import Cluster
     from eks_sandbox.kube.cluster import KubeCluster
 
-#: 1000 associations per cluster, not adjustable [UG service-quotas.adoc]
-MAX_ASSOCIATIONS_PER_CLUSTER = 1000
+#: 5,000 associations per cluster, not adjustable (docs.aws.amazon.com/eks/latest/userguide/pod-identities.html
+#: "Limits"; the older figure of 1,000 is superseded) [runbook-facts-wave2 §0]
+MAX_ASSOCIATIONS_PER_CLUSTER = 5000
 
 # Pod Identity: [UG pod-id-how-it-works]; agent on 169.254.170.23, token audience pods.eks.amazonaws.com
 POD_IDENTITY_TOKEN_DIR = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount"

@@ -86,6 +86,7 @@ FARGATE_ROLE = RoleUse(
 )
 #: [UG pod-id-role]: pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession
 POD_IDENTITY_ROLE = RoleUse("pods.eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession"), _pod_identity_trust)
+POD_IDENTITY_UNTAGGED_ROLE = RoleUse("pods.eks.amazonaws.com", ("sts:AssumeRole",), _pod_identity_trust)
 
 
 def check_references(operation: str, params: dict[str, Any], account: str, region: str) -> None:
@@ -213,7 +214,9 @@ def _fargate_profile(caller: Caller, params: dict[str, Any]) -> None:
 
 def _pod_identity(caller: Caller, params: dict[str, Any]) -> None:
     if params.get("roleArn"):
-        _require_role(caller, "roleArn", params["roleArn"], POD_IDENTITY_ROLE)
+        # Without session tags EKS never tags the session, so sts:TagSession is not needed [UG pod-id-abac].
+        use = POD_IDENTITY_UNTAGGED_ROLE if params.get("disableSessionTags") else POD_IDENTITY_ROLE
+        _require_role(caller, "roleArn", params["roleArn"], use)
     if params.get("targetRoleArn"):
         # The target role is assumed from the first one, usually in another account: an IAM role ARN [BC].
         parse_arn(caller, "targetRoleArn", params["targetRoleArn"], "iam", "role")

@@ -19,10 +19,11 @@ from typing import Any
 import yaml
 
 from eks_sandbox.clock import SimClock
-from eks_sandbox.eks.timeline import Timeline, Transition
+from eks_sandbox.eks.timeline import Timeline
 from eks_sandbox.kube.auth import AccessSource
 from eks_sandbox.kube.controllers import reconcile
 from eks_sandbox.kube.controllers.volumes import admit_claim
+from eks_sandbox.kube.credentials import ContainerRun, Credentials
 from eks_sandbox.kube.defaults import apply_defaults, qos_class, service_account_volume, validate
 from eks_sandbox.kube.disruption import (
     eviction_allowed,
@@ -47,6 +48,8 @@ from eks_sandbox.kube.system import (
 )
 
 PodMutator = Callable[["KubeCluster", dict[str, Any]], None]
+#: What one container's AWS SDK gets when it starts or refreshes (None: the container reads no AWS credentials).
+CredentialCheck = Callable[["KubeCluster", dict[str, Any], dict[str, Any]], Credentials | None]
 
 #: Namespaces every cluster starts with.
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -81,7 +84,8 @@ class EksLink:
     pod_startup: timedelta = timedelta(0)
     #: Where the cluster schedules its wake-ups (the EKS backend's timeline, so that ``settle`` finishes
     #: rollouts in order with drains); None: a timeline of its own, run before each Kubernetes request.
-    schedule: Callable[[datetime, Transition], None] | None = None
+    #: Called as ``schedule(due, transition, clock_bound=...)`` (see ``Timeline.at``).
+    schedule: Callable[..., None] | None = None
 
 
 @dataclass
@@ -114,7 +118,7 @@ class KubeCluster:
         #: Wake-ups of a cluster without an EKS side; see ``EksLink.schedule``.
         self.timeline = Timeline(clock)
         self._schedule = self.link.schedule or self.timeline.at
-        self._wakeups: set[datetime] = set()
+        self._wakeups: set[tuple[datetime, bool]] = set()
         #: The earliest pending wake-up (read without the lock by watches, to know when to look again).
         self.next_wakeup: datetime | None = None
         #: When each starting pod (by uid) turns Ready.
@@ -125,6 +129,10 @@ class KubeCluster:
         self.pod_mutators: list[PodMutator] = []
         #: Schedulers besides the default one, run by every controller pass after it (EKS's Fargate scheduler).
         self.schedulers: list[Callable[[KubeCluster], None]] = []
+        #: The kubelets' answer to "would this container's AWS SDK get credentials?" (installed by the EKS side).
+        self.container_credentials: CredentialCheck | None = None
+        #: What the kubelets remember of each container (pod uid, container name) beyond its status.
+        self.container_runs: dict[tuple[str, str], ContainerRun] = {}
         #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
         self.api_usage: dict[tuple[str, str, str], dict[str, ApiUsage]] = {}
         #: Who an authenticated IAM caller is in this cluster (access entries, aws-auth); None lets nobody in.
@@ -138,12 +146,14 @@ class KubeCluster:
         clock's (``settle`` runs transitions ahead of the clock)."""
         return self.clock.acting_now()
 
-    def wake_at(self, due: datetime) -> None:
-        """Run the controllers again at ``due`` (a pod turns Ready, a rollout takes its next step)."""
-        if due not in self._wakeups:
-            self._wakeups.add(due)
-            self.next_wakeup = min(self._wakeups)
-            self._schedule(due, self._wake)
+    def wake_at(self, due: datetime, *, clock_bound: bool = False) -> None:
+        """Run the controllers again at ``due`` (a pod turns Ready, a rollout takes its next step); a
+        ``clock_bound`` wake-up repeats for ever (a crash loop, a credential refresh) and is not run ahead of the
+        clock by ``settle`` (see ``Timeline``)."""
+        if (due, clock_bound) not in self._wakeups:
+            self._wakeups.add((due, clock_bound))
+            self.next_wakeup = min(at for at, _ in self._wakeups)
+            self._schedule(due, lambda at: self._wake(at, clock_bound), clock_bound=clock_bound)
 
     def seconds_to_next_wakeup(self, longest: float) -> float:
         """Wall seconds until the next wake-up is due (at most ``longest``): how long a watch may sleep."""
@@ -156,9 +166,9 @@ class KubeCluster:
         """Apply this cluster's own due wake-ups (a cluster without an EKS side; see ``EksLink.schedule``)."""
         self.timeline.run_due(self.clock.now())
 
-    def _wake(self, at: datetime) -> None:
-        self._wakeups.discard(at)
-        self.next_wakeup = min(self._wakeups, default=None)
+    def _wake(self, at: datetime, clock_bound: bool) -> None:
+        self._wakeups.discard((at, clock_bound))
+        self.next_wakeup = min((due for due, _ in self._wakeups), default=None)
         reconcile(self)
 
     # --- version ---------------------------------------------------------------------------------------------
