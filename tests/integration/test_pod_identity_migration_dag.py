@@ -303,3 +303,98 @@ def test_cleanup_removes_irsa_leftovers_only_where_nothing_uses_them_and_rollbac
     assert back["accounts"]["orders/api"] == SHARED_ROLE
     assert credentials_of(back["pods"], "orders/api") == {"irsa"}
     assert report_of(rollback)["results"]["orders/api"]["outcome"] == "back on IRSA, verified"
+
+
+def orders_prod_world() -> dict[str, Any]:
+    """orders-prod's associations, role trust, and each pod's credentials and health (namespace/pod → tuple)."""
+    from kubernetes.client import CoreV1Api
+
+    from eks_runbooks.hooks.eks import EksRunbookHook
+    from eks_runbooks.readers.kube_client import eks_kubernetes_client
+
+    eks, iam = boto3.client("eks", region_name=REGION), boto3.client("iam")
+    associations = sorted(
+        (a["namespace"], a["serviceAccount"], a["associationId"])
+        for a in eks.list_pod_identity_associations(clusterName="orders-prod")["associations"]
+    )
+    trust = {
+        role["RoleName"]: role["AssumeRolePolicyDocument"]
+        for role in iam.list_roles()["Roles"]
+        if role["RoleName"].startswith(("orders-", "fulfillment-", "observability-", "settlement-"))
+    }
+    hook = EksRunbookHook(aws_conn_id="aws_platform_admin", region_name=REGION)
+    with eks_kubernetes_client("orders-prod", hook=hook) as api_client:
+        pods = {
+            f"{p.metadata.namespace}/{p.metadata.name}": (
+                "irsa"
+                if any(e.name == "AWS_ROLE_ARN" for c in p.spec.containers for e in (c.env or []))
+                else "pod-identity"
+                if any(e.name == "AWS_CONTAINER_CREDENTIALS_FULL_URI" for c in p.spec.containers for e in (c.env or []))
+                else "none",
+                all(s.ready for s in p.status.container_statuses or []),
+            )
+            for p in CoreV1Api(api_client).list_pod_for_all_namespaces().items
+            if p.metadata.namespace in ("orders", "fulfillment", "observability", "settlement")
+        }
+    return {"associations": associations, "trust": trust, "pods": pods}
+
+
+def test_the_demo_irsa_cluster_migrates_what_is_eligible_and_returns_the_old_sdk_workload_to_irsa(
+    demo_fleet, migration_dag
+):
+    dag_run = migration_dag.test(
+        run_conf={
+            "cluster_name": "orders-prod",
+            "region": REGION,
+            "dry_run": False,
+            "phase": "migrate",
+            "namespaces": None,
+            "service_accounts": None,
+            "wave_size": 5,
+        }
+    )
+    assert dag_run.state == "success"
+    outcomes = {key: result["outcome"] for key, result in report_of(dag_run)["results"].items()}
+    assert outcomes == {
+        "fulfillment/inventory": "on Pod Identity, verified",
+        "fulfillment/reconciler": "associated, no workload restarted",
+        "kube-system/ebs-csi-controller-sa": "on Pod Identity, verified",
+        "observability/log-shipper": "on Pod Identity, verified",
+        "observability/toolbox": "associated, no workload restarted",
+        "orders/invoice-renderer": "returned to IRSA after failing verification",
+        "orders/legacy-exporter": "stays on IRSA",
+        "orders/orders-api": "on Pod Identity, verified",
+        "orders/orders-worker": "on Pod Identity, verified",
+        "settlement/settlement": "stays on IRSA",
+    }
+    after = orders_prod_world()
+    on = {pod: how for pod, how in after["pods"].items()}
+    assert all(ready for _, ready in on.values()), f"a pod is not Ready: {on}"
+    assert {how for pod, (how, _) in on.items() if pod.startswith("orders/orders-")} == {"pod-identity"}
+    assert {how for pod, (how, _) in on.items() if pod.startswith(("orders/invoice-renderer", "orders/legacy"))} == {
+        "irsa"
+    }
+    assert {how for pod, (how, _) in on.items() if pod.startswith("settlement/")} == {"irsa"}
+    assert ("orders", "invoice-renderer") not in {(ns, sa) for ns, sa, _ in after["associations"]}
+    for name, document in after["trust"].items():
+        services = [s["Principal"].get("Service") for s in document["Statement"]]
+        assert services.count("pods.eks.amazonaws.com") <= 1, f"{name}: {document}"
+
+    again = migration_dag.test(
+        run_conf={
+            "cluster_name": "orders-prod",
+            "region": REGION,
+            "dry_run": False,
+            "phase": "migrate",
+            "namespaces": None,
+            "service_accounts": None,
+            "wave_size": 5,
+        }
+    )
+    assert again.state == "success"
+    assert orders_prod_world()["associations"] == after["associations"]
+    assert orders_prod_world()["trust"] == after["trust"]
+    second = report_of(again)["results"]
+    assert second["orders/invoice-renderer"]["outcome"] == "stays on IRSA"
+    assert any("PI-NOT-RETURNED-BEFORE" in line for line in second["orders/invoice-renderer"]["evidence"])
+    assert second["orders/orders-api"]["outcome"] == "done"

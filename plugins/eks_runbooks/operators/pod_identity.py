@@ -23,7 +23,7 @@ from eks_runbooks.core.pod_identity.verify import workload_problems
 from eks_runbooks.hooks.eks import EksRunbookHook
 from eks_runbooks.operators.eks import default_request_token
 from eks_runbooks.operators.upgrade import UpgradeApprovalOperator, poll_seconds
-from eks_runbooks.readers.workload_changes import restart_workload
+from eks_runbooks.readers.workload_changes import restart_workload, set_service_account_annotation
 from eks_runbooks.runs.pod_identity_context import migration_clients, migration_request_of, plan_of
 from eks_runbooks.runs.upgrade_context import AWS_RETRIES
 from eks_runbooks.triggers.kubernetes import KubernetesRolloutsTrigger
@@ -167,7 +167,13 @@ class EksPodIdentityRestartOperator(PodIdentityStepOperator):
             for a in plan_of(context).get("service_accounts", [])
             if a["action"] in {str(x) for x in actions}
         }
-        progress = {"accounts": sorted(accounts), "returning": [], "results": {}, "wave": []}
+        progress = {
+            "run_id": context["ti"].run_id,
+            "accounts": sorted(accounts),
+            "returning": [],
+            "results": {},
+            "wave": [],
+        }
         context["ti"].xcom_push(key=PROGRESS_KEY, value=progress)
         with migration_clients(request) as clients:
             return self._next_wave(context, request, progress, clients)
@@ -262,6 +268,14 @@ class EksPodIdentityRestartOperator(PodIdentityStepOperator):
         for association in clients.eks.list_pod_identity_associations(request.cluster_name):
             if (association["namespace"], association["serviceAccount"]) == (namespace, name):
                 clients.eks.delete_pod_identity_association(request.cluster_name, association["associationId"])
+        problem = (progress["results"][account_key]["problems"] or ["failed verification"])[0]
+        set_service_account_annotation(
+            clients.kube_api,
+            namespace,
+            name,
+            load_pod_identity_facts().returned_annotation,
+            f"run {progress['run_id']}: {problem}"[:500],
+        )
         progress["returning"].append(account_key)
         progress["results"][account_key]["workloads"] = {}
         self.log.warning("%s failed verification on Pod Identity; returning it to IRSA", account_key)
@@ -274,6 +288,11 @@ class EksPodIdentityRestartOperator(PodIdentityStepOperator):
                 outcome = "returned to IRSA after failing verification"
             elif entry["problems"]:
                 outcome = "not verified"
+            elif not entry["workloads"]:
+                # CronJobs take the change at their next run; bare pods and Jobs are never deleted here.
+                outcome = (
+                    "associated, no workload restarted" if request.phase is Phase.MIGRATE else "no workload restarted"
+                )
             else:
                 outcome = "on Pod Identity, verified" if request.phase is Phase.MIGRATE else "back on IRSA, verified"
             results[account_key] = {

@@ -155,6 +155,14 @@ def sdk_supports_pod_identity(inputs: EligibilityInputs) -> list[Outcome]:
     return [passed("every declared AWS SDK reads Pod Identity credentials")]
 
 
+@check("PI-NOT-RETURNED-BEFORE")
+def not_returned_before(inputs: EligibilityInputs) -> list[Outcome]:
+    account = _account(inputs)
+    if account.returned:
+        return [failed(f"returned to IRSA by an earlier run — {account.returned}", [account.key])]
+    return [passed("never returned to IRSA")]
+
+
 def _role_account(role_arn: str) -> str:
     parts = role_arn.split(":")
     return parts[4] if len(parts) > 5 else ""

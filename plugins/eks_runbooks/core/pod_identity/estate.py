@@ -105,6 +105,7 @@ class ServiceAccountUse:
     role_arn: str | None  # the IRSA annotation (None once cleanup removed it)
     workloads: tuple[Workload, ...] = ()
     addon: str | None = None  # the managed add-on that owns the service account
+    returned: str | None = None  # why an earlier run returned it to IRSA (its annotation), if one did
 
     @property
     def key(self) -> str:
@@ -149,9 +150,10 @@ def map_irsa_estate(
     for account in objects.service_accounts:
         metadata = account.get("metadata") or {}
         key = f"{metadata.get('namespace')}/{metadata.get('name')}"
-        role = (metadata.get("annotations") or {}).get(facts.irsa_annotation)
+        annotations = metadata.get("annotations") or {}
+        role = annotations.get(facts.irsa_annotation)
         if role or key in wanted:
-            accounts[key] = (metadata["namespace"], metadata["name"], role)
+            accounts[key] = (metadata["namespace"], metadata["name"], role, annotations.get(facts.returned_annotation))
     workloads = _workloads(objects, facts)
     return [
         ServiceAccountUse(
@@ -160,8 +162,9 @@ def map_irsa_estate(
             role_arn=role,
             workloads=tuple(w for w in workloads if (w.namespace, w.service_account) == (namespace, name)),
             addon=owners.get(key),
+            returned=returned,
         )
-        for key, (namespace, name, role) in sorted(accounts.items())
+        for key, (namespace, name, role, returned) in sorted(accounts.items())
     ]
 
 

@@ -27,6 +27,7 @@ class PodIdentityFacts:
     windows_label: tuple[str, str]
     irsa_annotation: str
     sdk_annotation: str
+    returned_annotation: str
 
 
 @cache
@@ -51,6 +52,7 @@ def load_pod_identity_facts() -> PodIdentityFacts:
         windows_label=(compute["os_label"]["key"], compute["os_label"]["value"]),
         irsa_annotation=data["annotations"]["irsa_role"],
         sdk_annotation=data["annotations"]["declared_sdk"],
+        returned_annotation=data["annotations"]["returned_to_irsa"],
     )
 
 

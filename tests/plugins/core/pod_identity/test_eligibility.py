@@ -36,7 +36,7 @@ def keeps_on_irsa(findings) -> list[str]:
 
 
 def test_the_catalogue_and_the_functions_match():
-    assert len(load_eligibility_catalogue()) == 13
+    assert len(load_eligibility_catalogue()) == 14
 
 
 def test_a_plain_deployment_on_ec2_is_eligible_with_its_sdk_verified_after_restart():
@@ -150,3 +150,11 @@ def test_cluster_checks_block_a_platform_version_without_pod_identity_and_a_full
     assert findings["PI-CLUSTER-SUPPORTS-POD-IDENTITY"].blocks_run
     assert findings["PI-ASSOCIATION-QUOTA"].blocks_run
     assert findings["PI-AGENT-READY"].status is Status.WARN and not findings["PI-AGENT-READY"].blocks_run
+
+
+def test_a_service_account_an_earlier_run_returned_to_irsa_stays_there_until_the_mark_is_removed():
+    returned = service_account("orders", "api")
+    returned["metadata"]["annotations"]["eks-runbooks/returned-to-irsa"] = "run r1: pod api-1 crash-looping"
+    findings = judged(KubernetesObjects(service_accounts=[returned], deployments=[deployment("orders", "api", "api")]))
+    assert keeps_on_irsa(findings) == ["PI-NOT-RETURNED-BEFORE"]
+    assert "crash-looping" in findings["PI-NOT-RETURNED-BEFORE"].detail
