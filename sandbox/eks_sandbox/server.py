@@ -156,7 +156,9 @@ class SandboxDispatcher:
             )
             if match is None:
                 return "", {}
-            return match[0], {key: value for key, value in match[1].items() if isinstance(value, str)}
+            # rest-json: the URI and query carry some members, the JSON body the others (a service account).
+            path_and_query = {key: value for key, value in match[1].items() if isinstance(value, str)}
+            return match[0], _flat_json(body) | path_and_query
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
             return target.rpartition(".")[2], _flat_json(body)

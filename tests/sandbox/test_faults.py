@@ -10,7 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from eks_sandbox.faults import FaultInjector
-from tests.helpers import sandbox_control
+from tests.helpers import create_role, sandbox_control
 
 #: characters that break XML unless escaped, in every injected message
 MESSAGE = 'Rate <exceeded> & "retry" later'
@@ -127,3 +127,30 @@ def test_delete_faults_removes_every_rule(sandbox):
     assert control(sandbox, "GET", "/faults") == (200, {"faults": []})
     assert eks.list_clusters()["clusters"] == []
     assert eks.describe_cluster_versions()["clusterVersions"]
+
+
+def test_an_eks_rule_matches_a_field_of_the_json_body_only_for_that_request(demo_fleet):
+    """A rest-json request's body fields count as its parameters: one service account's association can fail."""
+    status, _ = control(
+        demo_fleet,
+        "POST",
+        "/faults",
+        {
+            "service": "eks",
+            "operation": "CreatePodIdentityAssociation",
+            "match": {"clusterName": "orders-prod", "serviceAccount": "orders-worker"},
+            "error": "ServiceUnavailableException",
+        },
+    )
+    assert status == 201
+    eks = client(demo_fleet, "eks")
+    role = create_role(client(demo_fleet, "iam"), "orders-pod-identity", service="pods.eks.amazonaws.com")
+    with pytest.raises(ClientError) as excinfo:
+        eks.create_pod_identity_association(
+            clusterName="orders-prod", namespace="orders", serviceAccount="orders-worker", roleArn=role
+        )
+    assert excinfo.value.response["Error"]["Code"] == "ServiceUnavailableException"
+    created = eks.create_pod_identity_association(
+        clusterName="orders-prod", namespace="orders", serviceAccount="orders-api", roleArn=role
+    )
+    assert created["association"]["serviceAccount"] == "orders-api"
