@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -262,6 +262,19 @@ def demo_output_until(process: subprocess.Popen, text: str) -> str:
             break
         lines.append(line)
     return "".join(lines)
+
+
+def wait_while_demo_runs(condition: Callable[[], Any], what: str, demo: subprocess.Popen, timeout: float) -> Any:
+    """``condition()`` once it is truthy; fails when the demo exits or ``timeout`` seconds pass first."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert demo.poll() is None, f"the demo exited while waiting for {what}"
+        if result := condition():
+            return result
+        time.sleep(1)
+    pytest.fail(f"gave up waiting for {what} after {timeout:.0f} s")
 
 
 def live_processes(pgids: list[int], marker: str) -> list[str]:

@@ -14,7 +14,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -25,7 +25,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.helpers import assert_demo_stopped_cleanly, demo_output_until, serving_on_loopback, start_demo
+from tests.helpers import (
+    assert_demo_stopped_cleanly,
+    demo_output_until,
+    serving_on_loopback,
+    start_demo,
+    wait_while_demo_runs,
+)
 
 #: A plan-only run and a one-hop upgrade, one after the other, on a machine shared with other work. One Airflow
 #: serves every test of this module, so they stay on one pytest-xdist worker.
@@ -132,9 +138,9 @@ def act_as_ticketing_system(seen: Scenario, demo: subprocess.Popen, airflow_url:
         run = api.get(f"{runs_url}/{RUN_ID}", timeout=30).json()
         return run if run["state"] in ("success", "failed") else None
 
-    seen.run = wait_for(ended, "the run to end", demo, timeout=180)
+    seen.run = wait_while_demo_runs(ended, "the run to end", demo, timeout=180)
     # The DAG processor runs the run's callbacks a little after the run ended.
-    wait_for(lambda: seen.received, "the ticket notification", demo, timeout=60)
+    wait_while_demo_runs(lambda: seen.received, "the ticket notification", demo, timeout=60)
     answer_approvals(seen, demo, api, runs_url)
 
 
@@ -153,7 +159,7 @@ def answer_approvals(seen: Scenario, demo: subprocess.Popen, api: requests.Sessi
         def asked(task_url: str = f"{runs_url}/{run_id}/taskInstances/approve") -> bool:
             return api.get(task_url, timeout=30).json().get("state") == "awaiting_input"
 
-        wait_for(asked, f"{run_id} to ask for approval", demo, timeout=180)
+        wait_while_demo_runs(asked, f"{run_id} to ask for approval", demo, timeout=180)
         seen.questions[run_id] = api.get(hitl_url, timeout=30).json()
         # Answer as a person would, not within the second the task parked: on Airflow 3.3.2 under load, an
         # answer that quick was seen resuming the task and then losing that try (it asked again).
@@ -165,20 +171,11 @@ def answer_approvals(seen: Scenario, demo: subprocess.Popen, api: requests.Sessi
         return run if run["state"] in ("success", "failed") else None
 
     for run_id in APPROVALS:
-        seen.approved_runs[run_id] = wait_for(lambda r=run_id: ended(r), f"{run_id} to end", demo, timeout=600)
+        seen.approved_runs[run_id] = wait_while_demo_runs(
+            lambda r=run_id: ended(r), f"{run_id} to end", demo, timeout=600
+        )
     tickets = [conf["ticket_id"] for conf, _ in APPROVALS.values()]
-    wait_for(lambda: all(seen.ticket(t) for t in tickets), "the approval runs' tickets", demo, timeout=120)
-
-
-def wait_for(condition: Callable[[], Any], what: str, demo: subprocess.Popen, timeout: float) -> Any:
-    """``condition()`` once it is truthy; fails when the demo exits or ``timeout`` seconds pass first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert demo.poll() is None, f"the demo exited while waiting for {what}"
-        if result := condition():
-            return result
-        time.sleep(1)
-    pytest.fail(f"gave up waiting for {what} after {timeout:.0f} s")
+    wait_while_demo_runs(lambda: all(seen.ticket(t) for t in tickets), "the approval runs' tickets", demo, timeout=120)
 
 
 def test_one_run_per_ticket_and_invalid_conf_is_refused(scenario):
