@@ -64,7 +64,7 @@ def _share_botocore_models() -> None:
     """Parse each botocore data file once per test process, not once per boto3 session.
 
     Airflow's AWS hooks make a session per hook and the sandbox's fleet loader one per account and region, and each
-    session's loader parsed the same JSON models again: a quarter of the CPU a demo fleet load costs. A loader keeps
+    session's loader parsed the same JSON models again: a fifth of the CPU a demo fleet load costs. A loader keeps
     what it parsed in ``_cache`` (shared by all the clients of its session, never changed by botocore once built);
     loaders with the same search paths now share it.
     """
