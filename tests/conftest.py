@@ -60,6 +60,30 @@ for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(leaked, None)
 
 
+def _share_botocore_models() -> None:
+    """Parse each botocore data file once per test process, not once per boto3 session.
+
+    Airflow's AWS hooks make a session per hook and the sandbox's fleet loader one per account and region, and each
+    session's loader parsed the same JSON models again: a fifth of the CPU a demo fleet load costs. A loader keeps
+    what it parsed in ``_cache`` (shared by all the clients of its session, never changed by botocore once built);
+    loaders with the same search paths now share it.
+    """
+    from botocore import loaders
+
+    caches: dict[tuple[Any, ...], dict[Any, Any]] = {}
+    original_init = loaders.Loader.__init__
+
+    def init(self: loaders.Loader, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        key = (tuple(self.search_paths), tuple(self.extras_types), type(self.file_loader))
+        self._cache = caches.setdefault(key, {})
+
+    loaders.Loader.__init__ = init
+
+
+_share_botocore_models()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Iterator[None]:
     """A fresh, empty Airflow metadata DB for this test session."""
