@@ -37,11 +37,7 @@ from airflow.sdk import Param, TaskGroup, chain, dag, get_current_context, task
 
 from eks_runbooks.core.eks.names import (
     CHECK_ID_PATTERN,
-    CLUSTER_NAME_PATTERN,
-    CONNECTION_ID_PATTERN,
     KUBERNETES_VERSION_PATTERN,
-    REGION_PATTERN,
-    TICKET_ID_PATTERN,
 )
 from eks_runbooks.notifiers.ticketing import TicketingNotifier
 from eks_runbooks.operators.upgrade import (
@@ -52,6 +48,7 @@ from eks_runbooks.operators.upgrade import (
     EksUpgradeValidateOperator,
     UpgradeApprovalOperator,
 )
+from eks_runbooks.runs.params import TARGET, cluster_target_params, run_params
 from eks_runbooks.tasks.upgrade import MAX_HOPS, remember_failure, remember_timing, report_url_of, summary_of
 
 CLUSTER = {
@@ -59,9 +56,7 @@ CLUSTER = {
     "region_name": "{{ params.region }}",
     "aws_conn_id": "{{ params.aws_conn_id }}",
 }
-TARGET = "Target"
 OPTIONS = "How to upgrade"
-RUN = "Run"
 
 
 @dag(
@@ -80,29 +75,9 @@ RUN = "Run"
     on_success_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
     on_failure_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
     params={
-        "cluster_name": Param(
-            "",
-            type="string",
-            pattern=CLUSTER_NAME_PATTERN,
-            title="Cluster",
-            description="Name of the EKS cluster to upgrade.",
-            section=TARGET,
-        ),
-        "region": Param(
-            "us-east-1",
-            type="string",
-            pattern=REGION_PATTERN,
-            title="Region",
-            description="AWS region of the cluster, e.g. us-east-1.",
-            section=TARGET,
-        ),
-        "aws_conn_id": Param(
-            "aws_default",
-            type="string",
-            pattern=CONNECTION_ID_PATTERN,
-            title="AWS connection",
-            description="Airflow connection whose identity upgrades the cluster (policy: include/iam/).",
-            section=TARGET,
+        **cluster_target_params(
+            "Name of the EKS cluster to upgrade.",
+            "Airflow connection whose identity upgrades the cluster (policy: include/iam/).",
         ),
         "target_version": Param(
             "",
@@ -112,28 +87,7 @@ RUN = "Run"
             description='Version to reach, "1.NN". One hop per minor version: 1.32 → 1.34 is two hops.',
             section=TARGET,
         ),
-        "dry_run": Param(
-            True,
-            type="boolean",
-            title="Plan only (dry run)",
-            description="Read, plan and run every gate, write the report — change nothing. Untick to upgrade.",
-            section=RUN,
-        ),
-        "require_approval": Param(
-            False,
-            type="boolean",
-            title="Require approval",
-            description="A person approves the plan (Required Actions) before the first change.",
-            section=RUN,
-        ),
-        "ticket_id": Param(
-            None,
-            type=["null", "string"],
-            pattern=TICKET_ID_PATTERN,
-            title="Ticket",
-            description="Change ticket; the outcome is posted to the ticketing_default connection.",
-            section=RUN,
-        ),
+        **run_params("Read, plan and run every gate, write the report — change nothing. Untick to upgrade."),
         "addon_conflicts": Param(
             "PRESERVE",
             type="string",

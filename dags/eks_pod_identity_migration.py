@@ -32,12 +32,8 @@ from datetime import timedelta
 from airflow.sdk import Param, chain, dag, get_current_context, task
 
 from eks_runbooks.core.eks.names import (
-    CLUSTER_NAME_PATTERN,
-    CONNECTION_ID_PATTERN,
     NAMESPACE_PATTERN,
-    REGION_PATTERN,
     SERVICE_ACCOUNT_PATTERN,
-    TICKET_ID_PATTERN,
 )
 from eks_runbooks.notifiers.ticketing import TicketingNotifier
 from eks_runbooks.operators.pod_identity import (
@@ -45,6 +41,7 @@ from eks_runbooks.operators.pod_identity import (
     EksPodIdentityRestartOperator,
     PodIdentityApprovalOperator,
 )
+from eks_runbooks.runs.params import RUN, cluster_target_params, run_params
 from eks_runbooks.tasks.pod_identity import report_url_of, summary_of
 from eks_runbooks.tasks.upgrade import remember_failure, remember_timing
 
@@ -53,9 +50,7 @@ CLUSTER = {
     "region_name": "{{ params.region }}",
     "aws_conn_id": "{{ params.aws_conn_id }}",
 }
-TARGET = "Target"
 SCOPE = "What to migrate"
-RUN = "Run"
 
 
 @dag(
@@ -74,29 +69,9 @@ RUN = "Run"
     on_success_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
     on_failure_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
     params={
-        "cluster_name": Param(
-            "",
-            type="string",
-            pattern=CLUSTER_NAME_PATTERN,
-            title="Cluster",
-            description="The EKS cluster.",
-            section=TARGET,
-        ),
-        "region": Param(
-            "us-east-1",
-            type="string",
-            pattern=REGION_PATTERN,
-            title="Region",
-            description="e.g. us-east-1.",
-            section=TARGET,
-        ),
-        "aws_conn_id": Param(
-            "aws_default",
-            type="string",
-            pattern=CONNECTION_ID_PATTERN,
-            title="AWS connection",
-            description="Airflow connection whose identity migrates the cluster (policy: include/iam/).",
-            section=TARGET,
+        **cluster_target_params(
+            "Name of the EKS cluster whose IRSA service accounts move.",
+            "Airflow connection whose identity migrates the cluster (policy: include/iam/).",
         ),
         "phase": Param(
             "migrate",
@@ -135,28 +110,7 @@ RUN = "Run"
             description="Restarted at once.",
             section=RUN,
         ),
-        "dry_run": Param(
-            True,
-            type="boolean",
-            title="Plan only (dry run)",
-            description="Read, judge and plan, write the report — change nothing. Untick to migrate.",
-            section=RUN,
-        ),
-        "require_approval": Param(
-            False,
-            type="boolean",
-            title="Require approval",
-            description="A person approves the plan (Required Actions) before the first change.",
-            section=RUN,
-        ),
-        "ticket_id": Param(
-            None,
-            type=["null", "string"],
-            pattern=TICKET_ID_PATTERN,
-            title="Ticket",
-            description="Change ticket; the outcome is posted to the ticketing_default connection.",
-            section=RUN,
-        ),
+        **run_params("Read, judge and plan, write the report — change nothing. Untick to migrate."),
     },
 )
 def eks_pod_identity_migration() -> None:

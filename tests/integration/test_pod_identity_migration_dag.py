@@ -305,6 +305,11 @@ def test_cleanup_removes_irsa_leftovers_only_where_nothing_uses_them_and_rollbac
     assert report_of(rollback)["results"]["orders/api"]["outcome"] == "back on IRSA, verified"
 
 
+def migrate_orders_prod(dag):
+    conf = {"phase": "migrate", "namespaces": None, "service_accounts": None, "wave_size": 5}
+    return dag.test(run_conf={"cluster_name": "orders-prod", "region": REGION, "dry_run": False, **conf})
+
+
 def orders_prod_world() -> dict[str, Any]:
     """orders-prod's associations, role trust, and each pod's credentials and health (namespace/pod → tuple)."""
     from kubernetes.client import CoreV1Api
@@ -342,17 +347,7 @@ def orders_prod_world() -> dict[str, Any]:
 def test_the_demo_irsa_cluster_migrates_what_is_eligible_and_returns_the_old_sdk_workload_to_irsa(
     demo_fleet, migration_dag
 ):
-    dag_run = migration_dag.test(
-        run_conf={
-            "cluster_name": "orders-prod",
-            "region": REGION,
-            "dry_run": False,
-            "phase": "migrate",
-            "namespaces": None,
-            "service_accounts": None,
-            "wave_size": 5,
-        }
-    )
+    dag_run = migrate_orders_prod(migration_dag)
     assert dag_run.state == "success"
     outcomes = {key: result["outcome"] for key, result in report_of(dag_run)["results"].items()}
     assert outcomes == {
@@ -380,17 +375,7 @@ def test_the_demo_irsa_cluster_migrates_what_is_eligible_and_returns_the_old_sdk
         services = [s["Principal"].get("Service") for s in document["Statement"]]
         assert services.count("pods.eks.amazonaws.com") <= 1, f"{name}: {document}"
 
-    again = migration_dag.test(
-        run_conf={
-            "cluster_name": "orders-prod",
-            "region": REGION,
-            "dry_run": False,
-            "phase": "migrate",
-            "namespaces": None,
-            "service_accounts": None,
-            "wave_size": 5,
-        }
-    )
+    again = migrate_orders_prod(migration_dag)
     assert again.state == "success"
     assert orders_prod_world()["associations"] == after["associations"]
     assert orders_prod_world()["trust"] == after["trust"]
@@ -398,3 +383,40 @@ def test_the_demo_irsa_cluster_migrates_what_is_eligible_and_returns_the_old_sdk
     assert second["orders/invoice-renderer"]["outcome"] == "stays on IRSA"
     assert any("PI-NOT-RETURNED-BEFORE" in line for line in second["orders/invoice-renderer"]["evidence"])
     assert second["orders/orders-api"]["outcome"] == "done"
+
+
+def test_cleanup_removes_a_roles_oidc_statement_once_nothing_uses_it_and_no_pod_breaks_at_its_next_refresh(
+    irsa_cluster, migration_dag
+):
+    from datetime import timedelta
+
+    assert run(migration_dag, dry_run=False).state == "success"
+    cleanup = run(migration_dag, dry_run=False, phase="cleanup")
+    assert cleanup.state == "success"
+    after = world()
+    assert (after["accounts"]["orders/api"], after["accounts"]["orders/worker"]) == (None, None)
+    assert after["accounts"]["legacy/sync"] == LEGACY_ROLE, "still on IRSA: keeps its annotation"
+    assert not any("Federated" in s["Principal"] for s in after["trust"]["orders-app"]["Statement"])
+    assert any("Federated" in s["Principal"] for s in after["trust"]["legacy-sync"]["Statement"])
+    roles = {role["role_arn"]: role for role in report_of(cleanup)["plan"]["roles"]}
+    assert roles[SHARED_ROLE]["remove_oidc_statement"]
+    assert not report_of(cleanup)["plan"]["oidc_provider_removable"], "legacy/sync still uses the provider"
+
+    # An hour later every IRSA credential has been refreshed: a pod that still needed the removed trust would fail.
+    irsa_cluster.clock.skip(timedelta(hours=1))
+    irsa_cluster.advance()
+    pods = world()["pods"]
+    assert credentials_of(pods, "orders/") == {"pod-identity"}
+    from kubernetes.client import CoreV1Api
+
+    from eks_runbooks.hooks.eks import EksRunbookHook
+    from eks_runbooks.readers.kube_client import eks_kubernetes_client
+
+    hook = EksRunbookHook(aws_conn_id="aws_platform_admin", region_name=REGION)
+    with eks_kubernetes_client(CLUSTER, hook=hook) as api_client:
+        not_ready = [
+            p.metadata.name
+            for p in CoreV1Api(api_client).list_namespaced_pod("orders").items
+            if not all(s.ready for s in p.status.container_statuses or [])
+        ]
+    assert not_ready == []
