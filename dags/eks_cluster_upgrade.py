@@ -49,7 +49,8 @@ from eks_runbooks.operators.upgrade import (
     UpgradeApprovalOperator,
 )
 from eks_runbooks.runs.params import TARGET, cluster_target_params, run_params
-from eks_runbooks.tasks.upgrade import MAX_HOPS, remember_failure, remember_timing, report_url_of, summary_of
+from eks_runbooks.runs.run_reports import remember_failure, remember_timing
+from eks_runbooks.tasks.upgrade import MAX_HOPS, report_url_of, summary_of
 
 CLUSTER = {
     "cluster_name": "{{ params.cluster_name }}",

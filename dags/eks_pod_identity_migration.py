@@ -42,8 +42,8 @@ from eks_runbooks.operators.pod_identity import (
     PodIdentityApprovalOperator,
 )
 from eks_runbooks.runs.params import RUN, cluster_target_params, run_params
+from eks_runbooks.runs.run_reports import remember_failure, remember_timing
 from eks_runbooks.tasks.pod_identity import report_url_of, summary_of
-from eks_runbooks.tasks.upgrade import remember_failure, remember_timing
 
 CLUSTER = {
     "cluster_name": "{{ params.cluster_name }}",

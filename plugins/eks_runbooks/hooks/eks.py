@@ -131,6 +131,34 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
                 for ref in updates
             ]
 
+    def creation_states(self, cluster_name: str, resources: list[str]) -> dict[str, dict[str, Any]]:
+        """
+        The status and health issues of resources being created (for a wait in the worker).
+
+        :param cluster_name: The name of the cluster.
+        :param resources: ``"cluster"``, ``"addon/<name>"`` or ``"nodegroup/<name>"`` refs.
+        :return: ``{ref: {"status": ..., "issues": [health issues]}}``.
+        """
+        return {ref: creation_state(ref, self._describe_created(self.conn, cluster_name, ref)) for ref in resources}
+
+    async def creation_states_async(self, cluster_name: str, resources: list[str]) -> dict[str, dict[str, Any]]:
+        """``creation_states`` through the async client (for triggers)."""
+        async with await self.get_async_conn() as client:
+            return {
+                ref: creation_state(ref, await self._describe_created(client, cluster_name, ref)) for ref in resources
+            }
+
+    @staticmethod
+    def _describe_created(client: Any, cluster_name: str, ref: str) -> Any:
+        kind, _, name = ref.partition("/")
+        if kind == "cluster":
+            return client.describe_cluster(name=cluster_name)
+        if kind == "addon":
+            return client.describe_addon(clusterName=cluster_name, addonName=name)
+        if kind == "nodegroup":
+            return client.describe_nodegroup(clusterName=cluster_name, nodegroupName=name)
+        raise ValueError(f"{ref!r} is not cluster, addon/<name> or nodegroup/<name>")
+
     def describe_nodegroups(self, cluster_name: str) -> list[dict[str, Any]]:
         """
         Describe every managed node group of a cluster.
@@ -359,3 +387,11 @@ def update_scope(cluster_name: str, nodegroup_name: str | None = None, addon_nam
     if addon_name:
         scope["addonName"] = addon_name
     return scope
+
+
+def creation_state(ref: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """A resource's status and health issues from its Describe answer (cluster, addon or nodegroup)."""
+    kind = ref.partition("/")[0]
+    described = answer[kind]
+    issues = (described.get("health") or {}).get("issues") or []
+    return {"status": described["status"], "issues": issues}

@@ -22,6 +22,7 @@ from eks_runbooks.core.pod_identity.plan import MIGRATED_BY_TAG, RUNBOOK, Action
 from eks_runbooks.core.pod_identity.report import render_plan_markdown, render_report_markdown, summarise_migration
 from eks_runbooks.core.pod_identity.request import InvalidMigrationRequest, MigrationRequest, parse_migration_request
 from eks_runbooks.core.pod_identity.trust import with_irsa_trust, with_pod_identity_trust, without_irsa_trust
+from eks_runbooks.runs import run_reports
 from eks_runbooks.runs.pod_identity_context import (
     PLAN_TASK_ID,
     MigrationClients,
@@ -278,9 +279,7 @@ def cleanup_run(context: Context) -> dict[str, Any]:
 
 def report_location(context: Context) -> ReportLocation:
     """``<eks_reports_base>/eks_pod_identity_migration/<run id>/``."""
-    from eks_runbooks.runs.reports import ReportLocation, reports_base
-
-    return ReportLocation(reports_base(), RUNBOOK, context.get("run_id") or context["dag_run"].run_id)
+    return run_reports.report_location(context, RUNBOOK)
 
 
 def report_url_of(context: Context) -> str:
@@ -288,28 +287,18 @@ def report_url_of(context: Context) -> str:
 
 
 def summary_of(context: Context) -> str | None:
-    from eks_runbooks.runs.reports import read_report
-
-    written = read_report(report_location(context).url("report.json"))
-    return json.loads(written)["summary"] if written else None
+    return run_reports.report_summary(context, RUNBOOK)
 
 
 def collect_report(context: Context) -> dict[str, Any]:
     """The run's report as data, from its tasks' XComs and states."""
-    from eks_runbooks.tasks.upgrade import FAILURE_KEY
-
     ti, dag_run = context["ti"], context["dag_run"]
-    task_ids = [task_id for task_id in context["dag"].task_ids if task_id != ti.task_id]
-    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=task_ids).get(ti.run_id, {})
+    states = run_reports.task_states(context)
     try:
         request: dict[str, Any] | None = parse_migration_request(dict(context["params"])).as_dict()
     except InvalidMigrationRequest:
         request = None
-    failures = [
-        {"task": task_id, "message": ti.xcom_pull(task_ids=task_id, key=FAILURE_KEY) or "failed (see the task log)"}
-        for task_id in task_ids
-        if states.get(task_id) == "failed"
-    ]
+    failures = run_reports.failures_of(context, states)
     plan = ti.xcom_pull(task_ids=PLAN_TASK_ID)
     approval = ti.xcom_pull(task_ids=APPROVAL_TASK_ID) or {}
     report = {
@@ -366,21 +355,11 @@ def _unchanged(account: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
 
 def write_run_report(context: Context) -> dict[str, Any]:
     """The ``report`` task: JSON and Markdown, the run's note, and the ticket's attempts."""
-    from eks_runbooks.runs.notes import set_dag_run_note
-    from eks_runbooks.runs.reports import write_report
-    from eks_runbooks.tasks.upgrade import record_ticket_attempt
+    return run_reports.publish_run_report(context, collect_report(context), report_location(context), _report_files)
 
-    report = collect_report(context)
-    request = report["request"] or {}
-    location = report_location(context)
-    aws_conn_id = request.get("aws_conn_id", "aws_default")
-    set_dag_run_note(context["ti"].dag_id, context["ti"].run_id, report["summary"])
-    if request.get("ticket_id"):
-        report["ticket_attempts"] = record_ticket_attempt(location, request["ticket_id"], report, aws_conn_id)
-    files = {
+
+def _report_files(report: Mapping[str, Any]) -> dict[str, str]:
+    return {
         "report.json": json.dumps(report, indent=2, default=str) + "\n",
         "report.md": render_report_markdown(report),
     }
-    urls = write_report(location, files, aws_conn_id=aws_conn_id)
-    log.info("%s — report: %s", report["summary"], urls[-1])
-    return {"summary": report["summary"], "report_json": urls[0], "report_markdown": urls[-1]}

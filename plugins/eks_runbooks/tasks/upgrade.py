@@ -34,6 +34,8 @@ from eks_runbooks.core.upgrade.report import (
     summarise_run,
 )
 from eks_runbooks.core.upgrade.request import InvalidUpgradeRequest, UpgradeRequest, parse_upgrade_request
+from eks_runbooks.runs import run_reports
+from eks_runbooks.runs.run_reports import FAILURE_KEY, TIMING_KEY
 from eks_runbooks.runs.upgrade_context import AWS_RETRIES, PLAN_TASK_ID, upgrade_request_of
 
 if TYPE_CHECKING:
@@ -49,9 +51,6 @@ RUNBOOK = "eks_cluster_upgrade"
 #: ``hop_groups_needed``). A plan longer than the DAG's hop groups is refused by the plan task.
 MAX_HOPS = hop_groups_needed(load_version_calendar())
 APPROVAL_TASK_ID = "approve"
-FAILURE_KEY = "failure"
-#: XCom of every task of the run: when it started and ended (Airflow's clock, as the grid shows it).
-TIMING_KEY = "timing"
 #: The layout version of ``report.json`` (docs/interfaces.md): a new key keeps it; a key removed, renamed or
 #: changing meaning raises it.
 REPORT_SCHEMA_VERSION = 1
@@ -108,45 +107,16 @@ def plan_upgrade_run(hook: EksRunbookHook, request: UpgradeRequest, max_hops: in
     return plan_document(path, addon_steps, nodegroups, region=request.region, dry_run=request.dry_run)
 
 
-def remember_failure(context: Context) -> None:
-    """Task failure callback: keep the error and the task's times for the run's report (read from XCom)."""
-    error = context.get("exception")
-    if error is not None:
-        context["ti"].xcom_push(key=FAILURE_KEY, value=f"{type(error).__name__}: {error}"[:4000])
-    remember_timing(context)
-
-
-def remember_timing(context: Context) -> None:
-    """Task success (and failure) callback: when the task started (its first start, deferrals included) and
-    ended, for the run's report."""
-    ti = context["ti"]
-    started = getattr(ti, "start_date", None)
-    ti.xcom_push(
-        key=TIMING_KEY,
-        value={"started_at": started.isoformat() if started else None, "ended_at": datetime.now(UTC).isoformat()},
-    )
-
-
 def collect_report(context: Context) -> dict[str, Any]:
     """The run's report as data, from the XComs its tasks left and their states (read when the run ends)."""
     ti, dag_run = context["ti"], context["dag_run"]
-    task_ids = [task_id for task_id in context["dag"].task_ids if task_id != ti.task_id]
-    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=task_ids).get(ti.run_id, {})
+    states = run_reports.task_states(context)
     try:
         request: dict[str, Any] | None = request_document(parse_upgrade_request(dict(context["params"])))
     except InvalidUpgradeRequest:
         request = None
     plan = ti.xcom_pull(task_ids=PLAN_TASK_ID)
-    failures = [
-        {"task": task_id, "message": message}
-        for task_id in task_ids
-        if states.get(task_id) == "failed" and (message := ti.xcom_pull(task_ids=task_id, key=FAILURE_KEY)) is not None
-    ]
-    failures += [
-        {"task": task_id, "message": "failed (no message recorded; see the task log)"}
-        for task_id in task_ids
-        if states.get(task_id) == "failed" and task_id not in {failure["task"] for failure in failures}
-    ]
+    failures = run_reports.failures_of(context, states)
     hops = [_hop_report(ti, number, hop, states) for number, hop in enumerate((plan or {}).get("hops", []), start=1)]
     approval = ti.xcom_pull(task_ids=APPROVAL_TASK_ID) or {}
     started = dag_run.start_date
@@ -322,37 +292,7 @@ def _failed_after_a_change(context: Context) -> str | None:
 
 def report_location(context: Context) -> ReportLocation:
     """Where this run's report is written: ``<eks_reports_base>/eks_cluster_upgrade/<run id>/``."""
-    from eks_runbooks.runs.reports import ReportLocation, reports_base
-
-    run_id = context.get("run_id") or context["dag_run"].run_id
-    return ReportLocation(reports_base(), RUNBOOK, run_id)
-
-
-def record_ticket_attempt(
-    location: ReportLocation, ticket_id: str, report: Mapping[str, Any], aws_conn_id: str
-) -> list[dict[str, Any]]:
-    """Add this run to the attempts of its ticket (``<reports base>/eks_cluster_upgrade/tickets/<id>.json``)
-    and return them all, oldest first: a ticket retried after a failure keeps every attempt in view, whatever
-    run ids the ticketing system chose."""
-    from eks_runbooks.runs.reports import read_report, ticket_file_url, write_report_file
-
-    url = ticket_file_url(location.base, location.runbook, ticket_id)
-    try:
-        earlier = json.loads(read_report(url, aws_conn_id=aws_conn_id) or b"[]")
-    except ValueError:
-        log.warning("The attempts of ticket %s at %s are not JSON; starting them again from this run", ticket_id, url)
-        earlier = []
-    state = "failed" if report["failures"] else "rejected" if report.get("rejected_by") else "success"
-    this = {
-        "run_id": report["run_id"],
-        "state": state,
-        "summary": report["summary"],
-        "generated_at": report["generated_at"],
-        "report_markdown": location.url("report.md"),
-    }
-    attempts = [attempt for attempt in earlier if attempt.get("run_id") != this["run_id"]] + [this]
-    write_report_file(url, json.dumps(attempts, indent=2) + "\n", aws_conn_id=aws_conn_id)
-    return attempts
+    return run_reports.report_location(context, RUNBOOK)
 
 
 def report_url_of(context: Context) -> str:
@@ -362,25 +302,9 @@ def report_url_of(context: Context) -> str:
 
 def summary_of(context: Context) -> str | None:
     """The summary the run's report holds (for the ticketing notifier); None when there is no report."""
-    from eks_runbooks.runs.reports import read_report
-
-    written = read_report(report_location(context).url("report.json"))
-    return json.loads(written)["summary"] if written else None
+    return run_reports.report_summary(context, RUNBOOK)
 
 
 def write_run_report(context: Context) -> dict[str, Any]:
     """The ``report`` task: write JSON and Markdown, set the DagRun note, return the summary and location."""
-    from eks_runbooks.runs.notes import set_dag_run_note
-    from eks_runbooks.runs.reports import write_report
-
-    report = collect_report(context)
-    request = report["request"] or {}
-    location = report_location(context)
-    aws_conn_id = request.get("aws_conn_id", "aws_default")
-    # The note first: a run whose report store is unreachable still says how it ended.
-    set_dag_run_note(context["ti"].dag_id, context["ti"].run_id, report["summary"])
-    if request.get("ticket_id"):
-        report["ticket_attempts"] = record_ticket_attempt(location, request["ticket_id"], report, aws_conn_id)
-    urls = write_report(location, report_files(report), aws_conn_id=aws_conn_id)
-    log.info("%s — report: %s", report["summary"], urls[-1])
-    return {"summary": report["summary"], "report_json": urls[0], "report_markdown": urls[-1]}
+    return run_reports.publish_run_report(context, collect_report(context), report_location(context), report_files)

@@ -110,3 +110,88 @@ def still_in_progress(cluster_name: str, updates: list[UpdateRef], attempts: int
 
 #: Error codes AWS answers when a caller is over its request rate (botocore's retry handler treats them alike).
 THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
+
+
+#: What a resource EKS is creating shows once creation is over, well or badly [BC Cluster/Addon/Nodegroup status].
+CREATED = "ACTIVE"
+CREATION_FAILED = frozenset({"FAILED", "CREATE_FAILED", "DELETING", "DELETE_FAILED"})
+
+
+class EksCreationTrigger(BaseTrigger):
+    """
+    Wait until a cluster, add-ons or node groups EKS is creating are ACTIVE, or one of them failed.
+
+    An add-on that is DEGRADED is waited for (coredns is DEGRADED until its pods run, then ACTIVE); when the
+    attempts run out the event carries each resource's last status and health issues, which the step reports.
+
+    :param cluster_name: The name of the cluster.
+    :param resources: ``"cluster"``, ``"addon/<name>"`` or ``"nodegroup/<name>"`` refs.
+    :param waiter_delay: The amount of time in seconds to wait between attempts.
+    :param waiter_max_attempts: The maximum number of attempts to be made.
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: Which AWS region the connection should use.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    def __init__(
+        self,
+        cluster_name: str,
+        resources: list[str],
+        waiter_delay: float,
+        waiter_max_attempts: int,
+        aws_conn_id: str | None,
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.cluster_name = cluster_name
+        self.resources = resources
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{self.__class__.__module__}.{self.__class__.__name__}",
+            {
+                "cluster_name": self.cluster_name,
+                "resources": self.resources,
+                "waiter_delay": self.waiter_delay,
+                "waiter_max_attempts": self.waiter_max_attempts,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from botocore.exceptions import ClientError
+
+        hook = EksRunbookHook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+        )
+        states: dict[str, dict[str, Any]] = {}
+        for _attempt in range(self.waiter_max_attempts):
+            await asyncio.sleep(self.waiter_delay)
+            try:
+                states = await hook.creation_states_async(self.cluster_name, self.resources)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
+                    raise
+                continue
+            if creation_over(states):
+                yield TriggerEvent({"status": "success", "states": states})
+                return
+        yield TriggerEvent({"status": "timeout", "states": states})
+
+
+def creation_over(states: dict[str, dict[str, Any]]) -> bool:
+    """Whether every resource is ACTIVE or one of them failed (nothing left worth waiting for)."""
+    statuses = [state["status"] for state in states.values()]
+    return all(status == CREATED for status in statuses) or any(status in CREATION_FAILED for status in statuses)

@@ -45,6 +45,9 @@ class BootstrapFacts:
     addons_after_compute: tuple[str, ...]
     addons_required: tuple[str, ...]
     addon_roles: dict[str, AddonRoleFacts]
+    addon_workloads: dict[str, tuple[str, ...]]
+    baseline_checks: tuple[str, ...]
+    smoke_test: dict[str, Any]
     cluster: dict[str, Any]
 
     @property
@@ -86,5 +89,8 @@ def load_bootstrap_facts(path: Path | None = None) -> BootstrapFacts:
             name: AddonRoleFacts(role["namespace"], role["service_account"], tuple(role["managed_policies"]))
             for name, role in addons["pod_identity_roles"].items()
         },
+        addon_workloads={name: tuple(refs) for name, refs in addons["workloads"].items()},
+        baseline_checks=tuple(data["baseline"]["checks"]),
+        smoke_test={k: v for k, v in data["smoke_test"].items() if k != "source"},
         cluster={k: v for k, v in data["cluster"].items() if k != "source"},
     )
