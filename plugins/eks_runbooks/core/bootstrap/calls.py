@@ -85,6 +85,16 @@ class Call:
     def describe(self) -> str:
         return f"{self.service} {self.operation}: {self.creates}"
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for XCom and the report."""
+        return {
+            "step": self.step,
+            "service": self.service,
+            "operation": self.operation,
+            "params": self.params,
+            "creates": self.creates,
+        }
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -122,8 +132,9 @@ def _shortened(name: str, limit: int, suffix: str = "") -> str:
 
 
 def role_name(request: BootstrapRequest, purpose: str) -> str:
-    """``<cluster>-<purpose>``: cluster, node or an add-on's name."""
-    return _shortened(request.cluster_name, ROLE_NAME_MAX, f"-{purpose}")
+    """``<cluster>-<region>-<purpose>`` (purpose: cluster, node or an add-on's name): IAM is global and cluster
+    names are unique per Region only, so two clusters of one name never share (or tear down) each other's roles."""
+    return _shortened(f"{request.cluster_name}-{request.region}", ROLE_NAME_MAX, f"-{purpose}")
 
 
 def _role_arn(resolved: Resolved, name: str) -> str:
@@ -446,16 +457,24 @@ def compute_calls(request: BootstrapRequest, resolved: Resolved) -> list[Call]:
     return calls
 
 
+def step_calls(request: BootstrapRequest, resolved: Resolved, step: str) -> list[Call]:
+    """The requests of one step, as its task sends them."""
+    if step not in STEPS:
+        raise ValueError(f"no bootstrap step {step!r} (steps: {', '.join(STEPS)})")
+    builders = {
+        "identity": lambda: identity_calls(request, resolved),
+        "control_plane": lambda: [control_plane_call(request, resolved)],
+        "access": lambda: access_calls(request, resolved),
+        "addons_before_compute": lambda: addon_calls(request, resolved, request.addons_before_compute),
+        "compute": lambda: compute_calls(request, resolved),
+        "addons_after_compute": lambda: addon_calls(request, resolved, request.addons_after_compute),
+    }
+    return builders[step]()
+
+
 def planned_calls(request: BootstrapRequest, resolved: Resolved) -> list[Call]:
     """Every request of the run, in the order of STEPS."""
-    return [
-        *identity_calls(request, resolved),
-        control_plane_call(request, resolved),
-        *access_calls(request, resolved),
-        *addon_calls(request, resolved, request.addons_before_compute),
-        *compute_calls(request, resolved),
-        *addon_calls(request, resolved, request.addons_after_compute),
-    ]
+    return [call for step in STEPS for call in step_calls(request, resolved, step)]
 
 
 #: Parameters that carry a JSON document as text: shown as JSON, not as one escaped line.

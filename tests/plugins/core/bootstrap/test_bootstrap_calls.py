@@ -22,6 +22,7 @@ from eks_runbooks.core.bootstrap.calls import (
     identity_calls,
     node_role_arn,
     planned_calls,
+    step_calls,
     with_kms_key,
 )
 from eks_runbooks.core.bootstrap.request import parse_bootstrap_request
@@ -219,11 +220,17 @@ def test_roles_are_created_only_when_not_given():
         node_role_arn=f"arn:aws:iam::{ACCOUNT}:role/existing-node",
     )
     names = [call.params["RoleName"] for call in _by_operation(identity_calls(created, _resolved()), "CreateRole")]
-    assert names == ["payments-prod-cluster", "payments-prod-node", "payments-prod-aws-ebs-csi-driver"]
+    assert names == [
+        "payments-prod-us-east-1-cluster",
+        "payments-prod-us-east-1-node",
+        "payments-prod-us-east-1-aws-ebs-csi-driver",
+    ]
     names = [call.params["RoleName"] for call in _by_operation(identity_calls(given, _resolved()), "CreateRole")]
-    assert names == ["payments-prod-aws-ebs-csi-driver"]
+    assert names == ["payments-prod-us-east-1-aws-ebs-csi-driver"]
     assert cluster_role_arn(given, _resolved()) == f"arn:aws:iam::{ACCOUNT}:role/existing-cluster"
-    assert node_role_arn(created, _resolved()) == f"arn:aws:iam::{ACCOUNT}:role/eks-runbooks/payments-prod-node"
+    assert (
+        node_role_arn(created, _resolved()) == f"arn:aws:iam::{ACCOUNT}:role/eks-runbooks/payments-prod-us-east-1-node"
+    )
 
 
 def test_created_roles_trust_their_service_and_get_the_managed_policies_of_the_facts_file():
@@ -232,16 +239,26 @@ def test_created_roles_trust_their_service_and_get_the_managed_policies_of_the_f
         call.params["RoleName"]: json.loads(call.params["AssumeRolePolicyDocument"])["Statement"][0]
         for call in _by_operation(calls, "CreateRole")
     }
-    assert trust["payments-prod-cluster"]["Principal"] == {"Service": "eks.amazonaws.com"}
-    assert trust["payments-prod-node"]["Principal"] == {"Service": "ec2.amazonaws.com"}
-    assert trust["payments-prod-aws-ebs-csi-driver"]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    assert sorted(trust["payments-prod-aws-ebs-csi-driver"]["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    assert trust["payments-prod-us-east-1-cluster"]["Principal"] == {"Service": "eks.amazonaws.com"}
+    assert trust["payments-prod-us-east-1-node"]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert trust["payments-prod-us-east-1-aws-ebs-csi-driver"]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert sorted(trust["payments-prod-us-east-1-aws-ebs-csi-driver"]["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
     attached = {(c.params["RoleName"], c.params["PolicyArn"]) for c in _by_operation(calls, "AttachRolePolicy")}
-    assert ("payments-prod-cluster", "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy") in attached
-    assert ("payments-prod-node", "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy") in attached
+    assert ("payments-prod-us-east-1-cluster", "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy") in attached
+    assert ("payments-prod-us-east-1-node", "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy") in attached
     # AWS keeps this one under a path: its ARN is not arn:aws:iam::aws:policy/AmazonEBSCSIDriverPolicy.
-    assert ("payments-prod-aws-ebs-csi-driver", "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy") in (
-        attached
+    assert (
+        "payments-prod-us-east-1-aws-ebs-csi-driver",
+        "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+    ) in (attached)
+
+
+def test_clusters_of_the_same_name_in_two_regions_get_their_own_roles():
+    # IAM is global and EKS cluster names are unique per Region only.
+    east, west = _request(), _request(region="eu-west-1")
+    assert cluster_role_arn(east, _resolved()) != cluster_role_arn(west, _resolved())
+    assert addon_role_arn(east, _resolved(), "aws-ebs-csi-driver") != addon_role_arn(
+        west, _resolved(), "aws-ebs-csi-driver"
     )
 
 
@@ -364,3 +381,17 @@ def test_a_request_leaves_room_for_the_two_tags_of_the_runbook():
     assert max(len(_tags_of(call)) for call in calls if call.operation in CREATING) == 50
     with pytest.raises(ValueError, match="at most 48"):
         _request(tags={**tags, "one-more": "value"})
+
+
+def test_each_step_sends_its_share_of_the_plan():
+    request, resolved = _request(), _resolved()
+    assert [c for step in STEPS for c in step_calls(request, resolved, step)] == planned_calls(request, resolved)
+    assert [c.operation for c in step_calls(request, resolved, "control_plane")] == ["CreateCluster"]
+    with pytest.raises(ValueError, match="smoke_test"):
+        step_calls(request, resolved, "smoke_test")
+
+
+def test_a_call_travels_as_plain_json_data():
+    call = control_plane_call(_request(), _resolved())
+    assert json.loads(json.dumps(call.as_dict())) == call.as_dict()
+    assert call.as_dict()["params"] == call.params
