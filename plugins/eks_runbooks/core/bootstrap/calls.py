@@ -7,9 +7,13 @@ task sends the same token and EKS or EC2 answers with the resource it already ma
 
 IAM and KMS take no idempotency token: a retried ``CreateRole`` fails with EntityAlreadyExists and a retried
 ``CreateKey`` would make a second key. The executing side finds what exists first — the roles by their
-deterministic names, the key through its alias ``alias/eks-runbooks/<cluster>`` (``kms_alias_name``) — and sends
-only what is missing. Sources: [BC] botocore's models (data/{eks,iam,kms,ec2}/*/service-2.json), [UG] the EKS user
-guide, facts in include/eks/bootstrap.yaml.
+deterministic names, the key through its alias ``alias/eks-runbooks/<cluster>`` (``kms_alias_name``) or, when the
+task died between CreateKey and CreateAlias, by its ``eks-runbooks/bootstrapped-by`` tag — and sends only what is
+missing. The key policy names the cluster role created just before it: KMS refuses a principal IAM has not
+propagated yet (MalformedPolicyDocumentException), so CreateKey is retried for a short while.
+
+Sources: [BC] botocore's models (data/{eks,iam,kms,ec2}/*/service-2.json), [UG] the EKS user guide, facts in
+include/eks/bootstrap.yaml.
 """
 
 from __future__ import annotations
@@ -48,12 +52,14 @@ LAUNCH_TEMPLATE_NAME_MAX = 128
 TOKEN_PREFIX = "eks-runbooks-"
 #: Secrets are the only resource EKS envelope-encrypts with a customer key [BC EncryptionConfig.resources].
 ENCRYPTED_RESOURCES = ("secrets",)
-#: What the cluster role does with the secrets key: terraform-aws-eks grants exactly these to it
-#: (main.tf aws_iam_policy.cluster_encryption); EKS keeps the key usable through a grant it creates at
-#: CreateCluster with the caller's kms:CreateGrant (UG enable-kms.adoc: the key must be symmetric ENCRYPT_DECRYPT,
-#: in the cluster's Region).
+#: What the cluster role does with the secrets key: terraform-aws-eks grants exactly these to it (main.tf
+#: aws_iam_policy.cluster_encryption). A key policy that leaves the cluster role out breaks later cluster updates
+#: ("Role ... could not be assumed", aws/containers-roadmap#1533). The key must be symmetric ENCRYPT_DECRYPT in the
+#: cluster's Region [BC Provider.keyArn, UG enable-kms.adoc].
 CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey")
-#: The runbook's own role administers the key it made (rotation, alias, teardown) and lets EKS create its grant.
+#: The runbook's own role administers the key it made (rotation, alias, teardown); CreateCluster needs the
+#: caller's kms:DescribeKey and kms:CreateGrant on the key (terraform-aws-eks#2678,
+#: kubernetes-sigs/cluster-api-provider-aws#2432).
 RUNBOOK_KEY_ACTIONS = (
     "kms:CreateAlias",
     "kms:CreateGrant",
