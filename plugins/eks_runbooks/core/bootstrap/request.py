@@ -38,7 +38,8 @@ INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 ADDON_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 DEFINITION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 #: EKS tags: up to 50, keys to 128 and values to 256 characters, no ``aws:`` prefix [BC TagMap, UG eks-using-tags].
-MAX_TAGS = 50
+#: The runbook adds two of its own to every resource (core.bootstrap.calls.resource_tags), so a request has 48.
+MAX_TAGS = 50 - 2
 RESERVED_TAG_PREFIXES = ("aws:", "eks-runbooks/")
 
 CLUSTER_FIELDS = (
@@ -158,7 +159,10 @@ def _tags(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         raise ValueError(f'{value!r} is not a map of tag keys to text values such as {{"team": "payments"}}')
     if len(value) > MAX_TAGS:
-        raise ValueError(f"{len(value)} tags; EKS takes at most {MAX_TAGS}")
+        raise ValueError(
+            f"{len(value)} tags; at most {MAX_TAGS}: EKS takes 50 and the runbook adds eks-runbooks/bootstrapped-by "
+            "and eks-runbooks/cluster"
+        )
     for key, text in value.items():
         if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.startswith(RESERVED_TAG_PREFIXES):
             raise ValueError(f"tag key {key!r} must be 1-128 characters and not start with aws: or eks-runbooks/")
