@@ -15,10 +15,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from eks_runbooks.core.bootstrap.calls import TAG_CLUSTER as CLUSTER_TAG
 from eks_runbooks.core.bootstrap.calls import Call
 
-#: The tag every resource of a bootstrap carries: which cluster it was built for.
-CLUSTER_TAG = "eks-runbooks/cluster"
+#: The services a bootstrap sends calls to (``Call.service``).
+SERVICES = ("eks", "ec2", "iam", "kms")
 #: The error code each create answers when its resource exists already [botocore models].
 ALREADY_EXISTS = {
     "CreateRole": "EntityAlreadyExists",
@@ -29,6 +30,20 @@ ALREADY_EXISTS = {
     "CreateNodegroup": "ResourceInUseException",
     "CreateLaunchTemplate": "InvalidLaunchTemplateName.AlreadyExistsException",
 }
+
+
+def bootstrap_clients(aws_conn_id: str, region: str) -> dict[str, Any]:
+    """One boto3 client per service a bootstrap sends calls to, from the run's connection and region."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from botocore.config import Config
+
+    from eks_runbooks.runs.upgrade_context import AWS_RETRIES
+
+    config = Config(**AWS_RETRIES)
+    return {
+        service: AwsBaseHook(aws_conn_id=aws_conn_id, region_name=region, client_type=service, config=config).conn
+        for service in SERVICES
+    }
 
 
 class NotThisRunbooksResource(RuntimeError):
@@ -47,8 +62,18 @@ def send(clients: Mapping[str, Any], call: Call) -> dict[str, Any]:
         owner = _OWNERS.get(call.operation)
         if owner is not None:
             owner(client, call)
-        return {"call": call.describe(), "outcome": "existed", "creates": call.creates}
-    return {"call": call.describe(), "outcome": "created", "creates": call.creates, **identifiers(answer)}
+        return {**_sent(call), "outcome": "existed"}
+    return {**_sent(call), "outcome": "created", **identifiers(answer)}
+
+
+def _sent(call: Call) -> dict[str, Any]:
+    """What the report keeps of a call: what it was and the names it used (policy documents left out)."""
+    names = {key: value for key, value in call.params.items() if isinstance(value, str) and key not in _DOCUMENTS}
+    return {"call": call.describe(), "operation": call.operation, "creates": call.creates, "names": names}
+
+
+#: Request members that hold policy documents or tokens, not names.
+_DOCUMENTS = frozenset({"AssumeRolePolicyDocument", "Policy", "clientRequestToken", "ClientToken"})
 
 
 def _tags_of(call: Call) -> dict[str, str]:
@@ -107,3 +132,64 @@ def identifiers(answer: dict[str, Any]) -> dict[str, str]:
                 if isinstance(value.get(key), str):
                     found.setdefault("id", value[key])
     return found
+
+
+def remove_created(clients: Mapping[str, Any], cluster_name: str, created: list[dict[str, Any]]) -> dict[str, Any]:
+    """Remove what a failed bootstrap created, newest first, as far as it can go: node groups and launch
+    templates, add-ons, access entries; the cluster stays (deletion protection, as the runbook sets it), and with
+    it the roles and key it uses — the answer says what a person runs to remove them."""
+    removed, kept = [], []
+    cluster_made = any(outcome["operation"] == "CreateCluster" for outcome in created)
+    for outcome in reversed(created):
+        remove = _REMOVERS.get(outcome["operation"])
+        if remove is None or (cluster_made and outcome["operation"] in _USED_BY_THE_CLUSTER):
+            kept.append(outcome["creates"])
+            continue
+        try:
+            remove(clients, outcome)
+            removed.append(outcome["creates"])
+        except ClientError as error:
+            kept.append(f"{outcome['creates']} (could not remove: {error.response.get('Error', {}).get('Code')})")
+    instructions = (
+        [
+            f"Cluster {cluster_name} has deletion protection. To remove it: aws eks update-cluster-config --name "
+            f"{cluster_name} --no-deletion-protection, delete its node groups, then aws eks delete-cluster --name "
+            f"{cluster_name}; then delete the roles and schedule the key's deletion listed as kept."
+        ]
+        if cluster_made
+        else []
+    )
+    return {"removed": removed, "kept": kept, "instructions": instructions}
+
+
+def _delete_role(clients: Mapping[str, Any], outcome: dict[str, Any]) -> None:
+    iam, names = clients["iam"], outcome["names"]
+    for policy in iam.list_attached_role_policies(RoleName=names["RoleName"])["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=names["RoleName"], PolicyArn=policy["PolicyArn"])
+    iam.delete_role(RoleName=names["RoleName"])
+
+
+#: KMS waits at least 7 days before it deletes a key; a key removed by mistake can be recovered meanwhile.
+KEY_DELETION_DAYS = 7
+
+_REMOVERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Any]] = {
+    "CreateRole": _delete_role,
+    "CreateKey": lambda clients, made: clients["kms"].schedule_key_deletion(
+        KeyId=made["id"], PendingWindowInDays=KEY_DELETION_DAYS
+    ),
+    "CreateAlias": lambda clients, made: clients["kms"].delete_alias(AliasName=made["names"]["AliasName"]),
+    "CreateLaunchTemplate": lambda clients, made: clients["ec2"].delete_launch_template(
+        LaunchTemplateName=made["names"]["LaunchTemplateName"]
+    ),
+    "CreateNodegroup": lambda clients, made: clients["eks"].delete_nodegroup(
+        clusterName=made["names"]["clusterName"], nodegroupName=made["names"]["nodegroupName"]
+    ),
+    "CreateAddon": lambda clients, made: clients["eks"].delete_addon(
+        clusterName=made["names"]["clusterName"], addonName=made["names"]["addonName"]
+    ),
+    "CreateAccessEntry": lambda clients, made: clients["eks"].delete_access_entry(
+        clusterName=made["names"]["clusterName"], principalArn=made["names"]["principalArn"]
+    ),
+}
+#: What a cluster that exists still uses: removed by a person after the cluster.
+_USED_BY_THE_CLUSTER = frozenset({"CreateRole", "CreateKey", "CreateAlias"})

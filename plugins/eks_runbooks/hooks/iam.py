@@ -39,6 +39,24 @@ class IamRolesHook(AwsBaseHook):
             document = json.loads(unquote(document))
         return {**role, "AssumeRolePolicyDocument": document}
 
+    def caller_principal_arn(self) -> str:
+        """
+        The IAM role or user ARN the connection acts as, with the role's path.
+
+        GetCallerIdentity answers an assumed-role ARN (``arn:aws:sts::<account>:assumed-role/<name>/<session>``),
+        which carries no path; an access entry needs the role's own ARN (aws/containers-roadmap#185), so a role is
+        looked up by name.
+
+        :return: ``arn:aws:iam::<account>:role/<path><name>`` or the user's ARN.
+        """
+        arn = self.get_client_type("sts").get_caller_identity()["Arn"]
+        if ":assumed-role/" not in arn:
+            return arn
+        role = self.get_role(arn.split(":assumed-role/", 1)[1].split("/", 1)[0])
+        if role is None:
+            raise ValueError(f"The connection acts as {arn}, but its role cannot be read (iam:GetRole)")
+        return role["Arn"]
+
     def update_trust_policy(self, role_name: str, document: dict[str, Any]) -> None:
         """
         Replace a role's trust policy.

@@ -18,13 +18,14 @@ from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSki
 from airflow.sdk import BaseOperator
 
 from eks_runbooks.core.bootstrap import calls as planned
+from eks_runbooks.hooks.bootstrap import bootstrap_clients
 from eks_runbooks.operators.upgrade import UpgradeApprovalOperator, poll_seconds
-from eks_runbooks.runs.bootstrap_context import aws_clients, bootstrap_request_of, resolved_of
+from eks_runbooks.runs.bootstrap_context import bootstrap_request_of, resolved_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from eks_runbooks.core.bootstrap.calls import Call, Resolved
+    from eks_runbooks.core.bootstrap.calls import Resolved
     from eks_runbooks.core.bootstrap.request import BootstrapRequest
 
 SENT_KEY = "sent"
@@ -34,23 +35,6 @@ DEFAULT_CREATION_TIMEOUT = timedelta(minutes=40)
 
 class BootstrapStepFailed(AirflowFailException):
     """A gate did not pass. Not retried: the cause needs a person; clearing the task resumes the step."""
-
-
-def step_calls(step: str, request: BootstrapRequest, resolved: Resolved) -> list[Call]:
-    """The calls one step sends, as plan mode lists them."""
-    if step == "identity":
-        return planned.identity_calls(request, resolved)
-    if step == "control_plane":
-        return [planned.control_plane_call(request, resolved)]
-    if step == "access":
-        return planned.access_calls(request, resolved)
-    if step == "addons_before_compute":
-        return planned.addon_calls(request, resolved, request.addons_before_compute)
-    if step == "compute":
-        return planned.compute_calls(request, resolved)
-    if step == "addons_after_compute":
-        return planned.addon_calls(request, resolved, request.addons_after_compute)
-    raise ValueError(f"{step!r} is not a building step ({', '.join(planned.STEPS)})")
 
 
 def created_refs(step: str, request: BootstrapRequest) -> list[str]:
@@ -103,7 +87,7 @@ class EksBootstrapStepOperator(BaseOperator):
         if request.dry_run:
             raise AirflowSkipException("Plan mode: the pre-flight lists this step's requests; nothing is sent")
         resolved = resolved_of(context)
-        clients = aws_clients(request)
+        clients = bootstrap_clients(request.aws_conn_id, request.region)
         sent, made = self._send(request, resolved, clients)
         context["ti"].xcom_push(key=SENT_KEY, value=sent)
         refs = created_refs(self.step, request)
@@ -123,7 +107,7 @@ class EksBootstrapStepOperator(BaseOperator):
             sent.append(outcome)
             made["kms_key_arn"] = key_arn
             resolved = planned.with_kms_key(resolved, key_arn)
-        for call in step_calls(self.step, request, resolved):
+        for call in planned.step_calls(request, resolved, self.step):
             if call.operation == "CreateKey":
                 continue
             self.log.info("Bootstrap %s, step %s: %s", request.cluster_name, self.step, call.describe())
@@ -211,17 +195,21 @@ def _ensure_key(request: BootstrapRequest, resolved: Resolved, clients: dict[str
     """The run's KMS key: the one its alias already names (a retried or resumed step), else a new one."""
     from botocore.exceptions import ClientError
 
-    calls = step_calls("identity", request, resolved)
-    alias = next(call.params["AliasName"] for call in calls if call.operation == "CreateAlias")
+    calls = planned.step_calls(request, resolved, "identity")
+    alias = planned.kms_alias_name(request)
     try:
         metadata = clients["kms"].describe_key(KeyId=alias)["KeyMetadata"]
-        return metadata["Arn"], {"call": f"KMS key {alias}", "outcome": "existed", "creates": metadata["Arn"]}
+        return metadata["Arn"], {**_key_outcome(metadata["Arn"], alias), "outcome": "existed"}
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "NotFoundException":
             raise
     create = next(call for call in calls if call.operation == "CreateKey")
     metadata = clients["kms"].create_key(**create.params)["KeyMetadata"]
-    return metadata["Arn"], {"call": create.describe(), "outcome": "created", "creates": metadata["Arn"]}
+    return metadata["Arn"], {**_key_outcome(metadata["Arn"], alias), "outcome": "created", "id": metadata["Arn"]}
+
+
+def _key_outcome(arn: str, alias: str) -> dict[str, Any]:
+    return {"call": f"kms CreateKey: {alias}", "operation": "CreateKey", "creates": f"KMS key {arn}", "names": {}}
 
 
 class BootstrapApprovalOperator(UpgradeApprovalOperator):

@@ -71,19 +71,3 @@ def resolved_of(context: Context) -> Resolved:
     resolved = Resolved(**preflight["resolved"])
     made = (ti.xcom_pull(task_ids=IDENTITY_TASK_ID) or {}).get("kms_key_arn")
     return with_kms_key(resolved, made) if made and not resolved.kms_key_arn else resolved
-
-
-def aws_clients(request: BootstrapRequest) -> dict[str, Any]:
-    """One boto3 client per service the bootstrap sends calls to, from the run's connection and region."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-    from botocore.config import Config
-
-    from eks_runbooks.runs.upgrade_context import AWS_RETRIES
-
-    config = Config(**AWS_RETRIES)
-    return {
-        service: AwsBaseHook(
-            aws_conn_id=request.aws_conn_id, region_name=request.region, client_type=service, config=config
-        ).conn
-        for service in ("eks", "ec2", "iam", "kms")
-    }
