@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,12 @@ from eks_runbooks.core.include import include_path
 class RoleFacts:
     trusted_service: str
     managed_policies: tuple[str, ...]
+    #: policy name → AWS managed policies that serve in its place (e.g. the registry's ReadOnly for PullOnly)
+    also_accepted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def accepted(self, policy: str) -> tuple[str, ...]:
+        """``policy`` and the managed policies a role may carry instead of it."""
+        return (policy, *self.also_accepted.get(policy, ()))
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class BootstrapFacts:
     nodegroup_max_size: int
     instance_types_max: int
     ami_types: tuple[str, ...]
+    ami_architectures: dict[str, str]
     launch_template: dict[str, Any]
     root_device_names: dict[str, str]
     addons_before_compute: tuple[str, ...]
@@ -60,7 +67,8 @@ class BootstrapFacts:
 
 
 def _role(entry: dict[str, Any]) -> RoleFacts:
-    return RoleFacts(entry["trusted_service"], tuple(entry["managed_policies"]))
+    also_accepted = {name: tuple(others) for name, others in (entry.get("also_accepted") or {}).items()}
+    return RoleFacts(entry["trusted_service"], tuple(entry["managed_policies"]), also_accepted)
 
 
 @cache
@@ -80,6 +88,7 @@ def load_bootstrap_facts(path: Path | None = None) -> BootstrapFacts:
         nodegroup_max_size=nodes["nodegroup_max_size"],
         instance_types_max=nodes["instance_types_max"],
         ami_types=tuple(nodes["ami_types"]),
+        ami_architectures={k: v for k, v in nodes["ami_architectures"].items() if k != "source"},
         launch_template={k: v for k, v in nodes["launch_template"].items() if k != "source"},
         root_device_names={k: v for k, v in nodes["root_device_names"].items() if k != "source"},
         addons_before_compute=tuple(addons["before_compute"]),
