@@ -39,6 +39,28 @@ class IamRolesHook(AwsBaseHook):
             document = json.loads(unquote(document))
         return {**role, "AssumeRolePolicyDocument": document}
 
+    def attached_policy_arns(self, role_name: str) -> list[str]:
+        """
+        The managed policies attached to a role.
+
+        :param role_name: The role's name.
+        :return: The ``PolicyArn`` of each of ListAttachedRolePolicies' ``AttachedPolicies``, every page.
+        """
+        pages = self.conn.get_paginator("list_attached_role_policies").paginate(RoleName=role_name)
+        return [policy["PolicyArn"] for page in pages for policy in page["AttachedPolicies"]]
+
+    def user_exists(self, user_name: str) -> bool:
+        """
+        Whether the account has this IAM user.
+
+        :param user_name: The user's name (the last part of its ARN).
+        """
+        try:
+            self.conn.get_user(UserName=user_name)
+        except self.conn.exceptions.NoSuchEntityException:
+            return False
+        return True
+
     def update_trust_policy(self, role_name: str, document: dict[str, Any]) -> None:
         """
         Replace a role's trust policy.
