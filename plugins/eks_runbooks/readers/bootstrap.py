@@ -101,12 +101,18 @@ def gather_bootstrap_preflight(
         role_policies=role_policies,
         principals={arn: _principal_exists(clients.iam, arn, account_id) for arn in request.admin_principal_arns},
         cluster_versions=cluster_versions,
-        addon_versions=[
-            addon for addon in clients.eks.describe_addon_versions(version) if addon["addonName"] in request.addons
-        ]
-        if version
-        else [],
+        addon_versions=_addon_versions(clients.eks, request, version, cluster_versions),
     )
+
+
+def _addon_versions(
+    eks: EksRunbookHook, request: BootstrapRequest, version: str | None, cluster_versions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """DescribeAddonVersions of the requested add-ons for the planned version (none for a version EKS does not
+    offer: BOOT-VERSION-SUPPORTED names that one)."""
+    if version not in {entry["clusterVersion"] for entry in cluster_versions}:
+        return []
+    return [addon for addon in eks.describe_addon_versions(version) if addon["addonName"] in request.addons]
 
 
 def read_cluster_quota(quotas: ServiceQuotasHook) -> tuple[int, QuotaSource]:

@@ -130,10 +130,13 @@ def test_a_name_that_exists_fails_and_a_cluster_this_runbook_started_is_resumed(
     assert resolve_versions(inputs)[0] == "1.32"  # the cluster's own version
 
 
-def test_an_unsupported_version_fails_naming_it(demo_fleet):
+def test_an_unsupported_version_and_one_eks_does_not_offer_fail_naming_them(demo_fleet):
     _, findings = preflight(request(kubernetes_version="1.28"))
     assert set(failing(findings)) == {"BOOT-VERSION-SUPPORTED"}
     assert "kubernetes_version 1.28: UNSUPPORTED" in failing(findings)["BOOT-VERSION-SUPPORTED"]
+    _, findings = preflight(request(kubernetes_version="1.99"))
+    assert set(failing(findings)) == {"BOOT-VERSION-SUPPORTED"}
+    assert "kubernetes_version 1.99: EKS does not offer it" in failing(findings)["BOOT-VERSION-SUPPORTED"]
 
 
 def test_a_disabled_kms_key_and_an_asymmetric_one_fail_an_enabled_symmetric_one_passes(demo_fleet):
