@@ -39,6 +39,24 @@ class IamRolesHook(AwsBaseHook):
             document = json.loads(unquote(document))
         return {**role, "AssumeRolePolicyDocument": document}
 
+    def update_trust_policy(self, role_name: str, document: dict[str, Any]) -> None:
+        """
+        Replace a role's trust policy.
+
+        :param role_name: The role's name.
+        :param document: The whole new trust policy.
+        """
+        self.conn.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(document))
+
+    def oidc_provider_exists(self, provider_arn: str) -> bool:
+        """
+        Whether the account has this IAM OIDC provider.
+
+        :param provider_arn: ``arn:aws:iam::<account>:oidc-provider/<issuer host and path>``.
+        """
+        providers = self.conn.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+        return any(provider["Arn"] == provider_arn for provider in providers)
+
     def attached_policy_arns(self, role_name: str) -> list[str]:
         """
         The managed policies attached to a role.
@@ -60,24 +78,6 @@ class IamRolesHook(AwsBaseHook):
         except self.conn.exceptions.NoSuchEntityException:
             return False
         return True
-
-    def update_trust_policy(self, role_name: str, document: dict[str, Any]) -> None:
-        """
-        Replace a role's trust policy.
-
-        :param role_name: The role's name.
-        :param document: The whole new trust policy.
-        """
-        self.conn.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(document))
-
-    def oidc_provider_exists(self, provider_arn: str) -> bool:
-        """
-        Whether the account has this IAM OIDC provider.
-
-        :param provider_arn: ``arn:aws:iam::<account>:oidc-provider/<issuer host and path>``.
-        """
-        providers = self.conn.list_open_id_connect_providers()["OpenIDConnectProviderList"]
-        return any(provider["Arn"] == provider_arn for provider in providers)
 
 
 def role_name_of(role_arn: str) -> str:
