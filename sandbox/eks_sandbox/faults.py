@@ -5,7 +5,8 @@ or in-process (``sandbox.faults.add(...)`` / ``add_from_dict``):
 
 - ``error`` — matching requests answer an AWS error instead of running, optionally only the first ``count``
   times: ``ThrottlingException`` / ``TooManyRequestsException`` (HTTP 429), ``InternalFailure`` /
-  ``ServerException`` (HTTP 500) or ``ServiceUnavailableException`` (HTTP 503) — see ``INJECTABLE_ERRORS``;
+  ``ServerException`` (HTTP 500), ``ServiceUnavailableException`` (HTTP 503) or ``AccessDeniedException``
+  (HTTP 400, as a service answers a call the caller's IAM policy does not allow) — see ``INJECTABLE_ERRORS``;
 - ``update_failure`` — the next matching EKS update ends ``Failed`` with the given ``errorCode``.
 
 Add-on degradation is not a rule: it happens at once, through ``POST /_sandbox/addons/degrade``
@@ -27,6 +28,10 @@ INJECTABLE_ERRORS = {
     "InternalFailure": 500,
     "ServerException": 500,
     "ServiceUnavailableException": 503,
+    # What JSON-protocol services (EKS, Service Quotas, KMS) answer a call IAM does not allow: the sandbox does
+    # not evaluate IAM policies, so a rehearsal of a role without a permission injects it [AWS API references,
+    # "Common Errors": AccessDeniedException, HTTP 400].
+    "AccessDeniedException": 400,
 }
 
 

@@ -34,6 +34,34 @@ class Ec2NetworkHook(PaginatedReadsMixin, EC2Hook):
         """
         return self.paginate("describe_subnets", "Subnets", SubnetIds=subnet_ids)
 
+    def find_subnets(self, subnet_ids: list[str]) -> list[dict[str, Any]]:
+        """
+        Describe those of the subnets that exist (DescribeSubnets by id refuses the whole call for one missing id).
+
+        :param subnet_ids: The subnets, e.g. a bootstrap request's ``subnet_ids``.
+        :return: The ``Subnets`` of DescribeSubnets filtered by ``subnet-id``; a missing subnet is simply absent.
+        """
+        return self.paginate("describe_subnets", "Subnets", Filters=[{"Name": "subnet-id", "Values": subnet_ids}])
+
+    def describe_offered_instance_types(self, instance_types: list[str]) -> list[dict[str, Any]]:
+        """
+        Describe those of the instance types the hook's region offers.
+
+        :param instance_types: Instance type names, e.g. ``["m7i.large", "m7g.large"]``.
+        :return: The ``InstanceTypes`` of DescribeInstanceTypes (vCPUs, ``ProcessorInfo``, ``NetworkInfo``) of the
+            types DescribeInstanceTypeOfferings lists for the region; the others are absent.
+        """
+        if not instance_types:
+            return []
+        offerings = self.paginate(
+            "describe_instance_type_offerings",
+            "InstanceTypeOfferings",
+            LocationType="region",
+            Filters=[{"Name": "instance-type", "Values": instance_types}],
+        )
+        offered = sorted({offering["InstanceType"] for offering in offerings})
+        return self.paginate("describe_instance_types", "InstanceTypes", InstanceTypes=offered) if offered else []
+
     def describe_route_tables(self, vpc_id: str) -> list[dict[str, Any]]:
         """
         Every route table of a VPC, the main one included.

@@ -47,6 +47,18 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
         """
         return self.conn.describe_cluster(name=cluster_name)["cluster"]
 
+    def find_cluster(self, cluster_name: str) -> dict[str, Any] | None:
+        """
+        Describe one cluster, if there is one of that name.
+
+        :param cluster_name: The name of the cluster.
+        :return: The ``cluster`` object of DescribeCluster; None when the region has no cluster of that name.
+        """
+        try:
+            return self.get_cluster(cluster_name)
+        except self.conn.exceptions.ResourceNotFoundException:
+            return None
+
     def describe_insights(
         self,
         cluster_name: str,

@@ -75,6 +75,28 @@ class IamRolesHook(AwsBaseHook):
         providers = self.conn.list_open_id_connect_providers()["OpenIDConnectProviderList"]
         return any(provider["Arn"] == provider_arn for provider in providers)
 
+    def attached_policy_arns(self, role_name: str) -> list[str]:
+        """
+        The managed policies attached to a role.
+
+        :param role_name: The role's name.
+        :return: The ``PolicyArn`` of each of ListAttachedRolePolicies' ``AttachedPolicies``, every page.
+        """
+        pages = self.conn.get_paginator("list_attached_role_policies").paginate(RoleName=role_name)
+        return [policy["PolicyArn"] for page in pages for policy in page["AttachedPolicies"]]
+
+    def user_exists(self, user_name: str) -> bool:
+        """
+        Whether the account has this IAM user.
+
+        :param user_name: The user's name (the last part of its ARN).
+        """
+        try:
+            self.conn.get_user(UserName=user_name)
+        except self.conn.exceptions.NoSuchEntityException:
+            return False
+        return True
+
 
 def role_name_of(role_arn: str) -> str:
     """``arn:aws:iam::123:role/path/name`` → ``name``."""

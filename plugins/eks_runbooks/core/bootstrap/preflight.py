@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -210,7 +210,7 @@ def as_date(value: date | datetime | str | None) -> date | None:
     if isinstance(value, date):
         return value
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value).date()
+        return datetime.fromtimestamp(value, UTC).date()
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
 
 

@@ -406,3 +406,14 @@ def test_a_cluster_with_the_run_tag_copied_from_another_cluster_is_not_resumed()
 def test_a_private_endpoint_is_a_note_about_the_workers_network_path_never_a_failure():
     [finding] = results(good_inputs(), "BOOT-ENDPOINT-REACHABLE")
     assert finding.status is Status.INFO and not finding.blocking and "vpc-01" in finding.detail
+
+
+@pytest.mark.parametrize(
+    "end", [datetime(2026, 12, 2, tzinfo=UTC), "2026-12-02T00:00:00Z", "2026-12-02", 1_796_169_600], ids=str
+)
+def test_support_end_dates_are_read_however_the_api_client_serves_them(end):
+    versions = [
+        {**entry, "endOfStandardSupportDate": end} for entry in CLUSTER_VERSIONS if entry["clusterVersion"] == "1.34"
+    ]
+    [finding] = results(good_inputs(cluster_versions=versions), "BOOT-VERSION-SUPPORTED")
+    assert finding.detail == "1.34 (the newest in standard support): standard support until 2026-12-02"
