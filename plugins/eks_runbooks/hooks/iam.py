@@ -39,7 +39,7 @@ class IamRolesHook(AwsBaseHook):
             document = json.loads(unquote(document))
         return {**role, "AssumeRolePolicyDocument": document}
 
-    def caller_principal_arn(self) -> str:
+    def caller_principal_arn(self, sts: Any) -> str:
         """
         The IAM role or user ARN the connection acts as, with the role's path.
 
@@ -47,9 +47,10 @@ class IamRolesHook(AwsBaseHook):
         which carries no path; an access entry needs the role's own ARN (aws/containers-roadmap#185), so a role is
         looked up by name.
 
+        :param sts: The connection's ``StsHook``.
         :return: ``arn:aws:iam::<account>:role/<path><name>`` or the user's ARN.
         """
-        arn = self.get_client_type("sts").get_caller_identity()["Arn"]
+        arn = sts.conn.get_caller_identity()["Arn"]
         if ":assumed-role/" not in arn:
             return arn
         role = self.get_role(arn.split(":assumed-role/", 1)[1].split("/", 1)[0])

@@ -70,7 +70,7 @@ def preflight_run(context: Context) -> dict[str, Any]:
             account_id=inputs.account_id,
             partition=_partition_of(request.region),
             version=version,
-            runbook_principal_arn=clients.iam.caller_principal_arn(),
+            runbook_principal_arn=clients.iam.caller_principal_arn(clients.sts),
             addon_versions=dict(addon_versions),
             run_id=context["ti"].run_id,
             kms_key_arn=request.kms_key_arn,
