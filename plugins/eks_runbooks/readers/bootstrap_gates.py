@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+#: The EndpointSlices of the smoke test's Service [kubernetes.io/service-name label, discovery.k8s.io/v1].
+SMOKE_SERVICE_SELECTOR = "kubernetes.io/service-name=smoke"
 #: What the bootstrap's later steps do through the Kubernetes API, as SelfSubjectAccessReview attributes.
 NEEDED_ACCESS = (
     {"verb": "list", "resource": "nodes"},
@@ -101,7 +103,7 @@ def smoke_test(
     try:
         _create_if_missing(lambda: apps.create_namespaced_deployment(namespace, _deployment(image, replicas, labels)))
         _create_if_missing(lambda: core.create_namespaced_service(namespace, _service(labels)))
-        return _wait_for_smoke(core, namespace, replicas, timeout_seconds, poll_seconds)
+        return _wait_for_smoke(api_client, namespace, replicas, timeout_seconds, poll_seconds)
     finally:
         core.delete_namespace(namespace)
 
@@ -135,16 +137,28 @@ def _service(labels: dict[str, str]) -> dict[str, Any]:
 
 
 def _wait_for_smoke(
-    core: Any, namespace: str, replicas: int, timeout_seconds: float, poll_seconds: float
+    api_client: Any, namespace: str, replicas: int, timeout_seconds: float, poll_seconds: float
 ) -> tuple[list[str], list[str]]:
+    """Until the smoke pods are Ready and the Service's EndpointSlices hold their addresses (the Endpoints API
+    is deprecated from Kubernetes 1.33: EndpointSlices are what kube-proxy programs)."""
+    from kubernetes.client import CoreV1Api, DiscoveryV1Api
+
+    core, discovery = CoreV1Api(api_client), DiscoveryV1Api(api_client)
     deadline = time.monotonic() + timeout_seconds
     while True:
         pods = core.list_namespaced_pod(namespace, label_selector="app=eks-runbooks-smoke").items
         ready = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
-        endpoints = core.read_namespaced_endpoints("smoke", namespace) if ready else None
-        addresses = [a.ip for s in (endpoints.subsets or []) for a in s.addresses or []] if endpoints else []
+        slices = discovery.list_namespaced_endpoint_slice(namespace, label_selector=SMOKE_SERVICE_SELECTOR).items
+        addresses = [
+            address
+            for piece in slices
+            for endpoint in piece.endpoints or []
+            if endpoint.conditions is None or endpoint.conditions.ready is not False
+            for address in endpoint.addresses or []
+        ]
+        nodes = ", ".join(sorted({p.spec.node_name for p in ready})) or "no node"
         evidence = [
-            f"{len(ready)}/{replicas} smoke pods Ready on {sorted({p.spec.node_name for p in ready})}",
+            f"{len(ready)}/{replicas} smoke pods Ready on {nodes}",
             f"Service smoke endpoints: {', '.join(addresses) or 'none'}",
         ]
         if len(ready) >= replicas and len(addresses) >= replicas:

@@ -133,13 +133,13 @@ def baseline_run(context: Context) -> dict[str, Any]:
     request = _building(context, "baseline")
     wanted = load_bootstrap_facts().baseline_checks
     audited = audit_one_cluster(ClusterRef(request.aws_conn_id, request.region, request.cluster_name), wanted)
-    checks = [check for check in audited["checks"] if check["check_id"] in wanted]
+    checks = [check for check in audited["checks"] if check["id"] in wanted]
     failing = [check for check in checks if check["status"] != "PASS"]
-    missing = sorted(set(wanted) - {check["check_id"] for check in checks})
-    result = {"checks": checks, "failing": [check["check_id"] for check in failing], "not_evaluated": missing}
+    missing = sorted(set(wanted) - {check["id"] for check in checks})
+    result = {"checks": checks, "failing": [check["id"] for check in failing], "not_evaluated": missing}
     context["ti"].xcom_push(key="return_value", value=result)
     if failing or missing:
-        named = [f"{check['check_id']} ({check['status']}: {check.get('detail', '')})" for check in failing]
+        named = [f"{check['id']} ({check['status']}: {check['detail']})" for check in failing]
         named += [f"{check_id} (not evaluated)" for check_id in missing]
         raise AirflowFailException(
             f"Bootstrap of {request.cluster_name}: the compliance baseline does not pass — {'; '.join(named)}"

@@ -59,7 +59,7 @@ def _step_lines(steps: Mapping[str, Any]) -> list[str]:
         result = entry.get("result") or {}
         lines += _gate_lines(result)
         if step == "baseline":
-            lines += [f"- {check['check_id']}: {check['status']}" for check in result.get("checks") or []]
+            lines += [f"- {check['id']}: {check['status']} — {check['detail']}" for check in result.get("checks") or []]
         if step == "teardown_on_failure":
             lines += [f"- removed: {what}" for what in result.get("removed") or []]
             lines += [f"- kept: {what}" for what in result.get("kept") or []]
