@@ -64,6 +64,30 @@ def pod_identity_plan_judges_orders_prod_on_the_worlds_date(run) -> None:
     assert report["generated_at"].startswith("2026-01-20T")
 
 
+def bootstrap_conf() -> dict:
+    """A new cluster in payments-prod's private subnets (their ids exist only once the demo fleet is loaded)."""
+    import boto3
+
+    subnets = boto3.client("ec2", region_name="us-east-1").describe_subnets(
+        Filters=[{"Name": "tag:Name", "Values": ["private-a", "private-b"]}]
+    )["Subnets"]
+    return {
+        "cluster_name": "payments-next",
+        "region": "us-east-1",
+        "subnet_ids": sorted(subnet["SubnetId"] for subnet in subnets),
+        "admin_principal_arns": ["arn:aws:iam::123456789012:role/platform-admins"],
+        "compute": [{"name": "general", "instance_types": ["m5.large"], "min": 2, "max": 4, "desired": 2}],
+    }
+
+
+def bootstrap_plan_picks_the_newest_version_in_standard_support_on_the_worlds_date(run) -> None:
+    report = written_report(run)
+    # 2026-01-20: 1.35 reaches EKS on 2026-01-27, so 1.34 is the newest version in standard support.
+    assert report["preflight"]["resolved"]["version"] == "1.34"
+    assert [call["operation"] for call in report["preflight"]["calls"]].count("CreateCluster") == 1
+    assert report["generated_at"].startswith("2026-01-20T")
+
+
 def written_report(run) -> dict:
     written = run.get_task_instance("report").xcom_pull(task_ids="report")
     return json.loads(Path(written["report_json"][7:]).read_text())
@@ -80,6 +104,10 @@ RUNS = {
         audit_judges_support_windows_on_the_worlds_date,
     ),
     "eks_fleet_inventory": ({"regions": ["us-east-1"]}, inventory_counts_days_left_from_the_worlds_date),
+    "eks_cluster_bootstrap": (
+        bootstrap_conf,
+        bootstrap_plan_picks_the_newest_version_in_standard_support_on_the_worlds_date,
+    ),
     "eks_pod_identity_migration": (
         {"cluster_name": "orders-prod", "region": "us-east-1"},
         pod_identity_plan_judges_orders_prod_on_the_worlds_date,
@@ -94,6 +122,6 @@ def test_every_dag_file_has_a_run_here():
 @pytest.mark.parametrize("dag_id", sorted(RUNS))
 def test_every_dag_runs_on_the_demo_fleet_and_reports_for_the_worlds_date(runbook, dag_id):
     conf, expect = RUNS[dag_id]
-    run = runbook(dag_id).test(run_conf=conf)
+    run = runbook(dag_id).test(run_conf=conf() if callable(conf) else conf)
     assert run.state == "success"
     expect(run)
