@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.helpers import PLATFORM_ADMIN_ROLE_ARN, REPO, RUNBOOK_ROLE_ARN, WORLD_DATE, create_role
+from tests.helpers import (
+    PLATFORM_ADMIN_ROLE_ARN,
+    REPO,
+    RUNBOOK_ROLE_ARN,
+    WORLD_DATE,
+    assumed_role_credentials,
+    create_role,
+    eks_token,
+)
 
 CLUSTER = "payments-eu"
 REGION = "us-east-1"
@@ -121,16 +131,7 @@ def test_plan_mode_evaluates_every_gate_lists_the_requests_and_creates_nothing(b
     assert {r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]} == iam_roles_before
 
 
-def test_a_public_subnet_fails_the_preflight_naming_it_before_any_change(bootstrap_dag, network, reports):
-    dag_run = run(bootstrap_dag, network, dry_run=False, subnet_ids=[network["private-a"], network["public-a"]])
-
-    assert states_of(dag_run)["preflight"] == "failed"
-    failure = report_of(dag_run)["failures"][0]
-    assert failure["task"] == "preflight" and network["public-a"] in failure["message"]
-    assert boto3.client("eks", region_name=REGION).list_clusters()["clusters"] == []
-
-
-def test_a_real_run_builds_a_cluster_that_passes_the_compliance_baseline(bootstrap_dag, network, reports):
+def test_a_real_run_builds_a_cluster_that_passes_the_compliance_baseline(bootstrap_dag, network, reports, sandbox):
     dag_run = run(bootstrap_dag, network, dry_run=False)
 
     assert dag_run.state == "success", (states_of(dag_run), report_of(dag_run)["failures"])
@@ -142,3 +143,68 @@ def test_a_real_run_builds_a_cluster_that_passes_the_compliance_baseline(bootstr
     assert entries == {PLATFORM_ADMIN_ROLE_ARN, RUNBOOK_ROLE_ARN, node_role}
     report = report_of(dag_run)
     assert report["steps"]["baseline"]["result"]["failing"] == []
+    # the admin principal's kubectl works; a principal without an access entry is refused
+    assert kube_status(sandbox, PLATFORM_ADMIN_ROLE_ARN, "/api/v1/namespaces/kube-system/pods") == 200
+    create_role(boto3.client("iam"), "fleet-provisioner")
+    assert kube_status(sandbox, f"arn:aws:iam::{ACCOUNT}:role/fleet-provisioner", "/api/v1/namespaces") == 401
+
+
+def kube_status(sandbox, role_arn: str, path: str) -> int:
+    """What the new cluster's API server answers ``role_arn`` (kubectl's token, as ``aws eks get-token`` mints it)."""
+    endpoint = boto3.client("eks", region_name=REGION).describe_cluster(name=CLUSTER)["cluster"]["endpoint"]
+    token = eks_token(CLUSTER, sandbox.base_url, assumed_role_credentials(sandbox.base_url, role_arn), REGION)
+    request = urllib.request.Request(endpoint + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, context=sandbox.tls.client_context()) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _one_zone(network: dict[str, str]) -> dict[str, Any]:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.describe_subnets(SubnetIds=[network["private-a"]])["Subnets"][0]["VpcId"]
+    second = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.64.0/19", AvailabilityZone="us-east-1a")["Subnet"]
+    return {"subnet_ids": [network["private-a"], second["SubnetId"]]}
+
+
+def _name_taken(network: dict[str, str]) -> dict[str, Any]:
+    role = create_role(boto3.client("iam"), "payments-eu-cluster-role", "eks.amazonaws.com")
+    boto3.client("eks", region_name=REGION).create_cluster(
+        name=CLUSTER, roleArn=role, resourcesVpcConfig={"subnetIds": [network["private-a"], network["private-b"]]}
+    )
+    return {}
+
+
+#: Wrong inputs, the task that refuses them, and what its message must name.
+WRONG_INPUTS = {
+    "a public subnet": (lambda n: {"subnet_ids": [n["private-a"], n["public-a"]]}, "preflight", "public-a"),
+    "one zone": (_one_zone, "preflight", "BOOT-SUBNETS-TWO-AZS"),
+    "an endpoint open to all": (
+        lambda n: {"endpoint": "public_restricted", "public_access_cidrs": ["0.0.0.0/0"]},
+        "validate_request",
+        "public_access_cidrs: 0.0.0.0/0",
+    ),
+    "no admin principal": (lambda n: {"admin_principal_arns": []}, "validate_request", "admin_principal_arns"),
+    "an unsupported version": (lambda n: {"kubernetes_version": "1.28"}, "preflight", "BOOT-VERSION-SUPPORTED"),
+    "a name that exists": (_name_taken, "preflight", "BOOT-NAME-FREE"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_INPUTS))
+def test_wrong_inputs_fail_before_any_change_naming_the_input(bootstrap_dag, network, reports, case):
+    change, task, named = WRONG_INPUTS[case]
+    conf = change(network)
+    clusters_before = boto3.client("eks", region_name=REGION).list_clusters()["clusters"]
+    roles_before = {r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]}
+
+    dag_run = run(bootstrap_dag, network, dry_run=False, **conf)
+
+    states = states_of(dag_run)
+    assert states[task] == "failed", states
+    assert all(states[step] != "success" for step in ("identity", "control_plane")), states
+    failure = report_of(dag_run)["failures"][0]
+    named_value = network.get(named, named)
+    assert failure["task"] == task and named_value in failure["message"], failure
+    assert boto3.client("eks", region_name=REGION).list_clusters()["clusters"] == clusters_before
+    assert {r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]} == roles_before

@@ -45,10 +45,11 @@ def remember_timing(context: Context) -> None:
 
 
 def task_states(context: Context) -> dict[str, str]:
-    """The state of every other task of the run, by task id."""
+    """The state of every other task of the run, by task id, in the DAG's task order."""
     ti = context["ti"]
     task_ids = [task_id for task_id in context["dag"].task_ids if task_id != ti.task_id]
-    return ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=task_ids).get(ti.run_id, {})
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=task_ids).get(ti.run_id, {})
+    return {task_id: states[task_id] for task_id in task_ids if task_id in states}
 
 
 def failures_of(context: Context, states: Mapping[str, str]) -> list[dict[str, str]]:

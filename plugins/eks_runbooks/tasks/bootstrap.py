@@ -158,8 +158,12 @@ def teardown_run(context: Context) -> dict[str, Any]:
     """The ``teardown_on_failure`` task: after a failed building step, and only when asked, remove what this run
     created that can go — deletion protection is respected: the report says what a person does."""
     from eks_runbooks.hooks.bootstrap import bootstrap_clients, remove_created
+    from eks_runbooks.runs.bootstrap_context import BootstrapRequestRejected
 
-    request = bootstrap_request_of(context)
+    try:
+        request = bootstrap_request_of(context)
+    except BootstrapRequestRejected:
+        raise AirflowSkipException("The request was refused: nothing was created") from None
     states = run_reports.task_states(context)
     failed = [task for task in (*BUILDING_STEPS, *CHECKING_TASK_IDS) if states.get(task) == "failed"]
     if request.dry_run:
