@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.helpers import create_role
 
@@ -160,6 +161,19 @@ ECR_READ = "AmazonEC2ContainerRegistryReadOnly"
 ECR_PULL = "AmazonEC2ContainerRegistryPullOnly"
 
 
+def test_a_node_role_that_does_not_exist_or_does_not_trust_ec2_is_refused_by_create_nodegroup(simulated_fleet):
+    _bare_cluster(simulated_fleet, "vpc-cni", "kube-proxy")
+    # Unlike missing policies, EKS checks these at once (eksctl-io/eksctl#3290): nothing is created.
+    for role in ("arn:aws:iam::123456789012:role/nobody", simulated_fleet.cluster_role):
+        with pytest.raises(ClientError) as excinfo:
+            simulated_fleet.eks.create_nodegroup(
+                clusterName="prod", nodegroupName="ng-1", subnets=simulated_fleet.subnets[:2], nodeRole=role
+            )
+        assert excinfo.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert simulated_fleet.eks.list_nodegroups(clusterName="prod")["nodegroups"] == []
+    assert _instance_ids(simulated_fleet) == []
+
+
 @pytest.mark.parametrize(
     "policies",
     [[CNI, ECR_READ], [WORKER, CNI], [WORKER, ECR_PULL]],
@@ -229,3 +243,10 @@ def test_service_quotas_serves_the_regional_eks_cluster_quota(simulated_fleet):
     quota = quotas.get_service_quota(ServiceCode="eks", QuotaCode="L-1194D53C")["Quota"]
     assert (quota["QuotaName"], quota["Value"], quota["Adjustable"]) == ("Clusters", 100.0, True)
     assert quota["QuotaArn"] == "arn:aws:servicequotas:us-east-1:123456789012:eks/L-1194D53C"
+
+
+def test_service_quotas_refuses_an_eks_quota_code_it_does_not_know(simulated_fleet):
+    quotas = simulated_fleet.client("service-quotas")
+    with pytest.raises(ClientError) as excinfo:
+        quotas.get_service_quota(ServiceCode="eks", QuotaCode="L-00000000")
+    assert excinfo.value.response["Error"]["Code"] == "NoSuchResourceException"
