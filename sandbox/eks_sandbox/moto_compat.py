@@ -110,6 +110,54 @@ def delete_ebs_volume(account_id: str, region: str, volume_id: str) -> None:
         backend.delete_volume(volume_id)
 
 
+def serve_default_service_quotas(service_code: str, service_name: str, quotas: list[dict[str, Any]]) -> None:
+    """Make moto's Service Quotas answer GetServiceQuota and ListAWSDefaultServiceQuotas for ``service_code``
+    with ``quotas`` (code, name, value, adjustable): moto 5.2.5 knows only vpc's default quotas. Process-wide and
+    idempotent; the quota ARNs carry the caller's account and region, as AWS's do."""
+    from moto.servicequotas.models import ServiceQuotasBackend
+
+    _EXTRA_DEFAULT_QUOTAS[service_code] = (service_name, list(quotas))
+    if getattr(ServiceQuotasBackend, "_sandbox_quotas", False):
+        return
+    moto_get, moto_list = ServiceQuotasBackend.get_service_quota, ServiceQuotasBackend.list_aws_default_service_quotas
+
+    def listed(backend: Any, service_code: str) -> list[dict[str, Any]]:
+        if service_code not in _EXTRA_DEFAULT_QUOTAS:
+            return moto_list(backend, service_code)
+        name, entries = _EXTRA_DEFAULT_QUOTAS[service_code]
+        return [_quota(backend.account_id, backend.region_name, service_code, name, entry) for entry in entries]
+
+    def get(backend: Any, service_code: str, quota_code: str) -> dict[str, Any]:
+        if service_code not in _EXTRA_DEFAULT_QUOTAS:
+            return moto_get(backend, service_code, quota_code)
+        for quota in listed(backend, service_code):
+            if quota["QuotaCode"] == quota_code:
+                return quota
+        return moto_get(backend, "", quota_code)  # moto's NoSuchResourceException
+
+    ServiceQuotasBackend.list_aws_default_service_quotas = listed
+    ServiceQuotasBackend.get_service_quota = get
+    ServiceQuotasBackend._sandbox_quotas = True
+
+
+#: service code → (service name, default quotas) served besides moto's own
+_EXTRA_DEFAULT_QUOTAS: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+
+
+def _quota(account: str, region: str, service_code: str, service_name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ServiceCode": service_code,
+        "ServiceName": service_name,
+        "QuotaArn": f"arn:aws:servicequotas:{region}:{account}:{service_code}/{entry['code']}",
+        "QuotaCode": entry["code"],
+        "QuotaName": entry["name"],
+        "Value": float(entry["value"]),
+        "Unit": "None",
+        "Adjustable": bool(entry["adjustable"]),
+        "GlobalQuota": False,
+    }
+
+
 def instance_type_info(instance_type: str) -> dict[str, Any] | None:
     """moto's copy of DescribeInstanceTypes for one type (vCPUs, memory, ENI and IP limits), or None."""
     from moto.ec2.models.instance_types import INSTANCE_TYPES

@@ -55,6 +55,8 @@ class Addon:
     pod_identity_association_arns: list[str] = field(default_factory=list)
     #: Service account → when EKS last rolled the pods of the add-on's workloads running as it
     pod_restarts: dict[str, str] = field(default_factory=dict)
+    #: DEGRADED by EKS's own health check (too few replicas), which clears it again; not an injected fault
+    degraded_for_replicas: bool = False
 
     def describe(self, spec: AddonSpec) -> dict[str, Any]:
         described = {
@@ -250,11 +252,50 @@ def _create(request: Request, cluster: Cluster, params: dict[str, Any]) -> tuple
     return addon, spec
 
 
+#: EKS's health issue for an add-on whose Deployment has fewer available replicas than desired: coredns on a
+#: cluster with no node to run it (aws/containers-roadmap#2328, terraform-aws-modules/terraform-aws-eks#3003;
+#: DEGRADED until nodes join: terraform-aws-eks#1801, pulumi/pulumi-eks#1819).
+INSUFFICIENT_REPLICAS = (
+    "InsufficientNumberOfReplicas",
+    "The add-on is unhealthy because it doesn't have the desired number of replicas.",
+)
+
+
+def short_of_replicas(cluster: Cluster, spec: AddonSpec) -> bool:
+    """Whether a Deployment of the add-on has fewer available replicas than it wants (its pods Pending for want
+    of a Ready node, or still starting). DaemonSets are not judged: with no node they want no pod."""
+    for workload in spec.workloads:
+        if workload["kind"] != "Deployment":
+            continue
+        deployment = cluster.kube.get("apps/v1", "Deployment", workload["name"], spec.namespace)
+        if deployment is None:
+            continue
+        wanted = deployment["spec"].get("replicas", 1)
+        if (deployment.get("status") or {}).get("availableReplicas", 0) < wanted:
+            return True
+    return False
+
+
+def refresh_health(cluster: Cluster, addon: Addon, spec: AddonSpec, now: datetime) -> None:
+    """EKS's add-on health check, as of ``now``: an ACTIVE add-on short of replicas turns DEGRADED with
+    InsufficientNumberOfReplicas, and back to ACTIVE once its pods are available. A degradation injected as a
+    fault (``degrade``) is left alone."""
+    if addon.status == "ACTIVE" and short_of_replicas(cluster, spec):
+        code, message = INSUFFICIENT_REPLICAS
+        addon.status, addon.degraded_for_replicas, addon.modified_at = "DEGRADED", True, now
+        addon.health_issues = [{"code": code, "message": message, "resourceIds": []}]
+    elif addon.status == "DEGRADED" and addon.degraded_for_replicas and not short_of_replicas(cluster, spec):
+        addon.status, addon.degraded_for_replicas, addon.modified_at = "ACTIVE", False, now
+        addon.health_issues = []
+
+
 @operation("DescribeAddon")
 def describe_addon(request: Request, params: dict[str, Any]) -> dict[str, Any]:
     cluster = request.cluster(params["clusterName"])
     addon = get_addon(cluster, params["addonName"])
-    return {"addon": addon.describe(addon_spec(request, addon.name))}
+    spec = addon_spec(request, addon.name)
+    refresh_health(cluster, addon, spec, request.now)
+    return {"addon": addon.describe(spec)}
 
 
 @operation("ListAddons")
@@ -316,6 +357,7 @@ def _start_update(request: Request, cluster: Cluster, addon: Addon, params: dict
         )
         addon.status = "ACTIVE"
         addon.health_issues = []
+        addon.degraded_for_replicas = False
         update.status = SUCCESSFUL
 
     backend.timeline.at(backend.clock.after(backend.catalogue.timings["addon_update"]), finish)
@@ -396,12 +438,14 @@ def delete_addon(request: Request, params: dict[str, Any]) -> dict[str, Any]:
 
 def degrade(backend: EksBackend, cluster: Cluster, addon: Addon, code: str, message: str) -> None:
     addon.status = "DEGRADED"
+    addon.degraded_for_replicas = False
     addon.health_issues = [{"code": code, "message": message, "resourceIds": []}]
     addon.modified_at = backend.clock.now()
 
 
 def heal(backend: EksBackend, addon: Addon) -> None:
     addon.status = "ACTIVE"
+    addon.degraded_for_replicas = False
     addon.health_issues = []
     addon.modified_at = backend.clock.now()
 

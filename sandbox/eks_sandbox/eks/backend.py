@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
+from eks_sandbox import moto_compat
 from eks_sandbox.eks import (  # noqa: F401 - importing registers each module's operations
     access_entries,
     addons,
@@ -16,6 +20,7 @@ from eks_sandbox.eks import (  # noqa: F401 - importing registers each module's 
     fargate,
     fargate_pods,
     insights,
+    node_join,
     nodegroup_upgrades,
     nodegroups,
     pod_credentials,
@@ -49,6 +54,13 @@ class RegionState:
     )
 
 
+def serve_service_quotas(include_dir: Path) -> None:
+    """Let the Service Quotas API answer EKS's default quotas (``include/eks/service-quotas.yaml``): a bootstrap
+    pre-flight reads the regional cluster quota there, and moto knows no EKS quota."""
+    data = yaml.safe_load((include_dir / "eks" / "service-quotas.yaml").read_text())
+    moto_compat.serve_default_service_quotas("eks", data["service_name"], data["quotas"])
+
+
 class EksBackend:
     """The simulated EKS control plane of one sandbox. Every method is called with ``sandbox.lock`` held."""
 
@@ -61,6 +73,7 @@ class EksBackend:
         self.ami_parameters = PublicAmiParameters(self.catalogue.calendar)
         self._regions: dict[tuple[str, str], RegionState] = {}
         self._next_support_look: datetime | None = None
+        serve_service_quotas(sandbox.include_dir)
 
     # --- time ------------------------------------------------------------------------------------------------
 
@@ -123,7 +136,7 @@ class EksBackend:
     def attach_kube_cluster(self, cluster: clusters.Cluster) -> None:
         """Serve the cluster's Kubernetes API at its endpoint, authenticate its callers through access entries and
         aws-auth, install the credential-injection webhook, and let its kubelets decide which containers really
-        get AWS credentials."""
+        get AWS credentials and whether their node's network is ready."""
         self.sandbox.kube_clusters[cluster.id] = cluster.kube
         cluster.kube.access = access_entries.ClusterAccess(
             cluster, access_entries.load_access_policies(self.sandbox.include_dir)
@@ -131,6 +144,7 @@ class EksBackend:
         cluster.kube.pod_mutators.append(pod_identity.CredentialInjector(cluster, cluster.region))
         cluster.kube.pod_mutators.append(fargate_pods.FargateAdmission(cluster))
         cluster.kube.schedulers.append(fargate_pods.FargateScheduler(cluster))
+        cluster.kube.network_ready = node_join.cluster_network_ready
         timings = self.catalogue.timings
         cluster.kube.container_credentials = pod_credentials.CredentialRules(
             cluster,

@@ -19,6 +19,7 @@ from eks_sandbox.eks.catalogue import minor_of
 from eks_sandbox.eks.cluster_versions import requested_minor
 from eks_sandbox.eks.clusters import Cluster, validate_subnets
 from eks_sandbox.eks.errors import invalid_parameter, invalid_request, limit_exceeded, not_found, resource_in_use
+from eks_sandbox.eks.node_join import INSTANCES_FAILED_TO_JOIN, UNHEALTHY_NODES, node_creation_failure
 from eks_sandbox.eks.nodes import (
     InstanceShape,
     InsufficientFreeAddresses,
@@ -31,6 +32,7 @@ from eks_sandbox.eks.nodes import (
 )
 from eks_sandbox.eks.operations import Request, operation, paginate
 from eks_sandbox.eks.updates import SUCCESSFUL, Update, fail_if_injected, start_update, update_in_progress
+from eks_sandbox.kube.nodes import is_ready
 
 if TYPE_CHECKING:
     from eks_sandbox.eks.backend import EksBackend
@@ -363,7 +365,30 @@ def _created(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup, at: da
         nodegroup.status = "CREATE_FAILED"
         nodegroup.health_issues = [exhausted.issue()]
         return
+    failure = _node_creation_failure(cluster, nodegroup)
+    if failure is not None:
+        # CREATE_FAILED stays, even once the nodes could join: the node group is deleted and created again
+        # (aws/containers-roadmap#764).
+        nodegroup.status = "CREATE_FAILED"
+        nodegroup.health_issues = [failure]
+        return
     nodegroup.status = "ACTIVE"
+
+
+def _node_creation_failure(cluster: Cluster, nodegroup: Nodegroup) -> dict[str, Any] | None:
+    """The NodeCreationFailure issue of a node group whose instances did not all become Ready nodes by the end of
+    its creation: those that never registered, else those registered but NotReady (``node_join``)."""
+    unjoined = [node.instance_id for node in nodegroup.nodes if not node.joined]
+    if unjoined:
+        return node_creation_failure(INSTANCES_FAILED_TO_JOIN, unjoined)
+    unready = [
+        node.instance_id
+        for node in nodegroup.nodes
+        if not is_ready(cluster.kube.get("v1", "Node", node.name) or {"status": {}})
+    ]
+    if unready:
+        return node_creation_failure(UNHEALTHY_NODES, unready)
+    return None
 
 
 def launch_current_node(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup) -> ManagedNode:

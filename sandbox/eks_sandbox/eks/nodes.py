@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from eks_sandbox import moto_compat
 from eks_sandbox.eks.amis import windows_release
+from eks_sandbox.eks.node_join import missing_node_role_policies
 
 if TYPE_CHECKING:
     from eks_sandbox.eks.clusters import Cluster
@@ -36,6 +37,8 @@ class ManagedNode:
     version: str
     release_version: str
     launch_template_version: str | None
+    #: whether the instance registered its Node (not when its node role lacks a policy: ``node_join``)
+    joined: bool = True
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,9 @@ def launch_node(
     kubelet: str,
     launch_template_version: str | None,
 ) -> ManagedNode:
-    """Launch one EC2 instance in the node group's Auto Scaling group and register its Node, Ready, with the
-    cluster's Kubernetes API. Raises InsufficientFreeAddresses when no subnet has an address left."""
+    """Launch one EC2 instance in the node group's Auto Scaling group and register its Node with the cluster's
+    Kubernetes API — unless the node role lacks a policy the node needs: then the instance runs and never
+    registers (``node_join``). Raises InsufficientFreeAddresses when no subnet has an address left."""
     subnet, ip = _placement(cluster, nodegroup)
     instance = moto_compat.run_instance(
         cluster.account,
@@ -128,7 +132,11 @@ def launch_node(
         version=version,
         release_version=release_version,
         launch_template_version=launch_template_version,
+        joined=not missing_node_role_policies(cluster, nodegroup.node_role),
     )
+    nodegroup.nodes.append(node)
+    if not node.joined:
+        return node
     cluster.kube.add_node(
         node.name,
         labels=_node_labels(cluster, nodegroup, node),
@@ -137,7 +145,6 @@ def launch_node(
         provider_id=f"aws:///{node.availability_zone}/{node.instance_id}",
         taints=[kube_taint(t) for t in nodegroup.taints] or None,
     )
-    nodegroup.nodes.append(node)
     return node
 
 
@@ -181,8 +188,9 @@ def kube_taint(taint: dict[str, Any]) -> dict[str, Any]:
 
 def remove_node(cluster: Cluster, nodegroup: Nodegroup, node: ManagedNode) -> None:
     """Scale-in / deletion: cordon, evict what PodDisruptionBudgets allow, terminate regardless."""
-    cluster.kube.cordon(node.name)
-    cluster.kube.evict_pods(node.name)
+    if cluster.kube.get("v1", "Node", node.name) is not None:
+        cluster.kube.cordon(node.name)
+        cluster.kube.evict_pods(node.name)
     terminate_node(cluster, nodegroup, node)
 
 

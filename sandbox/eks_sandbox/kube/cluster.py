@@ -33,7 +33,7 @@ from eks_sandbox.kube.disruption import (
 )
 from eks_sandbox.kube.errors import KubeApiError
 from eks_sandbox.kube.managed_fields import FieldManager, record_write
-from eks_sandbox.kube.nodes import build_node, internal_ip_from_name
+from eks_sandbox.kube.nodes import build_node, internal_ip_from_name, set_network_not_ready
 from eks_sandbox.kube.rbac import seed_default_rbac
 from eks_sandbox.kube.resources import ResourceType, load_catalogue, parse_minor, split_api_version
 from eks_sandbox.kube.selectors import parse_field_selector, parse_label_selector
@@ -50,6 +50,8 @@ from eks_sandbox.kube.system import (
 PodMutator = Callable[["KubeCluster", dict[str, Any]], None]
 #: What one container's AWS SDK gets when it starts or refreshes (None: the container reads no AWS credentials).
 CredentialCheck = Callable[["KubeCluster", dict[str, Any], dict[str, Any]], Credentials | None]
+#: (cluster, node) -> whether the node's container network is ready
+NetworkCheck = Callable[["KubeCluster", dict[str, Any]], bool]
 
 #: Namespaces every cluster starts with.
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -131,6 +133,9 @@ class KubeCluster:
         self.schedulers: list[Callable[[KubeCluster], None]] = []
         #: The kubelets' answer to "would this container's AWS SDK get credentials?" (installed by the EKS side).
         self.container_credentials: CredentialCheck | None = None
+        #: The kubelets' answer to "is this node's container network (CNI) ready?" (installed by the EKS side);
+        #: None: always. A node registers NotReady until it is (``controllers.node_network``).
+        self.network_ready: NetworkCheck | None = None
         #: What the kubelets remember of each container (pod uid, container name) beyond its status.
         self.container_runs: dict[tuple[str, str], ContainerRun] = {}
         #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
@@ -462,7 +467,8 @@ class KubeCluster:
         provider_id: str,
         taints: list[dict] | None = None,
     ) -> dict:
-        """Register a Ready, schedulable node, as a managed node group's instance does when it joins."""
+        """Register a node, as a managed node group's instance does when it joins: Ready and schedulable, or
+        NotReady while its container network is not (``network_ready``)."""
         node = self.register_node(
             name,
             labels=labels,
@@ -485,8 +491,8 @@ class KubeCluster:
         taints: list[dict] | None = None,
         internal_ip: str | None = None,
     ) -> dict:
-        """Store a Ready node and its kubelet's Lease without running the controllers (for a controller that
-        brings up a node itself, as the Fargate scheduler does)."""
+        """Store a node (Ready unless its network is not) and its kubelet's Lease without running the controllers
+        (for a controller that brings up a node itself, as the Fargate scheduler does)."""
         if self.store.get("", "Node", None, name) is not None:
             raise KubeApiError.already_exists("nodes", name)
         internal_ip = (
@@ -504,6 +510,8 @@ class KubeCluster:
             internal_ip=internal_ip,
             now=self.store.now(),
         )
+        if self.network_ready is not None and not self.network_ready(self, node):
+            set_network_not_ready(node, self.store.now())
         stored = self.store.insert("", "Node", node)
         # The kubelet's heartbeat Lease; owned by the Node so that it goes when the node does.
         self.store.insert(

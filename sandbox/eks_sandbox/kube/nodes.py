@@ -85,6 +85,46 @@ def build_node(
     }
 
 
+#: The taint the node lifecycle controller puts on a node whose Ready condition is not True (TaintNodesByCondition).
+NOT_READY_TAINT_KEY = "node.kubernetes.io/not-ready"
+#: What the kubelet reports while the container runtime says its network plugin is not ready (kubelet
+#: pkg/kubelet/nodestatus ReadyCondition over containerd's CRI NetworkReady; the EKS troubleshooting page
+#: "Nodes fail to join cluster" quotes it).
+NETWORK_NOT_READY_MESSAGE = (
+    "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin "
+    "returns error: cni plugin not initialized"
+)
+
+
+def set_network_not_ready(node: dict[str, Any], now: str) -> None:
+    """Make ``node`` (being registered) NotReady as its kubelet reports a missing CNI, with the not-ready taint."""
+    conditions = node["status"]["conditions"]
+    conditions[:] = [c for c in conditions if c["type"] != "Ready"]
+    conditions.append(_condition("Ready", "False", "KubeletNotReady", NETWORK_NOT_READY_MESSAGE, now))
+    taints = node["spec"].setdefault("taints", [])
+    taints.append({"key": NOT_READY_TAINT_KEY, "effect": "NoSchedule", "timeAdded": now})
+
+
+def waits_for_network(node: dict[str, Any]) -> bool:
+    """Whether ``node`` is NotReady only because its container network is not ready yet."""
+    return any(
+        c.get("type") == "Ready" and c.get("status") != "True" and "NetworkPluginNotReady" in (c.get("message") or "")
+        for c in node.get("status", {}).get("conditions") or []
+    )
+
+
+def set_network_ready(node: dict[str, Any], now: str) -> None:
+    """The CNI is up: the kubelet reports Ready and the node lifecycle controller lifts the not-ready taint."""
+    conditions = node["status"]["conditions"]
+    conditions[:] = [c for c in conditions if c["type"] != "Ready"]
+    conditions.append(_condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", now))
+    taints = [t for t in node["spec"].get("taints") or [] if t.get("key") != NOT_READY_TAINT_KEY]
+    if taints:
+        node["spec"]["taints"] = taints
+    else:
+        node["spec"].pop("taints", None)
+
+
 def _os_info(operating_system: str, labels: dict[str, str]) -> dict[str, str]:
     """nodeInfo's kernel and OS image: an AL2023 node's, or a Windows Server node's (its build is the kernel
     version the kubelet reports, ``10.0.17763.<revision>`` on Windows Server 2019)."""

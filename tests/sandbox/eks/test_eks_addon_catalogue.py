@@ -120,10 +120,10 @@ def test_max_results_outside_1_to_100_is_refused(simulated_fleet, max_results):
 
 def test_a_catalogue_only_add_on_installs_without_workloads(simulated_fleet):
     simulated_fleet.create_cluster(version="1.33")
-    created = simulated_fleet.eks.create_addon(clusterName="prod", addonName="metrics-server")["addon"]
-    assert created["addonVersion"] == "v0.8.0-eksbuild.2"
+    created = simulated_fleet.eks.create_addon(clusterName="prod", addonName="kube-state-metrics")["addon"]
+    assert created["addonVersion"] == "v2.16.0-eksbuild.1"
     simulated_fleet.sandbox.settle()
-    addon = simulated_fleet.eks.describe_addon(clusterName="prod", addonName="metrics-server")["addon"]
+    addon = simulated_fleet.eks.describe_addon(clusterName="prod", addonName="kube-state-metrics")["addon"]
     assert addon["status"] == "ACTIVE" and addon["owner"] == "community"
     configuration = simulated_fleet.eks.describe_addon_configuration(
         addonName="amazon-cloudwatch-observability", addonVersion="v4.4.0-eksbuild.1"

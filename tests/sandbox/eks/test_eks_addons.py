@@ -166,8 +166,10 @@ def test_describe_addon_versions_and_configuration(simulated_fleet):
 
 def test_degrade_heal_delete_and_injected_update_failure(simulated_fleet):
     simulated_fleet.create_cluster(version="1.31", bootstrapSelfManagedAddons=False)
-    simulated_fleet.eks.create_addon(clusterName="prod", addonName="coredns")
-    simulated_fleet.sandbox.settle()
+    for addon in ("vpc-cni", "kube-proxy", "coredns"):
+        simulated_fleet.eks.create_addon(clusterName="prod", addonName=addon)
+    # Nodes for CoreDNS's pods: without them EKS's own health check keeps it DEGRADED.
+    simulated_fleet.create_nodegroup()
     with simulated_fleet.sandbox.transaction():
         simulated_fleet.sandbox.eks.degrade_addon(
             "123456789012",
@@ -203,4 +205,4 @@ def test_degrade_heal_delete_and_injected_update_failure(simulated_fleet):
     assert simulated_fleet.eks.delete_addon(clusterName="prod", addonName="coredns")["addon"]["status"] == "DELETING"
     simulated_fleet.sandbox.settle()
     assert simulated_fleet.kube("prod").get("apps/v1", "Deployment", "coredns", "kube-system") is None
-    assert simulated_fleet.eks.list_addons(clusterName="prod")["addons"] == []
+    assert simulated_fleet.eks.list_addons(clusterName="prod")["addons"] == ["kube-proxy", "vpc-cni"]

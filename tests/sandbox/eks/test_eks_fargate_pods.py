@@ -203,6 +203,9 @@ def test_deleting_the_profile_deletes_its_pods_and_their_replacements_run_on_ec2
 
 def test_coredns_stays_on_ec2_while_its_pods_carry_the_compute_type_ec2_annotation(simulated_fleet, tmp_path):
     simulated_fleet.create_cluster(bootstrapSelfManagedAddons=False)
+    # The cluster network first: without it the EC2 node would stay NotReady.
+    for addon in ("vpc-cni", "kube-proxy"):
+        simulated_fleet.eks.create_addon(clusterName="prod", addonName=addon)
     simulated_fleet.create_nodegroup(size=1)
     simulated_fleet.eks.create_fargate_profile(
         clusterName="prod",

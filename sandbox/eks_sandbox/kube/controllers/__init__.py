@@ -21,6 +21,7 @@ from eks_sandbox.kube.controllers.garbage_collector import collect_garbage
 from eks_sandbox.kube.controllers.kubelet import run_pods
 from eks_sandbox.kube.controllers.namespaces import sync_namespaces
 from eks_sandbox.kube.controllers.node_lifecycle import sync_unschedulable_taints
+from eks_sandbox.kube.controllers.node_network import sync_node_network
 from eks_sandbox.kube.controllers.pod_garbage_collector import remove_pods_of_missing_nodes
 from eks_sandbox.kube.controllers.replicaset import sync_replica_sets
 from eks_sandbox.kube.controllers.scheduler import run_other_schedulers, schedule_pods
@@ -43,6 +44,7 @@ CONTROLLERS: tuple[Callable[[KubeCluster], None], ...] = (
     sync_replica_sets,
     sync_stateful_sets,
     sync_daemon_sets,
+    sync_node_network,
     schedule_pods,
     run_other_schedulers,
     sync_volumes,
