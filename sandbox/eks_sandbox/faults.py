@@ -7,7 +7,9 @@ or in-process (``sandbox.faults.add(...)`` / ``add_from_dict``):
   times: ``ThrottlingException`` / ``TooManyRequestsException`` (HTTP 429), ``InternalFailure`` /
   ``ServerException`` (HTTP 500), ``ServiceUnavailableException`` (HTTP 503) or ``AccessDeniedException``
   (HTTP 400, as a service answers a call the caller's IAM policy does not allow) — see ``INJECTABLE_ERRORS``;
-- ``update_failure`` — the next matching EKS update ends ``Failed`` with the given ``errorCode``.
+- ``update_failure`` — the next matching EKS update ends ``Failed`` with the given ``errorCode``;
+- ``nodegroup_creation_failure`` — the next matching managed node group ends its creation ``CREATE_FAILED`` with
+  the health issue ``code`` (default ``NodeCreationFailure``) naming its instances, as when nodes fail to join.
 
 Add-on degradation is not a rule: it happens at once, through ``POST /_sandbox/addons/degrade``
 (``EksBackend.degrade_addon``).
@@ -93,6 +95,33 @@ class UpdateFailureFault:
         )
 
 
+@dataclass
+class NodegroupCreationFailureFault:
+    """The next node group creation matching these fields ends CREATE_FAILED with one health issue."""
+
+    cluster: str = "*"
+    nodegroup: str = "*"
+    code: str = "NodeCreationFailure"
+    message: str = "Instances failed to join the kubernetes cluster"
+    count: int | None = 1
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        _check_strings(self, "cluster", "nodegroup", "code", "message", "id")
+        _check_count(self.count)
+
+    def matches(self, cluster: str, nodegroup: str) -> bool:
+        return fnmatch.fnmatchcase(cluster, self.cluster) and fnmatch.fnmatchcase(nodegroup, self.nodegroup)
+
+
+#: Fault rule kinds, as the fleet file and the control API name them.
+RULE_KINDS = {
+    "error": ErrorFault,
+    "update_failure": UpdateFailureFault,
+    "nodegroup_creation_failure": NodegroupCreationFailureFault,
+}
+
+
 class FaultInjector:
     """The active fault rules of one sandbox."""
 
@@ -101,22 +130,27 @@ class FaultInjector:
         self._ids = itertools.count(1)
         self._errors: list[ErrorFault] = []
         self._update_failures: list[UpdateFailureFault] = []
+        self._creation_failures: list[NodegroupCreationFailureFault] = []
 
-    def add(self, rule: ErrorFault | UpdateFailureFault) -> str:
+    def _rules_of(self, rule: object) -> list:
+        if isinstance(rule, ErrorFault):
+            return self._errors
+        return self._update_failures if isinstance(rule, UpdateFailureFault) else self._creation_failures
+
+    def add(self, rule: ErrorFault | UpdateFailureFault | NodegroupCreationFailureFault) -> str:
         """Activate a rule; returns its id (for ``remove``)."""
         with self._lock:
             rule.id = rule.id or f"fault-{next(self._ids)}"
-            target = self._errors if isinstance(rule, ErrorFault) else self._update_failures
-            target.append(rule)
+            self._rules_of(rule).append(rule)
             return rule.id
 
     def add_from_dict(self, spec: dict[str, Any]) -> str:
-        """Activate a rule described as in the fleet file or the control API (``kind: error|update_failure``)."""
+        """Activate a rule described as in the fleet file or the control API (``kind``: one of ``RULE_KINDS``)."""
         spec = dict(spec)
         kind = spec.pop("kind", "error")
-        rule_class = {"error": ErrorFault, "update_failure": UpdateFailureFault}.get(kind)
+        rule_class = RULE_KINDS.get(kind)
         if rule_class is None:
-            raise ValueError(f"unknown fault kind {kind!r}; expected 'error' or 'update_failure'")
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(RULE_KINDS)}")
         known = [f.name for f in fields(rule_class)]
         unknown = sorted(set(spec) - set(known))
         if unknown:
@@ -127,7 +161,7 @@ class FaultInjector:
 
     def remove(self, rule_id: str) -> bool:
         with self._lock:
-            for rules in (self._errors, self._update_failures):
+            for rules in (self._errors, self._update_failures, self._creation_failures):
                 for rule in rules:
                     if rule.id == rule_id:
                         rules.remove(rule)
@@ -138,17 +172,23 @@ class FaultInjector:
         with self._lock:
             self._errors.clear()
             self._update_failures.clear()
+            self._creation_failures.clear()
 
     def rules(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"kind": "error", **vars(rule)} for rule in self._errors] + [
-                {"kind": "update_failure", **vars(rule)} for rule in self._update_failures
-            ]
+            kinds = {rule_class: kind for kind, rule_class in RULE_KINDS.items()}
+            every = [*self._errors, *self._update_failures, *self._creation_failures]
+            return [{"kind": kinds[type(rule)], **vars(rule)} for rule in every]
 
     def error_for(self, service: str, operation: str, params: dict[str, Any]) -> ErrorFault | None:
         """The error fault that a request should answer with, if any (consumes one of its ``count``)."""
         with self._lock:
             return _take_first(self._errors, lambda rule: rule.matches(service, operation, params))
+
+    def nodegroup_creation_failure_for(self, cluster: str, nodegroup: str) -> NodegroupCreationFailureFault | None:
+        """The failure a node group's creation should end with, if any (consumes one of its ``count``)."""
+        with self._lock:
+            return _take_first(self._creation_failures, lambda rule: rule.matches(cluster, nodegroup))
 
     def update_failure_for(
         self, cluster: str, update_type: str, nodegroup: str | None = None, addon: str | None = None

@@ -208,3 +208,24 @@ def test_wrong_inputs_fail_before_any_change_naming_the_input(bootstrap_dag, net
     assert failure["task"] == task and named_value in failure["message"], failure
     assert boto3.client("eks", region_name=REGION).list_clusters()["clusters"] == clusters_before
     assert {r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]} == roles_before
+
+
+def test_nodes_that_cannot_join_stop_the_run_at_compute_with_the_health_issue_in_the_report(
+    bootstrap_dag, network, reports, sandbox
+):
+    sandbox.faults.add_from_dict({"kind": "nodegroup_creation_failure", "cluster": CLUSTER, "nodegroup": "general"})
+
+    dag_run = run(bootstrap_dag, network, dry_run=False)
+
+    states = states_of(dag_run)
+    assert states["compute"] == "failed" and states["addons_after_compute"] != "success", states
+    instances = boto3.client("eks", region_name=REGION).describe_nodegroup(
+        clusterName=CLUSTER, nodegroupName="general"
+    )["nodegroup"]["health"]["issues"][0]["resourceIds"]
+    report = report_of(dag_run)
+    problems = report["steps"]["compute"]["result"]["gate"]["problems"]
+    assert problems == [
+        "nodegroup/general is CREATE_FAILED — NodeCreationFailure: Instances failed to join the kubernetes cluster "
+        f"({', '.join(instances)})"
+    ]
+    assert report["failures"][0]["task"] == "compute" and "NodeCreationFailure" in report["summary"]

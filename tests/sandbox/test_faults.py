@@ -32,6 +32,7 @@ MESSAGE = 'Rate <exceeded> & "retry" later'
         ({"kind": "update_failure", "cluster": ["a"]}, "'cluster' must be a string"),
         ({"kind": "update_failure", "nodegroup": 1}, "'nodegroup' must be a string"),
         ({"kind": "update_failure", "count": -1}, "'count' must be a whole number >= 1"),
+        ({"kind": "nodegroup_creation_failure", "nodegroup": None}, "'nodegroup' must be a string"),
         ({"kind": "outage"}, "unknown fault kind 'outage'"),
     ],
 )
@@ -46,7 +47,17 @@ def test_well_formed_rules_are_accepted():
     faults = FaultInjector()
     faults.add_from_dict({"kind": "error", "match": {"name": "payments-*"}, "count": 2})
     faults.add_from_dict({"kind": "update_failure", "cluster": "prod", "nodegroup": "ng-*", "count": None})
-    assert [rule["kind"] for rule in faults.rules()] == ["error", "update_failure"]
+    faults.add_from_dict({"kind": "nodegroup_creation_failure", "cluster": "prod"})
+    assert [rule["kind"] for rule in faults.rules()] == ["error", "update_failure", "nodegroup_creation_failure"]
+
+
+def test_a_nodegroup_creation_failure_is_consumed_by_the_first_matching_creation_only():
+    faults = FaultInjector()
+    faults.add_from_dict({"kind": "nodegroup_creation_failure", "cluster": "prod", "nodegroup": "general"})
+
+    assert faults.nodegroup_creation_failure_for("prod", "batch") is None
+    assert faults.nodegroup_creation_failure_for("prod", "general").code == "NodeCreationFailure"
+    assert faults.nodegroup_creation_failure_for("prod", "general") is None
 
 
 def control(sandbox, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:

@@ -365,7 +365,7 @@ def _created(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup, at: da
         nodegroup.status = "CREATE_FAILED"
         nodegroup.health_issues = [exhausted.issue()]
         return
-    failure = _node_creation_failure(cluster, nodegroup)
+    failure = _injected_creation_failure(backend, cluster, nodegroup) or _node_creation_failure(cluster, nodegroup)
     if failure is not None:
         # CREATE_FAILED stays, even once the nodes could join: the node group is deleted and created again
         # (aws/containers-roadmap#764).
@@ -373,6 +373,14 @@ def _created(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup, at: da
         nodegroup.health_issues = [failure]
         return
     nodegroup.status = "ACTIVE"
+
+
+def _injected_creation_failure(backend: EksBackend, cluster: Cluster, nodegroup: Nodegroup) -> dict[str, Any] | None:
+    """The health issue a ``nodegroup_creation_failure`` fault rule gives this creation, naming its instances."""
+    rule = backend.sandbox.faults.nodegroup_creation_failure_for(cluster.name, nodegroup.name)
+    if rule is None:
+        return None
+    return {"code": rule.code, "message": rule.message, "resourceIds": [node.instance_id for node in nodegroup.nodes]}
 
 
 def _node_creation_failure(cluster: Cluster, nodegroup: Nodegroup) -> dict[str, Any] | None:
