@@ -213,6 +213,8 @@ def airflow_environment(
         "AIRFLOW_CONN_AIRFLOW_API": json.dumps(api_connection),
         # The audit covers every cluster of the demo fleet, in both accounts.
         "AIRFLOW_VAR_EKS_FLEET": json.dumps(fleet_targets(DEMO_FLEET)),
+        # A cluster to rehearse eks_cluster_bootstrap with: start it by name (definition "payments-next").
+        "AIRFLOW_VAR_EKS_CLUSTER_DEFINITIONS": json.dumps(demo_cluster_definitions(sandbox_url)),
         # The sandbox finishes updates in seconds at demo time scales: poll it every second, not every 30.
         "AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS": "1",
         # A task supervisor can take up to this interval (default 5 s) to notice that its task process exited,
@@ -242,6 +244,29 @@ def aws_connection(sandbox_url: str, role_arn: str) -> dict[str, Any]:
             # Airflow assumes role_arn through STS without endpoint_url: STS needs its own.
             "service_config": {"sts": {"endpoint_url": sandbox_url}},
         },
+    }
+
+
+def demo_cluster_definitions(sandbox_url: str) -> dict[str, dict[str, Any]]:
+    """The Variable ``eks_cluster_definitions``: a new cluster beside payments-prod, in its VPC's private subnets
+    (their ids exist only once the sandbox has built the fleet)."""
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=sandbox_url,
+        region_name="us-east-1",
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["private-a", "private-b"]}])["Subnets"]
+    return {
+        "payments-next": {
+            "cluster_name": "payments-next",
+            "region": "us-east-1",
+            "subnet_ids": sorted(subnet["SubnetId"] for subnet in subnets),
+            "admin_principal_arns": ["arn:aws:iam::123456789012:role/platform-admins"],
+            "compute": [{"name": "general", "instance_types": ["m5.large"], "min": 2, "max": 4, "desired": 2}],
+            "tags": {"team": "payments"},
+        }
     }
 
 
