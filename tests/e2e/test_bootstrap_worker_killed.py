@@ -20,6 +20,7 @@ the cluster is ACTIVE and the compliance baseline of the run's report passed.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -60,12 +61,12 @@ CONNECTION = "aws_bootstrap_relayed"
 NEIGHBOUR = "payments-prod"
 SUBNETS = ("private-a", "private-b")
 GENERAL = {"name": "general", "instance_types": ["m5.large"], "min": 2, "max": 4, "desired": 2}
-#: The scheduler fails a running task instance without a heartbeat for this long (default 300 s); its supervisor
-#: heartbeats every second here (the demo's [workers] min_heartbeat_interval), so a live task never comes near it.
-#: Runs may name only listed connections (Variable eks_runbook_connections).
 DEMO_ENV = {
+    # The scheduler fails a running task instance without a heartbeat for this long (default 300 s); its supervisor
+    # heartbeats every second here (the demo's [workers] min_heartbeat_interval): a live task never comes near it.
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+    # Runs may name only the connections this Variable lists (runs.connections).
     "AIRFLOW_VAR_EKS_RUNBOOK_CONNECTIONS": json.dumps(["aws_default", CONNECTION]),
 }
 #: How long the relay keeps CreateCluster's answer back at most (botocore's read timeout is 60 s).
@@ -94,6 +95,11 @@ class EksRelay:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # botocore keeps connections alive
+
+            def handle(self) -> None:
+                # A connection the killed worker kept alive is reset: nothing more will come on it.
+                with contextlib.suppress(ConnectionError):
+                    super().handle()
 
             def _relay(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
