@@ -277,6 +277,18 @@ def wait_while_demo_runs(condition: Callable[[], Any], what: str, demo: subproce
     pytest.fail(f"gave up waiting for {what} after {timeout:.0f} s")
 
 
+def kill_task_instance_processes(task_instance_id: str) -> list[str]:
+    """SIGKILL every process whose title names this task instance, as a lost machine would end them: the
+    LocalExecutor worker that supervises it (``airflow worker -- LocalExecutor: <id>``) and the task process it
+    forked (``airflow worker -- <id>``). Returns their ``ps`` lines."""
+    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    title = re.compile(rf"airflow worker -- .*{task_instance_id}")
+    victims = [line.strip() for line in listing.splitlines() if title.search(line)]
+    for victim in victims:
+        os.kill(int(victim.split(None, 1)[0]), signal.SIGKILL)
+    return victims
+
+
 def live_processes(pgids: list[int], marker: str) -> list[str]:
     """Processes still running in any of these process groups, or whose command line mentions ``marker``.
 

@@ -21,7 +21,6 @@ once (revision 2).
 from __future__ import annotations
 
 import base64
-import os
 import re
 import signal
 import subprocess
@@ -39,6 +38,7 @@ from tests.helpers import (
     assumed_role_credentials,
     demo_output_until,
     eks_token,
+    kill_task_instance_processes,
     sandbox_control,
     start_demo,
     wait_while_demo_runs,
@@ -130,7 +130,7 @@ def migrate_and_kill_the_worker(seen: Scenario, demo: subprocess.Popen, sandbox:
 
     running = wait_while_demo_runs(associate_busy_on_the_slow_account, "associate to be mid-step", demo, timeout=240)
     seen.before_kill = {(a["namespace"], a["serviceAccount"]): a["associationId"] for a in associations_of(eks)}
-    seen.killed = kill_processes_of(running["id"])
+    seen.killed = kill_task_instance_processes(running["id"])
     print(f"killed associate try {running['try_number']}: {seen.killed}; associations then: {seen.before_kill}")
     sandbox_control(sandbox, "DELETE", f"/faults/{rule['id']}")  # the outage is over (404 if used up already)
 
@@ -142,16 +142,6 @@ def migrate_and_kill_the_worker(seen: Scenario, demo: subprocess.Popen, sandbox:
     seen.associate = api.get(f"{run_url}/taskInstances/associate", timeout=30).json()
     xcom = api.get(f"{run_url}/taskInstances/associate/xcomEntries/return_value", timeout=30).json()
     seen.associate_result = xcom.get("value") or {}
-
-
-def kill_processes_of(task_instance_id: str) -> list[str]:
-    """SIGKILL every process whose title names this task instance (its supervisor and its task process)."""
-    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
-    title = re.compile(rf"airflow worker -- .*{task_instance_id}")
-    victims = [line.strip() for line in listing.splitlines() if title.search(line)]
-    for victim in victims:
-        os.kill(int(victim.split(None, 1)[0]), signal.SIGKILL)
-    return victims
 
 
 def aws(sandbox: str, service: str) -> Any:
