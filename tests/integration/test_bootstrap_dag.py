@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -210,22 +211,29 @@ def test_wrong_inputs_fail_before_any_change_naming_the_input(bootstrap_dag, net
     assert {r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]} == roles_before
 
 
-def test_nodes_that_cannot_join_stop_the_run_at_compute_with_the_health_issue_in_the_report(
+def test_nodes_that_cannot_join_stop_the_run_at_compute_and_the_teardown_keeps_the_protected_cluster(
     bootstrap_dag, network, reports, sandbox
 ):
     sandbox.faults.add_from_dict({"kind": "nodegroup_creation_failure", "cluster": CLUSTER, "nodegroup": "general"})
 
-    dag_run = run(bootstrap_dag, network, dry_run=False)
+    dag_run = run(bootstrap_dag, network, dry_run=False, teardown_on_failure=True)
 
     states = states_of(dag_run)
     assert states["compute"] == "failed" and states["addons_after_compute"] != "success", states
-    instances = boto3.client("eks", region_name=REGION).describe_nodegroup(
-        clusterName=CLUSTER, nodegroupName="general"
-    )["nodegroup"]["health"]["issues"][0]["resourceIds"]
     report = report_of(dag_run)
     problems = report["steps"]["compute"]["result"]["gate"]["problems"]
-    assert problems == [
-        "nodegroup/general is CREATE_FAILED — NodeCreationFailure: Instances failed to join the kubernetes cluster "
-        f"({', '.join(instances)})"
-    ]
+    # the node group's health issue as EKS gives it, naming both instances that failed to join
+    assert len(problems) == 1 and re.fullmatch(
+        r"nodegroup/general is CREATE_FAILED — NodeCreationFailure: Instances failed to join the kubernetes cluster "
+        r"\(i-[0-9a-f]+, i-[0-9a-f]+\)",
+        problems[0],
+    ), problems
     assert report["failures"][0]["task"] == "compute" and "NodeCreationFailure" in report["summary"]
+    teardown = report["steps"]["teardown_on_failure"]["result"]
+    assert "managed node group general" in " ".join(teardown["removed"]).lower() or any(
+        "general" in what for what in teardown["removed"]
+    ), teardown
+    assert any("deletion protection" in line for line in teardown["instructions"]), teardown
+    eks = boto3.client("eks", region_name=REGION)
+    assert eks.describe_cluster(name=CLUSTER)["cluster"]["deletionProtection"] is True
+    assert eks.list_nodegroups(clusterName=CLUSTER)["nodegroups"] in ([], ["general"])  # deleted, or deleting
