@@ -252,8 +252,10 @@ def _eks_handed_over(params: dict[str, Any]) -> dict[str, Any]:
     """The roles and the key a create hands EKS, for ``implied_calls`` (private keys: no IAM condition key)."""
     to_pods = [association.get("roleArn") for association in params.get("podIdentityAssociations") or []]
     to_eks = [params.get("nodeRole")]
-    # A Pod Identity association's role (it names a service account) goes to Pod Identity; a cluster's to EKS.
-    (to_pods if params.get("serviceAccount") else to_eks).append(params.get("roleArn"))
+    # A Pod Identity association's role (created for a service account, or updated by its id) goes to Pod
+    # Identity; a cluster's to EKS.
+    association = params.get("serviceAccount") or params.get("associationId")
+    (to_pods if association else to_eks).append(params.get("roleArn"))
     keys = [entry.get("provider", {}).get("keyArn") for entry in params.get("encryptionConfig") or []]
     handed = {"_passed_to_eks": to_eks, "_passed_to_pods": to_pods, "_keys_for_eks": keys}
     return {key: [value for value in values if value] for key, values in handed.items() if any(values)}
@@ -401,10 +403,9 @@ def _kms_key(key_id: str, account: str, region: str) -> tuple[str, dict[str, str
 
 def implied_calls(call: AwsCall) -> list[AwsCall]:
     """The other actions IAM authorizes for one request, each on its own resource."""
-    implied = [
+    return [
         replace(call, action=action, resource=resource, context=context) for action, resource, context in _implied(call)
     ]
-    return implied
 
 
 def _implied(call: AwsCall) -> list[tuple[str, str, dict[str, Any]]]:
