@@ -412,7 +412,8 @@ def _implied(call: AwsCall) -> list[tuple[str, str, dict[str, Any]]]:
     tagging = {key: value for key, value in call.context.items() if key.startswith(("aws:RequestTag/", "aws:TagKeys"))}
     found: list[tuple[str, str, dict[str, Any]]] = []
     if call.action == "iam:CreateRole" and tagging:
-        # IAM User Guide, "Permissions required for tagging IAM entities": a role created with tags needs iam:TagRole.
+        # A role created with tags needs iam:TagRole too (IAM User Guide, "Tagging IAM roles"; iann0036/iamlive#97,
+        # alexcasalboni/aws-lambda-power-tuning#154: CreateRole with tags refused without it).
         found.append(("iam:TagRole", call.resource, tagging))
     if call.action == "kms:CreateKey" and tagging:
         # KMS Developer Guide, "Managing key tags with API operations": CreateKey with Tags needs kms:TagResource
