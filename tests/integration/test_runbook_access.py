@@ -335,4 +335,5 @@ def test_a_bootstrap_and_its_teardowns_need_no_more_than_its_policy_and_the_admi
         if c.action == "eks:AssociateAccessPolicy" and f"/{CLUSTER}/" in c.resource and own_entry in c.resource
     }
     assert granted == set(readme_access_policies("eks_cluster_bootstrap"))
+    assert {r["cluster"] for r in kube_requests} <= {CLUSTER, "payments-eu-b"}, "it reached a cluster it did not build"
     assert_kubernetes_access_is_what_the_readme_recommends("eks_cluster_bootstrap", kube_requests)
