@@ -18,6 +18,9 @@ POLICIES = sorted((REPO / "include" / "iam").glob("*.json"))
 READ_ONLY_ACTION = re.compile(r"^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$")
 #: Conditions that tie a statement to the caller's own resources when the ARN cannot name the account (S3).
 OWNERSHIP_CONDITION_KEYS = {"aws:ResourceAccount", "aws:ResourceTag", "aws:ResourceOrgID"}
+#: Creates that name no resource (Service Authorization Reference, KMS: CreateKey has no resource type) make it in
+#: the caller's own account; a request-tag condition holds them to the runbook's own.
+ACCOUNT_LOCAL_CREATES = {"kms:CreateKey"}
 ACCOUNT = "123456789012"
 
 
@@ -29,6 +32,8 @@ def _names_the_account(resource: str) -> bool:
 
 def _owned_by_condition(statement: dict) -> bool:
     keys = {key.split("/")[0] for operator in statement.get("Condition", {}).values() for key in operator}
+    if set(as_list(statement["Action"])) <= ACCOUNT_LOCAL_CREATES and "aws:RequestTag" in keys:
+        return True
     return bool(keys & OWNERSHIP_CONDITION_KEYS)
 
 
@@ -93,3 +98,53 @@ def test_iam_wildcards_span_slashes_and_colons_and_question_mark_is_one_characte
     assert wildcard_match("arn:aws:s3:::*/eks_cluster_upgrade/*", "arn:aws:s3:::b/p/q/eks_cluster_upgrade/r/f.md")
     assert wildcard_match("arn:aws:eks:*:1?3:cluster/*", "arn:aws:eks:us-east-1:123:cluster/a")
     assert not wildcard_match("arn:aws:eks:*:1?3:cluster/*", "arn:aws:eks:us-east-1:1234:cluster/a")
+
+
+BOOTSTRAP = REPO / "include" / "iam" / "eks_cluster_bootstrap.json"
+RUN_TAG = {"aws:RequestTag/eks-runbooks/bootstrapped-by": "run-1", "aws:TagKeys": ["eks-runbooks/bootstrapped-by"]}
+ITS_ROLE = "arn:aws:iam::123456789012:role/eks-runbooks/payments-us-east-1-cluster"
+
+
+def test_the_bootstrap_attaches_exactly_the_managed_policies_its_facts_list():
+    from eks_runbooks.core.bootstrap.facts import load_bootstrap_facts
+
+    facts = load_bootstrap_facts()
+    listed = {*facts.cluster_role.managed_policies, *facts.node_role.managed_policies}
+    listed |= {policy for role in facts.addon_roles.values() for policy in role.managed_policies}
+    statements = [s for s in load_policy(BOOTSTRAP)["Statement"] if "iam:AttachRolePolicy" in as_list(s["Action"])]
+    attachable = {arn for s in statements for arn in as_list(s["Condition"]["StringEquals"]["iam:PolicyARN"])}
+    assert attachable == {f"arn:aws:iam::aws:policy/{name}" for name in listed}
+
+
+def test_the_bootstrap_policy_refuses_a_role_outside_its_path_or_an_admin_policy_or_a_role_for_ec2():
+    policy = load_policy(BOOTSTRAP)
+    assert is_allowed(policy, _call("iam:CreateRole", ITS_ROLE, **RUN_TAG))
+    assert not is_allowed(policy, _call("iam:CreateRole", "arn:aws:iam::123456789012:role/payments", **RUN_TAG))
+    assert not is_allowed(policy, _call("iam:CreateRole", ITS_ROLE))  # untagged
+    admin = {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}
+    assert not is_allowed(policy, _call("iam:AttachRolePolicy", ITS_ROLE, **admin))
+    assert is_allowed(policy, _call("iam:PassRole", ITS_ROLE, **{"iam:PassedToService": "eks.amazonaws.com"}))
+    assert not is_allowed(policy, _call("iam:PassRole", ITS_ROLE, **{"iam:PassedToService": "ec2.amazonaws.com"}))
+
+
+def test_the_bootstrap_policy_tears_down_and_grants_only_what_is_its_own():
+    policy = load_policy(BOOTSTRAP)
+    nodegroup = "arn:aws:eks:us-east-1:123456789012:nodegroup/payments/general/0000"
+    owned = {"aws:ResourceTag/eks-runbooks/bootstrapped-by": "run-1"}
+    assert is_allowed(policy, _call("eks:DeleteNodegroup", nodegroup, **owned))
+    assert not is_allowed(policy, _call("eks:DeleteNodegroup", nodegroup))
+    assert not is_allowed(policy, _call("eks:DeleteCluster", "arn:aws:eks:us-east-1:123456789012:cluster/payments"))
+    entry = "arn:aws:eks:us-east-1:123456789012:access-entry/payments/role/123456789012/admins/0000"
+    admin = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    assert is_allowed(policy, _call("eks:AssociateAccessPolicy", entry, **{"eks:policyArn": admin}))
+    other = admin.replace("ClusterAdmin", "Edit")
+    assert not is_allowed(policy, _call("eks:AssociateAccessPolicy", entry, **{"eks:policyArn": other}))
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234"
+    assert not is_allowed(policy, _call("kms:ScheduleKeyDeletion", key))
+    assert not is_allowed(policy, _call("kms:CreateGrant", key))
+    assert is_allowed(policy, _call("kms:CreateGrant", key, **{"kms:ViaService": "eks.us-east-1.amazonaws.com"}))
+
+
+def test_the_evaluator_lets_get_caller_identity_through_any_policy():
+    # AWS STS API Reference, GetCallerIdentity: "No permissions are required to perform this operation."
+    assert is_allowed({"Statement": []}, _call("sts:GetCallerIdentity", "*"))

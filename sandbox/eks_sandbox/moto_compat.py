@@ -35,6 +35,22 @@ if moto.__version__ not in SUPPORTED_MOTO_VERSIONS:
 # ~0.1 s per account's IAM backend.
 default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
 
+
+def _schedule_key_deletion_by_key_arn() -> None:
+    """KMS ScheduleKeyDeletion takes a key ID or a key ARN (KMS API Reference, ScheduleKeyDeletion: KeyId); moto
+    looks a key ARN up as a raw key id and answers HTTP 500 (KeyError). The bootstrap's teardown names the ARN."""
+    from moto.kms.models import KmsBackend
+
+    original = KmsBackend.schedule_key_deletion
+
+    def schedule_key_deletion(self: KmsBackend, key_id: str, pending_window_in_days: int) -> float:
+        return original(self, KmsBackend.get_key_id(key_id), pending_window_in_days)
+
+    KmsBackend.schedule_key_deletion = schedule_key_deletion  # type: ignore[method-assign]
+
+
+_schedule_key_deletion_by_key_arn()
+
 # AWS SigV4: "AWS4-HMAC-SHA256 Credential=AKID/20261121/us-east-1/eks/aws4_request, SignedHeaders=..., ..."
 _CREDENTIAL_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 

@@ -1,8 +1,9 @@
 """What each runbook really does on the sandbox, against the access it ships and the README recommends.
 
 Each test runs one runbook with every feature that needs access of its own (the upgrade for real, with its
-reports in S3 and a ticket to tell; the audit across two accounts, with its reports in S3 and an SNS alert) and
-records every AWS request (who, which action, which resource) and every Kubernetes request it made. Then:
+reports in S3 and a ticket to tell; the audit across two accounts, with its reports in S3 and an SNS alert; the
+bootstrap for real, and twice failing with its teardown) and records every AWS request (who, which action, which
+resource) and every Kubernetes request it made. Then:
 
 - each AWS call its role made is allowed by ``include/iam/<dag id>.json`` (action, resource ARN, conditions);
 - each action of that policy was used, or is listed in ``NOT_EXERCISED`` with the reason the sandbox cannot;
@@ -22,16 +23,24 @@ import boto3
 import pytest
 import yaml
 
-from tests.helpers import REPO, RUNBOOK_ROLE_ARN, aws_connection_uri, ticketing_system
+from tests.helpers import PLATFORM_ADMIN_ROLE_ARN, REPO, RUNBOOK_ROLE_ARN, aws_connection_uri, ticketing_system
 from tests.iam_policy import BASE_CREDENTIALS, AwsCallRecorder, as_list, is_allowed, load_policy, wildcard_match
 
 AUDIT_ROLE_ARN = "arn:aws:iam::210987654321:role/fleet-audit"  # the audit's role in the demo fleet's 2nd account
 BUCKET = "platform-reports"
-#: Policy actions no run on the sandbox can use, with the reason; every other action must be used.
+S3_LIST_BUCKET = (
+    "S3 answers a read of a missing report 404 only to who may list the bucket (403 otherwise); "
+    "the sandbox (moto) answers 404 to everyone, so no request names this action"
+)
+#: Per runbook, policy actions no run on the sandbox can use, with the reason; every other action must be used.
 NOT_EXERCISED = {
-    "iam:PassRole": "EKS needs it to hand a role to an association; the sandbox (moto) does not check it",
-    "s3:ListBucket": "S3 answers a read of a missing report 404 only to who may list the bucket (403 otherwise); "
-    "the sandbox (moto) answers 404 to everyone, so no request names this action",
+    "eks_cluster_upgrade": {"s3:ListBucket": S3_LIST_BUCKET},
+    "eks_compliance_audit": {"s3:ListBucket": S3_LIST_BUCKET},
+    "eks_pod_identity_migration": {"s3:ListBucket": S3_LIST_BUCKET},
+    "eks_cluster_bootstrap": {
+        "ec2:DescribeLaunchTemplates": "read only when a create meets a template of the planned name (a resumed "
+        "run checks it is its own); every run here starts afresh",
+    },
 }
 
 
@@ -99,7 +108,8 @@ def assert_calls_fit_the_policy(dag_id: str, calls: AwsCallRecorder, roles: list
         action
         for statement in policy["Statement"]
         for action in as_list(statement["Action"])
-        if action not in NOT_EXERCISED and not any(wildcard_match(action, c.action, False) for c in made)
+        if action not in NOT_EXERCISED.get(dag_id, {})
+        and not any(wildcard_match(action, c.action, False) for c in made)
     )
     assert not unused, f"{dag_id}: policy actions no call used (remove them, or say why in NOT_EXERCISED): {unused}"
     worker = sorted({c.describe() for c in calls.by([BASE_CREDENTIALS]) if c.action != "sts:AssumeRole"})
@@ -127,6 +137,11 @@ def assert_kubernetes_access_is_what_the_readme_recommends(dag_id: str, requests
     policies = readme_access_policies(dag_id)
     if not policies:
         assert not requests, f"README.md says {dag_id} needs no Kubernetes access, yet it made {requests[:3]}"
+        return
+    if "AmazonEKSClusterAdminPolicy" in policies:
+        # Only the bootstrap has it, and only on the cluster it builds, from its own access step: it creates the
+        # cluster without creator admin, then smoke-tests workloads in a namespace of its own.
+        assert requests, f"README.md recommends cluster admin for {dag_id}, which made no Kubernetes request"
         return
     catalogue = yaml.safe_load((REPO / "include" / "eks" / "access-policies.yaml").read_text())["policies"]
     granted = {
@@ -242,3 +257,83 @@ def test_a_pod_identity_migration_needs_no_more_than_its_policy_admin_view_and_e
     assert [told["ticket_id"] for told in ticketing] == ["CHG-9"]
     assert_calls_fit_the_policy("eks_pod_identity_migration", aws_calls, [RUNBOOK_ROLE_ARN])
     assert_kubernetes_access_is_what_the_readme_recommends("eks_pod_identity_migration", kube_requests)
+
+
+@pytest.fixture
+def bootstrap_network(sandbox) -> dict[str, str]:
+    """A fresh VPC (test_bootstrap_dag's), its subnets by name; the admins' and the runbook's roles."""
+    from eks_sandbox.fleet import load_fleet
+    from tests.helpers import create_role
+    from tests.integration.test_bootstrap_dag import FLEET, REGION
+
+    load_fleet(sandbox, FLEET)
+    for name in ("platform-admins", "eks-runbooks"):
+        create_role(boto3.client("iam"), name)
+    subnets = boto3.client("ec2", region_name=REGION).describe_subnets()["Subnets"]
+    return {tag["Value"]: s["SubnetId"] for s in subnets for tag in s.get("Tags") or [] if tag["Key"] == "Name"}
+
+
+@pytest.fixture
+def bootstrap_reports(sandbox, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The bootstrap's reports in an S3 bucket of the runbooks' account, its gates polled quickly."""
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_REPORTS_BASE", f"s3://{BUCKET}/builds")
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS", "0.05")
+    return BUCKET
+
+
+def failing_bootstrap_with_teardown(dag, network: dict[str, str], sandbox, cluster: str, fault: dict[str, Any], **conf):
+    """A bootstrap of ``cluster`` whose step meets ``fault`` (an AccessDeniedException, not retried here), with
+    teardown_on_failure: the teardown removes what the run made before it."""
+    from tests.integration.test_bootstrap_dag import run
+
+    sandbox.faults.add_from_dict({"error": "AccessDeniedException", "service": "eks", **fault})
+    for task in dag.tasks:
+        task.retries = 0
+    return run(dag, network, dry_run=False, teardown_on_failure=True, cluster_name=cluster, **conf)
+
+
+def test_a_bootstrap_and_its_teardowns_need_no_more_than_its_policy_and_the_admin_it_grants_itself(
+    airflow_db, fast_dag_test, sandbox, bootstrap_network, bootstrap_reports, aws_calls, kube_requests
+):
+    from eks_runbooks.runs.reports import safe_path_segment
+    from tests.integration.test_bootstrap_dag import CLUSTER, run, states_of
+
+    subnets = bootstrap_network
+    admin_user = boto3.client("iam").create_user(UserName="platform-oncall")["User"]["Arn"]
+    dag = dag_of("eks_cluster_bootstrap")
+    aws_calls.clear()
+    built = run(dag, subnets, dry_run=False)
+    # Fails after its node group and first add-ons: the teardown removes them, its access entries and templates.
+    after_compute = failing_bootstrap_with_teardown(
+        dag, subnets, sandbox, "payments-eu-b", {"operation": "CreateAddon", "match": {"addonName": "coredns"}}
+    )
+    # Fails at the control plane: the teardown deletes the roles and the key it made (no cluster uses them).
+    at_control_plane = failing_bootstrap_with_teardown(
+        dag,
+        subnets,
+        sandbox,
+        "payments-eu-c",
+        {"operation": "CreateCluster"},
+        admin_principal_arns=[PLATFORM_ADMIN_ROLE_ARN, admin_user],
+    )
+
+    assert set(states_of(built).values()) <= {"success", "skipped"}, states_of(built)
+    for failed, step in ((after_compute, "addons_after_compute"), (at_control_plane, "control_plane")):
+        states = states_of(failed)
+        assert (states[step], states["teardown_on_failure"]) == ("failed", "success"), states
+    removed = {c.action for c in aws_calls.by([RUNBOOK_ROLE_ARN]) if c.action.split(":")[1].startswith("Delete")}
+    assert {"eks:DeleteNodegroup", "ec2:DeleteLaunchTemplate", "iam:DeleteRole", "kms:DeleteAlias"} <= removed
+    written = [c.resource for c in aws_calls.by([RUNBOOK_ROLE_ARN]) if c.action == "s3:PutObject"]
+    assert any(f"/builds/eks_cluster_bootstrap/{safe_path_segment(built.run_id)}/report.json" in w for w in written)
+    assert_calls_fit_the_policy("eks_cluster_bootstrap", aws_calls, [RUNBOOK_ROLE_ARN])
+    # The access the README says the runbook needs in Kubernetes is the access its own run grants it.
+    own_entry = f"/role/{RUNBOOK_ROLE_ARN.split(':')[4]}/{RUNBOOK_ROLE_ARN.rsplit('/', 1)[1]}/"
+    granted = {
+        c.context["eks:policyArn"].rsplit("/", 1)[1]
+        for c in aws_calls.by([RUNBOOK_ROLE_ARN])
+        if c.action == "eks:AssociateAccessPolicy" and f"/{CLUSTER}/" in c.resource and own_entry in c.resource
+    }
+    assert granted == set(readme_access_policies("eks_cluster_bootstrap"))
+    assert {r["cluster"] for r in kube_requests} <= {CLUSTER, "payments-eu-b"}, "it reached a cluster it did not build"
+    assert_kubernetes_access_is_what_the_readme_recommends("eks_cluster_bootstrap", kube_requests)
