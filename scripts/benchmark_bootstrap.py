@@ -209,7 +209,8 @@ def fleet(as_of: str) -> dict[str, Any]:
 
 
 def principals(endpoint: str) -> dict[str, Any]:
-    """The private subnets by name, after making the roles the run names (the admins, the runbook's own)."""
+    """The run's two private subnets and admin principal, after making the roles it names (the admins, the
+    runbook's own) as a team makes them."""
     import boto3
 
     from tests.helpers import PLATFORM_ADMIN_ROLE_ARN, create_role
