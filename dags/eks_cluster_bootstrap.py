@@ -35,6 +35,7 @@ from airflow.sdk import Param, chain, dag, get_current_context, task
 from eks_runbooks.core.eks.names import (
     CLUSTER_NAME_PATTERN,
     CONNECTION_ID_PATTERN,
+    DEFINITION_PATTERN,
     KUBERNETES_VERSION_PATTERN,
     REGION_PATTERN,
 )
@@ -77,7 +78,7 @@ def _optional(title: str, description: str, section: str, **schema: object) -> P
             "leave the cluster fields empty then.",
             TARGET,
             type="string",
-            pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$",
+            pattern=DEFINITION_PATTERN,
         ),
         "cluster_name": _optional(
             "Cluster name", "The new cluster's name.", CLUSTER, type="string", pattern=CLUSTER_NAME_PATTERN

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from eks_runbooks.core.bootstrap.request import CLUSTER_FIELDS, DEFINITION_PATTERN, RUN_FIELDS
+from eks_runbooks.core.bootstrap.request import CLUSTER_FIELDS, RUN_FIELDS
+from eks_runbooks.core.eks.names import DEFINITION_PATTERN
 from eks_runbooks.core.requests import InvalidRequest
 
 

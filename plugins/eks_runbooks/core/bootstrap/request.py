@@ -15,7 +15,14 @@ from enum import StrEnum
 from typing import Any
 
 from eks_runbooks.core.bootstrap.facts import load_bootstrap_facts
-from eks_runbooks.core.eks.names import CLUSTER_NAME, CONNECTION_ID, KUBERNETES_VERSION_PATTERN, REGION, TICKET_ID
+from eks_runbooks.core.eks.names import (
+    CLUSTER_NAME,
+    CONNECTION_ID,
+    DEFINITION_PATTERN,
+    KUBERNETES_VERSION_PATTERN,
+    REGION,
+    TICKET_ID,
+)
 from eks_runbooks.core.requests import (
     InvalidRequest,
     boolean_field,
@@ -36,7 +43,6 @@ SUBNET_ID_PATTERN = r"^subnet-[0-9a-f]{8,17}$"
 NODEGROUP_NAME_PATTERN = r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,62}$"
 INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 ADDON_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
-DEFINITION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 #: EKS tags: up to 50, keys to 128 and values to 256 characters, no ``aws:`` prefix [BC TagMap, UG eks-using-tags].
 #: The runbook adds two of its own to every resource (core.bootstrap.calls.resource_tags), so a request has 48.
 MAX_TAGS = 50 - 2

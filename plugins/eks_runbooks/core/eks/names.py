@@ -18,6 +18,8 @@ CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,250}$"
 KUBERNETES_VERSION_PATTERN = r"^1\.\d{2}$"
 #: Ticket ids become part of the dag_run_id: letters, digits, '-', '_', '.' only.
 TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+#: Cluster definitions (include/clusters/<name>.yaml, Variable eks_cluster_definitions): lower-case names.
+DEFINITION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 #: Check ids of every catalogue: UPPER-KEBAB (EKS-IMDSV2, K8S-REMOVED-APIS).
 CHECK_ID_PATTERN = r"^[A-Z0-9]+(-[A-Z0-9]+)+$"
 
