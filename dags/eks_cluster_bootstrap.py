@@ -39,10 +39,9 @@ from eks_runbooks.core.eks.names import (
     KUBERNETES_VERSION_PATTERN,
     REGION_PATTERN,
 )
-from eks_runbooks.notifiers.ticketing import TicketingNotifier
 from eks_runbooks.operators.bootstrap import BootstrapApprovalOperator, EksBootstrapStepOperator
 from eks_runbooks.runs.params import RUN, TARGET, run_params
-from eks_runbooks.runs.run_reports import remember_failure, remember_timing
+from eks_runbooks.runs.run_reports import mutating_dag_settings
 from eks_runbooks.tasks.bootstrap import report_url_of, summary_of
 
 CLUSTER = "Cluster"
@@ -62,15 +61,7 @@ def _optional(title: str, description: str, section: str, **schema: object) -> P
     catchup=False,
     doc_md=__doc__,
     tags=["eks", "bootstrap", "mutating"],
-    default_args={
-        "owner": "platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=20),
-        "on_failure_callback": remember_failure,
-        "on_success_callback": remember_timing,
-    },
-    on_success_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
-    on_failure_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
+    **mutating_dag_settings(report_url_of, summary_of),
     params={
         "definition": _optional(
             "Cluster definition",

@@ -39,7 +39,6 @@ from eks_runbooks.core.eks.names import (
     CHECK_ID_PATTERN,
     KUBERNETES_VERSION_PATTERN,
 )
-from eks_runbooks.notifiers.ticketing import TicketingNotifier
 from eks_runbooks.operators.upgrade import (
     EksUpgradeAddonsOperator,
     EksUpgradeControlPlaneOperator,
@@ -49,7 +48,7 @@ from eks_runbooks.operators.upgrade import (
     UpgradeApprovalOperator,
 )
 from eks_runbooks.runs.params import TARGET, cluster_target_params, run_params
-from eks_runbooks.runs.run_reports import remember_failure, remember_timing
+from eks_runbooks.runs.run_reports import mutating_dag_settings
 from eks_runbooks.tasks.upgrade import MAX_HOPS, report_url_of, summary_of
 
 CLUSTER = {
@@ -66,15 +65,7 @@ OPTIONS = "How to upgrade"
     catchup=False,
     doc_md=__doc__,
     tags=["eks", "upgrade", "mutating"],
-    default_args={
-        "owner": "platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=20),
-        "on_failure_callback": remember_failure,
-        "on_success_callback": remember_timing,
-    },
-    on_success_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
-    on_failure_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
+    **mutating_dag_settings(report_url_of, summary_of),
     params={
         **cluster_target_params(
             "Name of the EKS cluster to upgrade.",

@@ -35,14 +35,13 @@ from eks_runbooks.core.eks.names import (
     NAMESPACE_PATTERN,
     SERVICE_ACCOUNT_PATTERN,
 )
-from eks_runbooks.notifiers.ticketing import TicketingNotifier
 from eks_runbooks.operators.pod_identity import (
     EksPodIdentityAgentOperator,
     EksPodIdentityRestartOperator,
     PodIdentityApprovalOperator,
 )
 from eks_runbooks.runs.params import RUN, cluster_target_params, run_params
-from eks_runbooks.runs.run_reports import remember_failure, remember_timing
+from eks_runbooks.runs.run_reports import mutating_dag_settings
 from eks_runbooks.tasks.pod_identity import report_url_of, summary_of
 
 CLUSTER = {
@@ -59,15 +58,7 @@ SCOPE = "What to migrate"
     catchup=False,
     doc_md=__doc__,
     tags=["eks", "pod-identity", "mutating"],
-    default_args={
-        "owner": "platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=20),
-        "on_failure_callback": remember_failure,
-        "on_success_callback": remember_timing,
-    },
-    on_success_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
-    on_failure_callback=TicketingNotifier(report_url=report_url_of, summary=summary_of),
+    **mutating_dag_settings(report_url_of, summary_of),
     params={
         **cluster_target_params(
             "Name of the EKS cluster whose IRSA service accounts move.",

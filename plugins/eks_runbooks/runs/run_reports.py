@@ -25,6 +25,28 @@ FAILURE_KEY = "failure"
 TIMING_KEY = "timing"
 
 
+def mutating_dag_settings(
+    report_url: Callable[[Context], str], summary: Callable[[Context], str | None]
+) -> dict[str, Any]:
+    """The ``@dag`` settings every runbook that changes clusters shares: two retries 20 s apart, each task's
+    error and times kept for the report, and the ticket told how the run ended (``ticketing_default``)."""
+    from datetime import timedelta
+
+    from eks_runbooks.notifiers.ticketing import TicketingNotifier
+
+    return {
+        "default_args": {
+            "owner": "platform",
+            "retries": 2,
+            "retry_delay": timedelta(seconds=20),
+            "on_failure_callback": remember_failure,
+            "on_success_callback": remember_timing,
+        },
+        "on_success_callback": TicketingNotifier(report_url=report_url, summary=summary),
+        "on_failure_callback": TicketingNotifier(report_url=report_url, summary=summary),
+    }
+
+
 def remember_failure(context: Context) -> None:
     """Task failure callback: keep the error and the task's times for the run's report (read from XCom)."""
     error = context.get("exception")

@@ -1,4 +1,5 @@
-"""The trigger that waits, in the triggerer, for EKS updates to end — no worker slot held meanwhile."""
+"""The triggers that wait, in the triggerer, for EKS updates to end or resources to be created — no worker slot
+held meanwhile."""
 
 from __future__ import annotations
 
@@ -12,7 +13,68 @@ from eks_runbooks.core.eks.updates import UpdateRef
 from eks_runbooks.hooks.eks import EksRunbookHook
 
 
-class EksUpdatesTrigger(BaseTrigger):
+class EksClusterWaitTrigger(BaseTrigger):
+    """
+    What every wait on one cluster's EKS resources shares: where to look, how often, how long, as whom
+    (base class; ``waits_for`` names the subclass's own argument).
+
+    :param cluster_name: The name of the cluster.
+    :param waiter_delay: The amount of time in seconds to wait between attempts.
+    :param waiter_max_attempts: The maximum number of attempts to be made.
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: Which AWS region the connection should use.
+        If this is None or empty then the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    #: The name of the subclass's own argument (what it waits for), serialised with the shared ones.
+    waits_for = ""
+
+    def __init__(
+        self,
+        cluster_name: str,
+        waiter_delay: float,
+        waiter_max_attempts: int,
+        aws_conn_id: str | None,
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.cluster_name = cluster_name
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{self.__class__.__module__}.{self.__class__.__name__}",
+            {
+                "cluster_name": self.cluster_name,
+                self.waits_for: self._waited_for(),
+                "waiter_delay": self.waiter_delay,
+                "waiter_max_attempts": self.waiter_max_attempts,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    def _waited_for(self) -> Any:
+        raise NotImplementedError
+
+    def hook(self) -> EksRunbookHook:
+        return EksRunbookHook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+        )
+
+
+class EksUpdatesTrigger(EksClusterWaitTrigger):
     """
     Wait for the first of several EKS updates of one cluster to end (for updates that run side by side,
     such as node groups rolled ``nodegroup_parallelism`` at a time).
@@ -33,48 +95,19 @@ class EksUpdatesTrigger(BaseTrigger):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
-    def __init__(
-        self,
-        cluster_name: str,
-        updates: list[dict[str, str]],
-        waiter_delay: float,
-        waiter_max_attempts: int,
-        aws_conn_id: str | None,
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
-    ) -> None:
-        super().__init__()
-        self.cluster_name = cluster_name
-        self.updates = [UpdateRef.from_dict(update) for update in updates]
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
+    waits_for = "updates"
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{self.__class__.__module__}.{self.__class__.__name__}",
-            {
-                "cluster_name": self.cluster_name,
-                "updates": [ref.to_dict() for ref in self.updates],
-                "waiter_delay": self.waiter_delay,
-                "waiter_max_attempts": self.waiter_max_attempts,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-            },
-        )
+    def __init__(self, cluster_name: str, updates: list[dict[str, str]], **kwargs: Any) -> None:
+        super().__init__(cluster_name, **kwargs)
+        self.updates = [UpdateRef.from_dict(update) for update in updates]
+
+    def _waited_for(self) -> list[dict[str, str]]:
+        return [ref.to_dict() for ref in self.updates]
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from botocore.exceptions import ClientError
 
-        hook = EksRunbookHook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
-        )
+        hook = self.hook()
         for _attempt in range(self.waiter_max_attempts):
             # Wait first, then look: an event fired moments after the task deferred can reach the scheduler
             # before the worker's deferral report, which Airflow 3.3.2 then treats as an external kill
@@ -117,7 +150,7 @@ CREATED = "ACTIVE"
 CREATION_FAILED = frozenset({"FAILED", "CREATE_FAILED", "DELETING", "DELETE_FAILED"})
 
 
-class EksCreationTrigger(BaseTrigger):
+class EksCreationTrigger(EksClusterWaitTrigger):
     """
     Wait until a cluster, add-ons or node groups EKS is creating are ACTIVE, or one of them failed.
 
@@ -134,48 +167,19 @@ class EksCreationTrigger(BaseTrigger):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
-    def __init__(
-        self,
-        cluster_name: str,
-        resources: list[str],
-        waiter_delay: float,
-        waiter_max_attempts: int,
-        aws_conn_id: str | None,
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
-    ) -> None:
-        super().__init__()
-        self.cluster_name = cluster_name
-        self.resources = resources
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
+    waits_for = "resources"
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{self.__class__.__module__}.{self.__class__.__name__}",
-            {
-                "cluster_name": self.cluster_name,
-                "resources": self.resources,
-                "waiter_delay": self.waiter_delay,
-                "waiter_max_attempts": self.waiter_max_attempts,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-            },
-        )
+    def __init__(self, cluster_name: str, resources: list[str], **kwargs: Any) -> None:
+        super().__init__(cluster_name, **kwargs)
+        self.resources = resources
+
+    def _waited_for(self) -> list[str]:
+        return self.resources
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from botocore.exceptions import ClientError
 
-        hook = EksRunbookHook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
-        )
+        hook = self.hook()
         states: dict[str, dict[str, Any]] = {}
         for _attempt in range(self.waiter_max_attempts):
             await asyncio.sleep(self.waiter_delay)

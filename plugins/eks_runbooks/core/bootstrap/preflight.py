@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import cache
@@ -26,11 +26,10 @@ from eks_runbooks.core.bootstrap.request import BootstrapRequest, NodegroupSpec
 from eks_runbooks.core.catalogue import (
     CheckRegistry,
     Outcome,
-    Severity,
     Status,
     check_against_registry,
-    load_catalogue_entries,
 )
+from eks_runbooks.core.catalogue.gates import GateFinding, GateSpec, gate_finding, load_gate_catalogue
 from eks_runbooks.core.eks.versions import addon_version_key, minor_of
 from eks_runbooks.core.include import include_path
 
@@ -109,62 +108,31 @@ BOOTSTRAP_PREFLIGHT_CHECKS: CheckRegistry[CheckFunction] = CheckRegistry("bootst
 check = BOOTSTRAP_PREFLIGHT_CHECKS.check
 
 
-@dataclass(frozen=True)
-class BootstrapCheckSpec:
-    """One entry of the bootstrap pre-flight catalogue."""
-
-    id: str
-    title: str
-    severity: Severity
-    blocking: bool
-    rationale: str
-    remediation: str
-    source: str
-
-
-@dataclass(frozen=True)
-class BootstrapFinding:
-    """One result of one check, joined with its catalogue entry; ``blocking``: it stops the bootstrap."""
-
-    check_id: str
-    title: str
-    severity: Severity
-    status: Status
-    blocking: bool
-    detail: str
-    objects: tuple[str, ...] = ()
-    remediation: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "severity": str(self.severity), "status": str(self.status), "objects": [*self.objects]}
-
-
 @cache
-def load_bootstrap_preflight_catalogue(path: Path | None = None) -> tuple[BootstrapCheckSpec, ...]:
+def load_bootstrap_preflight_catalogue(path: Path | None = None) -> tuple[GateSpec, ...]:
     """The checks of include/checks/bootstrap-preflight.yaml in catalogue order, held against their functions."""
     from eks_runbooks.core.bootstrap import checks  # noqa: F401  (registers the check functions)
 
-    entries = load_catalogue_entries(path or include_path("checks", "bootstrap-preflight.yaml"), ("blocking",))
-    specs = tuple(BootstrapCheckSpec(**{**entry, "blocking": bool(entry["blocking"])}) for entry in entries)
+    specs = load_gate_catalogue(path or include_path("checks", "bootstrap-preflight.yaml"))
     check_against_registry((spec.id for spec in specs), BOOTSTRAP_PREFLIGHT_CHECKS)
     return specs
 
 
-def run_preflight(inputs: PreflightInputs) -> list[BootstrapFinding]:
+def run_preflight(inputs: PreflightInputs) -> list[GateFinding]:
     """Every check of the catalogue on ``inputs``, in catalogue order, each outcome joined with its entry."""
     return [
-        _finding(spec, outcome)
+        gate_finding(spec, outcome)
         for spec in load_bootstrap_preflight_catalogue()
         for outcome in _outcomes(BOOTSTRAP_PREFLIGHT_CHECKS[spec.id], spec, inputs)
     ]
 
 
-def blocking_failures(findings: Sequence[BootstrapFinding]) -> list[BootstrapFinding]:
+def blocking_failures(findings: Sequence[GateFinding]) -> list[GateFinding]:
     """The findings that stop the bootstrap before anything is created."""
     return [finding for finding in findings if finding.blocking]
 
 
-def _outcomes(function: CheckFunction, spec: BootstrapCheckSpec, inputs: PreflightInputs) -> list[Outcome]:
+def _outcomes(function: CheckFunction, spec: GateSpec, inputs: PreflightInputs) -> list[Outcome]:
     # A check that cannot read its inputs (an AWS field it did not expect) must not pass silently.
     try:
         return function(inputs)
@@ -175,22 +143,6 @@ def _outcomes(function: CheckFunction, spec: BootstrapCheckSpec, inputs: Preflig
                 f"Cluster {inputs.cluster_name}: check {spec.id} could not run: {type(error).__name__}: {error}",
             )
         ]
-
-
-def _finding(spec: BootstrapCheckSpec, outcome: Outcome) -> BootstrapFinding:
-    status = outcome.status
-    if status is Status.FAIL and not spec.blocking:
-        status = Status.WARN  # the catalogue, not the function, decides what blocks
-    return BootstrapFinding(
-        check_id=spec.id,
-        title=spec.title,
-        severity=spec.severity,
-        status=status,
-        blocking=status is Status.FAIL,
-        detail=outcome.detail,
-        objects=outcome.objects,
-        remediation=spec.remediation,
-    )
 
 
 def resumed_run(existing_cluster: Mapping[str, Any] | None, cluster_name: str) -> str | None:

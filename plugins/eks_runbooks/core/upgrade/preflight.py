@@ -11,7 +11,7 @@ IGNORED: still in the report, never dropped, no longer blocking.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +21,16 @@ from eks_runbooks.core.catalogue import (
     Severity,
     Status,
     check_against_registry,
-    load_catalogue_entries,
 )
+from eks_runbooks.core.catalogue.gates import GateFinding, GateSpec, gate_finding, load_gate_catalogue
 from eks_runbooks.core.include import include_path
 from eks_runbooks.core.upgrade.checks.registry import PREFLIGHT_CHECKS, CheckFunction, PreflightInputs, check
 
 __all__ = [
     "PREFLIGHT_CHECKS",
     "CatalogueError",
-    "CheckSpec",
-    "Finding",
+    "GateFinding",
+    "GateSpec",
     "PreflightInputs",
     "PreflightResult",
     "Severity",
@@ -43,45 +43,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class CheckSpec:
-    """One entry of the pre-flight catalogue."""
-
-    id: str
-    title: str
-    severity: Severity
-    blocking: bool
-    rationale: str
-    remediation: str
-    source: str
-
-
-def load_preflight_catalogue(path: Path | None = None) -> tuple[CheckSpec, ...]:
+def load_preflight_catalogue(path: Path | None = None) -> tuple[GateSpec, ...]:
     """The pre-flight checks of include/checks/upgrade-preflight.yaml, in the catalogue's order."""
-    entries = load_catalogue_entries(path or include_path("checks", "upgrade-preflight.yaml"), ("blocking",))
-    return tuple(CheckSpec(**{**entry, "blocking": bool(entry["blocking"])}) for entry in entries)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One result of one check, joined with its catalogue entry; ``blocking`` is whether it stops the hop."""
-
-    check_id: str
-    title: str
-    severity: Severity
-    status: Status
-    blocking: bool
-    detail: str
-    objects: tuple[str, ...] = ()
-    remediation: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "severity": str(self.severity),
-            "status": str(self.status),
-            "objects": list(self.objects),
-        }
+    return load_gate_catalogue(path or include_path("checks", "upgrade-preflight.yaml"))
 
 
 @dataclass(frozen=True)
@@ -91,26 +55,26 @@ class PreflightResult:
     cluster_name: str
     hop_from: str
     hop_to: str
-    findings: tuple[Finding, ...]
+    findings: tuple[GateFinding, ...]
 
     @property
-    def blocking(self) -> tuple[Finding, ...]:
+    def blocking(self) -> tuple[GateFinding, ...]:
         return tuple(finding for finding in self.findings if finding.blocking)
 
     @property
-    def ignored(self) -> tuple[Finding, ...]:
+    def ignored(self) -> tuple[GateFinding, ...]:
         return self._with(Status.IGNORED)
 
     @property
-    def warnings(self) -> tuple[Finding, ...]:
+    def warnings(self) -> tuple[GateFinding, ...]:
         return self._with(Status.WARN)
 
     @property
-    def follow_ups(self) -> tuple[Finding, ...]:
+    def follow_ups(self) -> tuple[GateFinding, ...]:
         return self._with(Status.INFO)
 
     @property
-    def passes(self) -> tuple[Finding, ...]:
+    def passes(self) -> tuple[GateFinding, ...]:
         return self._with(Status.PASS)
 
     @property
@@ -138,12 +102,12 @@ class PreflightResult:
             "findings": [finding.as_dict() for finding in self.findings],
         }
 
-    def _with(self, status: Status) -> tuple[Finding, ...]:
+    def _with(self, status: Status) -> tuple[GateFinding, ...]:
         return tuple(finding for finding in self.findings if finding.status is status)
 
 
 def run_preflight(
-    inputs: PreflightInputs, catalogue: Sequence[CheckSpec], ignore_checks: Iterable[str] = ()
+    inputs: PreflightInputs, catalogue: Sequence[GateSpec], ignore_checks: Iterable[str] = ()
 ) -> PreflightResult:
     """
     Run every check of the catalogue against one hop's inputs.
@@ -160,14 +124,14 @@ def run_preflight(
             f"known checks: {', '.join(spec.id for spec in catalogue)}"
         )
     findings = [
-        _finding(spec, outcome, ignored=spec.id in ignore)
+        gate_finding(spec, outcome, ignored=spec.id in ignore)
         for spec in catalogue
         for outcome in _outcomes(PREFLIGHT_CHECKS[spec.id], spec, inputs)
     ]
     return PreflightResult(inputs.cluster_name, inputs.hop_from, inputs.hop_to, tuple(findings))
 
 
-def _outcomes(function: CheckFunction, spec: CheckSpec, inputs: PreflightInputs) -> list[Outcome]:
+def _outcomes(function: CheckFunction, spec: GateSpec, inputs: PreflightInputs) -> list[Outcome]:
     # A check that cannot read its inputs (an AWS field it did not expect) must not pass silently: it fails,
     # naming itself, and blocks if the check blocks — ignore_checks is the way past it.
     try:
@@ -179,24 +143,6 @@ def _outcomes(function: CheckFunction, spec: CheckSpec, inputs: PreflightInputs)
                 f"Cluster {inputs.cluster_name}: check {spec.id} could not run: {type(error).__name__}: {error}",
             )
         ]
-
-
-def _finding(spec: CheckSpec, outcome: Outcome, *, ignored: bool) -> Finding:
-    status = outcome.status
-    if status is Status.FAIL and not spec.blocking:
-        status = Status.WARN  # the catalogue, not the function, decides what blocks
-    if status is Status.FAIL and ignored:
-        status = Status.IGNORED
-    return Finding(
-        check_id=spec.id,
-        title=spec.title,
-        severity=spec.severity,
-        status=status,
-        blocking=status is Status.FAIL,
-        detail=outcome.detail,
-        objects=outcome.objects,
-        remediation=spec.remediation,
-    )
 
 
 _SECTIONS = (
@@ -238,17 +184,7 @@ def render_preflight_markdown(result: PreflightResult, *, with_passes: bool = Tr
 
 def preflight_result_of(document: Mapping[str, Any]) -> PreflightResult:
     """A PreflightResult back from its ``as_dict()`` (as the report reads it from XCom)."""
-    findings = tuple(
-        Finding(
-            **{
-                **finding,
-                "severity": Severity(finding["severity"]),
-                "status": Status(finding["status"]),
-                "objects": tuple(finding.get("objects", ())),
-            }
-        )
-        for finding in document["findings"]
-    )
+    findings = tuple(GateFinding.from_dict(finding) for finding in document["findings"])
     return PreflightResult(document["cluster_name"], document["hop_from"], document["hop_to"], findings)
 
 

@@ -11,7 +11,7 @@ from eks_runbooks.core.catalogue import failed
 from eks_runbooks.core.upgrade.preflight import (
     PREFLIGHT_CHECKS,
     CatalogueError,
-    CheckSpec,
+    GateSpec,
     Severity,
     Status,
     load_preflight_catalogue,
@@ -140,7 +140,7 @@ def test_a_check_that_cannot_read_its_inputs_fails_naming_itself():
 
 def test_findings_carry_their_catalogue_entry():
     result = run_preflight(blocked_inputs(), CATALOGUE)
-    spec: CheckSpec = next(spec for spec in CATALOGUE if spec.id == "K8S-PDB-BLOCKS-DRAIN")
+    spec: GateSpec = next(spec for spec in CATALOGUE if spec.id == "K8S-PDB-BLOCKS-DRAIN")
     [finding] = [finding for finding in result.findings if finding.check_id == spec.id]
     assert (finding.title, finding.severity, finding.remediation) == (spec.title, spec.severity, spec.remediation)
 

@@ -2,7 +2,7 @@
 
 A check is one small function ``(PreflightInputs) -> list[Outcome]`` registered with ``@check("CHECK-ID")``.
 Its title, severity, blocking flag and remediation live in include/checks/upgrade-preflight.yaml, not here:
-``run_preflight`` joins each outcome with its catalogue entry into a ``Finding``, so the code cannot disagree
+``run_preflight`` joins each outcome with its catalogue entry into a ``GateFinding``, so the code cannot disagree
 with the catalogue about what blocks.
 """
 
