@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -87,19 +88,28 @@ def failures_of(context: Context, states: Mapping[str, str]) -> list[dict[str, s
     ]
 
 
-def report_location(context: Context, runbook: str) -> ReportLocation:
-    """Where this run's report is written: ``<eks_reports_base>/<runbook>/<run id>/``."""
-    from eks_runbooks.runs.reports import ReportLocation, reports_base
+@dataclass(frozen=True)
+class RunbookReports:
+    """Where one runbook's run reports are: ``<eks_reports_base>/<runbook>/<run id>/`` (``report.json``,
+    ``report.md``), and what the ticketing notifier reads from them."""
 
-    return ReportLocation(reports_base(), runbook, context.get("run_id") or context["dag_run"].run_id)
+    runbook: str
 
+    def location(self, context: Context) -> ReportLocation:
+        from eks_runbooks.runs.reports import ReportLocation, reports_base
 
-def report_summary(context: Context, runbook: str) -> str | None:
-    """The summary the run's report holds (for the ticketing notifier); None when there is no report."""
-    from eks_runbooks.runs.reports import read_report
+        return ReportLocation(reports_base(), self.runbook, context.get("run_id") or context["dag_run"].run_id)
 
-    written = read_report(report_location(context, runbook).url("report.json"))
-    return json.loads(written)["summary"] if written else None
+    def url_of(self, context: Context) -> str:
+        """The URL of the run's Markdown report."""
+        return self.location(context).url("report.md")
+
+    def summary_of(self, context: Context) -> str | None:
+        """The summary the run's report holds; None when there is no report."""
+        from eks_runbooks.runs.reports import read_report
+
+        written = read_report(self.location(context).url("report.json"))
+        return json.loads(written)["summary"] if written else None
 
 
 def record_ticket_attempt(

@@ -35,7 +35,6 @@ from eks_runbooks.runs.pod_identity_context import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from eks_runbooks.runs.reports import ReportLocation
 
 log = logging.getLogger(__name__)
 
@@ -277,17 +276,9 @@ def cleanup_run(context: Context) -> dict[str, Any]:
     return results
 
 
-def report_location(context: Context) -> ReportLocation:
-    """``<eks_reports_base>/eks_pod_identity_migration/<run id>/``."""
-    return run_reports.report_location(context, RUNBOOK)
-
-
-def report_url_of(context: Context) -> str:
-    return report_location(context).url("report.md")
-
-
-def summary_of(context: Context) -> str | None:
-    return run_reports.report_summary(context, RUNBOOK)
+REPORTS = run_reports.RunbookReports(RUNBOOK)
+report_url_of = REPORTS.url_of
+summary_of = REPORTS.summary_of
 
 
 def collect_report(context: Context) -> dict[str, Any]:
@@ -355,7 +346,7 @@ def _unchanged(account: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
 
 def write_run_report(context: Context) -> dict[str, Any]:
     """The ``report`` task: JSON and Markdown, the run's note, and the ticket's attempts."""
-    return run_reports.publish_run_report(context, collect_report(context), report_location(context), _report_files)
+    return run_reports.publish_run_report(context, collect_report(context), REPORTS.location(context), _report_files)
 
 
 def _report_files(report: Mapping[str, Any]) -> dict[str, str]:

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from eks_runbooks.hooks.eks import EksRunbookHook
-    from eks_runbooks.runs.reports import ReportLocation
 
 log = logging.getLogger(__name__)
 
@@ -290,21 +289,11 @@ def _failed_after_a_change(context: Context) -> str | None:
     )
 
 
-def report_location(context: Context) -> ReportLocation:
-    """Where this run's report is written: ``<eks_reports_base>/eks_cluster_upgrade/<run id>/``."""
-    return run_reports.report_location(context, RUNBOOK)
-
-
-def report_url_of(context: Context) -> str:
-    """The URL of the run's Markdown report (for the ticketing notifier)."""
-    return report_location(context).url("report.md")
-
-
-def summary_of(context: Context) -> str | None:
-    """The summary the run's report holds (for the ticketing notifier); None when there is no report."""
-    return run_reports.report_summary(context, RUNBOOK)
+REPORTS = run_reports.RunbookReports(RUNBOOK)
+report_url_of = REPORTS.url_of
+summary_of = REPORTS.summary_of
 
 
 def write_run_report(context: Context) -> dict[str, Any]:
     """The ``report`` task: write JSON and Markdown, set the DagRun note, return the summary and location."""
-    return run_reports.publish_run_report(context, collect_report(context), report_location(context), report_files)
+    return run_reports.publish_run_report(context, collect_report(context), REPORTS.location(context), report_files)
