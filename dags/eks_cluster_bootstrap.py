@@ -184,7 +184,7 @@ def eks_cluster_bootstrap() -> None:
 
         return baseline_run(get_current_context())
 
-    @task(trigger_rule="all_done")
+    @task
     def teardown_on_failure() -> dict:
         from eks_runbooks.tasks.bootstrap import teardown_run
 
@@ -201,7 +201,16 @@ def eks_cluster_bootstrap() -> None:
         for step in ("identity", "control_plane", "access", "addons_before_compute", "compute", "addons_after_compute")
     ]
     checks = [smoke_test(), baseline()]
-    chain(validate_request(), preflight(), approve, *building, *checks, teardown_on_failure(), report().as_teardown())
+    # Teardowns: they run whatever happened, and the run's state stays that of the steps (a failed step fails it).
+    chain(
+        validate_request(),
+        preflight(),
+        approve,
+        *building,
+        *checks,
+        teardown_on_failure().as_teardown(),
+        report().as_teardown(),
+    )
 
 
 eks_cluster_bootstrap()

@@ -202,7 +202,7 @@ def test_wrong_inputs_fail_before_any_change_naming_the_input(bootstrap_dag, net
     dag_run = run(bootstrap_dag, network, dry_run=False, **conf)
 
     states = states_of(dag_run)
-    assert states[task] == "failed", states
+    assert dag_run.state == "failed" and states[task] == "failed", states
     assert all(states[step] != "success" for step in ("identity", "control_plane")), states
     failure = report_of(dag_run)["failures"][0]
     named_value = network.get(named, named)
@@ -219,6 +219,7 @@ def test_nodes_that_cannot_join_stop_the_run_at_compute_and_the_teardown_keeps_t
     dag_run = run(bootstrap_dag, network, dry_run=False, teardown_on_failure=True)
 
     states = states_of(dag_run)
+    assert dag_run.state == "failed", states
     assert states["compute"] == "failed" and states["addons_after_compute"] != "success", states
     report = report_of(dag_run)
     problems = report["steps"]["compute"]["result"]["gate"]["problems"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from eks_runbooks.core.bootstrap.calls import TAG_BOOTSTRAPPED_BY as RUN_TAG
 from eks_runbooks.core.bootstrap.calls import TAG_CLUSTER as CLUSTER_TAG
 from eks_runbooks.core.bootstrap.calls import Call
 
@@ -50,19 +51,46 @@ class NotThisRunbooksResource(RuntimeError):
     """A resource of the planned name exists and was not made by this runbook for this cluster."""
 
 
+class BootstrapCallFailed(RuntimeError):
+    """AWS refused a planned call; the message names the call, AWS's answer and what to look at."""
+
+
+#: What to look at first when AWS refuses a bootstrap call, by error code.
+_HINTS = {
+    "AccessDenied": "the connection's identity lacks a permission of include/iam/eks_cluster_bootstrap.json",
+    "AccessDeniedException": "the connection's identity lacks a permission of include/iam/eks_cluster_bootstrap.json",
+    "InvalidParameterException": "a value of the request; the pre-flight's report lists the exact request",
+    "InvalidRequestException": "the cluster's state; describe it and retry once it is ACTIVE",
+    "ResourceLimitExceededException": "the account's quotas (Service Quotas, Amazon EKS)",
+    "LimitExceeded": "the account's IAM quotas",
+}
+
+
+def refused(call: Call, error: ClientError) -> BootstrapCallFailed:
+    """What to raise when AWS refuses a planned call: the call, AWS's code and message, where to look."""
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "")
+    hint = _HINTS.get(code, "AWS's answer")
+    if code == "MalformedPolicyDocumentException":
+        hint = "the key policy's principals (do the roles exist?)"
+    return BootstrapCallFailed(f"{call.describe()} was refused — {code}: {message}. Look at {hint}.")
+
+
 def send(clients: Mapping[str, Any], call: Call) -> dict[str, Any]:
     """Send one planned call through ``clients[call.service]`` (a boto3 client); return what the report keeps:
-    the call, ``created`` or ``existed``, and the answer's identifiers (never credentials)."""
+    the call, ``created`` (by this run, in this try or an earlier one) or ``existed``, and the answer's
+    identifiers (never credentials)."""
     client = clients[call.service]
     try:
         answer = getattr(client, call.method())(**call.params)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != ALREADY_EXISTS.get(call.operation):
-            raise
+        code = error.response.get("Error", {}).get("Code", "")
+        if code != ALREADY_EXISTS.get(call.operation):
+            raise refused(call, error) from None
         owner = _OWNERS.get(call.operation)
-        if owner is not None:
-            owner(client, call)
-        return {**_sent(call), "outcome": "existed"}
+        found = owner(client, call) if owner is not None else {}
+        this_run = found.get(RUN_TAG) is not None and found.get(RUN_TAG) == _tags_of(call).get(RUN_TAG)
+        return {**_sent(call), "outcome": "created" if this_run else "existed"}
     return {**_sent(call), "outcome": "created", **identifiers(answer)}
 
 
@@ -83,7 +111,7 @@ def _tags_of(call: Call) -> dict[str, str]:
     return dict(tags)
 
 
-def _require_ours(found: dict[str, str], call: Call) -> None:
+def _require_ours(found: dict[str, str], call: Call) -> dict[str, str]:
     wanted = _tags_of(call).get(CLUSTER_TAG)
     if found.get(CLUSTER_TAG) != wanted:
         raise NotThisRunbooksResource(
@@ -91,34 +119,52 @@ def _require_ours(found: dict[str, str], call: Call) -> None:
             f"{found.get(CLUSTER_TAG)!r}). Choose another name, or remove it if it is a leftover; nothing of it "
             "was changed."
         )
+    return found
 
 
-def _role_owner(client: Any, call: Call) -> None:
+def _role_owner(client: Any, call: Call) -> dict[str, str]:
     role = client.get_role(RoleName=call.params["RoleName"])["Role"]
-    _require_ours({tag["Key"]: tag["Value"] for tag in role.get("Tags") or []}, call)
+    return _require_ours({tag["Key"]: tag["Value"] for tag in role.get("Tags") or []}, call)
 
 
-def _cluster_owner(client: Any, call: Call) -> None:
-    _require_ours(client.describe_cluster(name=call.params["name"])["cluster"].get("tags") or {}, call)
+def _cluster_owner(client: Any, call: Call) -> dict[str, str]:
+    return _require_ours(client.describe_cluster(name=call.params["name"])["cluster"].get("tags") or {}, call)
 
 
-def _nodegroup_owner(client: Any, call: Call) -> None:
+def _nodegroup_owner(client: Any, call: Call) -> dict[str, str]:
     described = client.describe_nodegroup(
         clusterName=call.params["clusterName"], nodegroupName=call.params["nodegroupName"]
     )
-    _require_ours(described["nodegroup"].get("tags") or {}, call)
+    return _require_ours(described["nodegroup"].get("tags") or {}, call)
 
 
-def _launch_template_owner(client: Any, call: Call) -> None:
+def _addon_owner(client: Any, call: Call) -> dict[str, str]:
+    described = client.describe_addon(clusterName=call.params["clusterName"], addonName=call.params["addonName"])
+    return described["addon"].get("tags") or {}
+
+
+def _access_entry_owner(client: Any, call: Call) -> dict[str, str]:
+    described = client.describe_access_entry(
+        clusterName=call.params["clusterName"], principalArn=call.params["principalArn"]
+    )
+    return described["accessEntry"].get("tags") or {}
+
+
+def _launch_template_owner(client: Any, call: Call) -> dict[str, str]:
     templates = client.describe_launch_templates(LaunchTemplateNames=[call.params["LaunchTemplateName"]])
     found = templates["LaunchTemplates"][0]
-    _require_ours({tag["Key"]: tag["Value"] for tag in found.get("Tags") or []}, call)
+    return _require_ours({tag["Key"]: tag["Value"] for tag in found.get("Tags") or []}, call)
 
 
-_OWNERS: dict[str, Callable[[Any, Call], None]] = {
+#: How to read the tags of what a create found already there. Add-ons and access entries of the cluster this
+#: runbook owns are adopted whoever made them (a person may have added one by hand); only this run's count as
+#: created.
+_OWNERS: dict[str, Callable[[Any, Call], dict[str, str]]] = {
     "CreateRole": _role_owner,
     "CreateCluster": _cluster_owner,
     "CreateNodegroup": _nodegroup_owner,
+    "CreateAddon": _addon_owner,
+    "CreateAccessEntry": _access_entry_owner,
     "CreateLaunchTemplate": _launch_template_owner,
 }
 
@@ -139,7 +185,9 @@ def remove_created(clients: Mapping[str, Any], cluster_name: str, created: list[
     templates, add-ons, access entries; the cluster stays (deletion protection, as the runbook sets it), and with
     it the roles and key it uses — the answer says what a person runs to remove them."""
     removed, kept = [], []
-    cluster_made = any(outcome["operation"] == "CreateCluster" for outcome in created)
+    cluster_made = any(outcome["operation"] == "CreateCluster" for outcome in created) or _cluster_exists(
+        clients, cluster_name
+    )
     for outcome in reversed(created):
         remove = _REMOVERS.get(outcome["operation"])
         if remove is None or (cluster_made and outcome["operation"] in _USED_BY_THE_CLUSTER):
@@ -160,6 +208,17 @@ def remove_created(clients: Mapping[str, Any], cluster_name: str, created: list[
         else []
     )
     return {"removed": removed, "kept": kept, "instructions": instructions}
+
+
+def _cluster_exists(clients: Mapping[str, Any], cluster_name: str) -> bool:
+    """Whether the cluster exists, as EKS says (what this run recorded may be incomplete)."""
+    try:
+        clients["eks"].describe_cluster(name=cluster_name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        raise
+    return True
 
 
 def _delete_role(clients: Mapping[str, Any], outcome: dict[str, Any]) -> None:
@@ -193,3 +252,49 @@ _REMOVERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Any]] = {
 }
 #: What a cluster that exists still uses: removed by a person after the cluster.
 _USED_BY_THE_CLUSTER = frozenset({"CreateRole", "CreateKey", "CreateAlias"})
+
+
+#: KMS refuses a key policy naming a role IAM has not propagated yet; IAM says propagation takes seconds.
+KEY_POLICY_ATTEMPTS = 12
+KEY_POLICY_RETRY_SECONDS = 10.0
+
+
+def ensure_key(clients: Mapping[str, Any], create: Call, alias: str, cluster_name: str) -> tuple[str, dict[str, Any]]:
+    """The run's KMS key: the one its alias names when that key is this cluster's and enabled (a retried or
+    resumed step), else a new one — CreateKey retried while the key policy's new role propagates."""
+    try:
+        metadata = clients["kms"].describe_key(KeyId=alias)["KeyMetadata"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NotFoundException":
+            raise
+    else:
+        tags = {t["TagKey"]: t["TagValue"] for t in clients["kms"].list_resource_tags(KeyId=metadata["KeyId"])["Tags"]}
+        if metadata.get("KeyState") != "Enabled" or tags.get(CLUSTER_TAG) != cluster_name:
+            raise NotThisRunbooksResource(
+                f"Alias {alias} names key {metadata['Arn']} ({metadata.get('KeyState')}, {CLUSTER_TAG}="
+                f"{tags.get(CLUSTER_TAG)!r}): not an enabled key of cluster {cluster_name}. Point the alias at the "
+                "right key, delete it, or give kms_key_arn; nothing was changed."
+            )
+        return metadata["Arn"], {**_key_sent(metadata["Arn"], alias), "outcome": "existed"}
+    metadata = _create_key(clients["kms"], create)
+    return metadata["Arn"], {**_key_sent(metadata["Arn"], alias), "outcome": "created", "id": metadata["Arn"]}
+
+
+def _create_key(kms: Any, create: Call) -> dict[str, Any]:
+    import time
+
+    for _attempt in range(KEY_POLICY_ATTEMPTS - 1):
+        try:
+            return kms.create_key(**create.params)["KeyMetadata"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "MalformedPolicyDocumentException":
+                raise refused(create, error) from None
+        time.sleep(KEY_POLICY_RETRY_SECONDS)
+    try:
+        return kms.create_key(**create.params)["KeyMetadata"]
+    except ClientError as error:
+        raise refused(create, error) from None
+
+
+def _key_sent(arn: str, alias: str) -> dict[str, Any]:
+    return {"call": f"kms CreateKey: {alias}", "operation": "CreateKey", "creates": f"KMS key {arn}", "names": {}}

@@ -88,31 +88,43 @@ class EksBootstrapStepOperator(BaseOperator):
             raise AirflowSkipException("Plan mode: the pre-flight lists this step's requests; nothing is sent")
         resolved = resolved_of(context)
         clients = bootstrap_clients(request.aws_conn_id, request.region)
-        sent, made = self._send(request, resolved, clients)
-        context["ti"].xcom_push(key=SENT_KEY, value=sent)
+        sent, made = self._send(context, request, resolved, clients)
         refs = created_refs(self.step, request)
         if not refs:
             return self._finish(context, request, resolved, sent, made, {})
         return self._wait(context, request, refs)
 
     def _send(
-        self, request: BootstrapRequest, resolved: Resolved, clients: dict[str, Any]
+        self, context: Context, request: BootstrapRequest, resolved: Resolved, clients: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        from eks_runbooks.hooks.bootstrap import send
+        """Send the step's calls, recording each outcome as it comes (a call that fails leaves the ones before it
+        in the report), and wrapping a refusal with the cluster and the step."""
+        from eks_runbooks.hooks.bootstrap import BootstrapCallFailed, NotThisRunbooksResource, ensure_key, send
 
         made: dict[str, str] = {}
         sent: list[dict[str, Any]] = []
-        if self.step == "identity" and resolved.kms_key_arn is None:
-            key_arn, outcome = _ensure_key(request, resolved, clients)
-            sent.append(outcome)
-            made["kms_key_arn"] = key_arn
-            resolved = planned.with_kms_key(resolved, key_arn)
-        for call in planned.step_calls(request, resolved, self.step):
-            if call.operation == "CreateKey":
-                continue
-            self.log.info("Bootstrap %s, step %s: %s", request.cluster_name, self.step, call.describe())
-            sent.append(send(clients, call))
+        try:
+            if self.step == "identity" and resolved.kms_key_arn is None:
+                create = next(c for c in planned.step_calls(request, resolved, self.step) if c.operation == "CreateKey")
+                key_arn, outcome = ensure_key(clients, create, planned.kms_alias_name(request), request.cluster_name)
+                self._record(context, sent, outcome)
+                made["kms_key_arn"] = key_arn
+                resolved = planned.with_kms_key(resolved, key_arn)
+            for call in planned.step_calls(request, resolved, self.step):
+                if call.operation != "CreateKey":
+                    self.log.info("Bootstrap %s, step %s: %s", request.cluster_name, self.step, call.describe())
+                    self._record(context, sent, send(clients, call))
+        except (BootstrapCallFailed, NotThisRunbooksResource) as error:
+            raise BootstrapStepFailed(
+                f"Bootstrap of {request.cluster_name}, step {self.step}: {error} What this step made is in the "
+                "report; once fixed, clear this task: it resumes with what exists."
+            ) from None
         return sent, made
+
+    @staticmethod
+    def _record(context: Context, sent: list[dict[str, Any]], outcome: dict[str, Any]) -> None:
+        sent.append(outcome)
+        context["ti"].xcom_push(key=SENT_KEY, value=sent)
 
     def _wait(self, context: Context, request: BootstrapRequest, refs: list[str]) -> Any:
         from eks_runbooks.triggers.eks import EksCreationTrigger
@@ -147,10 +159,10 @@ class EksBootstrapStepOperator(BaseOperator):
     ) -> dict[str, Any]:
         from eks_runbooks.readers.bootstrap_gates import gate_evidence
 
-        problems = _creation_problems(event.get("states") or {})
+        problems = _creation_problems(event, created_refs(self.step, request))
         evidence = [f"{ref}: {state['status']}" for ref, state in (event.get("states") or {}).items()]
         if not problems:
-            more_evidence, problems = gate_evidence(self.step, request, resolved)
+            more_evidence, problems = gate_evidence(self.step, request, resolved, poll_seconds(self.waiter_delay))
             evidence += more_evidence
         result = {"step": self.step, "sent": sent, **made, "gate": {"evidence": evidence, "problems": problems}}
         if problems:
@@ -162,8 +174,10 @@ class EksBootstrapStepOperator(BaseOperator):
         return result
 
 
-def _creation_problems(states: dict[str, dict[str, Any]]) -> list[str]:
-    problems = []
+def _creation_problems(event: dict[str, Any], refs: list[str]) -> list[str]:
+    """What keeps the step's resources from counting as created: failed, not ACTIVE in time, never seen."""
+    states: dict[str, dict[str, Any]] = event.get("states") or {}
+    problems = [f"{ref} was never seen (every look at it failed)" for ref in refs if ref not in states]
     for ref, state in states.items():
         if state["status"] == "ACTIVE":
             continue
@@ -189,27 +203,6 @@ def _poll(trigger: Any, request: BootstrapRequest) -> dict[str, Any]:
         if creation_over(states):
             break
     return {"states": states}
-
-
-def _ensure_key(request: BootstrapRequest, resolved: Resolved, clients: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The run's KMS key: the one its alias already names (a retried or resumed step), else a new one."""
-    from botocore.exceptions import ClientError
-
-    calls = planned.step_calls(request, resolved, "identity")
-    alias = planned.kms_alias_name(request)
-    try:
-        metadata = clients["kms"].describe_key(KeyId=alias)["KeyMetadata"]
-        return metadata["Arn"], {**_key_outcome(metadata["Arn"], alias), "outcome": "existed"}
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "NotFoundException":
-            raise
-    create = next(call for call in calls if call.operation == "CreateKey")
-    metadata = clients["kms"].create_key(**create.params)["KeyMetadata"]
-    return metadata["Arn"], {**_key_outcome(metadata["Arn"], alias), "outcome": "created", "id": metadata["Arn"]}
-
-
-def _key_outcome(arn: str, alias: str) -> dict[str, Any]:
-    return {"call": f"kms CreateKey: {alias}", "operation": "CreateKey", "creates": f"KMS key {arn}", "names": {}}
 
 
 class BootstrapApprovalOperator(UpgradeApprovalOperator):

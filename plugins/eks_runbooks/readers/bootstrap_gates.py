@@ -168,7 +168,21 @@ def _wait_for_smoke(
         time.sleep(poll_seconds)
 
 
-def gate_evidence(step: str, request: Any, resolved: Any) -> tuple[list[str], list[str]]:
+#: Access entries reach the API server seconds after EKS accepts them: the access gate asks again this long.
+ACCESS_PROPAGATION_SECONDS = 120.0
+
+
+def access_review_until_allowed(api_client: Any, poll_seconds: float) -> tuple[list[str], list[str]]:
+    """``access_review`` until everything is allowed or ``ACCESS_PROPAGATION_SECONDS`` have passed."""
+    deadline = time.monotonic() + ACCESS_PROPAGATION_SECONDS
+    while True:
+        evidence, problems = access_review(api_client)
+        if not problems or time.monotonic() > deadline:
+            return evidence, problems
+        time.sleep(poll_seconds)
+
+
+def gate_evidence(step: str, request: Any, resolved: Any, poll_seconds: float) -> tuple[list[str], list[str]]:
     """A building step's gate, once what it created is ACTIVE: (evidence, problems)."""
     from eks_runbooks.core.bootstrap.facts import load_bootstrap_facts
     from eks_runbooks.readers.cluster import KubernetesReader
@@ -181,7 +195,7 @@ def gate_evidence(step: str, request: Any, resolved: Any) -> tuple[list[str], li
         request.cluster_name, aws_conn_id=request.aws_conn_id, region_name=request.region
     ) as api:
         if step == "access":
-            return access_review(api)
+            return access_review_until_allowed(api, poll_seconds)
         reader = KubernetesReader(api)
         if step == "compute":
             return nodes_ready(reader, resolved.version, [nodegroup.name for nodegroup in request.compute])

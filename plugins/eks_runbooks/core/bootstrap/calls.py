@@ -7,9 +7,10 @@ task sends the same token and EKS or EC2 answers with the resource it already ma
 
 IAM and KMS take no idempotency token: a retried ``CreateRole`` fails with EntityAlreadyExists and a retried
 ``CreateKey`` would make a second key. The executing side finds what exists first — the roles by their
-deterministic names, the key through its alias ``alias/eks-runbooks/<cluster>`` (``kms_alias_name``) or, when the
-task died between CreateKey and CreateAlias, by its ``eks-runbooks/bootstrapped-by`` tag — and sends only what is
-missing. The key policy names the cluster role created just before it: KMS refuses a principal IAM has not
+deterministic names, the key through its alias ``alias/eks-runbooks/<cluster>`` (``kms_alias_name``), adopted
+only when it is enabled and tagged for the cluster — and sends only what is missing. A worker that dies between
+CreateKey and CreateAlias leaves a key without its alias (tagged ``eks-runbooks/bootstrapped-by``); the retry makes
+another. The key policy names the cluster role created just before it: KMS refuses a principal IAM has not
 propagated yet (MalformedPolicyDocumentException), so CreateKey is retried for a short while.
 
 Sources: [BC] botocore's models (data/{eks,iam,kms,ec2}/*/service-2.json), [UG] the EKS user guide, facts in
@@ -63,11 +64,13 @@ CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms
 RUNBOOK_KEY_ACTIONS = (
     "kms:CreateAlias",
     "kms:CreateGrant",
+    "kms:DeleteAlias",
     "kms:DescribeKey",
     "kms:EnableKeyRotation",
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",
     "kms:ListGrants",
+    "kms:ListResourceTags",
     "kms:PutKeyPolicy",
     "kms:ScheduleKeyDeletion",
     "kms:TagResource",
