@@ -37,6 +37,7 @@ from tests.helpers import (
     aws_connection_uri,
     serving_sandbox,
 )
+from tests.xdist_groups import pytest_collection_modifyitems  # noqa: F401  (a hook: an xdist group on one worker)
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="eks-runbooks-airflow-home-"))
 atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
