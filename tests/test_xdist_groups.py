@@ -57,7 +57,9 @@ def test_an_xdist_group_runs_on_one_worker_and_builds_each_module_fixture_once(t
     finished = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup"],
         cwd=tmp_path,
-        env=os.environ | {"PYTHONPATH": str(REPO)},
+        # Not this session's own pytest-xdist variables: the run below is a session of its own.
+        env={name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+        | {"PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
         timeout=120,
