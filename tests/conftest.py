@@ -36,6 +36,7 @@ from tests.helpers import (
     WORLD_DATE,
     aws_connection_uri,
     serving_sandbox,
+    share_aws_managed_policies,
 )
 from tests.xdist_groups import pytest_collection_modifyitems  # noqa: F401  (a hook: an xdist group on one worker)
 
@@ -101,6 +102,7 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox
 
+    share_aws_managed_policies()
     reset_moto()
     world = Sandbox(time_scale=TEST_TIME_SCALE, start=WORLD_DATE)
     server = SandboxServer(world, port=0).start()
