@@ -36,7 +36,9 @@ from tests.helpers import (
     WORLD_DATE,
     aws_connection_uri,
     serving_sandbox,
+    share_aws_managed_policies,
 )
+from tests.xdist_groups import pytest_collection_modifyitems  # noqa: F401  (a hook: an xdist group on one worker)
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="eks-runbooks-airflow-home-"))
 atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
@@ -100,6 +102,7 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox
 
+    share_aws_managed_policies()
     reset_moto()
     world = Sandbox(time_scale=TEST_TIME_SCALE, start=WORLD_DATE)
     server = SandboxServer(world, port=0).start()

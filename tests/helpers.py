@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -395,3 +396,30 @@ def ticketing_system(status: int = 202, answer: bytes = b"") -> Iterator[tuple[s
 
     with serving_on_loopback(Ticketing) as url:
         yield url, received
+
+
+@functools.cache
+def share_aws_managed_policies() -> None:
+    """Parse moto's AWS managed IAM policies once per test process, not once per account's IAM backend.
+
+    moto builds an account's IAM backend with every AWS managed policy (about 1,600), parsing the same 4.7 MB of
+    JSON each time, and a moto reset (every test with a sandbox) rebuilds the backend of each account used. The
+    parsed data is only read (``AWSManagedPolicy.from_data``), so one parse serves every backend: a reset after a
+    demo fleet load took 1.5 CPU s, now 0.7; the load itself 2.4 s, now 1.7 (BENCHMARKS.md, "Test suite").
+    Same policies as moto's own ``IAMBackend._init_aws_policies``; called by the fixtures that start a sandbox, so
+    tests that never start one do not import moto.
+    """
+    from moto.iam import models
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    parsed = json.loads(aws_managed_policies_data)
+
+    def init_aws_policies(self: models.IAMBackend) -> list[models.ManagedPolicy]:
+        if not models.load_iam_aws_managed_policies():
+            return []
+        return [
+            models.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, data)
+            for name, data in parsed.items()
+        ]
+
+    models.IAMBackend._init_aws_policies = init_aws_policies

@@ -17,7 +17,7 @@ import pytest
 from eks_sandbox.moto_compat import reset_moto
 from eks_sandbox.server import SandboxServer
 from eks_sandbox.world import Sandbox
-from tests.helpers import create_role
+from tests.helpers import create_role, share_aws_managed_policies
 from tests.sandbox.eks.shape import validate_every_response
 
 #: 1.28-1.33 are available then; 1.27 has left extended support, 1.34 is not released yet.
@@ -88,6 +88,7 @@ class SimulatedFleet:
 
 @pytest.fixture
 def simulated_fleet() -> Iterator[SimulatedFleet]:
+    share_aws_managed_policies()
     reset_moto()
     sandbox = Sandbox(time_scale=TIME_SCALE, start=SIMULATED_START)
     server = SandboxServer(sandbox, port=0).start()
