@@ -207,6 +207,9 @@ def _eks_call(
     context: dict[str, Any] = {}
     if operation in ("TagResource", "UntagResource"):
         context["aws:TagKeys"] = sorted(params.get("tags") or params.get("tagKeys") or [])
+        if ":cluster/" in params["resourceArn"]:  # a cluster's own tags decide aws:ResourceTag
+            tagged = _eks_resource(dispatcher, account, region, params["resourceArn"].rpartition("/")[2], {})
+            context |= resource_tags(getattr(tagged, "tags", None) or {})
         return f"eks:{operation}", params["resourceArn"], context
     cluster = params.get("clusterName") or params.get("name")
     found = _eks_resource(dispatcher, account, region, cluster, params) if cluster else None

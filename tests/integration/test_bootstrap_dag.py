@@ -236,3 +236,16 @@ def test_nodes_that_cannot_join_stop_the_run_at_compute_and_the_teardown_keeps_t
     eks = boto3.client("eks", region_name=REGION)
     assert eks.describe_cluster(name=CLUSTER)["cluster"]["deletionProtection"] is True
     assert eks.list_nodegroups(clusterName=CLUSTER)["nodegroups"] in ([], ["general"])  # deleted, or deleting
+
+
+def test_a_second_run_of_a_finished_bootstrap_changes_nothing(bootstrap_dag, network, reports):
+    first = run(bootstrap_dag, network, dry_run=False)
+    assert first.state == "success", states_of(first)
+    eks = boto3.client("eks", region_name=REGION)
+    tags = eks.describe_cluster(name=CLUSTER)["cluster"]["tags"]
+    assert tags["eks-runbooks/bootstrap-completed"] == first.run_id
+
+    again = run(bootstrap_dag, network, dry_run=False)
+
+    assert again.state == "failed" and states_of(again)["preflight"] == "failed"
+    assert "already built this cluster" in report_of(again)["failures"][0]["message"]

@@ -143,7 +143,16 @@ def baseline_run(context: Context) -> dict[str, Any]:
         raise AirflowFailException(
             f"Bootstrap of {request.cluster_name}: the compliance baseline does not pass — {'; '.join(named)}"
         )
+    _mark_completed(request, context["ti"].run_id)
     return result
+
+
+def _mark_completed(request: BootstrapRequest, run_id: str) -> None:
+    """Tag the cluster with the run that finished it: later runs of the same definition refuse to change it."""
+    from eks_runbooks.hooks.eks import EksRunbookHook
+
+    hook = EksRunbookHook(aws_conn_id=request.aws_conn_id, region_name=request.region)
+    hook.tag_cluster(hook.get_cluster(request.cluster_name)["arn"], {planned.TAG_COMPLETED: run_id})
 
 
 def _building(context: Context, step: str) -> BootstrapRequest:

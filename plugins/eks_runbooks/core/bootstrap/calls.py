@@ -45,6 +45,8 @@ KMS_KEY_PLACEHOLDER = "<key created in step identity>"
 ROLE_PATH = "/eks-runbooks/"
 TAG_BOOTSTRAPPED_BY = "eks-runbooks/bootstrapped-by"
 TAG_CLUSTER = "eks-runbooks/cluster"
+#: Set on the cluster when its bootstrap passed every gate and the baseline: the run that finished it.
+TAG_COMPLETED = "eks-runbooks/bootstrap-completed"
 #: IAM role names: 1-64 characters of [\w+=,.@-] [BC iam roleNameType].
 ROLE_NAME_MAX = 64
 #: EC2 launch template names: 3-128 characters of [a-zA-Z0-9().-/_] [BC ec2 LaunchTemplateName].

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from eks_runbooks.core.bootstrap.calls import TAG_COMPLETED
 from eks_runbooks.core.bootstrap.facts import RoleFacts, load_bootstrap_facts
 from eks_runbooks.core.bootstrap.preflight import (
     BOOTSTRAPPED_BY_TAG,
@@ -35,6 +36,14 @@ def name_is_free(inputs: PreflightInputs) -> list[Outcome]:
         return [passed(f"no cluster named {name} in {inputs.request.region}")]
     if inputs.resuming_run:
         return [passed(f"{name} exists: resuming the bootstrap started by run {inputs.resuming_run}")]
+    if finished := (cluster.get("tags") or {}).get(TAG_COMPLETED):
+        return [
+            failed(
+                f"cluster_name {name}: run {finished} already built this cluster and it passed its baseline; a "
+                "bootstrap never changes a finished cluster (use the upgrade or the audit); choose another name",
+                [cluster.get("arn") or f"cluster/{name}"],
+            )
+        ]
     return [
         failed(
             f"cluster_name {name}: a cluster of that name exists in {inputs.request.region} "

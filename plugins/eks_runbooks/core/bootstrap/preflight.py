@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from eks_runbooks.core.bootstrap.calls import TAG_BOOTSTRAPPED_BY, TAG_CLUSTER, TAG_COMPLETED
 from eks_runbooks.core.bootstrap.facts import load_bootstrap_facts
 from eks_runbooks.core.bootstrap.request import BootstrapRequest, NodegroupSpec
 from eks_runbooks.core.catalogue import (
@@ -33,10 +34,10 @@ from eks_runbooks.core.catalogue.gates import GateFinding, GateSpec, gate_findin
 from eks_runbooks.core.eks.versions import addon_version_key, minor_of
 from eks_runbooks.core.include import include_path
 
-#: The tag a bootstrap run puts on the cluster it creates: the run that started it (``<dag id>/<run id>``).
-BOOTSTRAPPED_BY_TAG = "eks-runbooks/bootstrapped-by"
-#: With it, the cluster's own name: a copied tag set on another cluster does not make that cluster resumable.
-CLUSTER_TAG = "eks-runbooks/cluster"
+# The run that started a cluster, and the cluster's own name (a copied tag set on another cluster does not make
+# that cluster resumable); a finished bootstrap also carries TAG_COMPLETED.
+BOOTSTRAPPED_BY_TAG = TAG_BOOTSTRAPPED_BY
+CLUSTER_TAG = TAG_CLUSTER
 
 
 class QuotaSource(StrEnum):
@@ -146,9 +147,10 @@ def _outcomes(function: CheckFunction, spec: GateSpec, inputs: PreflightInputs) 
 
 
 def resumed_run(existing_cluster: Mapping[str, Any] | None, cluster_name: str) -> str | None:
-    """The run recorded on a cluster this runbook started under ``cluster_name``; None for any other cluster."""
+    """The run recorded on a cluster this runbook started under ``cluster_name`` and has not finished; None for any
+    other cluster (a finished bootstrap is not resumed: a second run would change a cluster in use)."""
     tags = (existing_cluster or {}).get("tags") or {}
-    if tags.get(CLUSTER_TAG) != cluster_name:
+    if tags.get(CLUSTER_TAG) != cluster_name or tags.get(TAG_COMPLETED):
         return None
     return tags.get(BOOTSTRAPPED_BY_TAG) or None
 
