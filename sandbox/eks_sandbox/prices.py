@@ -40,6 +40,8 @@ MAX_RESULTS = 100
 #: (capacitystatus, usage type stem, whether it costs the on-demand price; an allocated reservation is $0.00).
 CAPACITY_STATUSES = (("Used", "BoxUsage", True), ("UnusedCapacityReservation", "UnusedBox", True))
 ALLOCATED_RESERVATION = ("AllocatedCapacityReservation", "Reservation", False)
+#: The product families of instances, as eks-node-viewer queries them (pkg/aws/pricing.go updateOnDemandPricing).
+VIRTUAL_FAMILY, BARE_METAL_FAMILY = "Compute Instance", "Compute Instance (bare metal)"
 #: What DescribeSpotPriceHistory names a Linux price in a VPC (EC2 API Reference, SpotPrice.ProductDescription).
 SPOT_PRODUCT_DESCRIPTION = "Linux/UNIX (Amazon VPC)"
 SPOT_DESCRIPTION_MATCHES = frozenset({"Linux/UNIX", SPOT_PRODUCT_DESCRIPTION})
@@ -81,14 +83,15 @@ def _instance_products(data: dict[str, Any], date: str) -> Iterator[dict[str, An
     for region, entry in data["regions"].items():
         for instance_type, (on_demand, _spot) in entry["prices"].items():
             shape = data["instance_types"][instance_type]
+            family = BARE_METAL_FAMILY if shape.get("bare_metal") else VIRTUAL_FAMILY
             for status, stem, priced in (*CAPACITY_STATUSES, ALLOCATED_RESERVATION):
                 attributes = _instance_attributes(region, entry, instance_type, shape, status, stem, "OnDemand")
-                yield _product("AmazonEC2", "Compute Instance", attributes, on_demand if priced else "0", "Hrs", date)
+                yield _product("AmazonEC2", family, attributes, on_demand if priced else "0", "Hrs", date)
             if (region, instance_type) in blocks:
                 # The usage type of a Capacity Block SKU is UNCONFIRMED; its $0.00 and marketoption are as recorded.
                 attributes = _instance_attributes(region, entry, instance_type, shape, "Used", "CapacityBlock", "")
                 attributes["marketoption"] = "CapacityBlock"
-                yield _product("AmazonEC2", "Compute Instance", attributes, "0", "Hrs", date)
+                yield _product("AmazonEC2", family, attributes, "0", "Hrs", date)
 
 
 def _instance_attributes(
@@ -106,7 +109,8 @@ def _instance_attributes(
         "vcpu": str(shape["vcpu"]),
         "memory": shape["memory"],
         "operatingSystem": "Linux",
-        "tenancy": "Shared",
+        # eks-node-viewer asks for bare metal with tenancy Dedicated (pkg/aws/pricing.go updateOnDemandPricing).
+        "tenancy": "Dedicated" if shape.get("bare_metal") else "Shared",
         "preInstalledSw": "NA",
         "licenseModel": "No License required",
         "operation": "RunInstances",
@@ -174,8 +178,11 @@ def _sku(*parts: str) -> str:
 
 
 def _matches(product: dict[str, Any], filters: list[dict[str, str]]) -> bool:
-    fields = {"productFamily": product["product"]["productFamily"], **product["product"]["attributes"]}
-    return all(_filter_matches(fields.get(spec.get("Field", "")), spec) for spec in filters)
+    """Whether a product passes every filter. Field names match whatever their case: eks-node-viewer filters on
+    ``serviceCode`` where the attribute is ``servicecode``, and the Price List answers it (pkg/aws/pricing.go)."""
+    attributes = {"productFamily": product["product"]["productFamily"], **product["product"]["attributes"]}
+    fields = {name.lower(): value for name, value in attributes.items()}
+    return all(_filter_matches(fields.get(spec.get("Field", "").lower()), spec) for spec in filters)
 
 
 def _filter_matches(value: str | None, spec: dict[str, str]) -> bool:

@@ -156,3 +156,38 @@ def test_spot_price_history_filters_by_zone_and_instance_type(sandbox):
         ("us-east-1a", "c5.large"),
         ("us-east-1a", "m5.large"),
     ]
+
+
+def _eks_node_viewer_on_demand(tenancy: str, family: str) -> list[dict]:
+    """The query awslabs/eks-node-viewer sends (pkg/aws/pricing.go fetchOnDemandPricing), field names and all."""
+    fields = {"regionCode": "us-east-1", "serviceCode": "AmazonEC2", **ON_DEMAND_LINUX}
+    fields |= {"tenancy": tenancy, "productFamily": family}
+    return _products(**fields)
+
+
+def test_the_eks_node_viewer_queries_find_one_price_per_instance_type_and_bare_metal_ones(sandbox):
+    virtual = _eks_node_viewer_on_demand("Shared", "Compute Instance")
+    metal = _eks_node_viewer_on_demand("Dedicated", "Compute Instance (bare metal)")
+
+    snapshot_types = SNAPSHOT["regions"]["us-east-1"]["prices"]
+    metal_types = {name for name in snapshot_types if SNAPSHOT["instance_types"][name].get("bare_metal")}
+    instance_types = [product["product"]["attributes"]["instanceType"] for product in virtual]
+    assert sorted(instance_types) == sorted(set(snapshot_types) - metal_types)
+    assert metal_types
+    assert sorted(product["product"]["attributes"]["instanceType"] for product in metal) == sorted(metal_types)
+    assert all(float(_on_demand_usd(product)) > 0 for product in virtual + metal)
+
+
+def test_fargate_rates_are_amazon_eks_products_per_vcpu_and_gb_hour(sandbox):
+    # awslabs/eks-node-viewer pkg/aws/pricing.go updateFargatePricing: ServiceCode AmazonEKS, regionCode filter,
+    # the rate told apart by "vCPU-Hours" / "GB-Hours" in the usage type.
+    pages = (
+        _pricing()
+        .get_paginator("get_products")
+        .paginate(ServiceCode="AmazonEKS", Filters=_filters(regionCode="us-east-1"))
+    )
+    products = [json.loads(item) for page in pages for item in page["PriceList"]]
+
+    usage_types = [product["product"]["attributes"]["usagetype"] for product in products]
+    assert any("Fargate-vCPU-Hours" in usage_type for usage_type in usage_types)
+    assert any("Fargate-GB-Hours" in usage_type for usage_type in usage_types)
