@@ -80,8 +80,6 @@ class SandboxDispatcher:
         #: EKS token verification; the sandbox's own address counts as an STS endpoint (it is one).
         self.tokens = TokenVerifier(lambda: {urlsplit(sandbox.base_url).netloc})
         self.control_app = make_control_app(sandbox)
-        self.prices = load_price_snapshot(sandbox.include_dir)
-        self.pricing_app = make_pricing_app(self.prices)
         self.moto_app = DomainDispatcherApplication(create_backend_app)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -170,13 +168,14 @@ class SandboxDispatcher:
                 f"{', '.join(sorted(PRICING_REGIONS))}; nothing was changed"
             )
             return _unknown_operation(environ, message)(environ, start_response)
-        return self.pricing_app(environ, start_response)
+        return make_pricing_app(load_price_snapshot(self.sandbox.include_dir))(environ, start_response)
 
     def _spot_price_history(self, environ: dict[str, Any], params: dict[str, Any]) -> Response:
         """The snapshot's spot prices for the request's region, where moto answers $0.00001 dated 2006."""
         account, region = moto_compat.account_and_region(environ)
         zones = moto_compat.availability_zones(account, region)
-        history = spot_price_history(self.prices, region, zones, params, self.sandbox.clock.now())
+        prices = load_price_snapshot(self.sandbox.include_dir)  # read once per process, on first use
+        history = spot_price_history(prices, region, zones, params, self.sandbox.clock.now())
         return Response(spot_price_history_xml(history), 200, content_type="text/xml")
 
     def _operation(self, service: str, environ: dict[str, Any], body: bytes) -> tuple[str, dict[str, Any]]:

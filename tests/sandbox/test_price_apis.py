@@ -191,3 +191,12 @@ def test_fargate_rates_are_amazon_eks_products_per_vcpu_and_gb_hour(sandbox):
     usage_types = [product["product"]["attributes"]["usagetype"] for product in products]
     assert any("Fargate-vCPU-Hours" in usage_type for usage_type in usage_types)
     assert any("Fargate-GB-Hours" in usage_type for usage_type in usage_types)
+
+
+def test_spot_price_history_pages_end_after_one_page(sandbox):
+    # eks-node-viewer reads it through the SDK's paginator, which must stop.
+    pages = boto3.client("ec2", region_name="us-east-1").get_paginator("describe_spot_price_history")
+
+    history = [entry for page in pages.paginate(InstanceTypes=["t3.medium"]) for entry in page["SpotPriceHistory"]]
+
+    assert {entry["InstanceType"] for entry in history} == {"t3.medium"}
