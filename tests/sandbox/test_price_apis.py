@@ -200,3 +200,20 @@ def test_spot_price_history_pages_end_after_one_page(sandbox):
     history = [entry for page in pages.paginate(InstanceTypes=["t3.medium"]) for entry in page["SpotPriceHistory"]]
 
     assert {entry["InstanceType"] for entry in history} == {"t3.medium"}
+
+
+def test_describe_services_and_attribute_values_list_what_get_products_can_filter_on(sandbox):
+    (service,) = _pricing().describe_services(ServiceCode="AmazonEC2")["Services"]
+    values = _pricing().get_paginator("get_attribute_values")
+    pages = values.paginate(ServiceCode="AmazonEC2", AttributeName="regionCode")
+    region_codes = {value["Value"] for page in pages for value in page["AttributeValues"]}
+
+    assert {"instanceType", "regionCode", "capacitystatus", "marketoption"} <= set(service["AttributeNames"])
+    assert set(SNAPSHOT["regions"]) <= region_codes
+
+
+def test_describe_services_of_an_unknown_service_is_not_found(sandbox):
+    with pytest.raises(ClientError) as refused:
+        _pricing().describe_services(ServiceCode="AmazonNothing")
+
+    assert refused.value.response["Error"]["Code"] == "NotFoundException"
