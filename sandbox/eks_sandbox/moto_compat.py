@@ -93,6 +93,11 @@ def ec2_backend(account_id: str, region: str) -> Any:
     return ec2_backends[account_id][region]
 
 
+def availability_zones(account_id: str, region: str) -> list[str]:
+    """The names of a region's zones, as moto's DescribeAvailabilityZones lists them."""
+    return [zone.name for zone in ec2_backend(account_id, region).describe_availability_zones()]
+
+
 #: The moto services a fleet is built from: imported before building, never under the sandbox lock.
 FLEET_SERVICES = ("autoscaling", "ec2", "iam", "kms", "ssm", "sts")
 

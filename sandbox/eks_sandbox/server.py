@@ -46,6 +46,13 @@ from eks_sandbox.kube.api import (
 )
 from eks_sandbox.kube.auth import ANONYMOUS, KubeUser, TokenRefused, TokenVerifier
 from eks_sandbox.kube.cluster import KubeCluster
+from eks_sandbox.prices import (
+    PRICING_REGIONS,
+    load_price_snapshot,
+    make_pricing_app,
+    spot_price_history,
+    spot_price_history_xml,
+)
 from eks_sandbox.world import Sandbox
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -133,6 +140,10 @@ class SandboxDispatcher:
         fault = self.sandbox.faults.error_for(service, operation, params)
         if fault is not None:
             return _fault_response(fault, environ)(environ, start_response)
+        if service == "pricing":  # moto has no Price List: the sandbox's price snapshot answers
+            return self._pricing(environ, start_response)
+        if service == "ec2" and operation == "DescribeSpotPriceHistory":
+            return self._spot_price_history(environ, params)(environ, start_response)
         if service != "eks" and not moto_compat.moto_serves(self.moto_app, environ):
             message = f"The sandbox does not simulate service {service or '(unsigned request)'}; nothing was changed"
             return _unknown_operation(environ, message)(environ, start_response)
@@ -147,6 +158,25 @@ class SandboxDispatcher:
         except NotImplementedError:  # moto's answer to an action it has not implemented
             message = f"The sandbox does not simulate {service} {operation or 'this operation'}; nothing was changed"
             return _unknown_operation(environ, message)(environ, start_response)
+
+    def _pricing(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """The Price List Query API, at its three endpoints only: elsewhere AWS has no host to answer."""
+        region = moto_compat.account_and_region(environ)[1]
+        if region not in PRICING_REGIONS:
+            message = (
+                f"The Price List Query API has no endpoint in {region}: call it in "
+                f"{', '.join(sorted(PRICING_REGIONS))}; nothing was changed"
+            )
+            return _unknown_operation(environ, message)(environ, start_response)
+        return make_pricing_app(load_price_snapshot(self.sandbox.include_dir))(environ, start_response)
+
+    def _spot_price_history(self, environ: dict[str, Any], params: dict[str, Any]) -> Response:
+        """The snapshot's spot prices for the request's region, where moto answers $0.00001 dated 2006."""
+        account, region = moto_compat.account_and_region(environ)
+        zones = moto_compat.availability_zones(account, region)
+        prices = load_price_snapshot(self.sandbox.include_dir)  # read once per process, on first use
+        history = spot_price_history(prices, region, zones, params, self.sandbox.clock.now())
+        return Response(spot_price_history_xml(history), 200, content_type="text/xml")
 
     def _operation(self, service: str, environ: dict[str, Any], body: bytes) -> tuple[str, dict[str, Any]]:
         """Name the AWS operation of a request (for fault matching), with its flat parameters."""
