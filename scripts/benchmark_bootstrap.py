@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,7 +37,7 @@ from typing import Any
 from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_upgrade import ExecutionTimes, Interval, configure_environment, covered_seconds, where_time_goes
+from benchmark_upgrade import ExecutionTimes, Interval, covered_seconds, in_throwaway_airflow_home, where_time_goes
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_FILE = REPO / "dags" / "eks_cluster_bootstrap.py"
@@ -143,12 +141,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     poll = args.poll_seconds if args.poll_seconds is not None else PRODUCTION_POLL_SECONDS * args.time_scale
-    home = Path(tempfile.mkdtemp(prefix="eks-runbooks-benchmark-"))
-    try:
-        configure_environment(home, poll)
-        return benchmark(args.time_scale, poll)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return in_throwaway_airflow_home(poll, lambda: benchmark(args.time_scale, poll))
 
 
 def benchmark(time_scale: float, poll: float) -> int:

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +26,7 @@ from typing import Any
 from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_upgrade import ExecutionTimes, configure_environment
+from benchmark_upgrade import ExecutionTimes, in_throwaway_airflow_home
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_FILE = REPO / "dags" / "eks_pod_identity_migration.py"
@@ -166,12 +164,10 @@ def main() -> int:
     parser.add_argument("--time-scale", type=float, default=0.05, help="sandbox wall seconds per simulated second")
     parser.add_argument("--wave-size", type=int, default=5)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="eks-runbooks-benchmark-"))
-    try:
-        configure_environment(home, PRODUCTION_POLL_SECONDS * args.time_scale)
-        return benchmark(args.service_accounts, args.time_scale, args.wave_size)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return in_throwaway_airflow_home(
+        PRODUCTION_POLL_SECONDS * args.time_scale,
+        lambda: benchmark(args.service_accounts, args.time_scale, args.wave_size),
+    )
 
 
 def benchmark(service_accounts: int, time_scale: float, wave_size: int) -> int:

@@ -161,10 +161,15 @@ def main() -> int:
     )
     args = parser.parse_args()
     poll = args.poll_seconds if args.poll_seconds is not None else PRODUCTION_POLL_SECONDS * args.time_scale
+    return in_throwaway_airflow_home(poll, lambda: benchmark(args.time_scale, poll))
+
+
+def in_throwaway_airflow_home(poll: float, run: Callable[[], int]) -> int:
+    """``run()`` with Airflow configured (``configure_environment``) in a temporary AIRFLOW_HOME, removed after."""
     home = Path(tempfile.mkdtemp(prefix="eks-runbooks-benchmark-"))
     try:
         configure_environment(home, poll)
-        return benchmark(args.time_scale, poll)
+        return run()
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
