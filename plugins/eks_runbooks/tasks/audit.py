@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -282,73 +281,18 @@ def _filters(scope: Mapping[str, Any]) -> str:
 def notify_new_failures(
     failures: Sequence[Mapping[str, str]], report_url: str, *, aws_conn_id: str = "aws_default"
 ) -> list[dict[str, str]]:
-    """Tell someone about new HIGH/CRITICAL failures: SNS when a topic is configured, else ``ticketing_default``.
+    """Tell someone about new HIGH/CRITICAL failures: the SNS topic of Variable ``eks_compliance_sns_topic``,
+    else ``ticketing_default`` (``runs/alerts.send_alert``).
 
     Returns what happened, for the report: ``[{"channel", "status": "sent" | "failed" | "not configured",
     "reason"}]`` (empty when there was nothing new to say). Never raises: a lost alert is recorded and logged.
 
     :param aws_conn_id: the AWS connection that publishes to the SNS topic.
     """
-    from airflow.sdk import Variable
+    from eks_runbooks.runs.alerts import send_alert
 
     if not failures:
         return []
     message = {"runbook": RUNBOOK, "new_failures": list(failures), "report_url": report_url}
-    topic = None
-    try:
-        topic = Variable.get("eks_compliance_sns_topic", default=None)
-        record = _publish_to_sns(topic, message, aws_conn_id) if topic else _post_to_ticketing(message)
-    except Exception as error:  # a notification never fails the audit, but its loss must be visible
-        channel = f"sns:{topic} (connection {aws_conn_id})" if topic else "ticketing_default"
-        record = {"channel": channel, "status": "failed", "reason": f"{type(error).__name__}: {str(error)[:300]}"}
-    if record["status"] == "sent":
-        log.info("Told %s about %d new HIGH/CRITICAL failure(s)", record["channel"], len(failures))
-    else:
-        log.warning(
-            "%d new HIGH/CRITICAL failure(s) were NOT sent to %s (%s): %s. They are in the report.",
-            len(failures),
-            record["channel"],
-            record["status"],
-            record["reason"],
-        )
-    return [record]
-
-
-def _publish_to_sns(topic: str, message: Mapping[str, Any], aws_conn_id: str) -> dict[str, str]:
-    from airflow.providers.amazon.aws.hooks.sns import SnsHook
-
-    SnsHook(aws_conn_id=aws_conn_id, region_name=_topic_region(topic)).publish_to_target(
-        target_arn=topic,
-        message=json.dumps(message),
-        subject=f"EKS audit: {len(message['new_failures'])} new HIGH/CRITICAL failure(s)",
-    )
-    return {"channel": f"sns:{topic} (connection {aws_conn_id})", "status": "sent", "reason": ""}
-
-
-def _post_to_ticketing(message: Mapping[str, Any]) -> dict[str, str]:
-    from airflow.providers.http.hooks.http import HttpHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        HttpHook.get_connection("ticketing_default")
-    except AirflowNotFoundException:
-        return {
-            "channel": "none",
-            "status": "not configured",
-            "reason": "no Variable eks_compliance_sns_topic and no ticketing_default connection",
-        }
-    response = HttpHook(method="POST", http_conn_id="ticketing_default").run(
-        endpoint="/", json=message, extra_options={"timeout": 10, "check_response": False}
-    )
-    if response.status_code >= 400:
-        return {
-            "channel": "ticketing_default",
-            "status": "failed",
-            "reason": f"HTTP {response.status_code}: {response.text[:300]}",
-        }
-    return {"channel": "ticketing_default", "status": "sent", "reason": ""}
-
-
-def _topic_region(topic_arn: str) -> str | None:
-    match = re.match(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):", topic_arn)
-    return match.group(1) if match else None
+    subject = f"EKS audit: {len(failures)} new HIGH/CRITICAL failure(s)"
+    return [send_alert("eks_compliance_sns_topic", message, subject, aws_conn_id=aws_conn_id)]
