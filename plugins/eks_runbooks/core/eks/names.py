@@ -23,6 +23,10 @@ DEFINITION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 #: Check ids of every catalogue: UPPER-KEBAB (EKS-IMDSV2, K8S-REMOVED-APIS).
 CHECK_ID_PATTERN = r"^[A-Z0-9]+(-[A-Z0-9]+)+$"
 
+#: AWS resource tag keys: 1 to 128 characters of letters, digits, spaces and _.:/=+-@ [botocore EKS model, TagKey;
+#: the IAM user guide's tag naming rules, ASCII only here].
+TAG_KEY_PATTERN = r"^[A-Za-z0-9 _.:/=+\-@]{1,128}$"
+
 #: Kubernetes namespace names (RFC 1123 labels) and ``namespace/name`` service accounts (RFC 1123 subdomains).
 NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 SERVICE_ACCOUNT_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
@@ -34,3 +38,4 @@ REGION = re.compile(REGION_PATTERN)
 CONNECTION_ID = re.compile(CONNECTION_ID_PATTERN)
 CHECK_ID = re.compile(CHECK_ID_PATTERN)
 TICKET_ID = re.compile(TICKET_ID_PATTERN)
+TAG_KEY = re.compile(TAG_KEY_PATTERN)

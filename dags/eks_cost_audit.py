@@ -1,0 +1,161 @@
+"""
+### EKS fleet cost audit (nightly)
+
+Every night at 03:00 UTC (and on demand) works out what every EKS cluster of the fleet costs per month (730 hours),
+part by part — control plane (standard or extended support, the date a cluster will start paying extended
+support), EC2 nodes per node group, Karpenter NodePool or self-managed (on-demand or spot, by zone), Fargate pods,
+EBS volumes behind PersistentVolumes, load balancers the cluster's controllers own — each line with the price used
+and where it came from. Then the findings of `include/checks/cost.yaml`, each with its evidence, the monthly
+saving in dollars and the remediation: extended support running or coming, idle capacity per node group, nodes
+full by max pods while CPU idles (prefix delegation), spot share below target, gp2 volumes, previous-generation
+instances, clusters with no workload pods.
+
+One task per cluster reads its facts (at most 16 at once); one task reads the prices of every region once per
+run — the Price List Query API and spot price history through each target's connection, else the dated snapshot
+`include/cost/prices.yaml`, said in the report (a price nobody could give is listed as not priced, never $0).
+
+**Report**: JSON, HTML (with a chart of the fleet's monthly cost by part over the previous runs) and CSV under
+`<eks_reports_base>/eks_cost_audit/<run id>/`; a run of every cluster also replaces `latest/`, the next run's
+baseline for the trend. When the fleet's monthly cost rises more than Variable `eks_cost_alert_threshold_percent`
+(default 10) or a new extended-support charge appears, the SNS topic in Variable `eks_cost_sns_topic` is told
+(through `report_aws_conn_id`), else the `ticketing_default` connection. The run's note carries the total.
+
+**Targets**: as the compliance audit: the AWS connection and regions fields; else `targets`; else Variable
+`eks_fleet`; else `aws_default` in its region. Read-only; IAM policy: `include/iam/eks_cost_audit.json`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
+
+from eks_runbooks.core.eks.names import CLUSTER_NAME_PATTERN, CONNECTION_ID_PATTERN, REGION_PATTERN, TAG_KEY_PATTERN
+
+TARGETS, FILTERS, POLICY, ADVANCED = "Accounts and regions", "Filters", "Policy", "Reports, alerts, several accounts"
+
+
+@dag(
+    dag_id="eks_cost_audit",
+    schedule="0 3 * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["eks", "fleet", "cost", "read-only"],
+    default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    params={
+        "aws_conn_id": Param(
+            None,
+            type=["null", "string"],
+            pattern=CONNECTION_ID_PATTERN,
+            title="AWS connection",
+            description="Airflow connection of the account to cost. Empty: aws_default when regions are given, "
+            "else every account of Variable eks_fleet.",
+            section=TARGETS,
+        ),
+        "regions": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "pattern": REGION_PATTERN},
+            title="Regions",
+            description="One per line, e.g. us-east-1. Empty: the connection's region (or Variable eks_fleet).",
+            section=TARGETS,
+        ),
+        "cluster_names": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "pattern": CLUSTER_NAME_PATTERN},
+            title="Only these clusters",
+            description="One per line. Empty: every cluster found. A filtered run is not the next night's baseline.",
+            section=FILTERS,
+        ),
+        "spot_target_percent": Param(
+            50,
+            type="integer",
+            minimum=0,
+            maximum=100,
+            title="Spot target for stateless node groups (%)",
+            description="Share of a non-production cluster's stateless node capacity that should run on spot; "
+            "below it, the spot finding says what moving the rest would save.",
+            section=POLICY,
+        ),
+        "group_by_tags": Param(
+            ["team"],
+            type="array",
+            items={"type": "string", "pattern": TAG_KEY_PATTERN},
+            title="Cluster tags to total by",
+            description="One tag key per line (e.g. team, cost-center): the report totals the fleet by each.",
+            section=POLICY,
+        ),
+        "report_aws_conn_id": Param(
+            "aws_default",
+            type="string",
+            pattern=CONNECTION_ID_PATTERN,
+            title="AWS connection for reports and alerts",
+            description="Reads and writes s3:// reports (Variable eks_reports_base) and publishes to the SNS topic.",
+            section=ADVANCED,
+        ),
+        "targets": Param(
+            None,
+            type=["null", "array"],
+            items={
+                "type": "object",
+                "properties": {
+                    "aws_conn_id": {"type": "string", "pattern": CONNECTION_ID_PATTERN},
+                    "regions": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": REGION_PATTERN}},
+                },
+                "required": ["regions"],
+                "additionalProperties": False,
+            },
+            title="Several accounts (JSON, instead of the fields above)",
+            description='E.g. [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}, {"aws_conn_id": '
+            '"aws_ml", "regions": ["eu-west-1"]}]. Empty: the fields above.',
+            section=ADVANCED,
+        ),
+    },
+)
+def eks_cost_audit() -> None:
+    @task
+    def discover() -> list[dict]:
+        from eks_runbooks.tasks.cost import discover_clusters_to_cost
+
+        return discover_clusters_to_cost(get_current_context())
+
+    @task(map_index_template="{{ task.op_kwargs['cluster']['cluster_name'] }}", max_active_tis_per_dagrun=16)
+    def gather(cluster: dict) -> dict:
+        from eks_runbooks.core.audit.targets import ClusterRef
+        from eks_runbooks.tasks.cost import gather_one_cluster
+
+        return gather_one_cluster(ClusterRef.from_dict(cluster))
+
+    # Prices what the clusters whose facts were read run, even when some cluster's task failed.
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
+    def prices(facts: list[dict]) -> list[dict]:
+        from eks_runbooks.tasks.cost import read_prices
+
+        return read_prices([item for item in facts if item])
+
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
+    def report(facts: list[dict], region_prices: list[dict], discovered: list[dict]) -> dict:
+        from eks_runbooks.tasks.cost import CostRun, write_cost_report
+
+        context = get_current_context()
+        params = context["params"]
+        run = CostRun(
+            run_id=context["run_id"],
+            cluster_names=params["cluster_names"] or [],
+            discovered=discovered,
+            unreachable=context["ti"].xcom_pull(task_ids="discover", key="unreachable") or [],
+            report_aws_conn_id=params["report_aws_conn_id"],
+            spot_target_percent=params["spot_target_percent"],
+            group_by_tags=params["group_by_tags"],
+        )
+        return write_cost_report(run, [item for item in facts if item], region_prices)
+
+    clusters = discover()
+    facts = gather.expand(cluster=clusters)
+    report(facts, prices(facts), clusters)
+
+
+eks_cost_audit()

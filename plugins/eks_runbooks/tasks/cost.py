@@ -1,0 +1,259 @@
+"""The run-level parts of the nightly cost audit: which clusters, one cluster's facts, the run's prices, the report.
+
+Variables (all optional): ``eks_fleet`` — the default targets (as the compliance audit's);
+``eks_cost_alert_threshold_percent`` — tell someone when the fleet's monthly cost rises more than this (default 10);
+``eks_cost_sns_topic`` — the SNS topic to tell (else the ``ticketing_default`` HTTP connection, when it exists);
+``eks_reports_base`` — where reports go.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from eks_runbooks.core.audit.report import audit_scope
+from eks_runbooks.core.audit.targets import ClusterRef
+from eks_runbooks.core.clock import utc_now
+from eks_runbooks.core.cost.facts import ClusterCostFacts
+from eks_runbooks.core.cost.prices import RegionPrices
+from eks_runbooks.core.eks.names import CLUSTER_NAME
+
+if TYPE_CHECKING:
+    from eks_runbooks.runs.reports import ReportLocation
+
+log = logging.getLogger(__name__)
+
+RUNBOOK = "eks_cost_audit"
+ALERT_THRESHOLD_VARIABLE = "eks_cost_alert_threshold_percent"
+DEFAULT_ALERT_THRESHOLD = Decimal(10)
+
+
+class InvalidCostInput(AirflowFailException):
+    """A param or Variable of the cost audit is malformed; the message names it (not retried)."""
+
+
+def discover_clusters_to_cost(context: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The clusters to cost (``ClusterRef.to_dict()``), from the run's targets and filter; the target regions that
+    could not be listed go to XCom ``unreachable`` for the report."""
+    from eks_runbooks.runs.connections import refuse_unlisted_connections
+    from eks_runbooks.tasks.audit import audit_targets, discover_clusters
+
+    params = context["params"]
+    names = params["cluster_names"] or []
+    bad = [name for name in names if not isinstance(name, str) or not CLUSTER_NAME.match(name)]
+    if bad:
+        raise InvalidCostInput(f"cluster_names: {bad!r} are not EKS cluster names")
+    targets = audit_targets(params["targets"], params["aws_conn_id"], params["regions"])
+    refuse_unlisted_connections([params["report_aws_conn_id"]], what="report_aws_conn_id")
+    alert_threshold()  # a malformed Variable is refused before the night's work, not after it
+    clusters, unreachable = discover_clusters(targets, names)
+    context["ti"].xcom_push(key="unreachable", value=unreachable)
+    return [cluster.to_dict() for cluster in clusters]
+
+
+def gather_one_cluster(ref: ClusterRef) -> dict[str, Any]:
+    """One cluster's cost facts (``ClusterCostFacts.to_dict()``); a source that could not be read is named in
+    ``errors`` and the parts it feeds are reported as not known."""
+    from eks_runbooks.readers.cost_facts import gather_cost_facts
+
+    facts = gather_cost_facts(ref.aws_conn_id, ref.region, ref.cluster_name)
+    for source, error in facts.errors.items():
+        log.warning("Cluster %s (%s): could not read %s (%s)", ref.cluster_name, ref.region, source, error)
+    return facts.to_dict()
+
+
+def read_prices(facts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The prices of every (connection, region) the clusters are in, read once for the run: what their nodes,
+    volumes and Fargate pods need (``RegionPrices.to_dict()``)."""
+    from eks_runbooks.readers.prices import read_region_prices
+
+    needs: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {"instance_types": set(), "volume_types": set(), "fargate": False, "auto_mode": False}
+    )
+    for item in facts:
+        cluster = ClusterCostFacts.from_dict(item)
+        need = needs[(cluster.aws_conn_id, cluster.region)]
+        need["instance_types"].update(node.instance_type for node in cluster.nodes)
+        need["volume_types"].update(volume.volume_type for volume in cluster.volumes)
+        need["fargate"] |= bool(cluster.fargate_pods)
+        need["auto_mode"] |= cluster.auto_mode
+    priced = []
+    for (aws_conn_id, region), need in sorted(needs.items()):
+        prices = read_region_prices(
+            aws_conn_id,
+            region,
+            sorted(need["instance_types"]),
+            sorted(need["volume_types"]),
+            fargate=need["fargate"],
+            auto_mode=need["auto_mode"],
+        )
+        for note in prices.notes:
+            log.warning("Prices for %s in %s: %s", aws_conn_id, region, note)
+        priced.append(prices.to_dict())
+    return priced
+
+
+@dataclass(frozen=True)
+class CostRun:
+    """What the report task knows about its run.
+
+    :param discovered: the clusters discovery listed (``ClusterRef.to_dict()``); one without facts is not costed.
+    :param report_aws_conn_id: reads and writes ``s3://`` reports, publishes to the SNS topic.
+    """
+
+    run_id: str
+    cluster_names: Sequence[str] = ()
+    discovered: Sequence[Mapping[str, str]] = ()
+    unreachable: Sequence[Mapping[str, str]] = ()
+    report_aws_conn_id: str = "aws_default"
+    spot_target_percent: int = 50
+    group_by_tags: Sequence[str] = ("team",)
+    dag_id: str = RUNBOOK
+
+
+def write_cost_report(
+    run: CostRun, facts: Sequence[Mapping[str, Any]], region_prices: Sequence[Mapping[str, Any]] | None
+) -> dict[str, Any]:
+    """Cost every cluster, judge it, compare with the last full run, notify, write JSON + HTML + CSV (and
+    ``latest/`` after a full run), set the run's note; return a summary."""
+    from eks_runbooks.core.cost.report import cost_document
+    from eks_runbooks.runs.reports import ReportLocation, read_report, reports_base
+
+    if not region_prices:
+        raise AirflowFailException(
+            "The prices task left no prices, so nothing can be costed: read its log, fix the cause (the Price "
+            "List and the snapshot include/cost/prices.yaml both failed), then clear it and this task."
+        )
+    clusters = cost_clusters(facts, region_prices, run.spot_target_percent)
+    base = reports_base()
+    location = ReportLocation(base, RUNBOOK, run.run_id)
+    previous_raw = read_report(f"{base}/{RUNBOOK}/latest/report.json", aws_conn_id=run.report_aws_conn_id)
+    document = cost_document(
+        run.run_id,
+        utc_now().isoformat(timespec="seconds"),
+        clusters,
+        json.loads(previous_raw) if previous_raw else None,
+        audit_scope(run.cluster_names, ()),
+        list(run.unreachable),
+        tag_keys=tuple(run.group_by_tags),
+    )
+    document["not_costed"] = _not_costed(run, facts)
+    document["notifications"] = _alert(document, location.url("report.html"), run.report_aws_conn_id)
+    return _publish(run, location, document)
+
+
+def cost_clusters(
+    facts: Sequence[Mapping[str, Any]], region_prices: Sequence[Mapping[str, Any]], spot_target_percent: int
+) -> list[dict[str, Any]]:
+    """Each cluster's cost and findings (the report's ``clusters`` entries)."""
+    from eks_runbooks.core.cost.costing import cluster_cost
+    from eks_runbooks.core.cost.findings import CostPolicy, cost_findings
+
+    prices = {(p["aws_conn_id"], p["region"]): RegionPrices.from_dict(p) for p in region_prices}
+    policy = CostPolicy(spot_target_share=Decimal(spot_target_percent) / 100)
+    results = []
+    for item in facts:
+        cluster = ClusterCostFacts.from_dict(item)
+        region = prices[(cluster.aws_conn_id, cluster.region)]
+        cost = cluster_cost(cluster, region)
+        results.append({**cost.to_dict(), "findings": cost_findings(cluster, cost, region, policy)})
+    return results
+
+
+def _not_costed(run: CostRun, facts: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The discovered clusters without facts: their gather task failed."""
+    read = {(f["aws_conn_id"], f["region"], f["cluster"]) for f in facts}
+    missing = [c for c in run.discovered if (c["aws_conn_id"], c["region"], c["cluster_name"]) not in read]
+    for cluster in missing:
+        log.error(
+            "Cluster %s (%s, %s) is not costed: its gather task failed. Read the log of task gather [%s], fix the "
+            "cause, then clear that task and the ones after it (or trigger a run with cluster_names)",
+            cluster["cluster_name"],
+            cluster["aws_conn_id"],
+            cluster["region"],
+            cluster["cluster_name"],
+        )
+    return [
+        {
+            "cluster": c["cluster_name"],
+            "region": c["region"],
+            "aws_conn_id": c["aws_conn_id"],
+            "reason": "its gather task failed: nothing was read (see that task's log)",
+        }
+        for c in missing
+    ]
+
+
+def alert_threshold() -> Decimal:
+    """Variable ``eks_cost_alert_threshold_percent`` (default 10): a rise of the fleet's monthly cost above it is
+    told."""
+    from airflow.sdk import Variable
+
+    value = Variable.get(ALERT_THRESHOLD_VARIABLE, default=None)
+    if value is None:
+        return DEFAULT_ALERT_THRESHOLD
+    try:
+        threshold = Decimal(str(value).strip())
+    except InvalidOperation:
+        threshold = Decimal(-1)
+    if not threshold.is_finite() or threshold < 0:
+        raise InvalidCostInput(
+            f"Variable {ALERT_THRESHOLD_VARIABLE} must be a percentage ≥ 0 (e.g. 10), not {value!r}: fix it or "
+            "delete it (default 10)"
+        )
+    return threshold
+
+
+def _alert(document: Mapping[str, Any], report_url: str, aws_conn_id: str) -> list[dict[str, str]]:
+    """Tell someone when the fleet's cost rose past the threshold or a new extended-support charge appeared —
+    from full runs only (a filtered run's total is not comparable with the baseline)."""
+    from eks_runbooks.core.cost.report import cost_alerts
+    from eks_runbooks.runs.alerts import send_alert
+
+    reasons = cost_alerts(document, alert_threshold())
+    if not reasons:
+        return []
+    if not document["scope"]["replaces_latest"]:
+        reason = f"filtered run: the next full run compares with the same baseline ({len(reasons)} reason(s))"
+        log.info("No alert sent (%s)", reason)
+        return [{"channel": "none", "status": "skipped", "reason": reason}]
+    message = {
+        "runbook": RUNBOOK,
+        "reasons": reasons,
+        "fleet_monthly_usd": document["fleet"]["monthly_usd"],
+        "report_url": report_url,
+    }
+    return [send_alert("eks_cost_sns_topic", message, f"EKS cost: {reasons[0]}", aws_conn_id=aws_conn_id)]
+
+
+def _publish(run: CostRun, location: ReportLocation, document: dict[str, Any]) -> dict[str, Any]:
+    from eks_runbooks.core.cost.report import cost_summary, render_cost_csv, render_cost_html
+    from eks_runbooks.runs.notes import set_dag_run_note
+    from eks_runbooks.runs.reports import update_latest, write_report
+
+    files = {
+        "report.json": json.dumps(document, indent=2, default=str) + "\n",
+        "report.html": render_cost_html(document),
+        **render_cost_csv(document),
+    }
+    urls = write_report(location, files, aws_conn_id=run.report_aws_conn_id)
+    if document["scope"]["replaces_latest"]:
+        update_latest(location.base, RUNBOOK, files, aws_conn_id=run.report_aws_conn_id)
+    else:
+        log.info("Filtered run (cluster_names): latest/ is left as the last full run wrote it")
+    summary = cost_summary(document)
+    log.info("%s — report: %s", summary, location.url("report.html"))
+    set_dag_run_note(run.dag_id, run.run_id, summary)
+    return {
+        "summary": summary,
+        "report_json": urls[0],
+        "report_html": location.url("report.html"),
+        "fleet_monthly_usd": document["fleet"]["monthly_usd"],
+    }
