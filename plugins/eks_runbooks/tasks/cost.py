@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNBOOK = "eks_cost_audit"
-ALERT_THRESHOLD_VARIABLE = "eks_cost_alert_threshold_percent"
 DEFAULT_ALERT_THRESHOLD = Decimal(10)
 
 
@@ -196,7 +195,7 @@ def alert_threshold() -> Decimal:
     told."""
     from airflow.sdk import Variable
 
-    value = Variable.get(ALERT_THRESHOLD_VARIABLE, default=None)
+    value = Variable.get("eks_cost_alert_threshold_percent", default=None)
     if value is None:
         return DEFAULT_ALERT_THRESHOLD
     try:
@@ -205,7 +204,7 @@ def alert_threshold() -> Decimal:
         threshold = Decimal(-1)
     if not threshold.is_finite() or threshold < 0:
         raise InvalidCostInput(
-            f"Variable {ALERT_THRESHOLD_VARIABLE} must be a percentage ≥ 0 (e.g. 10), not {value!r}: fix it or "
+            f"Variable eks_cost_alert_threshold_percent must be a percentage ≥ 0 (e.g. 10), not {value!r}: fix it or "
             "delete it (default 10)"
         )
     return threshold
@@ -214,6 +213,8 @@ def alert_threshold() -> Decimal:
 def _alert(document: Mapping[str, Any], report_url: str, aws_conn_id: str) -> list[dict[str, str]]:
     """Tell someone when the fleet's cost rose past the threshold or a new extended-support charge appeared —
     from full runs only (a filtered run's total is not comparable with the baseline)."""
+    from airflow.sdk import Variable
+
     from eks_runbooks.core.cost.report import cost_alerts
     from eks_runbooks.runs.alerts import send_alert
 
@@ -230,7 +231,8 @@ def _alert(document: Mapping[str, Any], report_url: str, aws_conn_id: str) -> li
         "fleet_monthly_usd": document["fleet"]["monthly_usd"],
         "report_url": report_url,
     }
-    return [send_alert("eks_cost_sns_topic", message, f"EKS cost: {reasons[0]}", aws_conn_id=aws_conn_id)]
+    topic = Variable.get("eks_cost_sns_topic", default=None)
+    return [send_alert(topic, message, f"EKS cost: {reasons[0]}", aws_conn_id=aws_conn_id)]
 
 
 def _publish(run: CostRun, location: ReportLocation, document: dict[str, Any]) -> dict[str, Any]:
