@@ -580,7 +580,8 @@ def _findings_html(document: Mapping[str, Any]) -> str:
 def _clusters_html(clusters: Sequence[Mapping[str, Any]]) -> str:
     header = "".join(f"<th class='n'>{_part_name(part)}</th>" for part in PARTS)
     rows = "".join(
-        f"<tr><td>{escape(c['cluster'])}</td><td>{escape(c.get('account') or '')}</td><td>{escape(c['region'])}</td>"
+        f"<tr><td>{escape(c['cluster'])}{_incomplete(c)}</td><td>{escape(c.get('account') or '')}</td>"
+        f"<td>{escape(c['region'])}</td>"
         f"<td>{escape(str(c.get('version') or '?'))}</td>"
         + "".join(f"<td class='n'>{_dollars((c.get('by_part') or {}).get(part, '0'))}</td>" for part in PARTS)
         + f"<td class='n'><strong>{_dollars(c['monthly_usd'])}</strong></td></tr>"
@@ -591,6 +592,12 @@ def _clusters_html(clusters: Sequence[Mapping[str, Any]]) -> str:
         f"<th class='n'>per month</th></tr>{rows}</table>"
     )
     return table + "<h3>Lines</h3>" + "".join(_cluster_lines_html(c) for c in clusters)
+
+
+def _incomplete(cluster: Mapping[str, Any]) -> str:
+    """A mark for a cluster whose total leaves something out, so nobody reads it as the whole bill."""
+    missing = len(cluster.get("unpriced") or []) + len(cluster.get("errors") or {})
+    return f"<br><small>{missing} item(s) not priced or not read</small>" if missing else ""
 
 
 def _cluster_lines_html(cluster: Mapping[str, Any]) -> str:
@@ -694,7 +701,7 @@ def cost_chart_svg(history: Sequence[Mapping[str, Any]]) -> str:
     axes.set_xticks(positions, labels, rotation=45, ha="right", fontsize=7)
     axes.yaxis.set_major_formatter(StrMethodFormatter("${x:,.0f}"))
     axes.set_ylabel("USD per month")
-    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, reverse=True)
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
     out = io.StringIO()
