@@ -57,7 +57,7 @@ def cost_document(
     """
     ordered = sorted(clusters, key=lambda c: (-_usd(c["monthly_usd"]), *_key(c)))
     by_part = _sum_parts(ordered)
-    this_run = {"run_id": run_id, "generated_at": generated_at, "monthly_usd": _money(sum(by_part.values(), _ZERO))}
+    this_run = {"run_id": run_id, "generated_at": generated_at, "monthly_usd": _money(_total(ordered))}
     this_run["by_part"] = {part: _money(value) for part, value in by_part.items()}
     earlier = [entry for entry in (previous or {}).get("history") or [] if entry.get("run_id") != run_id]
     return {
@@ -107,6 +107,10 @@ def _cluster_saving(cluster: Mapping[str, Any]) -> Decimal:
         saving = _usd(finding.get("monthly_saving_usd"))
         largest[finding.get("object", "")] = max(largest[finding.get("object", "")], saving)
     return min(sum(largest.values(), _ZERO), _usd(cluster["monthly_usd"]))
+
+
+def _total(clusters: Iterable[Mapping[str, Any]]) -> Decimal:
+    return sum((_usd(cluster["monthly_usd"]) for cluster in clusters), _ZERO)
 
 
 def _sum_parts(clusters: Iterable[Mapping[str, Any]]) -> dict[str, Decimal]:
@@ -190,7 +194,7 @@ def cost_trend(
     not_seen = {key: c for key, c in before_all.items() if key not in now and key[:2] in lost}
     before = {key: c for key, c in before_all.items() if key not in not_seen}
     then_parts, now_parts = _sum_parts(before.values()), _sum_parts(now.values())
-    then_total, now_total = sum(then_parts.values(), _ZERO), sum(now_parts.values(), _ZERO)
+    then_total, now_total = _total(before.values()), _total(now.values())
     return {
         "previous_run_id": previous.get("run_id"),
         "previous_generated_at": previous.get("generated_at"),
@@ -693,9 +697,11 @@ def cost_chart_svg(history: Sequence[Mapping[str, Any]]) -> str:
     axes = figure.add_subplot()
     positions = list(range(len(history)))
     bottom = [0.0] * len(history)
-    for part in PARTS:
+    extra = sorted({part for run in history for part in run.get("by_part") or {}} - set(PARTS))
+    for part in (*PARTS, *extra):
         values = [float(_usd((run.get("by_part") or {}).get(part))) for run in history]
-        axes.bar(positions, values, bottom=bottom, label=_part_name(part), color=PART_COLOURS[part], width=0.7)
+        colour = PART_COLOURS.get(part, "#9e9e9e")
+        axes.bar(positions, values, bottom=bottom, label=part.replace("_", " "), color=colour, width=0.7)
         bottom = [below + value for below, value in zip(bottom, values, strict=True)]
     labels = [str(run.get("generated_at") or run.get("run_id"))[:16].replace("T", " ") for run in history]
     axes.set_xticks(positions, labels, rotation=45, ha="right", fontsize=7)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from eks_runbooks.core.cost.report import (
     render_cost_csv,
     render_cost_html,
 )
+from tests.helpers import REPO
 
 PARTS = ("control_plane", "nodes", "fargate", "storage", "load_balancers")
 US_EAST = "Price List API (us-east-1) 2026-01-20"
@@ -214,6 +216,11 @@ def test_costs_are_grouped_by_account_region_and_tag_with_untagged_for_a_cluster
     assert doc["by_tag"]["environment"] == {"staging": "949.58", "untagged": "837.46", "production": "347.69"}
 
 
+def test_the_document_travels_as_json_unchanged():
+    doc = two_runs()
+    assert json.loads(json.dumps(doc)) == doc
+
+
 def test_clusters_are_listed_most_expensive_first():
     doc = document(demo_like_fleet())
     assert [c["cluster"] for c in doc["clusters"]] == [
@@ -366,7 +373,7 @@ def test_a_filtered_run_is_compared_with_the_same_clusters_of_the_last_full_run_
     first = document([small("a", "100.00"), small("b", "50.00")], run_id="r1")
     scope = {"cluster_names": ["a"], "checks": [], "replaces_latest": False}
     doc = document([small("a", "110.00")], first, scope=scope)
-    assert doc["scope"]["replaces_latest"] is False
+    assert doc["scope"]["replaces_latest"] is False and "Filtered run" in render_cost_html(doc)
     trend = doc["trend"]
     assert trend["gone_clusters"] == [] and (trend["previous_monthly_usd"], trend["delta_usd"]) == ("173.00", "10.00")
 
@@ -526,3 +533,13 @@ def test_the_summary_gives_total_delta_top_saving_unpriced_count_and_snapshot_us
     assert "analytics-staging COST-EXTENDED-SUPPORT $365.00" in summary
     assert "1 item(s) not priced" in summary and "snapshot prices: edge-dev" in summary
     assert "\n" not in summary
+
+
+def test_every_key_of_the_document_is_documented_in_the_interfaces():
+    text = (REPO / "docs" / "interfaces.md").read_text()
+    body = text[text.index("### The cost audit's report") :]
+    body = body[: body.index("\n## ")]
+    documented = {name for row in re.findall(r"^\| (.+?) \|", body, re.M) for name in re.findall(r"`(\w+)`", row)} | {
+        "schema_version"
+    }
+    assert documented == set(two_runs())
