@@ -93,7 +93,7 @@ def ranked_findings(clusters: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
             -_usd(f.get("monthly_saving_usd"), missing=Decimal(-1)),
             f["cluster"],
             f["check_id"],
-            f.get("object", ""),
+            f.get("object") or "",
         ),
     )
 
@@ -105,7 +105,8 @@ def _cluster_saving(cluster: Mapping[str, Any]) -> Decimal:
     largest: dict[str, Decimal] = defaultdict(Decimal)
     for finding in cluster.get("findings") or []:
         saving = _usd(finding.get("monthly_saving_usd"))
-        largest[finding.get("object", "")] = max(largest[finding.get("object", "")], saving)
+        obj = finding.get("object") or ""
+        largest[obj] = max(largest[obj], saving)
     return min(sum(largest.values(), _ZERO), _usd(cluster["monthly_usd"]))
 
 
@@ -217,6 +218,7 @@ def _no_trend() -> dict[str, Any]:
         "previous_run_id": None,
         "previous_generated_at": None,
         "previous_monthly_usd": None,
+        "monthly_usd": None,
         "delta_usd": None,
         "delta_percent": None,
         "by_part": {},
@@ -235,7 +237,9 @@ def _change(then: Decimal, now: Decimal) -> dict[str, str | None]:
     }
 
 
-def _new_extended(before: Mapping[ClusterKey, Mapping[str, Any]], now: Mapping[ClusterKey, Mapping[str, Any]]) -> list:
+def _new_extended(
+    before: Mapping[ClusterKey, Mapping[str, Any]], now: Mapping[ClusterKey, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """Clusters whose control plane is billed for extended support tonight and was not at the last full run."""
     return _listed(
         (
@@ -259,7 +263,7 @@ def _finding_changes(
 
     def keyed(clusters: Mapping[ClusterKey, Mapping[str, Any]]) -> dict[tuple, Mapping[str, Any]]:
         return {
-            (*key, f["check_id"], f.get("object", "")): f for key in both for f in clusters[key].get("findings") or []
+            (*key, f["check_id"], f.get("object") or ""): f for key in both for f in clusters[key].get("findings") or []
         }
 
     then, tonight = keyed(before), keyed(now)
@@ -293,7 +297,7 @@ def cost_alerts(document: Mapping[str, Any], threshold_percent: Decimal) -> list
         return []
     reasons = []
     then, delta = _usd(trend["previous_monthly_usd"]), _usd(trend["delta_usd"])
-    risen = delta > 0 and (then == 0 or _usd(trend["delta_percent"]) > threshold_percent)
+    risen = delta > 0 and (then == 0 or _usd(trend["delta_percent"]) > _usd(threshold_percent))
     if risen:
         percent = f"{trend['delta_percent']} %" if trend["delta_percent"] is not None else "from nothing"
         reasons.append(

@@ -464,7 +464,11 @@ def test_the_page_of_the_first_run_says_there_is_nothing_to_compare_with():
 
 
 def test_each_cluster_shows_its_lines_with_unit_price_and_source_and_what_was_not_priced():
-    page = render_cost_html(document(demo_like_fleet()))
+    fleet = demo_like_fleet()
+    fleet[4]["extended_support"] = {"status": "coming", "from": "2026-03-23", "adds_monthly_usd": "365.00"}
+    page = render_cost_html(document(fleet))
+    assert "enters extended support on 2026-03-23: +$365.00 per month" in page
+    assert "in extended support since 2025-12-01: +$365.00 per month" in page
     assert "$0.096 per hour" in page and US_EAST in page
     assert "not priced" in page and "no price for network load balancers in eu-west-1" in page
     assert "1 item(s) not priced or not read" in page  # edge-dev's total in the clusters table leaves it out
