@@ -55,7 +55,7 @@ def cost_document(
         are "not seen", not gone.
     :param tag_keys: the cluster tags costs are also grouped by (``team``, ``cost-center`` ...).
     """
-    ordered = sorted(clusters, key=lambda c: (-_usd(c["monthly_usd"]), *_key(c)))
+    ordered = [dict(c) for c in sorted(clusters, key=lambda c: (-_usd(c["monthly_usd"]), *_key(c)))]
     by_part = _sum_parts(ordered)
     this_run = {"run_id": run_id, "generated_at": generated_at, "monthly_usd": _money(_total(ordered))}
     this_run["by_part"] = {part: _money(value) for part, value in by_part.items()}
@@ -335,12 +335,16 @@ def cost_summary(document: Mapping[str, Any]) -> str:
         )
     parts.append(f"{len(document['unpriced'])} item(s) not priced")
     if document["snapshot_clusters"]:
-        parts.append("snapshot prices: " + ", ".join(c["cluster"] for c in document["snapshot_clusters"]))
+        parts.append("snapshot prices: " + _first_names([c["cluster"] for c in document["snapshot_clusters"]]))
     if document.get("unreachable_targets"):
         parts.append(f"{len(document['unreachable_targets'])} target region(s) unreachable")
     if not document["scope"].get("replaces_latest", True):
         parts.append("filtered (cluster_names=" + ", ".join(document["scope"]["cluster_names"]) + ")")
     return "; ".join(parts)
+
+
+def _first_names(names: Sequence[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 # --- CSV -------------------------------------------------------------------------------------------------------

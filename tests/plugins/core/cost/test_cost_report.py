@@ -547,3 +547,10 @@ def test_every_key_of_the_document_is_documented_in_the_interfaces():
         "schema_version"
     }
     assert documented == set(two_runs())
+
+
+def test_the_summary_names_at_most_five_clusters_on_the_snapshot():
+    fleet = [small(f"c{i}", region="eu-west-1") for i in range(7)]
+    for cluster in fleet:
+        cluster["lines"][0]["unit_price"]["source"] = SNAPSHOT_EKS
+    assert "snapshot prices: c0, c1, c2, c3, c4 and 2 more" in cost_summary(document(fleet))
