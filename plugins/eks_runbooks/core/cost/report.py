@@ -595,7 +595,7 @@ def _clusters_html(clusters: Sequence[Mapping[str, Any]]) -> str:
         f"<tr><td>{escape(c['cluster'])}{_incomplete(c)}</td><td>{escape(c.get('account') or '')}</td>"
         f"<td>{escape(c['region'])}</td>"
         f"<td>{escape(str(c.get('version') or '?'))}</td>"
-        + "".join(f"<td class='n'>{_dollars((c.get('by_part') or {}).get(part, '0'))}</td>" for part in PARTS)
+        + "".join(f"<td class='n'>{_part_amount(c, part)}</td>" for part in PARTS)
         + f"<td class='n'><strong>{_dollars(c['monthly_usd'])}</strong></td></tr>"
         for c in clusters
     )
@@ -604,6 +604,14 @@ def _clusters_html(clusters: Sequence[Mapping[str, Any]]) -> str:
         f"<th class='n'>per month</th></tr>{rows}</table>"
     )
     return table + "<h3>Lines</h3>" + "".join(_cluster_lines_html(c) for c in clusters)
+
+
+def _part_amount(cluster: Mapping[str, Any], part: str) -> str:
+    """A part's amount; a part whose facts could not be read (null in ``by_part``) is not known, not $0."""
+    by_part = cluster.get("by_part") or {}
+    if part in by_part and by_part[part] is None:
+        return "not known"
+    return _dollars(by_part.get(part, "0"))
 
 
 def _incomplete(cluster: Mapping[str, Any]) -> str:

@@ -554,3 +554,17 @@ def test_the_summary_names_at_most_five_clusters_on_the_snapshot():
     for cluster in fleet:
         cluster["lines"][0]["unit_price"]["source"] = SNAPSHOT_EKS
     assert "snapshot prices: c0, c1, c2, c3, c4 and 2 more" in cost_summary(document(fleet))
+
+
+def test_a_part_whose_facts_could_not_be_read_is_not_known_on_the_page_and_left_out_of_the_fleet_total():
+    dev = small("dev", "0.00")
+    dev["lines"] = dev["lines"][:1]
+    dev["by_part"]["nodes"] = None  # costing: the kubernetes facts could not be read
+    dev["monthly_usd"] = "73.00"
+    dev["unpriced"] = ["nodes: not known, its facts could not be read (kubernetes: Unauthorized)"]
+    dev["errors"] = {"kubernetes": "Unauthorized"}
+    doc = document([dev, small("a", "100.00")])
+    assert (doc["monthly_usd"], doc["by_part"]["nodes"]) == ("246.00", "100.00")
+    page = render_cost_html(doc)
+    assert "<td class='n'>not known</td>" in page and "Could not read kubernetes: Unauthorized" in page
+    assert "2 item(s) not priced or not read" in page
