@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -80,6 +81,16 @@ def cost_document(
         "unpriced": [{**_where(c), "item": item} for c in ordered for item in c.get("unpriced") or []],
         "trend": cost_trend(previous, ordered, scope, unreachable),
         "history": [*earlier, this_run][-HISTORY_RUNS:],
+    }
+
+
+def cost_report_files(document: Mapping[str, Any]) -> dict[str, str]:
+    """Every file of the night's report, by name: ``report.json``, ``report.html``, ``costs.csv``,
+    ``findings.csv`` — what ``<reports base>/eks_cost_audit/<run id>/`` (and ``latest/`` after a full run) holds."""
+    return {
+        "report.json": json.dumps(document, indent=2) + "\n",
+        "report.html": render_cost_html(document),
+        **render_cost_csv(document),
     }
 
 

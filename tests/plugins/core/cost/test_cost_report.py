@@ -12,6 +12,7 @@ from decimal import Decimal
 from eks_runbooks.core.cost.report import (
     cost_alerts,
     cost_document,
+    cost_report_files,
     cost_summary,
     render_cost_csv,
     render_cost_html,
@@ -568,3 +569,21 @@ def test_a_part_whose_facts_could_not_be_read_is_not_known_on_the_page_and_left_
     page = render_cost_html(doc)
     assert "<td class='n'>not known</td>" in page and "Could not read kubernetes: Unauthorized" in page
     assert "2 item(s) not priced or not read" in page
+
+
+def test_a_night_when_no_target_could_be_listed_still_gives_a_page_a_summary_and_csv_headers():
+    unreachable = [{"aws_conn_id": "aws_default", "region": "us-east-1", "error": "EndpointConnectionError: timeout"}]
+    first = document([small("a", "100.00")], run_id="r1")
+    doc = document([], first, unreachable=unreachable)
+    assert doc["monthly_usd"] == "0.00" and [c["cluster"] for c in doc["trend"]["not_seen"]] == ["a"]
+    assert "EndpointConnectionError: timeout" in render_cost_html(doc)
+    assert "1 target region(s) unreachable" in cost_summary(doc)
+    assert cost_alerts(doc, Decimal("5")) == []
+    assert render_cost_csv(doc)["findings.csv"].startswith("rank,account,region,cluster,check_id")
+
+
+def test_the_report_files_are_the_json_document_the_page_and_the_two_csv_files():
+    doc = two_runs()
+    files = cost_report_files(doc)
+    assert set(files) == {"report.json", "report.html", "costs.csv", "findings.csv"}
+    assert json.loads(files["report.json"]) == doc and files["report.html"].startswith("<!doctype html>")
