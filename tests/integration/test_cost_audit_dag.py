@@ -194,7 +194,7 @@ def test_every_demo_cluster_costs_what_an_independent_computation_says_to_the_ce
         assert clusters[name]["unpriced"] == [], name
     assert clusters["analytics-staging"]["by_part"]["control_plane"] == "438.00"
     assert clusters["payments-prod"]["by_part"]["control_plane"] == "73.00"
-    assert Decimal(report["fleet"]["monthly_usd"]) == sum(sum(p.values()) for p in expected.values())
+    assert Decimal(report["monthly_usd"]) == sum(sum(p.values()) for p in expected.values())
 
     page = (folder / "report.html").read_text()
     assert "<svg" in page and "http://" not in page.split("<svg", 1)[1].split("</svg>", 1)[0].replace(

@@ -142,8 +142,8 @@ def write_cost_report(
         audit_scope(run.cluster_names, ()),
         list(run.unreachable),
         tag_keys=tuple(run.group_by_tags),
+        not_costed=_not_costed(run, facts),
     )
-    document["not_costed"] = _not_costed(run, facts)
     document["notifications"] = _alert(document, location.url("report.html"), run.report_aws_conn_id)
     return _publish(run, location, document)
 
@@ -228,7 +228,7 @@ def _alert(document: Mapping[str, Any], report_url: str, aws_conn_id: str) -> li
     message = {
         "runbook": RUNBOOK,
         "reasons": reasons,
-        "fleet_monthly_usd": document["fleet"]["monthly_usd"],
+        "fleet_monthly_usd": document["monthly_usd"],
         "report_url": report_url,
     }
     topic = Variable.get("eks_cost_sns_topic", default=None)
@@ -236,15 +236,11 @@ def _alert(document: Mapping[str, Any], report_url: str, aws_conn_id: str) -> li
 
 
 def _publish(run: CostRun, location: ReportLocation, document: dict[str, Any]) -> dict[str, Any]:
-    from eks_runbooks.core.cost.report import cost_summary, render_cost_csv, render_cost_html
+    from eks_runbooks.core.cost.report import cost_report_files, cost_summary
     from eks_runbooks.runs.notes import set_dag_run_note
     from eks_runbooks.runs.reports import update_latest, write_report
 
-    files = {
-        "report.json": json.dumps(document, indent=2, default=str) + "\n",
-        "report.html": render_cost_html(document),
-        **render_cost_csv(document),
-    }
+    files = cost_report_files(document)
     urls = write_report(location, files, aws_conn_id=run.report_aws_conn_id)
     if document["scope"]["replaces_latest"]:
         update_latest(location.base, RUNBOOK, files, aws_conn_id=run.report_aws_conn_id)
@@ -257,5 +253,5 @@ def _publish(run: CostRun, location: ReportLocation, document: dict[str, Any]) -
         "summary": summary,
         "report_json": urls[0],
         "report_html": location.url("report.html"),
-        "fleet_monthly_usd": document["fleet"]["monthly_usd"],
+        "fleet_monthly_usd": document["monthly_usd"],
     }

@@ -47,6 +47,7 @@ def cost_document(
     scope: Mapping[str, Any],
     unreachable: Sequence[Mapping[str, str]],
     tag_keys: Sequence[str] = ("team",),
+    not_costed: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """The night's cost report, with its trend against the last full run's document (None on the first run).
 
@@ -55,6 +56,8 @@ def cost_document(
     :param unreachable: targets discovery could not list (``{"aws_conn_id", "region", "error"}``): their clusters
         are "not seen", not gone.
     :param tag_keys: the cluster tags costs are also grouped by (``team``, ``cost-center`` ...).
+    :param not_costed: clusters discovery listed whose facts could not be read at all
+        (``{"cluster", "region", "aws_conn_id", "reason"}``): named in the report, in no total.
     """
     ordered = [dict(c) for c in sorted(clusters, key=lambda c: (-_usd(c["monthly_usd"]), *_key(c)))]
     by_part = _sum_parts(ordered)
@@ -67,6 +70,7 @@ def cost_document(
         "generated_at": generated_at,
         "scope": dict(scope),
         "unreachable_targets": [dict(target) for target in unreachable],
+        "not_costed": [dict(cluster) for cluster in not_costed],
         "monthly_usd": this_run["monthly_usd"],
         "by_part": this_run["by_part"],
         "by_account": _grouped(ordered, lambda c: c.get("account") or "unknown"),
@@ -499,6 +503,12 @@ def _scope_html(document: Mapping[str, Any]) -> str:
             for t in document["unreachable_targets"]
         )
         html += f"<h3>Targets that could not be listed (their clusters are not in this report)</h3><ul>{items}</ul>"
+    if document.get("not_costed"):
+        items = "".join(
+            f"<li>{escape(c['cluster'])} ({escape(c['aws_conn_id'])}, {escape(c['region'])}): {escape(c['reason'])}</li>"
+            for c in document["not_costed"]
+        )
+        html += f"<h3>Clusters not costed (in no total)</h3><ul>{items}</ul>"
     return html
 
 
