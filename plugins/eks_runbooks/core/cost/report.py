@@ -505,7 +505,8 @@ def _scope_html(document: Mapping[str, Any]) -> str:
         html += f"<h3>Targets that could not be listed (their clusters are not in this report)</h3><ul>{items}</ul>"
     if document.get("not_costed"):
         items = "".join(
-            f"<li>{escape(c['cluster'])} ({escape(c['aws_conn_id'])}, {escape(c['region'])}): {escape(c['reason'])}</li>"
+            f"<li>{escape(c['cluster'])} ({escape(c['aws_conn_id'])}, {escape(c['region'])}): "
+            f"{escape(c['reason'])}</li>"
             for c in document["not_costed"]
         )
         html += f"<h3>Clusters not costed (in no total)</h3><ul>{items}</ul>"
