@@ -71,6 +71,7 @@ def cost_document(
         "scope": dict(scope),
         "unreachable_targets": [dict(target) for target in unreachable],
         "not_costed": [dict(cluster) for cluster in not_costed],
+        "notifications": [],  # what became of the night's alert, once it was sent (tasks/cost.py)
         "monthly_usd": this_run["monthly_usd"],
         "by_part": this_run["by_part"],
         "by_account": _grouped(ordered, lambda c: c.get("account") or "unknown"),
