@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
-from eks_runbooks.core.eks.rules import control_plane_prices
+from eks_runbooks.core.eks.rules import MaxPodsRules, control_plane_prices, max_pods_rules
 from eks_runbooks.core.include import include_path
 
 
@@ -36,6 +36,8 @@ class CostRules:
     successors: dict[str, str]
     environment_tag: str
     exempt_environments: tuple[str, ...]
+    #: include/eks/max-pods.yaml (the prefix-delegation finding)
+    max_pods: MaxPodsRules
 
     def successor_of(self, instance_type: str) -> str | None:
         """The current-generation type of the same size (m4.large → m5.large), when the family has a successor."""
@@ -63,4 +65,5 @@ def cost_rules() -> CostRules:
         successors=dict(document["previous_generation"]["successors"]),
         environment_tag=str(spot["environment_tag"]),
         exempt_environments=tuple(str(value) for value in spot["exempt_values"]),
+        max_pods=max_pods_rules(),
     )
