@@ -145,6 +145,8 @@ def spot_share(inputs: CostInputs) -> list[CostOutcome]:
     if unpriced := sorted({node.instance_type for node in nodes if on_demand[node.name] is None}):
         return [CostOutcome(skipped(f"no on-demand price for {', '.join(unpriced)}: the spot share is not known"))]
     total = sum(price.usd for price in on_demand.values() if price)
+    if not total:
+        return [CostOutcome(skipped("the stateless nodes' on-demand prices sum to $0: the spot share is not known"))]
     share = sum(on_demand[node.name].usd for node in nodes if node.capacity_type == SPOT) / total
     target = policy.spot_target_share
     spot_count = sum(1 for node in nodes if node.capacity_type == SPOT)
@@ -160,9 +162,10 @@ def spot_share(inputs: CostInputs) -> list[CostOutcome]:
     return [CostOutcome(failed(evidence, [f"cluster/{facts.cluster}"]), saving)]
 
 
-def _spot_saving(inputs: CostInputs, nodes: list[NodeFacts], fraction: Decimal) -> tuple[Decimal, list[str]]:
-    """``fraction`` of what the on-demand stateless nodes would save a month on spot in their zones."""
-    difference, left_out = Decimal(0), []
+def _spot_saving(inputs: CostInputs, nodes: list[NodeFacts], fraction: Decimal) -> tuple[Decimal | None, list[str]]:
+    """``fraction`` of what the on-demand stateless nodes would save a month on spot in their zones (None when no
+    spot price is known for any of them)."""
+    difference, priced, left_out = Decimal(0), 0, []
     for node in nodes:
         if node.capacity_type != ON_DEMAND:
             continue
@@ -171,7 +174,8 @@ def _spot_saving(inputs: CostInputs, nodes: list[NodeFacts], fraction: Decimal) 
             left_out.append(node.name)
             continue
         difference += inputs.prices.on_demand[node.instance_type].usd - spot.usd
-    return money(fraction * difference * inputs.rules.hours_per_month), left_out
+        priced += 1
+    return (money(fraction * difference * inputs.rules.hours_per_month) if priced else None), left_out
 
 
 @cost_check("COST-GP2-VOLUMES")

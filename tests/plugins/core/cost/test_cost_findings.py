@@ -313,3 +313,26 @@ def test_first_fit_decreasing_packs_the_largest_requests_first():
     assert nodes_needed(pods, rooms) == 2
     assert nodes_needed([], rooms) == 1  # a group keeps at least one node
     assert nodes_needed([pod("huge", "n", 5000, 100)], rooms) == 1  # larger than any node: it runs on one
+
+
+def test_without_any_spot_price_the_spot_share_saving_is_not_known():
+    facts = staging(node("w1", "web", zone="us-east-1a"), node("w2", "web", zone="us-east-1b"))
+    [finding] = of("COST-SPOT-SHARE", findings(facts, spot={}))
+    assert finding["monthly_saving_usd"] is None
+    assert "w1, w2 without a spot price in their zone left out of the saving" in finding["detail"]
+
+
+def test_a_cluster_full_by_max_pods_with_a_spot_group_gets_only_the_prefix_delegation_finding():
+    api = web_staging_api()
+    web = [node(f"web-{i}", "web", capacity_type=SPOT, zone="us-east-1a") for i in (1, 2)]
+    busy = [pod(f"web-{n.name}", n.name, 1500, 2048) for n in web]  # 1500m each: one node holds one
+    facts = cluster_facts(
+        cluster="web-staging",
+        tags={"environment": "staging"},
+        nodes=api.nodes + web,
+        pods=api.pods + daemon_pods(web) + busy,
+    )
+    # spot share: 2 x 0.096 (web, on-demand equivalent) / (2 x 0.096 + 3 x 0.0416) = 61 %, above the 50 % target
+    assert [(finding["check_id"], finding["object"]) for finding in findings(facts)] == [
+        ("COST-PREFIX-DELEGATION", "nodegroup/api")
+    ]
