@@ -8,7 +8,16 @@ from decimal import Decimal
 
 from eks_runbooks.core.catalogue import failed, listed, passed, skipped, warned
 from eks_runbooks.core.cost.costing import NODES, PART_SOURCES, STORAGE, money, node_hourly
-from eks_runbooks.core.cost.facts import AUTO_MODE, KARPENTER, ON_DEMAND, SPOT, NodeFacts, VolumeFacts
+from eks_runbooks.core.cost.facts import (
+    AUTO_MODE,
+    KARPENTER,
+    MANAGED,
+    ON_DEMAND,
+    SELF_MANAGED,
+    SPOT,
+    NodeFacts,
+    VolumeFacts,
+)
 from eks_runbooks.core.cost.findings import CostInputs, CostOutcome, cost_check
 from eks_runbooks.core.cost.packing import GroupLoad, group_loads
 
@@ -25,10 +34,12 @@ def _unreadable(inputs: CostInputs, part: str) -> CostOutcome | None:
     return CostOutcome(skipped(f"not judged, facts not read ({'; '.join(failures)})")) if failures else None
 
 
+#: What a node group is called, by how its nodes came to be (the finding's object: nodegroup/general).
+GROUP_KINDS = {MANAGED: "nodegroup", KARPENTER: "nodepool", AUTO_MODE: "nodepool", SELF_MANAGED: "nodes"}
+
+
 def _group_object(load: GroupLoad) -> str:
-    origin = load.nodes[0].origin
-    kind = "nodepool" if origin in (KARPENTER, AUTO_MODE) else "nodegroup"
-    return f"{kind}/{load.nodes[0].group}"
+    return f"{GROUP_KINDS.get(load.nodes[0].origin, 'nodes')}/{load.nodes[0].group}"
 
 
 def _cheapest_monthly(nodes: Iterable[NodeFacts], inputs: CostInputs) -> Decimal | None:
@@ -101,6 +112,10 @@ def prefix_delegation(inputs: CostInputs) -> list[CostOutcome]:
 
 
 def _prefix_outcome(inputs: CostInputs, load: GroupLoad) -> CostOutcome:
+    if any(node.origin == AUTO_MODE for node in load.nodes):
+        # Auto Mode assigns /28 prefixes itself; VPC CNI settings do not apply to it
+        # (docs.aws.amazon.com/eks/latest/userguide/auto-networking.html, "Prefix delegation")
+        return CostOutcome(skipped(f"{_group_object(load)}: EKS Auto Mode assigns pod addresses itself"))
     with_prefixes = {node.name: _max_pods_with_prefixes(inputs, node) for node in load.nodes}
     if None in with_prefixes.values():
         return CostOutcome(skipped(f"{_types(load.nodes)}: not every node is a known Nitro instance type"))

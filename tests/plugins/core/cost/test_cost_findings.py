@@ -3,6 +3,7 @@ cost_builders' prices (a month is 730 hours), and not on the cluster that does n
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -336,3 +337,20 @@ def test_a_cluster_full_by_max_pods_with_a_spot_group_gets_only_the_prefix_deleg
     assert [(finding["check_id"], finding["object"]) for finding in findings(facts)] == [
         ("COST-PREFIX-DELEGATION", "nodegroup/api")
     ]
+
+
+def test_auto_mode_nodes_are_not_asked_for_prefix_delegation_and_karpenter_pools_are_named_as_such():
+    from eks_runbooks.core.cost.facts import AUTO_MODE, KARPENTER
+
+    full = web_staging_api()
+    auto = cluster_facts(
+        prefix_delegation=False,
+        nodes=[replace(n, origin=AUTO_MODE) for n in full.nodes],
+        pods=full.pods,
+    )
+    assert of("COST-PREFIX-DELEGATION", findings(auto)) == []
+    karpenter = cluster_facts(
+        prefix_delegation=False, nodes=[replace(n, origin=KARPENTER) for n in full.nodes], pods=full.pods
+    )
+    [finding] = of("COST-PREFIX-DELEGATION", findings(karpenter))
+    assert finding["object"] == "nodepool/api"
