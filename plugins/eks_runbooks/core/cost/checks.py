@@ -26,11 +26,14 @@ STATELESS_OWNERS = ("Deployment", "ReplicaSet", "Job", "CronJob")
 MEBIBYTES_PER_GIB = 1024
 
 
-def _unreadable(inputs: CostInputs, part: str) -> CostOutcome | None:
-    """SKIP naming the failure when the facts a part is read from could not be read."""
-    failures = [
-        f"{source}: {inputs.facts.errors[source]}" for source in PART_SOURCES[part] if source in inputs.facts.errors
-    ]
+#: Fact sources (``ClusterCostFacts.errors`` keys) the checks read: node groups are judged by their pods too.
+NODES_AND_PODS = (*PART_SOURCES[NODES], "pods")
+PODS = ("kubernetes", "pods")
+
+
+def _unreadable(inputs: CostInputs, sources: tuple[str, ...]) -> CostOutcome | None:
+    """SKIP naming the failure when facts the check needs could not be read (no finding is guessed from half)."""
+    failures = [f"{source}: {inputs.facts.errors[source]}" for source in sources if source in inputs.facts.errors]
     return CostOutcome(skipped(f"not judged, facts not read ({'; '.join(failures)})")) if failures else None
 
 
@@ -73,7 +76,7 @@ def _saving(count: int, monthly: Decimal | None) -> Decimal | None:
 
 @cost_check("COST-IDLE-CAPACITY")
 def idle_capacity(inputs: CostInputs) -> list[CostOutcome]:
-    if unreadable := _unreadable(inputs, NODES):
+    if unreadable := _unreadable(inputs, NODES_AND_PODS):
         return [unreadable]
     results = []
     for load in group_loads(inputs.facts.nodes, inputs.facts.pods).values():
@@ -102,7 +105,7 @@ def _max_pods_with_prefixes(inputs: CostInputs, node: NodeFacts) -> int | None:
 
 @cost_check("COST-PREFIX-DELEGATION")
 def prefix_delegation(inputs: CostInputs) -> list[CostOutcome]:
-    if unreadable := _unreadable(inputs, NODES):
+    if unreadable := _unreadable(inputs, NODES_AND_PODS):
         return [unreadable]
     if inputs.facts.prefix_delegation is None:
         return [CostOutcome(skipped("whether the VPC CNI assigns prefixes could not be read (aws-node)"))]
@@ -150,7 +153,7 @@ def spot_share(inputs: CostInputs) -> list[CostOutcome]:
     environment = facts.tags.get(policy.environment_tag, "")
     if environment in policy.exempt_environments:
         return [CostOutcome(skipped(f"{policy.environment_tag}={environment}: spot is not asked of it"))]
-    if unreadable := _unreadable(inputs, NODES):
+    if unreadable := _unreadable(inputs, NODES_AND_PODS):
         return [unreadable]
     stateless = {name: load for name, load in group_loads(facts.nodes, facts.pods).items() if _is_stateless(load)}
     nodes = [node for load in stateless.values() for node in load.nodes]
@@ -195,7 +198,7 @@ def _spot_saving(inputs: CostInputs, nodes: list[NodeFacts], fraction: Decimal) 
 
 @cost_check("COST-GP2-VOLUMES")
 def gp2_volumes(inputs: CostInputs) -> list[CostOutcome]:
-    if unreadable := _unreadable(inputs, STORAGE):
+    if unreadable := _unreadable(inputs, PART_SOURCES[STORAGE]):
         return [unreadable]
     volumes = [volume for volume in inputs.facts.volumes if volume.volume_type == "gp2"]
     if not volumes:
@@ -256,7 +259,7 @@ def extended_support(inputs: CostInputs) -> list[CostOutcome]:
 
 @cost_check("COST-PREVIOUS-GENERATION")
 def previous_generation(inputs: CostInputs) -> list[CostOutcome]:
-    if unreadable := _unreadable(inputs, NODES):
+    if unreadable := _unreadable(inputs, NODES_AND_PODS):
         return [unreadable]
     results = []
     for load in group_loads(inputs.facts.nodes, inputs.facts.pods).values():
@@ -293,8 +296,8 @@ def _previous_generation_outcome(inputs: CostInputs, load: GroupLoad, old: list[
 @cost_check("COST-NO-WORKLOADS")
 def no_workloads(inputs: CostInputs) -> list[CostOutcome]:
     facts = inputs.facts
-    if "kubernetes" in facts.errors:
-        return [CostOutcome(skipped(f"pods not read (kubernetes: {facts.errors['kubernetes']})"))]
+    if unreadable := _unreadable(inputs, PODS):
+        return [unreadable]
     if facts.workload_pods:
         return [CostOutcome(passed(f"{facts.workload_pods} workload pods"))]
     total = inputs.cost.monthly_usd

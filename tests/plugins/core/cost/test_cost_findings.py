@@ -354,3 +354,9 @@ def test_auto_mode_nodes_are_not_asked_for_prefix_delegation_and_karpenter_pools
     )
     [finding] = of("COST-PREFIX-DELEGATION", findings(karpenter))
     assert finding["object"] == "nodepool/api"
+
+
+def test_node_groups_whose_pods_could_not_be_read_are_not_called_idle():
+    facts = ml_platform_cpu_group(trainer_cpu=500)
+    facts.pods, facts.errors = [], {"pods": "Forbidden"}
+    assert findings(facts) == []
