@@ -78,6 +78,9 @@ def _saving(count: int, monthly: Decimal | None) -> Decimal | None:
 def idle_capacity(inputs: CostInputs) -> list[CostOutcome]:
     if unreadable := _unreadable(inputs, NODES_AND_PODS):
         return [unreadable]
+    if not inputs.facts.workload_pods:
+        # the whole cluster is idle: COST-NO-WORKLOADS counts its nodes once, with everything else it costs
+        return [CostOutcome(skipped("no workload pods: COST-NO-WORKLOADS covers the cluster"))]
     results = []
     for load in group_loads(inputs.facts.nodes, inputs.facts.pods).values():
         needed = load.nodes_needed()
@@ -142,8 +145,12 @@ def _prefix_outcome(inputs: CostInputs, load: GroupLoad) -> CostOutcome:
 
 
 def _is_stateless(load: GroupLoad) -> bool:
-    return len(load.nodes) >= 2 and all(
-        pod.owner_kind in STATELESS_OWNERS and not pod.mounts_claim for pod in load.workloads
+    """2 or more nodes running workloads, all replicated or retried and without volumes (a group running nothing
+    is not asked for spot: COST-IDLE-CAPACITY or COST-NO-WORKLOADS say what to do with it)."""
+    return (
+        len(load.nodes) >= 2
+        and bool(load.workloads)
+        and all(pod.owner_kind in STATELESS_OWNERS and not pod.mounts_claim for pod in load.workloads)
     )
 
 

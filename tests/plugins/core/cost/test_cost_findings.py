@@ -360,3 +360,11 @@ def test_node_groups_whose_pods_could_not_be_read_are_not_called_idle():
     facts = ml_platform_cpu_group(trainer_cpu=500)
     facts.pods, facts.errors = [], {"pods": "Forbidden"}
     assert findings(facts) == []
+
+
+def test_a_cluster_without_workloads_is_one_finding_not_idle_nodes_and_spot_as_well():
+    nodes = [node("n1", "general", zone="us-east-1a"), node("n2", "general", zone="us-east-1b")]
+    facts = cluster_facts(
+        cluster="edge-dev", tags={"environment": "dev"}, workload_pods=0, nodes=nodes, pods=daemon_pods(nodes)
+    )
+    assert [finding["check_id"] for finding in findings(facts)] == ["COST-NO-WORKLOADS"]
