@@ -23,7 +23,7 @@ from eks_runbooks.core.cost.price_list import (
     fill_from_snapshot,
     instance_prices,
     load_snapshot,
-    snapshot_prices,
+    snapshot_region_prices,
 )
 from eks_runbooks.core.cost.prices import PER_HOUR, Price, RegionPrices
 
@@ -180,7 +180,7 @@ def _wanted(types: list[str], volumes: list[str], *, fargate: bool, auto_mode: b
 
 def _fill_from_snapshot(prices: RegionPrices, wanted: dict[str, list[str]], refusal: str | None, endpoint: str) -> None:
     """What the Price List did not give, from the snapshot, noted; load balancers always; the rest not priced."""
-    snapshot, date = snapshot_prices(prices.aws_conn_id, prices.region, ""), load_snapshot().date
+    snapshot, date = snapshot_region_prices(prices.aws_conn_id, prices.region), load_snapshot().date
     filled = fill_from_snapshot(prices, snapshot, wanted)
     if filled and refusal is not None:
         prices.notes.append(

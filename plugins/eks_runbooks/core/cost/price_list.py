@@ -219,15 +219,14 @@ def _section_source(data: Mapping[str, Any], entry: Mapping[str, Any], section: 
     return " ".join(str(source).split())
 
 
-def _snapshot_section(section: str, values: Mapping[str, str], source: str, date: str) -> dict[str, Price]:
-    return {
-        key: Price(
-            Decimal(str(usd)),
-            SNAPSHOT_SECTIONS[section] or _snapshot_unit(section, key),
-            f"price snapshot {date}: {source}",
-        )
-        for key, usd in values.items()
-    }
+def _snapshot_section(section: str, values: Mapping[str, Any], source: str, date: str) -> dict[str, Price]:
+    """A section's prices: ``key: "0.10"`` takes the section's source, ``key: {usd, source}`` its own."""
+    prices = {}
+    for key, value in values.items():
+        usd, own_source = (value["usd"], value["source"]) if isinstance(value, Mapping) else (value, source)
+        unit = SNAPSHOT_SECTIONS[section] or _snapshot_unit(section, key)
+        prices[key] = Price(_plain(Decimal(str(usd))), unit, f"price snapshot {date}: {' '.join(own_source.split())}")
+    return prices
 
 
 def _snapshot_unit(section: str, key: str) -> str:
@@ -238,22 +237,25 @@ def _snapshot_unit(section: str, key: str) -> str:
     return PER_MIBPS_MONTH if key.endswith("-throughput") else PER_GB_MONTH
 
 
+def snapshot_region_prices(aws_conn_id: str, region: str, *, path: Path | None = None) -> RegionPrices:
+    """Every price the snapshot holds for ``region`` (none for a region it does not hold), without notes."""
+    sections = load_snapshot(path).regions.get(region, {})
+    return RegionPrices(
+        aws_conn_id=aws_conn_id, region=region, **{name: dict(sections.get(name, {})) for name in SNAPSHOT_SECTIONS}
+    )
+
+
 def snapshot_prices(aws_conn_id: str, region: str, reason: str, *, path: Path | None = None) -> RegionPrices:
     """Every price the snapshot holds for ``region``, with a note saying why the snapshot was used and its date.
 
     :param reason: why the Price List was not used, e.g. "the Price List API refused aws_prod (AccessDenied)".
     """
-    snapshot = load_snapshot(path)
-    sections = snapshot.regions.get(region, {})
-    prices = RegionPrices(
-        aws_conn_id=aws_conn_id, region=region, **{name: dict(sections.get(name, {})) for name in SNAPSHOT_SECTIONS}
-    )
-    if sections:
-        prices.notes.append(f"{reason}: prices for {region} are from the price snapshot of {snapshot.date}")
+    date = load_snapshot(path).date
+    prices = snapshot_region_prices(aws_conn_id, region, path=path)
+    if any(prices.to_dict()[name] for name in SNAPSHOT_SECTIONS):
+        prices.notes.append(f"{reason}: prices for {region} are from the price snapshot of {date}")
     else:
-        prices.notes.append(
-            f"{reason}, and the price snapshot of {snapshot.date} has no prices for {region}: not priced"
-        )
+        prices.notes.append(f"{reason}, and the price snapshot of {date} has no prices for {region}: not priced")
     return prices
 
 

@@ -222,3 +222,19 @@ def test_what_the_api_did_not_answer_is_filled_from_the_snapshot_and_listed():
     assert filled == ["on_demand m5.xlarge", "ebs gp2"]
     assert prices.on_demand["m5.large"] is api
     assert "x9.huge" not in prices.on_demand
+
+
+def test_an_unconfirmed_figure_says_so_in_its_own_source():
+    prices = snapshot_prices("aws_prod", "us-east-1", "the Price List API refused aws_prod (AccessDeniedException)")
+
+    assert "UNCONFIRMED" in prices.control_plane["tier-xl"].source
+    assert "UNCONFIRMED" not in prices.control_plane["standard"].source
+    assert "UNCONFIRMED" not in prices.on_demand["m5.large"].source  # checked against the Price List's own table
+
+
+def test_a_snapshot_section_without_a_source_is_refused(tmp_path):
+    path = tmp_path / "prices.yaml"
+    path.write_text(yaml.safe_dump({"snapshot_date": "2026-12-02", "regions": {"us-east-1": {"ebs": {"gp3": "0.08"}}}}))
+
+    with pytest.raises(ValueError, match="ebs has no source"):
+        snapshot_prices("aws_prod", "us-east-1", "refused", path=path)
