@@ -43,8 +43,13 @@ ON_DEMAND_FILTERS = {
 #: gp2 volumes are judged against gp3, which is priced even when no volume is gp3; IOPS and throughput extras
 #: matter for the volume types that bill them.
 ALWAYS_PRICED_VOLUME_TYPES = ("gp3",)
-VOLUME_EXTRAS = {"gp2": ("gp3-iops", "gp3-throughput"), "gp3": ("gp3-iops", "gp3-throughput"), "io1": ("io1-iops",)}
-VOLUME_EXTRAS["io2"] = ("io2-iops",)
+VOLUME_EXTRAS = {
+    "gp2": ("gp3-iops", "gp3-throughput"),
+    "gp3": ("gp3-iops", "gp3-throughput"),
+    "io1": ("io1-iops",),
+    "io2": ("io2-iops",),
+}
+SNAPSHOT_NAME = "include/cost/prices.yaml"
 
 
 def read_region_prices(
@@ -182,15 +187,16 @@ def _fill_from_snapshot(prices: RegionPrices, wanted: dict[str, list[str]], refu
     """What the Price List did not give, from the snapshot, noted; load balancers always; the rest not priced."""
     snapshot, date = snapshot_region_prices(prices.aws_conn_id, prices.region), load_snapshot().date
     filled = fill_from_snapshot(prices, snapshot, wanted)
-    if filled and refusal is not None:
+    from_snapshot = f"from the price snapshot of {date} ({SNAPSHOT_NAME})"
+    if refusal is not None:
         prices.notes.append(
-            f"the Price List API ({endpoint}) refused connection {prices.aws_conn_id} ({refusal}): "
-            f"{', '.join(filled)} are from the price snapshot of {date}"
+            f"the Price List API ({endpoint}) refused connection {prices.aws_conn_id} ({refusal})"
+            + (f": {', '.join(filled)} are {from_snapshot}" if filled else "")
         )
     elif filled:
         prices.notes.append(
             f"the Price List API ({endpoint}) had no product for {', '.join(filled)} in {prices.region}: "
-            f"from the price snapshot of {date}"
+            f"{from_snapshot}"
         )
     prices.load_balancer.update(snapshot.load_balancer)
     if snapshot.load_balancer:

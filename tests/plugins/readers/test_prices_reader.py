@@ -128,3 +128,14 @@ def test_the_prices_travel_as_json_and_back(sandbox):
     prices = read_region_prices("aws_default", "us-east-1", ["m5.large"], ["gp2"], fargate=True, auto_mode=False)
 
     assert type(prices).from_dict(prices.to_dict()) == prices
+
+
+def test_a_denied_target_in_a_region_the_snapshot_does_not_hold_is_not_priced_and_both_are_said(sandbox):
+    sandbox.faults.add_from_dict({"kind": "error", "service": "pricing", "error": "AccessDeniedException"})
+
+    prices = read_region_prices("aws_default", "sa-east-1", ["m5.large"], [], fargate=False, auto_mode=False)
+
+    assert prices.on_demand == {} and prices.control_plane == {}
+    assert any("refused connection aws_default (AccessDeniedException)" in note for note in prices.notes)
+    (missing,) = [note for note in prices.notes if note.startswith("no price from")]
+    assert "on_demand m5.large" in missing and "control_plane standard" in missing
