@@ -289,9 +289,10 @@ def extended_support(facts: ClusterCostFacts, prices: RegionPrices) -> ExtendedS
 
 
 def node_hourly(node: NodeFacts, prices: RegionPrices) -> Price | None:
-    """What one node costs per hour: the spot price in its zone for a spot node, else the on-demand price."""
+    """What one node costs per hour: the spot price in its zone for a spot node (on-demand, an upper bound, when
+    no spot price could be read), else the on-demand price."""
     if node.capacity_type == SPOT:
-        return prices.spot.get(node.instance_type, {}).get(node.zone)
+        return prices.spot.get(node.instance_type, {}).get(node.zone) or prices.on_demand.get(node.instance_type)
     return prices.on_demand.get(node.instance_type)
 
 
@@ -329,7 +330,11 @@ def _ec2_line(
     detail = f"{len(nodes)} x {instance_type} {capacity_type} ({zones})"
     if capacity_type == SPOT:
         price = prices.spot.get(instance_type, {}).get(zone)
-        missing = f"no spot price for {instance_type} in {zone} ({bill.region})"
+        missing = f"no spot or on-demand price for {instance_type} in {zone} ({bill.region})"
+        if price is None and instance_type in prices.on_demand:
+            # Spot has no list price to fall back on: the on-demand price bounds it, never a silent 0.
+            price = prices.on_demand[instance_type]
+            detail += f": no spot price read for {zone}, priced on-demand (an upper bound)"
     else:
         price = prices.on_demand.get(instance_type)
         missing = f"no on-demand price for {instance_type} in {bill.region}"

@@ -71,7 +71,7 @@ def test_on_demand_nodes_are_one_line_per_node_group_and_instance_type():
     assert "3 x m5.large ON_DEMAND (us-east-1a, us-east-1b, us-east-1c)" in line["detail"]
 
 
-def test_spot_nodes_are_priced_at_their_zones_spot_price_and_a_zone_without_one_is_not_priced():
+def test_spot_nodes_are_priced_at_their_zones_spot_price_and_a_zone_without_one_at_on_demand_saying_so():
     nodes = [
         node("a1", "web", capacity_type=SPOT, zone="us-east-1a"),
         node("a2", "web", capacity_type=SPOT, zone="us-east-1a"),
@@ -82,11 +82,22 @@ def test_spot_nodes_are_priced_at_their_zones_spot_price_and_a_zone_without_one_
     assert [(line["detail"], line["monthly_usd"]) for line in lines_of(cost, "nodes")] == [
         ("2 x m5.large SPOT (us-east-1a)", "51.10"),  # 2 x 0.035 x 730
         ("1 x m5.large SPOT (us-east-1b)", "26.43"),  # 0.0362 x 730 = 26.426
-        ("1 x m5.large SPOT (us-east-1c)", None),
+        (
+            "1 x m5.large SPOT (us-east-1c): no spot price read for us-east-1c, priced on-demand (an upper bound)",
+            "70.08",
+        ),  # 0.096 x 730
     ]
-    assert cost.unpriced == ["nodes web: no spot price for m5.large in us-east-1c (us-east-1)"]
-    assert cost.to_dict()["by_part"]["nodes"] == "77.53"
-    assert cost.to_dict()["monthly_usd"] == "150.53"  # 73.00 + 51.10 + 26.43: the unpriced node is not $0, it is listed
+    assert cost.unpriced == []
+    assert cost.to_dict()["by_part"]["nodes"] == "147.61"
+    assert cost.to_dict()["monthly_usd"] == "220.61"  # 73.00 + 51.10 + 26.43 + 70.08
+
+
+def test_a_spot_node_with_neither_a_spot_nor_an_on_demand_price_is_listed_not_zero():
+    prices = region_prices()
+    prices.on_demand.pop("m5.large")
+    cost = cluster_cost(cluster_facts(nodes=[node("c1", "web", capacity_type=SPOT, zone="us-east-1c")]), prices)
+    assert cost.unpriced == ["nodes web: no spot or on-demand price for m5.large in us-east-1c (us-east-1)"]
+    assert cost.to_dict()["monthly_usd"] == "73.00"
 
 
 def test_a_node_without_a_capacity_type_label_is_priced_on_demand_and_says_so():
