@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from eks_runbooks.core.cost.api_objects import (
+from eks_runbooks.core.cost.facts import SOURCES, ClusterCostFacts, LoadBalancerFacts, VolumeFacts
+from eks_runbooks.readers.cluster import network_hook
+from eks_runbooks.readers.cost_objects import (
     cluster_support,
     fargate_pod_facts,
     instance_type_facts,
@@ -28,8 +30,6 @@ from eks_runbooks.core.cost.api_objects import (
     volume_claims,
     workload_pod_count,
 )
-from eks_runbooks.core.cost.facts import SOURCES, ClusterCostFacts, LoadBalancerFacts, VolumeFacts
-from eks_runbooks.readers.cluster import network_hook
 
 if TYPE_CHECKING:
     from eks_runbooks.hooks.eks import EksRunbookHook

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eks_runbooks.core.cost.api_objects import (
+from eks_runbooks.core.cost.facts import AUTO_MODE, KARPENTER, MANAGED, ON_DEMAND, SELF_MANAGED, SPOT, UNKNOWN
+from eks_runbooks.readers.cost_objects import (
     cluster_support,
     fargate_pod_facts,
     instance_type_facts,
@@ -19,7 +20,6 @@ from eks_runbooks.core.cost.api_objects import (
     volume_claims,
     workload_pod_count,
 )
-from eks_runbooks.core.cost.facts import AUTO_MODE, KARPENTER, MANAGED, ON_DEMAND, SELF_MANAGED, SPOT, UNKNOWN
 
 
 def node(labels: dict[str, str], allocatable: dict[str, str] | None = None) -> dict:

@@ -1,7 +1,7 @@
-"""The cost facts of one cluster, taken from the objects its APIs serve (plain dicts in, ``facts`` dataclasses out).
+"""The cost facts of one cluster, taken from the objects its APIs serve (plain dicts in, ``core.cost.facts`` out).
 
-``readers/cost_facts.py`` reads the objects; everything here only looks at them: Kubernetes objects in their
-camelCase wire form, AWS answers as boto3 returns them.
+``readers/cost_facts.py`` reads the objects; everything here only looks at them, without a client: Kubernetes
+objects in their camelCase wire form, AWS answers as boto3 returns them.
 """
 
 from __future__ import annotations
