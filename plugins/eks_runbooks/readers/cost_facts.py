@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from eks_runbooks.core.cost.facts import SOURCES, ClusterCostFacts, LoadBalancerFacts, VolumeFacts
 from eks_runbooks.readers.cluster import network_hook
 from eks_runbooks.readers.cost_objects import (
+    cluster_fields,
     cluster_support,
     fargate_pod_facts,
     instance_type_facts,
@@ -55,7 +56,8 @@ def gather_cost_facts(aws_conn_id: str, region: str, cluster_name: str) -> Clust
     if cluster is None:
         facts.errors.update(dict.fromkeys(SOURCES, facts.errors["cluster"]))
         return facts
-    _describe_cluster(facts, cluster)
+    for name, value in cluster_fields(cluster).items():
+        setattr(facts, name, value)
     version = _read(facts, "cluster_version", lambda: hook.describe_cluster_version(facts.version))
     facts.support, facts.end_of_standard_support = cluster_support(version)
     described = _read(facts, "nodegroups", lambda: hook.describe_nodegroups(cluster_name)) or []
@@ -63,15 +65,6 @@ def gather_cost_facts(aws_conn_id: str, region: str, cluster_name: str) -> Clust
     persistent_volumes = _read_kubernetes(facts, hook, cluster)
     _read_aws_details(facts, hook, persistent_volumes)
     return facts
-
-
-def _describe_cluster(facts: ClusterCostFacts, cluster: dict[str, Any]) -> None:
-    facts.account = cluster["arn"].split(":")[4]
-    facts.version = cluster.get("version", "")
-    facts.tags = dict(cluster.get("tags") or {})
-    facts.upgrade_policy = (cluster.get("upgradePolicy") or {}).get("supportType", "")
-    facts.provisioned_tier = (cluster.get("controlPlaneScalingConfig") or {}).get("tier", "")
-    facts.auto_mode = bool((cluster.get("computeConfig") or {}).get("enabled"))
 
 
 def _read(facts: ClusterCostFacts, source: str, read: Callable[[], T]) -> T | None:

@@ -266,6 +266,19 @@ def load_balancer_facts(
     )
 
 
+def cluster_fields(cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``ClusterCostFacts`` fields a DescribeCluster answer gives: account, version, tags, upgrade policy,
+    provisioned control-plane tier (absent: the standard tier EKS bills no extra for) and Auto Mode."""
+    return {
+        "account": cluster["arn"].split(":")[4],
+        "version": cluster.get("version", ""),
+        "tags": dict(cluster.get("tags") or {}),
+        "upgrade_policy": (cluster.get("upgradePolicy") or {}).get("supportType", ""),
+        "provisioned_tier": (cluster.get("controlPlaneScalingConfig") or {}).get("tier", ""),
+        "auto_mode": bool((cluster.get("computeConfig") or {}).get("enabled")),
+    }
+
+
 def cluster_support(version: Mapping[str, Any] | None) -> tuple[str, str]:
     """(support, end of standard support as an ISO date or "") from a DescribeClusterVersions entry."""
     if not version:

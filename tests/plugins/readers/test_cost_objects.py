@@ -8,6 +8,7 @@ import pytest
 
 from eks_runbooks.core.cost.facts import AUTO_MODE, KARPENTER, MANAGED, ON_DEMAND, SELF_MANAGED, SPOT, UNKNOWN
 from eks_runbooks.readers.cost_objects import (
+    cluster_fields,
     cluster_support,
     fargate_pod_facts,
     instance_type_facts,
@@ -258,3 +259,24 @@ def test_support_and_its_end_come_from_the_versions_calendar_entry():
     assert cluster_support(entry) == ("extended", "2025-11-26")
     assert cluster_support({"status": "standard-support"}) == ("standard", "")
     assert cluster_support(None) == ("", "")
+
+
+def test_an_auto_mode_cluster_on_a_provisioned_tier_says_so():
+    cluster = {
+        "arn": "arn:aws:eks:eu-west-1:210987654321:cluster/ml",
+        "version": "1.34",
+        "tags": {"team": "ml"},
+        "upgradePolicy": {"supportType": "EXTENDED"},
+        "controlPlaneScalingConfig": {"tier": "tier-xl"},
+        "computeConfig": {"enabled": True, "nodePools": ["general-purpose"]},
+    }
+    assert cluster_fields(cluster) == {
+        "account": "210987654321",
+        "version": "1.34",
+        "tags": {"team": "ml"},
+        "upgrade_policy": "EXTENDED",
+        "provisioned_tier": "tier-xl",
+        "auto_mode": True,
+    }
+    plain = cluster_fields({"arn": "arn:aws:eks:eu-west-1:210987654321:cluster/ml", "version": "1.34"})
+    assert (plain["provisioned_tier"], plain["auto_mode"], plain["tags"]) == ("", False, {})
