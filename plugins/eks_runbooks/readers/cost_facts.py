@@ -60,8 +60,9 @@ def gather_cost_facts(aws_conn_id: str, region: str, cluster_name: str) -> Clust
         setattr(facts, name, value)
     version = _read(facts, "cluster_version", lambda: hook.describe_cluster_version(facts.version))
     facts.support, facts.end_of_standard_support = cluster_support(version)
-    described = _read(facts, "nodegroups", lambda: hook.describe_nodegroups(cluster_name)) or []
-    facts.nodegroups = [nodegroup_facts(nodegroup) for nodegroup in described]
+    facts.nodegroups = (
+        _read(facts, "nodegroups", lambda: list(map(nodegroup_facts, hook.describe_nodegroups(cluster_name)))) or []
+    )
     persistent_volumes = _read_kubernetes(facts, hook, cluster)
     _read_aws_details(facts, hook, persistent_volumes)
     return facts
@@ -96,7 +97,7 @@ def _read_kubernetes(facts: ClusterCostFacts, hook: EksRunbookHook, cluster: dic
         reason = f"{type(error).__name__}: {str(error)[:300]}"
         facts.errors.update({source: reason for source in KUBERNETES_SOURCES if source not in facts.errors})
         return []
-    facts.nodes = [found for node in nodes or [] if (found := node_facts(node))]
+    facts.nodes = _read(facts, "nodes", lambda: [found for node in nodes or [] if (found := node_facts(node))]) or []
     fargate_nodes = {node["metadata"]["name"] for node in nodes or [] if is_fargate_node(node)}
     if pods is not None:
         _read(facts, "pods", lambda: _pods(facts, pods, fargate_nodes))
@@ -106,9 +107,9 @@ def _read_kubernetes(facts: ClusterCostFacts, hook: EksRunbookHook, cluster: dic
 
 def _pods(facts: ClusterCostFacts, pods: list[dict[str, Any]], fargate_nodes: set[str]) -> None:
     running = running_pods(pods)
+    facts.workload_pods = workload_pod_count(pods)
     facts.pods = [pod_facts(pod) for pod in running if not runs_on_fargate(pod, fargate_nodes)]
     facts.fargate_pods = [fargate_pod_facts(pod) for pod in running if runs_on_fargate(pod, fargate_nodes)]
-    facts.workload_pods = workload_pod_count(pods)
 
 
 def _read_aws_details(facts: ClusterCostFacts, hook: EksRunbookHook, persistent_volumes: list[dict[str, Any]]) -> None:

@@ -31,7 +31,8 @@ from eks_runbooks.core.kubernetes.pod_requests import pod_requests
 from eks_runbooks.core.kubernetes.quantities import cpu_millicores, memory_mebibytes, parse_quantity
 
 # Node labels (UG managed-node-groups "Managed node group capacity types"; karpenter.sh well-known labels;
-# UG auto-mode "EKS Auto Mode labels"; UG fargate; kubernetes.io well-known labels).
+# UG associate-workload: Auto Mode nodes have eks.amazonaws.com/compute-type=auto; UG fargate; kubernetes.io
+# well-known labels).
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 EKS_CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType"
 KARPENTER_CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
