@@ -239,10 +239,29 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCallRecorder:
     return AwsCallRecorder().install(monkeypatch)
 
 
-def test_a_cluster_costs_a_few_aws_calls_whatever_its_number_of_nodes_pods_and_volumes(demo_fleet, aws_calls):
+@pytest.fixture
+def kube_requests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every Kubernetes API request the sandbox answered, as ``METHOD path?query``."""
+    from eks_sandbox.server import SandboxDispatcher
+
+    recorded: list[str] = []
+    original = SandboxDispatcher._kubernetes
+
+    def recording(dispatcher: Any, cluster: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        recorded.append(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}")
+        return original(dispatcher, cluster, environ, start_response)
+
+    monkeypatch.setattr(SandboxDispatcher, "_kubernetes", recording)
+    return recorded
+
+
+def test_a_cluster_costs_a_few_aws_calls_and_four_kubernetes_lists_whatever_its_size(
+    demo_fleet, aws_calls, kube_requests
+):
     run_pods_with_requests_and_a_gp2_claim("orders-prod")
     create_load_balancers("orders-prod")
     aws_calls.clear()
+    kube_requests.clear()
 
     gather_cost_facts(*ORDERS)
 
@@ -259,3 +278,19 @@ def test_a_cluster_costs_a_few_aws_calls_whatever_its_number_of_nodes_pods_and_v
     }
     # Each AWS session assumes the connection's role once: EKS, the Kubernetes token, EC2, ELB v2, ELB classic.
     assert [call.action for call in aws_calls.by([BASE_CREDENTIALS])] == ["sts:AssumeRole"] * 5
+    assert kube_requests == [  # no discovery, nothing per node or per pod
+        "GET /api/v1/nodes?limit=500",
+        "GET /api/v1/pods?limit=500",
+        "GET /api/v1/persistentvolumes?limit=500",
+        "GET /apis/apps/v1/namespaces/kube-system/daemonsets?limit=500",
+    ]
+
+
+def test_a_list_longer_than_one_chunk_is_read_whole(demo_fleet, monkeypatch):
+    from eks_runbooks.readers import cost_facts
+
+    monkeypatch.setattr(cost_facts, "LIST_CHUNK_SIZE", 2)
+
+    facts = gather_cost_facts(*ORDERS)
+
+    assert len(facts.nodes) == 3 and facts.workload_pods == 13  # the demo fleet's, as read in one chunk
