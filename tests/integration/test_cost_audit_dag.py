@@ -181,7 +181,7 @@ def by_cluster(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {cluster["cluster"]: cluster for cluster in report["clusters"]}
 
 
-def test_every_demo_cluster_costs_what_an_independent_computation_says_to_the_cent(cost_dag):
+def test_every_demo_cluster_costs_what_an_independent_computation_says_to_the_cent(cost_dag, reports):
     report, folder = run_cost_audit(cost_dag)
 
     clusters = by_cluster(report)
