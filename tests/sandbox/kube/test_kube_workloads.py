@@ -308,3 +308,9 @@ def test_memory_requests_count_too(kube):
     pending = next(p for p in pods if not p["spec"].get("nodeName"))
     scheduled = next(c for c in pending["status"]["conditions"] if c["type"] == "PodScheduled")
     assert "3 Insufficient memory" in scheduled["message"]
+
+
+def test_a_node_created_without_a_status_yet_does_not_stop_scheduling(kube):
+    kube.cluster.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ip-10-0-9-9.ec2.internal"}})
+    _apply_sized_deployment(kube.cluster, "big", 1, "500m", "1Gi")
+    assert [p["spec"].get("nodeName") for p in _pods(kube.cluster, "app=big")] != [None]

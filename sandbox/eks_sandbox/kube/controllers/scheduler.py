@@ -23,7 +23,8 @@ class _NodeLoad:
     """What the pods bound to one node take of its allocatable: pod count, CPU (millicores), memory (bytes)."""
 
     def __init__(self, node: dict[str, Any]) -> None:
-        allocatable = node["status"].get("allocatable", {})
+        # A Node a kubelet has created but whose status it has not reported yet has no allocatable (nor Ready).
+        allocatable = (node.get("status") or {}).get("allocatable") or {}
         self.free = {
             "pods": int(allocatable.get("pods", "110")),
             "cpu": millicores(allocatable["cpu"]) if "cpu" in allocatable else None,
