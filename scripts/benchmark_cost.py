@@ -20,12 +20,14 @@ a cluster in extended support) in an in-process sandbox, then runs ``eks_cost_au
 
 The same is done for ``--baseline`` clusters (fresh sandbox, DB and reports) to show how the run scales.
 ``dag.test()`` runs mapped tasks one at a time, so the wall time is a serial upper bound: a deployment runs up
-to 16 gather tasks at once. Airflow's and the tasks' logs go to stderr, the tables to stdout. Absolute figures
-vary with the machine; compare ratios across runs.
+to 16 gather tasks at once. What the process held before the run is frozen out of the garbage collector
+(``frozen_heap``), unlike in ``benchmark_audit.py``. Airflow's and the tasks' logs go to stderr, the tables to
+stdout. Absolute figures vary with the machine; compare ratios across runs.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -34,7 +36,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,6 +252,19 @@ class CostBenchmark(FleetRunFigures):
     document: dict[str, Any]
 
 
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Everything alive before the run (the sandbox holding the whole fleet, moto, Airflow's ORM) is frozen out
+    of the garbage collector, as ``benchmark_upgrade.upgrade`` does: a worker does not hold the simulator, and
+    otherwise each full collection scans a heap that grows with the fleet and charges it to whichever task runs."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_cost_benchmark(clusters: int, work: Path) -> CostBenchmark:
     """Load a fleet of ``clusters`` clusters into a fresh sandbox and DB, run the cost audit over it, and measure."""
     from eks_runbooks.core.cost import report as cost_report
@@ -267,6 +283,7 @@ def run_cost_benchmark(clusters: int, work: Path) -> CostBenchmark:
             patch.object(cost_report, "render_cost_html", stopwatch.wrap("html", cost_report.render_cost_html)),
             patch.object(cost_report, "render_cost_csv", stopwatch.wrap("csv", cost_report.render_cost_csv)),
             probe.clients.patched(),
+            frozen_heap(),
         ):
             measured = measured_dag_test(DAG_ID, {"targets": audit_targets()})
         report_json = written_report(measured)
