@@ -13,16 +13,12 @@ log = logging.getLogger(__name__)
 
 
 def send_alert(
-    topic_variable: str, message: Mapping[str, Any], subject: str, *, aws_conn_id: str = "aws_default"
+    topic: str | None, message: Mapping[str, Any], subject: str, *, aws_conn_id: str = "aws_default"
 ) -> dict[str, str]:
-    """Send ``message`` to the SNS topic in Variable ``topic_variable`` (through ``aws_conn_id``), else POST it to
+    """Publish ``message`` to the SNS ``topic`` (through ``aws_conn_id``) when there is one, else POST it to
     ``ticketing_default``. Returns ``{"channel", "status": "sent" | "failed" | "not configured", "reason"}``;
     never raises."""
-    from airflow.sdk import Variable
-
-    topic = None
     try:
-        topic = Variable.get(topic_variable, default=None)
         record = _publish_to_sns(topic, message, subject, aws_conn_id) if topic else _post_to_ticketing(message)
     except Exception as error:  # a notification never fails the run, but its loss must be visible
         channel = f"sns:{topic} (connection {aws_conn_id})" if topic else "ticketing_default"

@@ -289,10 +289,13 @@ def notify_new_failures(
 
     :param aws_conn_id: the AWS connection that publishes to the SNS topic.
     """
+    from airflow.sdk import Variable
+
     from eks_runbooks.runs.alerts import send_alert
 
     if not failures:
         return []
     message = {"runbook": RUNBOOK, "new_failures": list(failures), "report_url": report_url}
     subject = f"EKS audit: {len(failures)} new HIGH/CRITICAL failure(s)"
-    return [send_alert("eks_compliance_sns_topic", message, subject, aws_conn_id=aws_conn_id)]
+    topic = Variable.get("eks_compliance_sns_topic", default=None)
+    return [send_alert(topic, message, subject, aws_conn_id=aws_conn_id)]

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNBOOK = "eks_cost_audit"
-ALERT_THRESHOLD_VARIABLE = "eks_cost_alert_threshold_percent"
 DEFAULT_ALERT_THRESHOLD = Decimal(10)
 
 
@@ -143,8 +142,8 @@ def write_cost_report(
         audit_scope(run.cluster_names, ()),
         list(run.unreachable),
         tag_keys=tuple(run.group_by_tags),
+        not_costed=_not_costed(run, facts),
     )
-    document["not_costed"] = _not_costed(run, facts)
     document["notifications"] = _alert(document, location.url("report.html"), run.report_aws_conn_id)
     return _publish(run, location, document)
 
@@ -196,7 +195,7 @@ def alert_threshold() -> Decimal:
     told."""
     from airflow.sdk import Variable
 
-    value = Variable.get(ALERT_THRESHOLD_VARIABLE, default=None)
+    value = Variable.get("eks_cost_alert_threshold_percent", default=None)
     if value is None:
         return DEFAULT_ALERT_THRESHOLD
     try:
@@ -205,7 +204,7 @@ def alert_threshold() -> Decimal:
         threshold = Decimal(-1)
     if not threshold.is_finite() or threshold < 0:
         raise InvalidCostInput(
-            f"Variable {ALERT_THRESHOLD_VARIABLE} must be a percentage ≥ 0 (e.g. 10), not {value!r}: fix it or "
+            f"Variable eks_cost_alert_threshold_percent must be a percentage ≥ 0 (e.g. 10), not {value!r}: fix it or "
             "delete it (default 10)"
         )
     return threshold
@@ -214,6 +213,8 @@ def alert_threshold() -> Decimal:
 def _alert(document: Mapping[str, Any], report_url: str, aws_conn_id: str) -> list[dict[str, str]]:
     """Tell someone when the fleet's cost rose past the threshold or a new extended-support charge appeared —
     from full runs only (a filtered run's total is not comparable with the baseline)."""
+    from airflow.sdk import Variable
+
     from eks_runbooks.core.cost.report import cost_alerts
     from eks_runbooks.runs.alerts import send_alert
 
@@ -227,22 +228,19 @@ def _alert(document: Mapping[str, Any], report_url: str, aws_conn_id: str) -> li
     message = {
         "runbook": RUNBOOK,
         "reasons": reasons,
-        "fleet_monthly_usd": document["fleet"]["monthly_usd"],
+        "fleet_monthly_usd": document["monthly_usd"],
         "report_url": report_url,
     }
-    return [send_alert("eks_cost_sns_topic", message, f"EKS cost: {reasons[0]}", aws_conn_id=aws_conn_id)]
+    topic = Variable.get("eks_cost_sns_topic", default=None)
+    return [send_alert(topic, message, f"EKS cost: {reasons[0]}", aws_conn_id=aws_conn_id)]
 
 
 def _publish(run: CostRun, location: ReportLocation, document: dict[str, Any]) -> dict[str, Any]:
-    from eks_runbooks.core.cost.report import cost_summary, render_cost_csv, render_cost_html
+    from eks_runbooks.core.cost.report import cost_report_files, cost_summary
     from eks_runbooks.runs.notes import set_dag_run_note
     from eks_runbooks.runs.reports import update_latest, write_report
 
-    files = {
-        "report.json": json.dumps(document, indent=2, default=str) + "\n",
-        "report.html": render_cost_html(document),
-        **render_cost_csv(document),
-    }
+    files = cost_report_files(document)
     urls = write_report(location, files, aws_conn_id=run.report_aws_conn_id)
     if document["scope"]["replaces_latest"]:
         update_latest(location.base, RUNBOOK, files, aws_conn_id=run.report_aws_conn_id)
@@ -255,5 +253,5 @@ def _publish(run: CostRun, location: ReportLocation, document: dict[str, Any]) -
         "summary": summary,
         "report_json": urls[0],
         "report_html": location.url("report.html"),
-        "fleet_monthly_usd": document["fleet"]["monthly_usd"],
+        "fleet_monthly_usd": document["monthly_usd"],
     }

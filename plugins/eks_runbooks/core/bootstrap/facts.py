@@ -41,7 +41,6 @@ class BootstrapFacts:
     unsupported_zone_ids: frozenset[str]
     clusters_quota: dict[str, Any]
     public_access_cidrs_max: int
-    max_pods_cap: dict[str, int]
     nodegroup_max_size: int
     instance_types_max: int
     ami_types: tuple[str, ...]
@@ -84,7 +83,6 @@ def load_bootstrap_facts(path: Path | None = None) -> BootstrapFacts:
         unsupported_zone_ids=frozenset(plane["unsupported_zone_ids"]),
         clusters_quota={k: v for k, v in plane["clusters_quota"].items() if k != "source"},
         public_access_cidrs_max=plane["public_access_cidrs_max"],
-        max_pods_cap={k: v for k, v in nodes["max_pods_cap"].items() if k != "source"},
         nodegroup_max_size=nodes["nodegroup_max_size"],
         instance_types_max=nodes["instance_types_max"],
         ami_types=tuple(nodes["ami_types"]),

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from eks_runbooks.core.bootstrap.calls import TAG_BOOTSTRAPPED_BY, TAG_CLUSTER, TAG_COMPLETED
-from eks_runbooks.core.bootstrap.facts import load_bootstrap_facts
 from eks_runbooks.core.bootstrap.request import BootstrapRequest, NodegroupSpec
 from eks_runbooks.core.catalogue import (
     CheckRegistry,
@@ -31,6 +30,7 @@ from eks_runbooks.core.catalogue import (
     check_against_registry,
 )
 from eks_runbooks.core.catalogue.gates import GateFinding, GateSpec, gate_finding, load_gate_catalogue
+from eks_runbooks.core.eks.rules import max_pods_rules
 from eks_runbooks.core.eks.versions import addon_version_key, minor_of
 from eks_runbooks.core.include import include_path
 
@@ -216,13 +216,13 @@ def resolve_versions(inputs: PreflightInputs) -> tuple[str | None, dict[str, str
 
 
 def max_pods(instance_type: Mapping[str, Any]) -> int:
-    """Pods a node of this type runs with the VPC CNI: ENIs x (IPv4 per ENI - 1) + 2, capped as EKS recommends."""
-    facts = load_bootstrap_facts()
+    """Pods a node of this type runs with the VPC CNI (secondary IPs, capped as EKS recommends)."""
     network = instance_type["NetworkInfo"]
-    by_enis = network["MaximumNetworkInterfaces"] * (network["Ipv4AddressesPerInterface"] - 1) + 2
-    cap = facts.max_pods_cap
-    vcpus = instance_type["VCpuInfo"]["DefaultVCpus"]
-    return min(by_enis, cap["large"] if vcpus >= cap["large_from_vcpus"] else cap["small"])
+    return max_pods_rules().max_pods(
+        network["MaximumNetworkInterfaces"],
+        network["Ipv4AddressesPerInterface"],
+        instance_type["VCpuInfo"]["DefaultVCpus"],
+    )
 
 
 def nodegroup_pod_ips_per_subnet(

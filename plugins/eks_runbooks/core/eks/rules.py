@@ -1,5 +1,5 @@
 """EKS data that changes with AWS releases, read from include/eks/: prices, node AMI rules, node group update
-phase budgets."""
+phase budgets, how many pods a node runs."""
 
 from __future__ import annotations
 
@@ -52,6 +52,41 @@ def node_ami_rules() -> NodeAmiRules:
         al2_ami_types=frozenset(al2["ami_types"]),
         last_al2_version=str(al2["last_kubernetes_version"]),
         release_max_age_days=int(document["release_max_age_days"]["value"]),
+    )
+
+
+@dataclass(frozen=True)
+class MaxPodsRules:
+    """How many pods the VPC CNI lets a node run (include/eks/max-pods.yaml)."""
+
+    ips_per_prefix: int
+    prefix_hypervisor: str
+    cap_small: int
+    cap_large: int
+    large_above_vcpus: int
+
+    def max_pods(self, enis: int, ipv4_per_eni: int, vcpus: int, *, prefixes: bool = False) -> int:
+        """ENIs x (IPv4 per ENI - 1) + 2 — each slot a /28 prefix of ``ips_per_prefix`` addresses with prefix
+        delegation — capped by the vCPU count as max-pods-calculator.sh caps it."""
+        per_eni = (ipv4_per_eni - 1) * (self.ips_per_prefix if prefixes else 1)
+        cap = self.cap_large if vcpus > self.large_above_vcpus else self.cap_small
+        return min(enis * per_eni + 2, cap)
+
+    def allows_prefixes(self, hypervisor: str) -> bool:
+        """Prefix delegation needs a Nitro instance."""
+        return hypervisor == self.prefix_hypervisor
+
+
+@cache
+def max_pods_rules() -> MaxPodsRules:
+    document = _load("max-pods.yaml")
+    cap = document["cap"]
+    return MaxPodsRules(
+        ips_per_prefix=int(document["prefix_delegation"]["ips_per_prefix"]),
+        prefix_hypervisor=str(document["prefix_delegation"]["hypervisor"]),
+        cap_small=int(cap["small"]),
+        cap_large=int(cap["large"]),
+        large_above_vcpus=int(cap["large_above_vcpus"]),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from eks_runbooks.core.eks.rules import control_plane_prices, node_ami_rules
+from eks_runbooks.core.eks.rules import control_plane_prices, max_pods_rules, node_ami_rules
 from eks_runbooks.core.kubernetes.namespaces import system_namespaces
 from tests.helpers import REPO
 
@@ -38,6 +38,20 @@ def test_every_entry_names_its_source():
         namespaces["source"],
     ]
     assert all(isinstance(source, str) and len(source) > 20 for source in sources)
+
+
+def test_prefix_delegation_multiplies_each_eni_slot_by_16_under_the_same_vcpu_caps():
+    rules = max_pods_rules()
+    assert rules.max_pods(3, 6, 2) == 17  # t3.medium: 3 x (6 - 1) + 2
+    assert rules.max_pods(3, 6, 2, prefixes=True) == 110  # 3 x 5 x 16 + 2 = 242, capped at 110 (2 vCPUs)
+    assert rules.max_pods(15, 50, 96, prefixes=True) == 250  # over 30 vCPUs the cap is 250
+    assert rules.max_pods(8, 30, 30, prefixes=True) == 110  # max-pods-calculator.sh: 250 only above 30 vCPUs
+    assert rules.allows_prefixes("nitro") and not rules.allows_prefixes("xen")
+
+
+def test_max_pods_entries_name_their_source():
+    document = yaml.safe_load((REPO / "include/eks/max-pods.yaml").read_text())
+    assert all(len(section["source"]) > 20 for section in document.values())
 
 
 def test_an_update_reference_travels_as_json_and_names_its_target():
