@@ -379,9 +379,13 @@ def summary_rows(result: CostBenchmark) -> list[tuple[str, str, float | None]]:
 
 
 def _costed(result: CostBenchmark) -> str:
-    clusters = result.document["clusters"]
+    document = result.document
+    clusters = document["clusters"]
     unpriced = sum(len(cluster["unpriced"]) for cluster in clusters)
-    return f"{len(clusters)} ({unpriced} unpriced lines) / ${result.document['fleet']['monthly_usd']}"
+    return (
+        f"{len(clusters)} ({unpriced} unpriced lines; {len(document['snapshot_clusters'])} priced partly from the "
+        f"snapshot) / ${document['monthly_usd']}, findings' possible saving ${document['possible_saving_usd']}"
+    )
 
 
 def _findings(result: CostBenchmark) -> str:
