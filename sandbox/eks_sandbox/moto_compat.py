@@ -179,6 +179,16 @@ def _quota(account: str, region: str, service_code: str, service_name: str, entr
     }
 
 
+def set_instance_generations(previous_generation_families: set[str]) -> None:
+    """Make DescribeInstanceTypes' CurrentGeneration say what EC2 says: false for the given families only (moto's
+    data marks m5, c5, r5 and m6i previous generation). Idempotent; moto's table is process-wide."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES, InstanceTypeBackend
+
+    # DescribeInstanceTypes answers from copies made at import (InstanceTypeBackend.instance_types)
+    for info in [*INSTANCE_TYPES.values(), *InstanceTypeBackend.instance_types]:
+        info["CurrentGeneration"] = info["InstanceType"].split(".", 1)[0] not in previous_generation_families
+
+
 def instance_type_info(instance_type: str) -> dict[str, Any] | None:
     """moto's copy of DescribeInstanceTypes for one type (vCPUs, memory, ENI and IP limits), or None."""
     from moto.ec2.models.instance_types import INSTANCE_TYPES

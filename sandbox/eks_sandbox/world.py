@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eks_sandbox import moto_compat
 from eks_sandbox.clock import SimClock
 from eks_sandbox.endpoints import KubeEndpoints
 from eks_sandbox.faults import FaultInjector
@@ -45,6 +46,7 @@ class Sandbox:
         self.lock = threading.RLock()
         self.clock = SimClock(time_scale=time_scale, start=world_start(start) if start is not None else None)
         self.include_dir = include_dir or include_dir_from_env()
+        moto_compat.set_instance_generations(previous_generation_families(self.include_dir))
         self.faults = FaultInjector()
         #: Kubernetes API of each cluster, by the opaque id EKS gives the cluster; each is served on a port of
         #: its own once a server runs (``kube_endpoint``).
@@ -86,6 +88,14 @@ def world_start(start: date | datetime) -> datetime:
     if isinstance(start, datetime):
         return start
     return datetime.combine(start, time(0, 0), tzinfo=UTC)
+
+
+def previous_generation_families(include_dir: Path) -> set[str]:
+    """The EC2 families DescribeInstanceTypes calls previous generation (include/sandbox/instance-generations.yaml)."""
+    import yaml
+
+    document = yaml.safe_load((include_dir / "sandbox" / "instance-generations.yaml").read_text())
+    return set(document["previous_generation_families"])
 
 
 def include_dir_from_env() -> Path:

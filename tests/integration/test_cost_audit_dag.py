@@ -181,7 +181,7 @@ def by_cluster(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {cluster["cluster"]: cluster for cluster in report["clusters"]}
 
 
-def test_every_demo_cluster_costs_what_an_independent_computation_says_to_the_cent(cost_dag):
+def test_every_demo_cluster_costs_what_an_independent_computation_says_to_the_cent(cost_dag, reports):
     report, folder = run_cost_audit(cost_dag)
 
     clusters = by_cluster(report)
@@ -203,3 +203,82 @@ def test_every_demo_cluster_costs_what_an_independent_computation_says_to_the_ce
     rows = list(csv.DictReader(io.StringIO((folder / "costs.csv").read_text())))
     assert {row["cluster"] for row in rows} == set(expected)
     assert (reports / "latest" / "report.json").exists()
+
+
+def test_a_target_denied_the_price_list_is_priced_from_the_snapshot_and_the_report_says_so(cost_dag, demo_fleet):
+    demo_fleet.faults.add_from_dict(
+        {"service": "pricing", "account": ML_ACCOUNT, "error": "AccessDeniedException", "message": "denied by an SCP"}
+    )
+    report, folder = run_cost_audit(cost_dag)
+
+    clusters = by_cluster(report)
+    expected = expected_costs()
+    for name, cluster in clusters.items():
+        sources = {line["unit_price"]["source"] for line in cluster["lines"] if line["part"] == "control_plane"}
+        if cluster["account"] == ML_ACCOUNT:
+            assert all(source.startswith("price snapshot") for source in sources), (name, sources)
+            assert any("aws_ml_platform" in note and "AccessDenied" in note for note in cluster["price_notes"]), name
+        else:
+            assert not any(source.startswith("price snapshot") for source in sources), (name, sources)
+        # The snapshot holds the prices AWS publishes: the denied target's clusters still cost what they cost.
+        assert {part: Decimal(usd) for part, usd in cluster["by_part"].items()} == expected[name], name
+    denied = {c["cluster"] for c in report["snapshot_clusters"] if "AccessDenied" in c["why"]}
+    assert denied == {cluster["name"] for account, _, cluster in demo_clusters() if account == ML_ACCOUNT}
+    assert "AccessDenied" in (folder / "report.html").read_text()
+
+
+def statefulset_replicas(cluster_name: str, name: str) -> int:
+    cluster = next(c for _, _, c in demo_clusters() if c["name"] == cluster_name)
+    item = next(i for i in cluster["kubernetes"] if i["kind"] == "StatefulSet" and i["metadata"]["name"] == name)
+    return item["spec"].get("replicas", 1)
+
+
+def nodegroup(cluster_name: str, name: str) -> tuple[str, dict[str, Any]]:
+    region, cluster = next((r, c) for _, r, c in demo_clusters() if c["name"] == cluster_name)
+    return region, next(ng for ng in cluster["nodegroups"] if ng["name"] == name)
+
+
+def expected_savings() -> dict[str, tuple[str, Decimal]]:
+    """Finding → (the cluster seeded for it, its monthly saving), worked out here."""
+    region, workers = nodegroup("analytics-staging", "workers")
+    _, spark = nodegroup("analytics-staging", "spark")
+    # Spot share 0 against a target of 50 %: half of each on-demand stateless node's (on-demand - spot) price.
+    spot_gap = sum(
+        ng["size"]
+        * (
+            Decimal(EC2[(region, nodegroup_instance_type(ng))][0])
+            - Decimal(EC2[(region, nodegroup_instance_type(ng))][1])
+        )
+        for ng in (workers, spark)
+    )
+    ml_region, cpu = nodegroup("ml-platform", "cpu")
+    web_region, api = nodegroup("web-staging", "api")
+    # ml-platform's three workload pods (1000m + 1000m + 500m) fit on one m5.2xlarge of the two; web-staging's
+    # 45 api pods (10m each) fit on one t3.medium of the three once prefixes allow 110 pods per node.
+    return {
+        "COST-EXTENDED-SUPPORT": (
+            "analytics-staging",
+            cents((CONTROL_PLANE["extended"] - CONTROL_PLANE["standard"]) * HOURS),
+        ),
+        "COST-SPOT-SHARE": ("analytics-staging", cents(Decimal("0.5") * spot_gap * HOURS)),
+        "COST-IDLE-CAPACITY": ("ml-platform", cents((cpu["size"] - 1) * node_price(ml_region, cpu) * HOURS)),
+        "COST-PREFIX-DELEGATION": ("web-staging", cents((api["size"] - 1) * node_price(web_region, api) * HOURS)),
+        "COST-GP2-VOLUMES": (
+            "orders-prod",
+            cents(
+                statefulset_replicas("orders-prod", "inventory")
+                * 50
+                * (EBS[("us-east-1", "gp2")] - EBS[("us-east-1", "gp3")])
+            ),
+        ),
+    }
+
+
+def test_each_finding_is_on_the_cluster_seeded_for_it_with_the_saving_worked_out_here_and_nowhere_else(cost_dag):
+    report, _ = run_cost_audit(cost_dag)
+
+    for check_id, (seeded, saving) in expected_savings().items():
+        found = [f for f in report["findings"] if f["check_id"] == check_id]
+        assert {f["cluster"] for f in found} == {seeded}, (check_id, [(f["cluster"], f["detail"]) for f in found])
+        assert sum(Decimal(f["monthly_saving_usd"]) for f in found) == saving, (check_id, found)
+        assert all(f["detail"] and f["remediation"] for f in found), check_id

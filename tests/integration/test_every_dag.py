@@ -64,6 +64,17 @@ def pod_identity_plan_judges_orders_prod_on_the_worlds_date(run) -> None:
     assert report["generated_at"].startswith("2026-01-20T")
 
 
+def cost_audit_prices_support_on_the_worlds_date(run) -> None:
+    report = written_report(run)
+    clusters = {cluster["cluster"]: cluster for cluster in report["clusters"]}
+    # 2026-01-20: 1.31 is in extended support (since 2025-11-26), 1.32 and 1.33 are not.
+    assert clusters["analytics-staging"]["by_part"]["control_plane"] == "438.00"
+    assert clusters["analytics-staging"]["extended_support"]["status"] == "running"
+    assert clusters["payments-prod"]["by_part"]["control_plane"] == "73.00"
+    assert clusters["payments-prod"]["extended_support"] is None
+    assert report["generated_at"].startswith("2026-01-20T")
+
+
 def bootstrap_conf() -> dict:
     """A new cluster in payments-prod's private subnets (their ids exist only once the demo fleet is loaded)."""
     import boto3
@@ -102,6 +113,10 @@ RUNS = {
     "eks_compliance_audit": (
         {"targets": [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}]},
         audit_judges_support_windows_on_the_worlds_date,
+    ),
+    "eks_cost_audit": (
+        {"targets": [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}]},
+        cost_audit_prices_support_on_the_worlds_date,
     ),
     "eks_fleet_inventory": ({"regions": ["us-east-1"]}, inventory_counts_days_left_from_the_worlds_date),
     "eks_cluster_bootstrap": (

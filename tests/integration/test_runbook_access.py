@@ -36,6 +36,7 @@ S3_LIST_BUCKET = (
 NOT_EXERCISED = {
     "eks_cluster_upgrade": {"s3:ListBucket": S3_LIST_BUCKET},
     "eks_compliance_audit": {"s3:ListBucket": S3_LIST_BUCKET},
+    "eks_cost_audit": {"s3:ListBucket": S3_LIST_BUCKET},
     "eks_pod_identity_migration": {"s3:ListBucket": S3_LIST_BUCKET},
     "eks_cluster_bootstrap": {
         "ec2:DescribeLaunchTemplates": "read only when a create meets a template of the planned name (a resumed "
@@ -223,6 +224,51 @@ def test_an_audit_of_two_accounts_with_s3_reports_and_an_sns_alert_needs_no_more
     assert {c.account for c in aws_calls.by([AUDIT_ROLE_ARN])} == {"210987654321"}
     assert_calls_fit_the_policy("eks_compliance_audit", aws_calls, [RUNBOOK_ROLE_ARN, AUDIT_ROLE_ARN])
     assert_kubernetes_access_is_what_the_readme_recommends("eks_compliance_audit", kube_requests)
+
+
+def test_a_cost_audit_of_two_accounts_with_s3_reports_and_an_sns_alert_needs_no_more_than_its_policy(
+    airflow_db, fast_dag_test, demo_fleet, s3_reports, aws_calls, kube_requests, monkeypatch
+):
+    topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="eks-cost-alerts")["TopicArn"]
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_COST_SNS_TOPIC", topic)
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_COST_ALERT_THRESHOLD_PERCENT", "1")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_ML_PLATFORM", aws_connection_uri(os.environ["AWS_ENDPOINT_URL"], "eu-west-1", AUDIT_ROLE_ARN)
+    )
+    targets = [
+        {"aws_conn_id": "aws_default", "regions": ["us-east-1", "us-west-2"]},
+        {"aws_conn_id": "aws_ml_platform", "regions": ["eu-west-1"]},
+    ]
+    monkeypatch.setenv("AIRFLOW_VAR_EKS_FLEET", json.dumps(targets))
+    # payments-prod's AWS Load Balancer Controller made a load balancer for it (tagged with the cluster's name)
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["private-a", "private-b"]}])["Subnets"]
+    boto3.client("elbv2", region_name="us-east-1").create_load_balancer(
+        Name="k8s-payments-ledger",
+        Subnets=[subnet["SubnetId"] for subnet in subnets],
+        Type="network",
+        Scheme="internal",
+        Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": "payments-prod"}],
+    )
+    audit = dag_of("eks_cost_audit")
+    aws_calls.clear()
+    first_night = audit.test(run_conf={"targets": targets, "cluster_names": None})  # the baseline
+    # The payments team scales its general node group from 3 to 5 nodes: the fleet's monthly cost rises past 1 %.
+    recorded = len(aws_calls.calls)
+    boto3.client("eks", region_name="us-east-1").update_nodegroup_config(
+        clusterName="payments-prod", nodegroupName="general", scalingConfig={"desiredSize": 5, "maxSize": 5}
+    )
+    demo_fleet.settle()
+    del aws_calls.calls[recorded:]
+    second_night = audit.test(run_conf={"targets": targets, "cluster_names": None})
+
+    assert (first_night.state, second_night.state) == ("success", "success")
+    published = [c for c in aws_calls.by([RUNBOOK_ROLE_ARN]) if c.action == "sns:Publish"]
+    assert [c.resource for c in published] == [topic], "the second night's rise was not published"
+    assert any(c.action == "s3:PutObject" and "/eks_cost_audit/latest/" in c.resource for c in aws_calls.calls)
+    assert {c.account for c in aws_calls.by([AUDIT_ROLE_ARN])} == {"210987654321"}
+    assert_calls_fit_the_policy("eks_cost_audit", aws_calls, [RUNBOOK_ROLE_ARN, AUDIT_ROLE_ARN])
+    assert_kubernetes_access_is_what_the_readme_recommends("eks_cost_audit", kube_requests)
 
 
 def test_the_inventory_needs_no_more_than_its_read_only_policy_and_no_kubernetes_access(

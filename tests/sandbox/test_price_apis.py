@@ -217,3 +217,16 @@ def test_describe_services_of_an_unknown_service_is_not_found(sandbox):
         _pricing().describe_services(ServiceCode="AmazonNothing")
 
     assert refused.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_describe_instance_types_calls_m5_current_and_m4_previous_generation_as_ec2_does(sandbox):
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    answer = ec2.describe_instance_types(InstanceTypes=["m4.large", "m5.large", "c5.xlarge", "r5.large", "t3.medium"])
+    generations = {item["InstanceType"]: item["CurrentGeneration"] for item in answer["InstanceTypes"]}
+    assert generations == {
+        "m4.large": False,
+        "m5.large": True,
+        "c5.xlarge": True,
+        "r5.large": True,
+        "t3.medium": True,
+    }

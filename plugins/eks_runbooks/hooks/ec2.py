@@ -1,4 +1,5 @@
-"""The EC2 reads the runbooks make about a cluster's network and nodes: subnets, route tables, launch templates."""
+"""The EC2 reads the runbooks make about a cluster's network and nodes: subnets, route tables, launch templates,
+instance types and EBS volumes."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
 
 from eks_runbooks.hooks.pagination import PaginatedReadsMixin
 
+#: DescribeInstanceTypes names at most 100 instance types per request (botocore model: ``InstanceTypes`` max 100).
+INSTANCE_TYPES_PER_REQUEST = 100
+#: Volume ids per DescribeVolumes request: EC2 documents no limit on filter values; 200 keeps a request small.
+VOLUME_IDS_PER_REQUEST = 200
+
 
 class Ec2NetworkHook(PaginatedReadsMixin, EC2Hook):
     """
-    Read the EC2 side of an EKS cluster: its subnets, their route tables, its node groups' launch templates.
+    Read the EC2 side of an EKS cluster: its subnets, their route tables, its node groups' launch templates, its
+    nodes' instance types and the EBS volumes behind its PersistentVolumes.
 
     Additional arguments (such as ``aws_conn_id`` and ``region_name``) are passed down to the underlying
     AwsBaseHook.
@@ -81,3 +88,43 @@ class Ec2NetworkHook(PaginatedReadsMixin, EC2Hook):
         """
         versions = self.conn.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=[version])
         return versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+
+    def describe_instance_types(self, instance_types: list[str]) -> list[dict[str, Any]]:
+        """
+        Describe instance types by name (in requests of 100, the most one request names).
+
+        :param instance_types: Instance type names, e.g. the ``node.kubernetes.io/instance-type`` of a cluster's
+            nodes; each named once.
+        :return: The ``InstanceTypes`` of DescribeInstanceTypes (``VCpuInfo``, ``MemoryInfo``, ``NetworkInfo``,
+            ``Hypervisor``, ``CurrentGeneration``, ``BareMetal``).
+        """
+        names = sorted(set(instance_types))
+        return [
+            described
+            for start in range(0, len(names), INSTANCE_TYPES_PER_REQUEST)
+            for described in self.paginate(
+                "describe_instance_types",
+                "InstanceTypes",
+                InstanceTypes=names[start : start + INSTANCE_TYPES_PER_REQUEST],
+            )
+        ]
+
+    def find_volumes(self, volume_ids: list[str]) -> list[dict[str, Any]]:
+        """
+        Describe those of the EBS volumes that exist (DescribeVolumes by id refuses the whole call for one missing
+        id: a PersistentVolume may outlive its volume).
+
+        :param volume_ids: The volumes, e.g. the ``csi.volumeHandle`` of a cluster's PersistentVolumes.
+        :return: The ``Volumes`` of DescribeVolumes filtered by ``volume-id`` (``VolumeType``, ``Size`` in GiB,
+            ``Iops``, ``Throughput``); a missing volume is simply absent.
+        """
+        ids = sorted(set(volume_ids))
+        return [
+            volume
+            for start in range(0, len(ids), VOLUME_IDS_PER_REQUEST)
+            for volume in self.paginate(
+                "describe_volumes",
+                "Volumes",
+                Filters=[{"Name": "volume-id", "Values": ids[start : start + VOLUME_IDS_PER_REQUEST]}],
+            )
+        ]

@@ -355,6 +355,19 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
         """
         return self.paginate("describe_cluster_versions", "clusterVersions", includeAll=True)
 
+    def describe_cluster_version(self, kubernetes_version: str) -> dict[str, Any] | None:
+        """
+        EKS's calendar entry for one Kubernetes version: its support status and dates.
+
+        :param kubernetes_version: The version, e.g. a cluster's ``version`` ``1.31``.
+        :return: Its ``clusterVersions`` entry of DescribeClusterVersions (``versionStatus``,
+            ``endOfStandardSupportDate``, ``endOfExtendedSupportDate``); None when EKS does not list it.
+        """
+        versions = self.paginate(
+            "describe_cluster_versions", "clusterVersions", clusterVersions=[kubernetes_version], includeAll=True
+        )
+        return next((v for v in versions if v.get("clusterVersion") == kubernetes_version), None)
+
     def recent_updates(
         self,
         cluster_name: str,

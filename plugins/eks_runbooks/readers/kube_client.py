@@ -17,7 +17,7 @@ import base64
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ def eks_kubernetes_client(
     aws_conn_id: str | None = "aws_default",
     region_name: str | None = None,
     hook: EksRunbookHook | None = None,
+    cluster: Mapping[str, Any] | None = None,
 ) -> Iterator[ApiClient]:
     """
     A Kubernetes ``ApiClient`` for an EKS cluster, authenticated with the AWS connection's identity.
@@ -49,13 +50,14 @@ def eks_kubernetes_client(
     :param aws_conn_id: The Airflow connection used for AWS credentials.
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
     :param hook: An existing hook to reuse instead of ``aws_conn_id``/``region_name``.
+    :param cluster: The cluster's DescribeCluster answer when the caller has it already (no second call).
     """
     from kubernetes.client import ApiClient, Configuration
 
     from eks_runbooks.hooks.eks import EksRunbookHook
 
     hook = hook or EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region_name)
-    cluster = hook.get_cluster(cluster_name)
+    cluster = cluster or hook.get_cluster(cluster_name)
     token = EksTokenSource(hook, cluster_name)
     with _private_file(base64.b64decode(cluster["certificateAuthority"]["data"]), suffix=".ca.crt") as ca_file:
         configuration = Configuration(host=cluster["endpoint"])

@@ -32,7 +32,7 @@ PARTS = (CONTROL_PLANE, NODES, FARGATE, STORAGE, LOAD_BALANCERS)
 
 #: Fact sources (``ClusterCostFacts.errors`` keys) each part is read from: when one failed, the part is not known.
 PART_SOURCES = {
-    CONTROL_PLANE: ("cluster",),
+    CONTROL_PLANE: ("cluster", "cluster_version"),
     NODES: ("kubernetes", "nodes"),
     FARGATE: ("kubernetes", "pods"),
     STORAGE: ("kubernetes", "volumes"),

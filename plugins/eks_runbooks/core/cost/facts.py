@@ -18,6 +18,20 @@ ON_DEMAND, SPOT, UNKNOWN = "ON_DEMAND", "SPOT", "UNKNOWN"
 #: How a node came to be, which decides how it is grouped in the report.
 MANAGED, KARPENTER, AUTO_MODE, SELF_MANAGED = "managed", "karpenter", "auto-mode", "self-managed"
 
+#: What ``ClusterCostFacts.errors`` is keyed by: each source the reader reads on its own. ``cluster``
+#: (DescribeCluster: version, tags, upgrade policy, tier, Auto Mode) failing puts every source in errors.
+SOURCES = (
+    "cluster",  # DescribeCluster
+    "cluster_version",  # DescribeClusterVersions: support, end of standard support
+    "nodegroups",  # ListNodegroups, DescribeNodegroup
+    "nodes",  # Kubernetes Nodes
+    "pods",  # Kubernetes Pods: pods on EC2 nodes, Fargate pods, workload_pods
+    "volumes",  # Kubernetes PersistentVolumes, then DescribeVolumes
+    "prefix_delegation",  # the aws-node DaemonSet in kube-system
+    "instance_types",  # DescribeInstanceTypes
+    "load_balancers",  # elbv2 and classic DescribeLoadBalancers, DescribeTags
+)
+
 
 @dataclass(frozen=True)
 class PodFacts:
