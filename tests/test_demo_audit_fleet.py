@@ -39,7 +39,7 @@ def test_the_demo_audit_discovers_every_demo_cluster_in_both_accounts(demo_fleet
         for cluster in contents.get("clusters", [])
     }
     assert unreachable == []
-    assert len(expected) == 5 and len({account for account, _, _ in expected}) == 2
+    assert len(expected) == 6 and len({account for account, _, _ in expected}) == 2
     found = {(ref.aws_conn_id, ref.region, ref.cluster_name) for ref in clusters}
     assert {(region, name) for _, region, name in found} == {(region, name) for _, region, name in expected}
     assert len({conn_id for conn_id, _, _ in found}) == 2  # one connection per account

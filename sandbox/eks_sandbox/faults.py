@@ -3,9 +3,10 @@
 Two kinds of rule, each added from the fleet file (``faults:``), the control API (``POST /_sandbox/faults``)
 or in-process (``sandbox.faults.add(...)`` / ``add_from_dict``):
 
-- ``error`` — matching requests answer an AWS error instead of running, optionally only the first ``count``
-  times: ``ThrottlingException`` / ``TooManyRequestsException`` (HTTP 429), ``InternalFailure`` /
-  ``ServerException`` (HTTP 500), ``ServiceUnavailableException`` (HTTP 503) or ``AccessDeniedException``
+- ``error`` — matching requests (service, operation, request parameters and the account the request is signed
+  for, as globs) answer an AWS error instead of running, optionally only the first ``count`` times:
+  ``ThrottlingException`` / ``TooManyRequestsException`` (HTTP 429), ``InternalFailure`` / ``ServerException``
+  (HTTP 500), ``ServiceUnavailableException`` (HTTP 503) or ``AccessDeniedException``
   (HTTP 400, as a service answers a call the caller's IAM policy does not allow) — see ``INJECTABLE_ERRORS``;
 - ``update_failure`` — the next matching EKS update ends ``Failed`` with the given ``errorCode``;
 - ``nodegroup_creation_failure`` — the next matching managed node group ends its creation ``CREATE_FAILED`` with
@@ -39,18 +40,23 @@ INJECTABLE_ERRORS = {
 
 @dataclass
 class ErrorFault:
-    """Matching requests answer ``error`` (``count`` times, or always when ``count`` is None)."""
+    """Matching requests answer ``error`` (``count`` times, or always when ``count`` is None).
+
+    :param account: glob on the account the request acts in (its signing credentials' account, as moto decides it):
+        a rehearsal denies one target's role a permission while the others keep it.
+    """
 
     service: str = "*"
     operation: str = "*"
     match: dict[str, str] = field(default_factory=dict)
+    account: str = "*"
     error: str = "ThrottlingException"
     message: str = "Rate exceeded"
     count: int | None = None
     id: str = ""
 
     def __post_init__(self) -> None:
-        _check_strings(self, "service", "operation", "error", "message", "id")
+        _check_strings(self, "service", "operation", "account", "error", "message", "id")
         _check_match(self.match)
         _check_count(self.count)
         if self.error not in INJECTABLE_ERRORS:
@@ -60,10 +66,10 @@ class ErrorFault:
     def status(self) -> int:
         return INJECTABLE_ERRORS[self.error]
 
-    def matches(self, service: str, operation: str, params: dict[str, Any]) -> bool:
+    def matches(self, service: str, operation: str, params: dict[str, Any], account: str = "") -> bool:
         if not fnmatch.fnmatchcase(service.lower(), self.service.lower()):
             return False
-        if not fnmatch.fnmatchcase(operation, self.operation):
+        if not fnmatch.fnmatchcase(operation, self.operation) or not fnmatch.fnmatchcase(account, self.account):
             return False
         return all(fnmatch.fnmatchcase(str(params.get(key, "")), pattern) for key, pattern in self.match.items())
 
@@ -180,10 +186,11 @@ class FaultInjector:
             every = [*self._errors, *self._update_failures, *self._creation_failures]
             return [{"kind": kinds[type(rule)], **vars(rule)} for rule in every]
 
-    def error_for(self, service: str, operation: str, params: dict[str, Any]) -> ErrorFault | None:
-        """The error fault that a request should answer with, if any (consumes one of its ``count``)."""
+    def error_for(self, service: str, operation: str, params: dict[str, Any], account: str = "") -> ErrorFault | None:
+        """The error fault that a request signed for ``account`` should answer with, if any (consumes one of its
+        ``count``)."""
         with self._lock:
-            return _take_first(self._errors, lambda rule: rule.matches(service, operation, params))
+            return _take_first(self._errors, lambda rule: rule.matches(service, operation, params, account))
 
     def nodegroup_creation_failure_for(self, cluster: str, nodegroup: str) -> NodegroupCreationFailureFault | None:
         """The failure a node group's creation should end with, if any (consumes one of its ``count``)."""

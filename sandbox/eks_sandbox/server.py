@@ -137,7 +137,8 @@ class SandboxDispatcher:
         operation, params = self._operation(service, environ, body)
         with self.sandbox.lock:
             self.sandbox.api_calls[(service, operation)] += 1
-        fault = self.sandbox.faults.error_for(service, operation, params)
+        account = moto_compat.account_and_region(environ)[0]
+        fault = self.sandbox.faults.error_for(service, operation, params, account)
         if fault is not None:
             return _fault_response(fault, environ)(environ, start_response)
         if service == "pricing":  # moto has no Price List: the sandbox's price snapshot answers

@@ -106,6 +106,7 @@ def test_hardened_and_neglected_clusters_get_the_expected_verdicts(audit_dag, de
         ("123456789012", "payments-prod"),
         ("123456789012", "edge-dev"),
         ("210987654321", "ml-platform"),
+        ("210987654321", "web-staging"),
     ]
     # Hardened: on the fleet's date (2026-01-20) 1.32 is in standard support and its node AMI is a week old.
     assert {check: status for check, status in statuses(report, "payments-prod").items() if status != "PASS"} == {}

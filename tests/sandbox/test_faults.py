@@ -165,3 +165,54 @@ def test_an_eks_rule_matches_a_field_of_the_json_body_only_for_that_request(demo
         clusterName="orders-prod", namespace="orders", serviceAccount="orders-api", roleArn=role
     )
     assert created["association"]["serviceAccount"] == "orders-api"
+
+
+def _pricing_as(sandbox: Any, role_arn: str | None) -> Any:
+    from tests.helpers import assumed_role_credentials
+
+    credentials = assumed_role_credentials(sandbox.base_url, role_arn) if role_arn else {}
+    return boto3.client("pricing", region_name="us-east-1", **credentials)
+
+
+def test_a_rule_with_an_account_denies_only_requests_signed_for_that_account(sandbox):
+    # A rehearsal of one target whose role lacks pricing:GetProducts, the others keeping it.
+    status, _ = control(
+        sandbox,
+        "POST",
+        "/faults",
+        {"service": "pricing", "operation": "GetProducts", "account": "2109*", "error": "AccessDeniedException"},
+    )
+    assert status == 201
+    with pytest.raises(ClientError) as refused:
+        _pricing_as(sandbox, "arn:aws:iam::210987654321:role/fleet-audit").get_products(ServiceCode="AmazonEC2")
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert _pricing_as(sandbox, None).get_products(ServiceCode="AmazonEC2", MaxResults=1)["PriceList"]
+    assert control(sandbox, "GET", "/faults")[1]["faults"][0]["account"] == "2109*"
+
+
+def test_an_account_rule_added_in_process_leaves_other_accounts_alone(sandbox):
+    sandbox.faults.add_from_dict({"service": "pricing", "account": "123456789012", "error": "AccessDeniedException"})
+    with pytest.raises(ClientError):
+        _pricing_as(sandbox, None).get_products(ServiceCode="AmazonEC2", MaxResults=1)
+    assert _pricing_as(sandbox, "arn:aws:iam::210987654321:role/fleet-audit").get_products(
+        ServiceCode="AmazonEC2", MaxResults=1
+    )["PriceList"]
+
+
+def test_a_fleet_file_rule_may_name_the_account(sandbox):
+    from eks_sandbox.fleet import load_fleet
+
+    load_fleet(
+        sandbox,
+        {
+            "accounts": [{"id": "123456789012", "regions": {}}],
+            "faults": [{"service": "pricing", "account": "210987654321", "error": "AccessDeniedException"}],
+        },
+    )
+    (rule,) = sandbox.faults.rules()
+    assert rule["account"] == "210987654321"
+
+
+def test_the_account_of_a_rule_must_be_a_string():
+    with pytest.raises(ValueError, match="'account' must be a string"):
+        FaultInjector().add_from_dict({"kind": "error", "account": 210987654321})

@@ -10,7 +10,7 @@ import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
-from helpers import WORLD_DATE
+from helpers import DEMO_FLEET, WORLD_DATE
 
 SNAPSHOT = yaml.safe_load((Path(__file__).parents[2] / "include" / "sandbox" / "prices.yaml").read_text())
 
@@ -230,3 +230,63 @@ def test_describe_instance_types_calls_m5_current_and_m4_previous_generation_as_
         "r5.large": True,
         "t3.medium": True,
     }
+
+
+def _demo_fleet_instance_types() -> set[tuple[str, str]]:
+    """(region, instance type) of every managed node group of the demo fleet, from its fleet file."""
+    fleet = yaml.safe_load(DEMO_FLEET.read_text())
+    return {
+        (region, instance_type)
+        for account in fleet["accounts"]
+        for region, entry in account["regions"].items()
+        for cluster in entry["clusters"]
+        for nodegroup in cluster.get("nodegroups", [])
+        for instance_type in nodegroup.get("instance_types")
+        or [(nodegroup.get("launch_template") or {}).get("instance_type", "m5.large")]
+    }
+
+
+def _demo_regions() -> set[str]:
+    return {region for region, _ in _demo_fleet_instance_types()}
+
+
+@pytest.mark.parametrize(("region", "instance_type"), sorted(_demo_fleet_instance_types()))
+def test_every_instance_type_the_demo_fleet_runs_has_an_on_demand_price_and_a_spot_price_below_it(
+    sandbox, region, instance_type
+):
+    (product,) = _products(instanceType=instance_type, regionCode=region, **ON_DEMAND_LINUX)
+    on_demand = float(_on_demand_usd(product))
+    history = boto3.client("ec2", region_name=region).describe_spot_price_history(
+        InstanceTypes=[instance_type], ProductDescriptions=["Linux/UNIX (Amazon VPC)"], StartTime=sandbox.clock.now()
+    )["SpotPriceHistory"]
+    assert history
+    assert all(0 < float(entry["SpotPrice"]) < on_demand for entry in history)
+
+
+def _eks_usage_types(region: str) -> dict[str, float]:
+    pages = (
+        _pricing().get_paginator("get_products").paginate(ServiceCode="AmazonEKS", Filters=_filters(regionCode=region))
+    )
+    products = [json.loads(item) for page in pages for item in page["PriceList"]]
+    return {product["product"]["attributes"]["usagetype"]: float(_on_demand_usd(product)) for product in products}
+
+
+@pytest.mark.parametrize("region", sorted(_demo_regions()))
+def test_every_demo_region_prices_the_control_plane_its_extended_support_and_fargate(sandbox, region):
+    rates = _eks_usage_types(region)
+    by_suffix = {usage_type.split("-", 1)[1]: usd for usage_type, usd in rates.items()}
+    assert by_suffix["AmazonEKS-Hours:perCluster"] == 0.10
+    assert by_suffix["AmazonEKS-Hours:extendedSupport"] == 0.50  # $0.60/h in extended support in all
+    assert by_suffix["Fargate-vCPU-Hours:perCPU"] > 0
+    assert by_suffix["Fargate-GB-Hours"] > 0
+
+
+@pytest.mark.parametrize("region", sorted(_demo_regions()))
+def test_every_demo_region_prices_gp2_above_gp3_and_gp3_iops(sandbox, region):
+    (gp2,) = _products(productFamily="Storage", volumeApiName="gp2", regionCode=region)
+    (gp3,) = _products(productFamily="Storage", volumeApiName="gp3", regionCode=region)
+    (iops,) = _products(productFamily="System Operation", volumeApiName="gp3", regionCode=region)
+
+    # gp3 costs 20 % less than gp2 per GB-month (aws.amazon.com/ebs/pricing)
+    assert float(_on_demand_usd(gp3)) == pytest.approx(0.8 * float(_on_demand_usd(gp2)))
+    assert float(_on_demand_usd(iops)) > 0

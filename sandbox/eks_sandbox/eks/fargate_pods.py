@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import math
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -31,6 +29,7 @@ import yaml
 from eks_sandbox import moto_compat
 from eks_sandbox.kube.controllers.objects import live_pods, serialise_pod_conditions, set_condition
 from eks_sandbox.kube.nodes import COMPUTE_TYPE_LABEL
+from eks_sandbox.kube.requests import pod_requests
 from eks_sandbox.kube.store import clone
 
 if TYPE_CHECKING:
@@ -45,10 +44,6 @@ CAPACITY_ANNOTATION = "CapacityProvisioned"
 FARGATE_TAINT = {"key": COMPUTE_TYPE_LABEL, "value": "fargate", "effect": "NoSchedule"}
 #: The description of a Fargate node's ENI (the one EKS gives Fargate ENIs is UNCONFIRMED).
 ENI_DESCRIPTION = "Amazon EKS Fargate {node}"
-
-_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([KMGTPE]i?)?$")
-_MEMORY_UNITS = {None: 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
 
 
 @dataclass(frozen=True)
@@ -80,41 +75,11 @@ def fargate_sizes(path: Path | None = None) -> tuple[tuple[FargateSize, ...], in
     return tuple(sizes), int(data["kubernetes_components_memory_mib"])
 
 
-def _millicores(quantity: Any) -> int:
-    match = _CPU.match(str(quantity).strip())
-    if not match:
-        return 0
-    value = Decimal(match.group(1))
-    return math.ceil(value if match.group(2) else value * 1000)
-
-
-def _bytes(quantity: Any) -> int:
-    match = _MEMORY.match(str(quantity).strip())
-    if not match:
-        return 0
-    return math.ceil(Decimal(match.group(1)) * _MEMORY_UNITS.get(match.group(2), 1))
-
-
-def _request(container: dict[str, Any], resource: str) -> Any:
-    # A limit without a request is the request too (Kubernetes defaults requests to limits).
-    resources = container.get("resources") or {}
-    return (resources.get("requests") or {}).get(resource) or (resources.get("limits") or {}).get(resource) or 0
-
-
 def capacity_provisioned(pod_spec: dict[str, Any]) -> FargateSize:
     """The combination Fargate provisions for a pod: the larger of its largest init container request and the sum
     of its containers' requests, plus the Kubernetes components' memory, rounded up [UG fargate-pod-configuration]."""
     sizes, overhead_mib = fargate_sizes()
-    containers = pod_spec.get("containers") or []
-    inits = pod_spec.get("initContainers") or []
-    cpu = max(
-        sum(_millicores(_request(c, "cpu")) for c in containers),
-        max((_millicores(_request(c, "cpu")) for c in inits), default=0),
-    )
-    memory = max(
-        sum(_bytes(_request(c, "memory")) for c in containers),
-        max((_bytes(_request(c, "memory")) for c in inits), default=0),
-    )
+    cpu, memory = pod_requests(pod_spec)
     if not cpu and not memory:
         return sizes[0]
     memory_mib = Decimal(memory) / 2**20 + overhead_mib

@@ -272,3 +272,45 @@ def test_pod_mutators_admit_api_and_controller_pods(kube, api_client: client.Api
     for pod in [direct.to_dict(), *_pods(kube.cluster, "app=web")]:
         env = [(var["name"], var["value"]) for var in pod["spec"]["containers"][0]["env"]]
         assert env == [("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/test")]
+
+
+def _apply_sized_deployment(cluster: KubeCluster, name: str, replicas: int, cpu: str, memory: str) -> None:
+    deployment = _apply_deployment(cluster, name, 0)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"requests": {"cpu": cpu, "memory": memory}}
+    deployment["spec"]["replicas"] = replicas
+    cluster.apply(deployment)
+
+
+def test_pods_whose_requests_no_node_has_left_stay_pending_as_insufficient_cpu(kube):
+    # Three 2-CPU nodes hold one 1500m pod each; the fourth does not fit anywhere (NodeResourcesFit).
+    _apply_sized_deployment(kube.cluster, "big", 4, "1500m", "1Gi")
+    pods = _pods(kube.cluster, "app=big")
+    placed = sorted(p["spec"]["nodeName"] for p in pods if p["spec"].get("nodeName"))
+    assert placed == ["ip-10-0-1-10.ec2.internal", "ip-10-0-1-11.ec2.internal", "ip-10-0-1-12.ec2.internal"]
+    pending = [p for p in pods if not p["spec"].get("nodeName")]
+    assert len(pending) == 1
+    scheduled = next(c for c in pending[0]["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
+    assert "3 Insufficient cpu" in scheduled["message"]
+
+
+def test_pods_without_requests_still_fit_beside_a_full_node(kube):
+    _apply_sized_deployment(kube.cluster, "big", 3, "2", "1Gi")
+    _apply_deployment(kube.cluster, "web", 6)
+    assert all(p["spec"].get("nodeName") for p in _pods(kube.cluster, "app=web"))
+
+
+def test_memory_requests_count_too(kube):
+    _apply_sized_deployment(kube.cluster, "cache", 4, "100m", "5Gi")
+    pods = _pods(kube.cluster, "app=cache")
+    assert len([p for p in pods if p["spec"].get("nodeName")]) == 3
+    pending = next(p for p in pods if not p["spec"].get("nodeName"))
+    scheduled = next(c for c in pending["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert "3 Insufficient memory" in scheduled["message"]
+
+
+def test_a_node_created_without_a_status_yet_does_not_stop_scheduling(kube):
+    kube.cluster.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ip-10-0-9-9.ec2.internal"}})
+    _apply_sized_deployment(kube.cluster, "big", 1, "500m", "1Gi")
+    assert [p["spec"].get("nodeName") for p in _pods(kube.cluster, "app=big")] != [None]
