@@ -47,7 +47,6 @@ from unittest.mock import patch
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-DAG_FILE = REPO / "dags" / "eks_compliance_audit.py"
 MAX_ACTIVE_AUDITS = 16  # max_active_tis_per_dagrun of the audit task
 
 #: (account, region, Airflow connection) the generated fleet is spread over; the second account is reached by
@@ -70,15 +69,17 @@ AUDIT_ROLES = {"123456789012": "arn:aws:iam::123456789012:role/eks-runbooks", "2
 FLEET_DATE = date(2026, 1, 20)
 
 
-def fleet_document(clusters: int) -> dict[str, Any]:
-    """A fleet file (docs/sandbox.md#fleet-files) of ``clusters`` clusters spread over PLACEMENTS."""
+def fleet_document(clusters: int, spec: Callable[[int, str], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A fleet file (docs/sandbox.md#fleet-files) of ``clusters`` clusters spread over PLACEMENTS; ``spec(index,
+    account)`` describes each cluster (default ``cluster_spec``), to which the audit role's read access is added."""
+    spec = spec or cluster_spec
     accounts: dict[str, dict[str, Any]] = {}
     for index in range(clusters):
         account, region, _conn_id = PLACEMENTS[index % len(PLACEMENTS)]
         regions = accounts.setdefault(account, {})
         if region not in regions:
             regions[region] = {"network": _network(region, len(regions)), "clusters": []}
-        regions[region]["clusters"].append(_grant_audit_access(cluster_spec(index, account), AUDIT_ROLES[account]))
+        regions[region]["clusters"].append(_grant_audit_access(spec(index, account), AUDIT_ROLES[account]))
     return {
         "as_of": FLEET_DATE,
         "accounts": [{"id": account, "regions": regions} for account, regions in accounts.items()],
@@ -276,8 +277,8 @@ class ClientMeter:
 
 
 @dataclass
-class ClusterAudit:
-    """What auditing one cluster cost, measured around ``audit_one_cluster``."""
+class ClusterTask:
+    """What one cluster's task cost (auditing it, gathering its cost facts), measured around the function it calls."""
 
     cluster: str
     aws_conn_id: str
@@ -289,24 +290,25 @@ class ClusterAudit:
 
 
 @dataclass
-class AuditProbe:
-    """Wraps ``audit_one_cluster`` to attribute AWS calls, Kubernetes requests and boto3 clients to each cluster."""
+class ClusterProbe:
+    """Wraps the function a per-cluster task calls with a ``ClusterRef`` first (``audit_one_cluster``,
+    ``gather_one_cluster``) to attribute AWS calls, Kubernetes requests and boto3 clients to each cluster."""
 
     api_calls: Counter[tuple[str, str]]
     meter: SandboxMeter
     clients: ClientMeter
-    audits: list[ClusterAudit] = field(default_factory=list)
+    audits: list[ClusterTask] = field(default_factory=list)
 
-    def wrap(self, audit_one_cluster: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        def measured(ref: Any, checks: list[str]) -> dict[str, Any]:
+    def wrap(self, one_cluster: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def measured(ref: Any, *args: Any) -> dict[str, Any]:
             calls_before, kube_before = self.api_calls.copy(), self.meter.kube_total()
             clients_before, client_seconds_before = self.clients.created, self.clients.seconds
             start = time.perf_counter()
             try:
-                return audit_one_cluster(ref, checks)
+                return one_cluster(ref, *args)
             finally:
                 self.audits.append(
-                    ClusterAudit(
+                    ClusterTask(
                         ref.cluster_name,
                         ref.aws_conn_id,
                         time.perf_counter() - start,
@@ -369,8 +371,8 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 @dataclass
-class AuditBenchmark:
-    """The figures of one audit run over a fleet of ``clusters`` clusters."""
+class FleetRunFigures:
+    """What every fleet benchmark measures of one run over a fleet of ``clusters`` clusters."""
 
     clusters: int
     nodes: int
@@ -382,10 +384,16 @@ class AuditBenchmark:
     gc: Counter[str]
     idle_seconds: float
     idle_sleeps: int
+
+
+@dataclass
+class AuditBenchmark(FleetRunFigures):
+    """The figures of one audit run over a fleet of ``clusters`` clusters."""
+
     discover_seconds: float
     audit_seconds: list[float]
     report_seconds: float
-    audits: list[ClusterAudit]
+    audits: list[ClusterTask]
     api_calls: Counter[tuple[str, str]]
     kube_requests: Counter[str]
     by_status: dict[str, int]
@@ -448,12 +456,24 @@ def audit_targets() -> list[dict[str, Any]]:
     return [{"aws_conn_id": conn_id, "regions": regions} for conn_id, regions in targets.items()]
 
 
-def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
-    """Load a fleet of ``clusters`` clusters into a fresh sandbox and DB, audit it, and measure."""
-    from airflow.dag_processing.dagbag import DagBag
+@dataclass
+class LoadedFleet:
+    """A fleet loaded into a fresh in-process sandbox, with the meter in front of its dispatcher."""
+
+    sandbox: Any
+    meter: SandboxMeter
+    load_seconds: float
+    nodes: int
+    pods: int
+
+
+@contextmanager
+def loaded_fleet(document: dict[str, Any], reports: Path) -> Iterator[LoadedFleet]:
+    """A fresh Airflow DB and sandbox holding ``document`` (its load timed apart), served over HTTP, with the
+    environment the fleet runbooks read (both accounts' connections, Variable eks_fleet, reports under
+    ``reports``); the server stops and moto is reset after."""
     from airflow.utils import db
 
-    from eks_runbooks.tasks import audit as audit_run
     from eks_sandbox.fleet import load_fleet
     from eks_sandbox.moto_compat import reset_moto
     from eks_sandbox.server import SandboxServer
@@ -461,7 +481,6 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
 
     db.resetdb()
     reset_moto()
-    reports = work / f"reports-{clusters}"
     sandbox = Sandbox(time_scale=0.001, start=FLEET_DATE)
     server = SandboxServer(sandbox, port=0)
     # Measure requests where they arrive: the dispatcher is the server's WSGI application.
@@ -473,64 +492,106 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
             "AWS_ENDPOINT_URL": server.url,
             "AIRFLOW_VAR_EKS_REPORTS_BASE": reports.as_uri(),
             "EKS_RUNBOOKS_AS_OF": FLEET_DATE.isoformat(),
-            # The fleet Variable names both accounts' connections, which is what lets the audit use them.
+            # The fleet Variable names both accounts' connections, which is what lets the runbooks use them.
             "AIRFLOW_VAR_EKS_FLEET": json.dumps(audit_targets()),
         }
         with patch.dict(os.environ, environment | connections(server.url)):
             start = time.perf_counter()
-            load_fleet(sandbox, fleet_document(clusters))
+            load_fleet(sandbox, document)
             load_seconds = time.perf_counter() - start
             nodes = pods = 0
             with sandbox.lock:
                 for kube_cluster in sandbox.kube_clusters.values():
                     nodes += len(kube_cluster.list("v1", "Node"))
                     pods += len(kube_cluster.list("v1", "Pod"))
-
-            dag = DagBag(str(DAG_FILE)).get_dag("eks_compliance_audit")
             sandbox.api_calls.clear()
             meter.reset()
-            probe = AuditProbe(sandbox.api_calls, meter, ClientMeter())
-            with (
-                patch.object(audit_run, "audit_one_cluster", probe.wrap(audit_run.audit_one_cluster)),
-                probe.clients.patched(),
-                idle_meter() as slept,
-                gc_meter() as collector,
-            ):
-                cpu_start, start = cpu_seconds(), time.perf_counter()
-                run = dag.test(run_conf={"targets": audit_targets()})
-                wall_seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
-            if run.state != "success":
-                raise RuntimeError(f"the audit run ended {run.state}; see the task logs on stderr")
-            instances = run.get_task_instances()
-            written = run.get_task_instance("report").xcom_pull(task_ids="report")
-            report = json.loads(Path(written["report_json"][len("file://") :]).read_text())
+            yield LoadedFleet(sandbox, meter, load_seconds, nodes, pods)
     finally:
         server.stop()
         reset_moto()
 
-    def duration(task_id: str) -> list[float]:
-        return [(ti.end_date - ti.start_date).total_seconds() for ti in instances if ti.task_id == task_id]
 
-    return AuditBenchmark(
-        clusters=clusters,
-        nodes=nodes,
-        pods=pods,
-        load_seconds=load_seconds,
-        wall_seconds=wall_seconds,
-        cpu_seconds=cpu,
-        sandbox_cpu_seconds=meter.cpu_seconds,
-        gc=collector,
-        idle_seconds=sum(slept),
-        idle_sleeps=len(slept),
-        discover_seconds=duration("discover")[0],
-        audit_seconds=duration("audit"),
-        report_seconds=duration("report")[0],
-        audits=probe.audits,
-        api_calls=sandbox.api_calls.copy(),
-        kube_requests=meter.kube_requests.copy(),
-        by_status=report["summary"]["by_status"],
-        reported_clusters=len(report["clusters"]),
-    )
+@dataclass
+class MeasuredRun:
+    """One ``dag.test()`` run and what it cost the process."""
+
+    run: Any  # the DagRun
+    wall_seconds: float
+    cpu_seconds: float
+    gc: Counter[str]
+    idle_seconds: float
+    idle_sleeps: int
+
+    def durations(self, task_id: str) -> list[float]:
+        """Each task instance's run time (mapped tasks: one per cluster)."""
+        return [
+            (ti.end_date - ti.start_date).total_seconds()
+            for ti in self.run.get_task_instances()
+            if ti.task_id == task_id
+        ]
+
+
+def fleet_run_figures(clusters: int, fleet: LoadedFleet, measured: MeasuredRun) -> dict[str, Any]:
+    """The ``FleetRunFigures`` fields of a run, as keyword arguments for a benchmark's result."""
+    return {
+        "clusters": clusters,
+        "nodes": fleet.nodes,
+        "pods": fleet.pods,
+        "load_seconds": fleet.load_seconds,
+        "wall_seconds": measured.wall_seconds,
+        "cpu_seconds": measured.cpu_seconds,
+        "sandbox_cpu_seconds": fleet.meter.cpu_seconds,
+        "gc": measured.gc,
+        "idle_seconds": measured.idle_seconds,
+        "idle_sleeps": measured.idle_sleeps,
+    }
+
+
+def written_report(measured: MeasuredRun) -> Path:
+    """The report.json the run's report task wrote (its XCom names it as a file:// URL)."""
+    written = measured.run.get_task_instance("report").xcom_pull(task_ids="report")
+    return Path(written["report_json"][len("file://") :])
+
+
+def measured_dag_test(dag_id: str, run_conf: dict[str, Any]) -> MeasuredRun:
+    """Run ``dag_id`` (parsed from dags/) with ``dag.test()``, timing it, its CPU, its idle sleeps and the GC;
+    a run that does not succeed stops the benchmark."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(str(REPO / "dags" / f"{dag_id}.py")).get_dag(dag_id)
+    with idle_meter() as slept, gc_meter() as collector:
+        cpu_start, start = cpu_seconds(), time.perf_counter()
+        run = dag.test(run_conf=run_conf)
+        wall_seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+    if run.state != "success":
+        raise RuntimeError(f"the {dag_id} run ended {run.state}; see the task logs on stderr")
+    return MeasuredRun(run, wall_seconds, cpu, collector, sum(slept), len(slept))
+
+
+def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
+    """Load a fleet of ``clusters`` clusters into a fresh sandbox and DB, audit it, and measure."""
+    from eks_runbooks.tasks import audit as audit_run
+
+    with loaded_fleet(fleet_document(clusters), work / f"reports-{clusters}") as fleet:
+        probe = ClusterProbe(fleet.sandbox.api_calls, fleet.meter, ClientMeter())
+        with (
+            patch.object(audit_run, "audit_one_cluster", probe.wrap(audit_run.audit_one_cluster)),
+            probe.clients.patched(),
+        ):
+            measured = measured_dag_test("eks_compliance_audit", {"targets": audit_targets()})
+        report = json.loads(written_report(measured).read_text())
+        return AuditBenchmark(
+            **fleet_run_figures(clusters, fleet, measured),
+            discover_seconds=measured.durations("discover")[0],
+            audit_seconds=measured.durations("audit"),
+            report_seconds=measured.durations("report")[0],
+            audits=probe.audits,
+            api_calls=fleet.sandbox.api_calls.copy(),
+            kube_requests=fleet.meter.kube_requests.copy(),
+            by_status=report["summary"]["by_status"],
+            reported_clusters=len(report["clusters"]),
+        )
 
 
 # --- reporting -------------------------------------------------------------------------------------------------
@@ -546,33 +607,9 @@ def summary_rows(result: AuditBenchmark) -> list[tuple[str, str, float | None]]:
     total_calls, total_kube = sum(result.api_calls.values()), sum(result.kube_requests.values())
     lower_bound = result.discover_seconds + math.ceil(n / MAX_ACTIVE_AUDITS) * statistics.median(audits)
     return [
-        ("clusters / nodes / pods", f"{n} / {result.nodes} / {result.pods}", None),
-        ("fleet load (not part of the audit)", f"{result.load_seconds:.1f} s", result.load_seconds),
-        ("audit DagRun wall time (`dag.test()`, serial)", f"{result.wall_seconds:.1f} s", result.wall_seconds),
-        ("clusters per minute (serial)", f"{n / result.wall_seconds * 60:.0f}", None),
-        ("process CPU time during the run", f"{result.cpu_seconds:.1f} s", result.cpu_seconds),
-        ("of which the sandbox answering requests", f"{result.sandbox_cpu_seconds:.1f} s", None),
-        (
-            "Python's cyclic GC during the run: time (generation 2: collections, time), objects freed",
-            f"{result.gc['seconds']:.1f} s ({result.gc['gen2_collections']}, {result.gc['gen2_seconds']:.1f} s), "
-            f"{result.gc['collected'] / 1e6:.1f} M",
-            result.gc["seconds"],
-        ),
-        ("`dag.test()` idle sleeps", f"{result.idle_sleeps} ({result.idle_seconds:.1f} s)", None),
+        *run_rows(result, "audit"),
         ("discover task", f"{result.discover_seconds:.2f} s", None),
-        (
-            "audit task p50 / p95 / max",
-            f"{statistics.median(audits):.2f} / {percentile(audits, 0.95):.2f} / {max(audits):.2f} s",
-            None,
-        ),
-        ("in `audit_one_cluster`, p50", f"{statistics.median(a.seconds for a in result.audits):.2f} s", None),
-        (
-            "boto3 clients created per cluster (mean), and the time creating them takes (p50)",
-            f"{statistics.mean(a.clients_created for a in result.audits):.1f}, "
-            f"{statistics.median(a.client_seconds for a in result.audits):.2f} s",
-            None,
-        ),
-        ("sum of audit tasks", f"{sum(audits):.1f} s", sum(audits)),
+        *cluster_task_rows("audit", "audit_one_cluster", audits, result.audits),
         ("report task", f"{result.report_seconds:.2f} s", None),
         ("Airflow between tasks (wall - tasks)", f"{result.wall_seconds - tasks:.1f} s", None),
         ("AWS API calls, total", f"{total_calls}", total_calls),
@@ -596,45 +633,85 @@ def summary_rows(result: AuditBenchmark) -> list[tuple[str, str, float | None]]:
     ]
 
 
+def run_rows(result: FleetRunFigures, runbook: str) -> list[tuple[str, str, float | None]]:
+    """The rows of ``summary_rows`` every fleet benchmark has: the fleet, the run's wall time, CPU and GC."""
+    n = result.clusters
+    return [
+        ("clusters / nodes / pods", f"{n} / {result.nodes} / {result.pods}", None),
+        (f"fleet load (not part of the {runbook})", f"{result.load_seconds:.1f} s", result.load_seconds),
+        (f"{runbook} DagRun wall time (`dag.test()`, serial)", f"{result.wall_seconds:.1f} s", result.wall_seconds),
+        ("clusters per minute (serial)", f"{n / result.wall_seconds * 60:.0f}", None),
+        ("process CPU time during the run", f"{result.cpu_seconds:.1f} s", result.cpu_seconds),
+        ("of which the sandbox answering requests", f"{result.sandbox_cpu_seconds:.1f} s", None),
+        (
+            "Python's cyclic GC during the run: time (generation 2: collections, time), objects freed",
+            f"{result.gc['seconds']:.1f} s ({result.gc['gen2_collections']}, {result.gc['gen2_seconds']:.1f} s), "
+            f"{result.gc['collected'] / 1e6:.1f} M",
+            result.gc["seconds"],
+        ),
+        ("`dag.test()` idle sleeps", f"{result.idle_sleeps} ({result.idle_seconds:.1f} s)", None),
+    ]
+
+
+def cluster_task_rows(
+    task_id: str, function: str, durations: list[float], tasks: list[ClusterTask]
+) -> list[tuple[str, str, float | None]]:
+    """The rows of ``summary_rows`` about the per-cluster task ``task_id``, which calls ``function``."""
+    return [
+        (
+            f"{task_id} task p50 / p95 / max",
+            f"{statistics.median(durations):.2f} / {percentile(durations, 0.95):.2f} / {max(durations):.2f} s",
+            None,
+        ),
+        (f"in `{function}`, p50", f"{statistics.median(task.seconds for task in tasks):.2f} s", None),
+        (
+            "boto3 clients created per cluster (mean), and the time creating them takes (p50)",
+            f"{statistics.mean(task.clients_created for task in tasks):.1f}, "
+            f"{statistics.median(task.client_seconds for task in tasks):.2f} s",
+            None,
+        ),
+        (f"sum of {task_id} tasks", f"{sum(durations):.1f} s", sum(durations)),
+    ]
+
+
 def _statuses(result: AuditBenchmark) -> str:
     return ", ".join(f"{count} {status}" for status, count in result.by_status.items() if count)
 
 
-def operation_rows(result: AuditBenchmark) -> list[str]:
-    """AWS calls by operation: per cluster in each connection's audit tasks, outside them, and in all."""
-    conn_ids = sorted({audit.aws_conn_id for audit in result.audits})
+def operation_rows(tasks: list[ClusterTask], api_calls: Counter[tuple[str, str]], task_id: str) -> list[str]:
+    """AWS calls by operation: per cluster in each connection's ``task_id`` tasks, outside them, and in all."""
+    conn_ids = sorted({task.aws_conn_id for task in tasks})
     per_conn: dict[str, Counter[tuple[str, str]]] = {conn_id: Counter() for conn_id in conn_ids}
-    audited: Counter[str] = Counter()
-    for audit in result.audits:
-        per_conn[audit.aws_conn_id].update(audit.aws_calls)
-        audited[audit.aws_conn_id] += 1
-    outside = result.api_calls - sum(per_conn.values(), Counter())
-    headers = [f"per cluster, {conn_id} ({audited[conn_id]} clusters)" for conn_id in conn_ids]
+    measured: Counter[str] = Counter()
+    for task in tasks:
+        per_conn[task.aws_conn_id].update(task.aws_calls)
+        measured[task.aws_conn_id] += 1
+    outside = api_calls - sum(per_conn.values(), Counter())
+    headers = [f"per cluster, {conn_id} ({measured[conn_id]} clusters)" for conn_id in conn_ids]
     rows = [
-        "| service:operation | " + " | ".join(headers) + " | outside audit tasks | whole run |",
+        "| service:operation | " + " | ".join(headers) + f" | outside {task_id} tasks | whole run |",
         "|---" * (len(conn_ids) + 3) + "|",
     ]
-    for key, total in sorted(result.api_calls.items(), key=lambda item: (-item[1], item[0])):
-        means = [f"{per_conn[conn_id][key] / audited[conn_id]:.2f}" for conn_id in conn_ids]
+    for key, total in sorted(api_calls.items(), key=lambda item: (-item[1], item[0])):
+        means = [f"{per_conn[conn_id][key] / measured[conn_id]:.2f}" for conn_id in conn_ids]
         rows.append(f"| {key[0]}:{key[1]} | " + " | ".join(means) + f" | {outside[key]} | {total} |")
-    totals = [f"{sum(per_conn[conn_id].values()) / audited[conn_id]:.2f}" for conn_id in conn_ids]
-    total_calls = sum(result.api_calls.values())
+    totals = [f"{sum(per_conn[conn_id].values()) / measured[conn_id]:.2f}" for conn_id in conn_ids]
+    total_calls = sum(api_calls.values())
     rows.append("| **all** | " + " | ".join(totals) + f" | {sum(outside.values())} | {total_calls} |")
     clients: Counter[str] = Counter()
-    for audit in result.audits:
-        clients[audit.aws_conn_id] += audit.clients_created
-    means = [f"{clients[conn_id] / audited[conn_id]:.2f}" for conn_id in conn_ids]
+    for task in tasks:
+        clients[task.aws_conn_id] += task.clients_created
+    means = [f"{clients[conn_id] / measured[conn_id]:.2f}" for conn_id in conn_ids]
     rows.append("| boto3 clients created (not calls) | " + " | ".join(means) + " | | |")
     return rows
 
 
-def markdown(results: list[AuditBenchmark], load_before: float, load_after: float) -> str:
-    """The main table (one column per fleet size, and their ratio when there are two), then the call tables."""
-    compare = len(results) == 2
-    tables = [summary_rows(result) for result in results]
+def comparison_table(sizes: list[int], tables: list[list[tuple[str, str, float | None]]]) -> list[str]:
+    """One column per fleet size (rows as ``summary_rows`` gives them), and their ratio when there are two."""
+    compare = len(tables) == 2
     lines = [
-        "| measure | " + " | ".join(f"{r.clusters} clusters" for r in results) + (" | ratio |" if compare else " |"),
-        "|---" * (len(results) + 1 + compare) + "|",
+        "| measure | " + " | ".join(f"{size} clusters" for size in sizes) + (" | ratio |" if compare else " |"),
+        "|---" * (len(tables) + 1 + compare) + "|",
     ]
     for index, (label, _, quantity) in enumerate(tables[0]):
         row = f"| {label} | " + " | ".join(table[index][1] for table in tables) + " |"
@@ -642,18 +719,34 @@ def markdown(results: list[AuditBenchmark], load_before: float, load_after: floa
             other = tables[1][index][2]
             row += f" {quantity / other:.2f} |" if quantity is not None and other else " |"
         lines.append(row)
+    return lines
 
-    largest = results[0]
-    lines += ["", f"AWS API calls by operation ({largest.clusters} clusters):", "", *operation_rows(largest)]
-    lines += ["", f"Kubernetes API requests per cluster ({largest.clusters} clusters):", ""]
-    lines += ["| request | per cluster |", "|---|---|"]
-    for path, count in sorted(largest.kube_requests.items(), key=lambda item: (-item[1], item[0])):
-        lines.append(f"| `{path}` | {count / largest.clusters:.2f} |")
-    machine = (
+
+def kube_request_rows(kube_requests: Counter[str], clusters: int) -> list[str]:
+    """Kubernetes API requests by method and path, per cluster."""
+    lines = ["| request | per cluster |", "|---|---|"]
+    for path, count in sorted(kube_requests.items(), key=lambda item: (-item[1], item[0])):
+        lines.append(f"| `{path}` | {count / clusters:.2f} |")
+    return lines
+
+
+def machine_line(load_before: float, load_after: float) -> str:
+    return (
         f"{date.today()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"1-minute load average {load_before:.2f} before the runs and {load_after:.2f} after"
     )
-    return "\n".join(["## eks_compliance_audit on a simulated fleet", "", machine, "", *lines])
+
+
+def markdown(results: list[AuditBenchmark], load_before: float, load_after: float) -> str:
+    """The main table (one column per fleet size, and their ratio when there are two), then the call tables."""
+    lines = comparison_table([r.clusters for r in results], [summary_rows(result) for result in results])
+    largest = results[0]
+    lines += ["", f"AWS API calls by operation ({largest.clusters} clusters):", ""]
+    lines += operation_rows(largest.audits, largest.api_calls, "audit")
+    lines += ["", f"Kubernetes API requests per cluster ({largest.clusters} clusters):", ""]
+    lines += kube_request_rows(largest.kube_requests, largest.clusters)
+    header = ["## eks_compliance_audit on a simulated fleet", "", machine_line(load_before, load_after), ""]
+    return "\n".join(header + lines)
 
 
 @contextmanager
@@ -674,23 +767,28 @@ def logs_to_stderr() -> Iterator[TextIO]:
         results_out.close()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clusters", type=int, default=200, help="clusters in the fleet (default 200)")
+def fleet_sizes(description: str, default: int, what: str) -> list[int]:
+    """``--clusters`` (default ``default``), then ``--baseline`` (default 20, 0: none) from the command line."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--clusters", type=int, default=default, help=f"clusters in the fleet (default {default})")
     parser.add_argument(
-        "--baseline", type=int, default=20, help="also audit a fleet this small, for the ratio (0: skip)"
+        "--baseline", type=int, default=20, help=f"also {what} a fleet this small, for the ratio (0: skip)"
     )
     args = parser.parse_args()
     if args.clusters < 1 or args.baseline < 0:
         parser.error("--clusters must be at least 1 and --baseline at least 0")
+    return [args.clusters, args.baseline] if args.baseline else [args.clusters]
 
+
+def main() -> int:
+    sizes = fleet_sizes(__doc__.split("\n\n")[0], 200, "audit")
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="eks-audit-benchmark-"))
     try:
         prepare_environment(work)
         with logs_to_stderr() as results_out:
             results = []
-            for clusters in [args.clusters, args.baseline] if args.baseline else [args.clusters]:
+            for clusters in sizes:
                 result = run_audit_benchmark(clusters, work)
                 if result.reported_clusters != clusters or result.by_status.get("ERROR"):
                     raise RuntimeError(

@@ -164,8 +164,9 @@ def main() -> int:
     return in_throwaway_airflow_home(poll, lambda: benchmark(args.time_scale, poll))
 
 
-def in_throwaway_airflow_home(poll: float, run: Callable[[], int]) -> int:
-    """``run()`` with Airflow configured (``configure_environment``) in a temporary AIRFLOW_HOME, removed after."""
+def in_throwaway_airflow_home(poll: float | None, run: Callable[[], int]) -> int:
+    """``run()`` with Airflow configured (``configure_environment``) in a temporary AIRFLOW_HOME, removed after;
+    ``poll`` is the upgrade's poll interval (None: a runbook that does not poll)."""
     home = Path(tempfile.mkdtemp(prefix="eks-runbooks-benchmark-"))
     try:
         configure_environment(home, poll)
@@ -174,7 +175,7 @@ def in_throwaway_airflow_home(poll: float, run: Callable[[], int]) -> int:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def configure_environment(home: Path, poll: float) -> None:
+def configure_environment(home: Path, poll: float | None) -> None:
     """Airflow reads its configuration at import time: set it (and the AWS and PATH settings) first."""
     os.environ.update(
         {
@@ -184,7 +185,6 @@ def configure_environment(home: Path, poll: float) -> None:
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS": str(poll),
             "AIRFLOW_VAR_EKS_REPORTS_BASE": (home / "reports").as_uri(),
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
@@ -193,6 +193,8 @@ def configure_environment(home: Path, poll: float) -> None:
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         }
     )
+    if poll is not None:
+        os.environ["AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS"] = str(poll)
     for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         os.environ.pop(leaked, None)
 
