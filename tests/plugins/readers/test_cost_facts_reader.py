@@ -164,8 +164,9 @@ def test_orders_prod_is_read_whole_from_aws_and_its_kubernetes_api(demo_fleet):
     assert next(p for p in facts.pods if p.name == "ledger").mounts_claim
     assert [(p.namespace, p.vcpu, p.memory_gb) for p in facts.fargate_pods] == [("settlement", "0.25", "0.5")]
     assert not any(p.namespace == "settlement" for p in facts.pods)
-    # orders (6), fulfillment (2), observability (3 log-shippers and toolbox), settlement (1), shop (3)
-    assert facts.workload_pods == 16
+    # orders (6 + order-events 3), fulfillment (2), observability (3 log-shippers and toolbox), settlement (1),
+    # shop (3)
+    assert facts.workload_pods == 19
     (volume,) = facts.volumes
     assert (volume.claim, volume.volume_type, volume.size_gib, volume.volume_id.startswith("vol-")) == (
         "shop/ledger",
@@ -293,4 +294,4 @@ def test_a_list_longer_than_one_chunk_is_read_whole(demo_fleet, monkeypatch):
 
     facts = gather_cost_facts(*ORDERS)
 
-    assert len(facts.nodes) == 3 and facts.workload_pods == 13  # the demo fleet's, as read in one chunk
+    assert len(facts.nodes) == 3 and facts.workload_pods == 16  # the demo fleet's, as read in one chunk
