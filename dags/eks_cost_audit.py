@@ -136,12 +136,15 @@ def eks_cost_audit() -> None:
 
         return read_prices([item for item in facts if item])
 
-    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-    def report(facts: list[dict], region_prices: list[dict], discovered: list[dict]) -> dict:
-        from eks_runbooks.tasks.cost import CostRun, write_cost_report
+    # Runs whatever came before: a night with no cluster, or none whose facts could be read, is reported too.
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def report(facts: list[dict] | None, region_prices: list[dict] | None, discovered: list[dict] | None) -> dict:
+        from eks_runbooks.tasks.cost import CostRun, NothingDiscovered, write_cost_report
 
         context = get_current_context()
         params = context["params"]
+        if discovered is None:
+            raise NothingDiscovered("discover failed, so there is nothing to report: read its log")
         run = CostRun(
             run_id=context["run_id"],
             cluster_names=params["cluster_names"] or [],
@@ -151,7 +154,7 @@ def eks_cost_audit() -> None:
             spot_target_percent=params["spot_target_percent"],
             group_by_tags=params["group_by_tags"],
         )
-        return write_cost_report(run, [item for item in facts if item], region_prices)
+        return write_cost_report(run, [item for item in facts or [] if item], region_prices)
 
     clusters = discover()
     facts = gather.expand(cluster=clusters)

@@ -125,7 +125,15 @@ def _pods(facts: ClusterCostFacts, pods: list[dict[str, Any]], fargate_nodes: se
     running = running_pods(pods)
     facts.workload_pods = workload_pod_count(pods)
     facts.pods = [pod_facts(pod) for pod in running if not runs_on_fargate(pod, fargate_nodes)]
-    facts.fargate_pods = [fargate_pod_facts(pod) for pod in running if runs_on_fargate(pod, fargate_nodes)]
+    unreadable = []
+    for pod in running:
+        if runs_on_fargate(pod, fargate_nodes):
+            try:
+                facts.fargate_pods.append(fargate_pod_facts(pod))
+            except ValueError as error:  # one odd annotation leaves Fargate not known, not the cluster's pods
+                unreadable.append(str(error))
+    if unreadable:
+        facts.errors["fargate_pods"] = "; ".join(unreadable)[:300]
 
 
 def _read_aws_details(facts: ClusterCostFacts, hook: EksRunbookHook, persistent_volumes: list[dict[str, Any]]) -> None:

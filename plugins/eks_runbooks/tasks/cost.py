@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from eks_runbooks.core.audit.report import audit_scope
 from eks_runbooks.core.audit.targets import ClusterRef
@@ -36,6 +36,10 @@ DEFAULT_ALERT_THRESHOLD = Decimal(10)
 
 class InvalidCostInput(AirflowFailException):
     """A param or Variable of the cost audit is malformed; the message names it (not retried)."""
+
+
+class NothingDiscovered(AirflowFailException):
+    """Discovery failed: the report has nothing to say (not retried; discover's log says why)."""
 
 
 def discover_clusters_to_cost(context: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -63,14 +67,41 @@ def gather_one_cluster(ref: ClusterRef) -> dict[str, Any]:
     from eks_runbooks.readers.cost_facts import gather_cost_facts
 
     facts = gather_cost_facts(ref.aws_conn_id, ref.region, ref.cluster_name)
+    if "cluster" in facts.errors or any(_transient(error) for error in facts.errors.values()):
+        # Nothing to cost without DescribeCluster, and a throttled read is worth another try: Airflow retries the
+        # task; once its retries are spent the report names the cluster as not costed (never a $0 cluster).
+        raise AirflowException(
+            f"Cluster {ref.cluster_name} ({ref.aws_conn_id}, {ref.region}): could not read "
+            + "; ".join(f"{source}: {error}" for source, error in facts.errors.items())
+        )
     for source, error in facts.errors.items():
         log.warning("Cluster %s (%s): could not read %s (%s)", ref.cluster_name, ref.region, source, error)
     return facts.to_dict()
 
 
+#: Error names that a later attempt may not meet (throttling, timeouts, a server's 5xx).
+TRANSIENT_ERRORS = (
+    "Throttl",
+    "TooManyRequests",
+    "RequestLimitExceeded",
+    "Timeout",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalError",
+    "ConnectionError",
+    "429",
+    "503",
+)
+
+
+def _transient(error: str) -> bool:
+    return any(name in error for name in TRANSIENT_ERRORS)
+
+
 def read_prices(facts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The prices of every (connection, region) the clusters are in, read once for the run: what their nodes,
     volumes and Fargate pods need (``RegionPrices.to_dict()``)."""
+    from eks_runbooks.core.cost.price_list import snapshot_prices
     from eks_runbooks.readers.prices import read_region_prices
 
     needs: dict[tuple[str, str], dict[str, Any]] = defaultdict(
@@ -85,14 +116,18 @@ def read_prices(facts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         need["auto_mode"] |= cluster.auto_mode
     priced = []
     for (aws_conn_id, region), need in sorted(needs.items()):
-        prices = read_region_prices(
-            aws_conn_id,
-            region,
-            sorted(need["instance_types"]),
-            sorted(need["volume_types"]),
-            fargate=need["fargate"],
-            auto_mode=need["auto_mode"],
-        )
+        try:
+            prices = read_region_prices(
+                aws_conn_id,
+                region,
+                sorted(need["instance_types"]),
+                sorted(need["volume_types"]),
+                fargate=need["fargate"],
+                auto_mode=need["auto_mode"],
+            )
+        except Exception as error:  # throttled past botocore's retries, no credentials: the night still reports
+            reason = f"the prices of {region} could not be read with {aws_conn_id} ({type(error).__name__}: {error})"
+            prices = snapshot_prices(aws_conn_id, region, reason[:400])
         for note in prices.notes:
             log.warning("Prices for %s in %s: %s", aws_conn_id, region, note)
         priced.append(prices.to_dict())
@@ -125,20 +160,21 @@ def write_cost_report(
     from eks_runbooks.core.cost.report import cost_document
     from eks_runbooks.runs.reports import ReportLocation, read_report, reports_base
 
-    if not region_prices:
+    facts = _one_per_cluster(facts)
+    if facts and not region_prices:
         raise AirflowFailException(
-            "The prices task left no prices, so nothing can be costed: read its log, fix the cause (the Price "
-            "List and the snapshot include/cost/prices.yaml both failed), then clear it and this task."
+            "The prices task left no prices, so nothing can be costed: read its log, fix the cause, then clear it "
+            "and this task."
         )
-    clusters = cost_clusters(facts, region_prices, run.spot_target_percent)
+    clusters = cost_clusters(facts, region_prices or [], run.spot_target_percent)
     base = reports_base()
     location = ReportLocation(base, RUNBOOK, run.run_id)
-    previous_raw = read_report(f"{base}/{RUNBOOK}/latest/report.json", aws_conn_id=run.report_aws_conn_id)
+    previous = _previous_report(read_report(f"{base}/{RUNBOOK}/latest/report.json", aws_conn_id=run.report_aws_conn_id))
     document = cost_document(
         run.run_id,
         utc_now().isoformat(timespec="seconds"),
         clusters,
-        json.loads(previous_raw) if previous_raw else None,
+        previous,
         audit_scope(run.cluster_names, ()),
         list(run.unreachable),
         tag_keys=tuple(run.group_by_tags),
@@ -146,6 +182,42 @@ def write_cost_report(
     )
     document["notifications"] = _alert(document, location.url("report.html"), run.report_aws_conn_id)
     return _publish(run, location, document)
+
+
+def _one_per_cluster(facts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One entry per (account, region, cluster): two connections into one account list its clusters twice."""
+    seen: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for item in facts:
+        key = (item.get("account") or item["aws_conn_id"], item["region"], item["cluster"])
+        if key in seen:
+            log.warning(
+                "Cluster %s (%s, account %s) is reached through both %s and %s: costed once, through %s",
+                item["cluster"],
+                item["region"],
+                key[0],
+                seen[key]["aws_conn_id"],
+                item["aws_conn_id"],
+                seen[key]["aws_conn_id"],
+            )
+            continue
+        seen[key] = item
+    return list(seen.values())
+
+
+def _previous_report(raw: bytes | None) -> dict[str, Any] | None:
+    """The last full run's document, or None (a first night) when there is none or it cannot be read: a corrupt
+    or foreign ``latest/report.json`` must not stop every night from here on (this run replaces it)."""
+    if not raw:
+        return None
+    try:
+        previous = json.loads(raw)
+        if isinstance(previous, dict) and isinstance(previous.get("clusters"), list) and "monthly_usd" in previous:
+            return previous
+        problem = "it is not a cost report of this layout"
+    except ValueError as error:
+        problem = f"it is not JSON ({error})"
+    log.warning("latest/report.json is ignored, this run has no trend: %s. A full run replaces it.", problem)
+    return None
 
 
 def cost_clusters(

@@ -34,7 +34,7 @@ PARTS = (CONTROL_PLANE, NODES, FARGATE, STORAGE, LOAD_BALANCERS)
 PART_SOURCES = {
     CONTROL_PLANE: ("cluster", "cluster_version"),
     NODES: ("kubernetes", "nodes"),
-    FARGATE: ("kubernetes", "pods"),
+    FARGATE: ("kubernetes", "pods", "fargate_pods"),
     STORAGE: ("kubernetes", "volumes"),
     LOAD_BALANCERS: ("load_balancers",),
 }

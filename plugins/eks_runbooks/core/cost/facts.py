@@ -26,6 +26,7 @@ SOURCES = (
     "nodegroups",  # ListNodegroups, DescribeNodegroup
     "nodes",  # Kubernetes Nodes
     "pods",  # Kubernetes Pods: pods on EC2 nodes, Fargate pods, workload_pods
+    "fargate_pods",  # Fargate pods whose CapacityProvisioned annotation could not be read (the others are)
     "volumes",  # Kubernetes PersistentVolumes, then DescribeVolumes
     "prefix_delegation",  # the aws-node DaemonSet in kube-system
     "instance_types",  # DescribeInstanceTypes
