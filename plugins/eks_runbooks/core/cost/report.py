@@ -33,6 +33,7 @@ HISTORY_RUNS = 30
 UNTAGGED = "untagged"
 #: How the sources of prices read from the product's dated snapshot begin (``core/cost/price_list.snapshot_prices``).
 SNAPSHOT_SOURCE_PREFIX = "price snapshot"
+EXTENDED_SUPPORT_CHECK = "COST-EXTENDED-SUPPORT"
 _CENT = Decimal("0.01")
 _ZERO = Decimal("0")
 
@@ -84,7 +85,7 @@ def cost_document(
         "price_notes": _price_notes(ordered),
         "snapshot_clusters": _snapshot_clusters(ordered),
         "unpriced": [{**_where(c), "item": item} for c in ordered for item in c.get("unpriced") or []],
-        "trend": cost_trend(previous, ordered, scope, unreachable),
+        "trend": cost_trend(previous, ordered, scope, unreachable, not_costed),
         "history": [*earlier, this_run][-HISTORY_RUNS:],
     }
 
@@ -115,14 +116,17 @@ def ranked_findings(clusters: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
 
 
 def _cluster_saving(cluster: Mapping[str, Any]) -> Decimal:
-    """What acting on a cluster's findings could save at most: findings on one object overlap (an idle node group
-    whose pods prefix delegation would also pack) so only the largest counts, and no cluster saves more than it
-    costs (a cluster without workloads saves its whole cost)."""
+    """What acting on a cluster's findings could save at most, today: findings on one node group overlap (an idle
+    node group whose pods prefix delegation would also pack), so only the largest counts; cluster-wide findings
+    (extended support, spot share) each count; a surcharge still to come is no saving today; and no cluster saves
+    more than it costs (a cluster without workloads saves its whole cost)."""
     largest: dict[str, Decimal] = defaultdict(Decimal)
     for finding in cluster.get("findings") or []:
-        saving = _usd(finding.get("monthly_saving_usd"))
+        if finding["check_id"] == EXTENDED_SUPPORT_CHECK and finding.get("status") != "FAIL":
+            continue  # "coming": avoidable from a date, not billed yet
         obj = finding.get("object") or ""
-        largest[obj] = max(largest[obj], saving)
+        overlap = finding["check_id"] if obj.startswith("cluster/") else obj
+        largest[overlap] = max(largest[overlap], _usd(finding.get("monthly_saving_usd")))
     return min(sum(largest.values(), _ZERO), _usd(cluster["monthly_usd"]))
 
 
@@ -195,21 +199,31 @@ def cost_trend(
     clusters: Sequence[Mapping[str, Any]],
     scope: Mapping[str, Any],
     unreachable: Sequence[Mapping[str, str]],
+    not_costed: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
-    """What changed since the last full run, over the clusters both runs could have priced.
+    """What changed since the last full run, over the clusters both runs priced whole.
 
     The previous run's clusters this run did not ask for (``cluster_names``) are left out of the comparison; those
-    whose target could not be listed tonight are "not seen", not gone. A cluster new tonight adds to the delta; its
-    findings are not "new" (nothing to compare them with) but an extended-support charge it was born with is.
+    whose target could not be listed tonight, or whose facts could not be read, are "not seen", not gone. A cluster
+    new tonight adds to the delta; its findings are not "new" (nothing to compare them with) but an
+    extended-support charge it was born with is. A cluster with a part not known in either run, or not costed in
+    the last one, is "not compared": a hole in the figures is no change in cost.
     """
     if previous is None:
         return _no_trend()
-    now = {_key(c): c for c in clusters}
+    now_all = {_key(c): c for c in clusters}
     asked = set(scope.get("cluster_names") or [])
     lost = {(t["aws_conn_id"], t["region"]) for t in unreachable}
+    unread_now = {(c["aws_conn_id"], c["region"], c["cluster"]) for c in not_costed}
+    unread_then = {(c["aws_conn_id"], c["region"], c["cluster"]) for c in previous.get("not_costed") or []}
     before_all = {_key(c): c for c in previous.get("clusters") or [] if not asked or c["cluster"] in asked}
-    not_seen = {key: c for key, c in before_all.items() if key not in now and key[:2] in lost}
-    before = {key: c for key, c in before_all.items() if key not in not_seen}
+    not_seen = {
+        key: c for key, c in before_all.items() if key not in now_all and (key[:2] in lost or key in unread_now)
+    }
+    unknown = {key for key, c in [*before_all.items(), *now_all.items()] if None in (c.get("by_part") or {}).values()}
+    skipped = unknown | (unread_then & set(now_all))
+    before = {key: c for key, c in before_all.items() if key not in not_seen and key not in skipped}
+    now = {key: c for key, c in now_all.items() if key not in skipped}
     then_parts, now_parts = _sum_parts(before.values()), _sum_parts(now.values())
     then_total, now_total = _total(before.values()), _total(now.values())
     return {
@@ -221,15 +235,18 @@ def cost_trend(
         "delta_percent": _percent(now_total - then_total, then_total),
         "by_part": {part: _change(then_parts.get(part, _ZERO), now_parts.get(part, _ZERO)) for part in now_parts},
         "new_clusters": _listed(c for key, c in now.items() if key not in before_all),
-        "gone_clusters": _listed(c for key, c in before.items() if key not in now),
+        "gone_clusters": _listed(c for key, c in before.items() if key not in now_all),
         "not_seen": _listed(not_seen.values()),
-        "new_extended_support": _new_extended(before_all, now),
+        "not_compared": _listed(c for key, c in now_all.items() if key in skipped),
+        "new_extended_support": _new_extended(before_all, now_all),
         **_finding_changes(before, now),
     }
 
 
 def _no_trend() -> dict[str, Any]:
-    empty: dict[str, Any] = {name: [] for name in ("new_clusters", "gone_clusters", "not_seen", "new_extended_support")}
+    empty: dict[str, Any] = {
+        name: [] for name in ("new_clusters", "gone_clusters", "not_seen", "not_compared", "new_extended_support")
+    }
     return {
         "previous_run_id": None,
         "previous_generated_at": None,

@@ -273,6 +273,22 @@ def test_the_possible_saving_counts_findings_on_one_object_once_and_no_cluster_s
     assert document(demo_like_fleet())["possible_saving_usd"] == "980.70"
 
 
+def test_cluster_wide_findings_add_up_and_a_surcharge_still_to_come_is_no_saving_today():
+    fleet = [
+        small(
+            "a",
+            "1000.00",
+            extended=True,
+            findings=[
+                finding("a", "COST-EXTENDED-SUPPORT", "cluster/a", "365.00"),
+                finding("a", "COST-SPOT-SHARE", "cluster/a", "222.65"),
+            ],
+        ),
+        small("b", "1000.00", findings=[finding("b", "COST-EXTENDED-SUPPORT", "cluster/b", "365.00", status="WARN")]),
+    ]
+    assert document(fleet)["possible_saving_usd"] == "587.65"
+
+
 def test_price_sources_name_the_parts_they_priced_and_the_clusters_on_the_snapshot_say_why():
     doc = document(demo_like_fleet())
     sources = {s["source"]: s["parts"] for s in doc["price_sources"]}
@@ -587,3 +603,21 @@ def test_the_report_files_are_the_json_document_the_page_and_the_two_csv_files()
     files = cost_report_files(doc)
     assert set(files) == {"report.json", "report.html", "costs.csv", "findings.csv"}
     assert json.loads(files["report.json"]) == doc and files["report.html"].startswith("<!doctype html>")
+
+
+def test_a_cluster_not_costed_last_night_is_not_compared_tonight_and_one_not_costed_tonight_is_not_gone():
+    from eks_runbooks.core.cost.report import cost_alerts, cost_document
+
+    missing = lambda name: {"cluster": name, "region": "us-east-1", "aws_conn_id": "aws_default", "reason": "x"}  # noqa: E731
+    last = cost_document(
+        "r1", "2026-01-19T03:00:00+00:00", [small("b", "100.00")], None, FULL, [], not_costed=[missing("a")]
+    )
+    tonight = cost_document(
+        "r2", "2026-01-20T03:00:00+00:00", [small("a", "100.00")], last, FULL, [], not_costed=[missing("b")]
+    )
+    trend = tonight["trend"]
+    assert [c["cluster"] for c in trend["not_compared"]] == ["a"]
+    assert [c["cluster"] for c in trend["not_seen"]] == ["b"]
+    assert trend["new_clusters"] == trend["gone_clusters"] == []
+    assert trend["delta_usd"] == "0.00"
+    assert cost_alerts(tonight, Decimal(10)) == []
