@@ -126,19 +126,21 @@ def _prefix_outcome(inputs: CostInputs, load: GroupLoad) -> CostOutcome:
     if None in with_prefixes.values():
         return CostOutcome(skipped(f"{_types(load.nodes)}: not every node is a known Nitro instance type"))
     counts = [f"{load.pods_on(node)}/{node.allocatable_pods}" for node in load.nodes]
-    if any(load.pods_on(node) < node.allocatable_pods for node in load.nodes):
-        return CostOutcome(passed(f"{len(load.nodes)} nodes below their max pods ({', '.join(counts)})"))
+    # What max pods costs: the nodes the pods need today against those they would need with prefixes (the nodes
+    # they need beyond that are COST-IDLE-CAPACITY's, so the two savings never overlap).
+    needed_now = load.nodes_needed()
     needed = load.nodes_needed(lambda node: with_prefixes[node.name] or 0)
-    spare = len(load.nodes) - needed
+    spare = needed_now - needed
     rooms = load.rooms()
     evidence = (
-        f"{len(load.nodes)} x {_types(load.nodes)} at their max pods ({listed(counts)} pods), CPU "
+        f"{len(load.nodes)} x {_types(load.nodes)} with {listed(counts)} pods of their max, CPU "
         f"{_percent(sum(p.cpu_millicores for p in load.workloads), sum(r.cpu_millicores for r in rooms))} and memory "
         f"{_percent(sum(p.memory_mebibytes for p in load.workloads), sum(r.memory_mebibytes for r in rooms))} "
-        f"requested; prefixes would allow {max(with_prefixes.values())} pods per node"
+        f"requested; the pods need {needed_now} node(s) at today's max pods, prefixes would allow "
+        f"{max(with_prefixes.values())} pods per node"
     )
     if spare < 1:
-        return CostOutcome(passed(f"{evidence}, and the pods would still need every node"))
+        return CostOutcome(passed(f"{evidence}, and the pods would need as many nodes"))
     saving = _saving(spare, _cheapest_monthly(load.nodes, inputs))
     detail = f"{evidence}: {needed} node(s) would do, {spare} fewer"
     return CostOutcome(failed(detail, [_group_object(load)]), saving)

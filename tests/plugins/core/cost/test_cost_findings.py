@@ -80,16 +80,26 @@ def test_nodes_full_by_max_pods_with_idle_cpu_would_be_one_with_prefix_delegatio
     assert finding["status"] == "FAIL" and finding["object"] == "nodegroup/api"
     # t3.medium: 3 ENIs x (6 - 1) x 16 + 2 = 242, capped at 110 (2 vCPUs); 45 pods of 10m fit on one node
     assert finding["monthly_saving_usd"] == "60.74"  # 2 fewer x 0.0416 x 730 = 60.736
-    assert "(17/17, 17/17, 17/17 pods)" in finding["detail"]
-    assert "prefixes would allow 110 pods per node: 1 node(s) would do, 2 fewer" in finding["detail"]
+    assert "with 17/17, 17/17, 17/17 pods of their max" in finding["detail"]
+    assert "the pods need 3 node(s) at today's max pods, prefixes would allow 110 pods per node" in finding["detail"]
+    assert finding["detail"].endswith("1 node(s) would do, 2 fewer")
 
 
 def test_prefix_delegation_already_on_is_not_a_finding():
     assert of("COST-PREFIX-DELEGATION", findings(web_staging_api(prefix_delegation=True))) == []
 
 
-def test_nodes_below_their_max_pods_are_not_a_prefix_delegation_finding():
-    assert of("COST-PREFIX-DELEGATION", findings(web_staging_api(per_node=14))) == []
+def test_nodes_bound_by_max_pods_without_being_exactly_full_are_a_prefix_delegation_finding_too():
+    # 16/17 pods each: 42 tiny pods need 3 nodes of 15 free slots today; with prefixes, one node
+    [finding] = of("COST-PREFIX-DELEGATION", findings(web_staging_api(per_node=14)))
+    assert finding["monthly_saving_usd"] == "60.74"
+
+
+def test_nodes_whose_pods_need_them_all_even_with_prefixes_are_not_a_prefix_delegation_finding():
+    nodes = [node(f"api-{i}", "api", "t3.medium", cpu=1930, memory=3300, pods=17) for i in (1, 2, 3)]
+    busy = [pod(f"app-{n.name}", n.name, 1500, 512) for n in nodes]  # one pod fills a node's CPU
+    facts = cluster_facts(tags={"environment": "staging"}, nodes=nodes, pods=daemon_pods(nodes) + busy)
+    assert of("COST-PREFIX-DELEGATION", findings(facts)) == []
 
 
 def test_xen_instance_types_cannot_use_prefixes():
