@@ -102,6 +102,7 @@ def node_facts(node: Mapping[str, Any]) -> NodeFacts | None:
         allocatable_cpu_millicores=cpu_millicores(allocatable.get("cpu", 0)),
         allocatable_memory_mebibytes=memory_mebibytes(allocatable.get("memory", 0), round_up=False),
         allocatable_pods=int(parse_quantity(allocatable.get("pods", 0))),
+        operating_system=labels.get("kubernetes.io/os", "linux"),
     )
 
 

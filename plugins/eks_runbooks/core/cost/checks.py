@@ -118,6 +118,10 @@ def prefix_delegation(inputs: CostInputs) -> list[CostOutcome]:
 
 
 def _prefix_outcome(inputs: CostInputs, load: GroupLoad) -> CostOutcome:
+    if any(node.operating_system != "linux" for node in load.nodes):
+        # Windows nodes take their prefixes from the amazon-vpc-cni ConfigMap, not aws-node's environment
+        # [UG networking/cni-increase-ip-addresses.adoc]: this check reads only the Linux setting
+        return CostOutcome(skipped(f"{_group_object(load)}: Windows nodes (prefix delegation set apart)"))
     if any(node.origin == AUTO_MODE for node in load.nodes):
         # Auto Mode assigns /28 prefixes itself; VPC CNI settings do not apply to it
         # (docs.aws.amazon.com/eks/latest/userguide/auto-networking.html, "Prefix delegation")

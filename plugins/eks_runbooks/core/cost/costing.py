@@ -297,12 +297,12 @@ def node_hourly(node: NodeFacts, prices: RegionPrices) -> Price | None:
 
 
 def _node_lines(facts: ClusterCostFacts, prices: RegionPrices, bill: _Bill) -> None:
-    groups: dict[tuple[str, str, str, str], list[NodeFacts]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str, str], list[NodeFacts]] = defaultdict(list)
     for node in facts.nodes:
-        # spot prices differ by zone, so spot nodes get a line per zone
+        # spot prices differ by zone, so spot nodes get a line per zone; Windows nodes are a line of their own
         zone = node.zone if node.capacity_type == SPOT else ""
-        groups[(node.group, node.instance_type, node.capacity_type, zone)].append(node)
-    for (group, instance_type, capacity_type, zone), nodes in sorted(groups.items()):
+        groups[(node.group, node.instance_type, node.capacity_type, zone, node.operating_system)].append(node)
+    for (group, instance_type, capacity_type, zone, _), nodes in sorted(groups.items()):
         _ec2_line(bill, group, instance_type, capacity_type, zone, nodes, prices)
         if any(node.origin == AUTO_MODE for node in nodes):
             managed = sum(1 for node in nodes if node.origin == AUTO_MODE)
@@ -328,6 +328,18 @@ def _ec2_line(
 ) -> None:
     zones = ", ".join(sorted({node.zone for node in nodes}))
     detail = f"{len(nodes)} x {instance_type} {capacity_type} ({zones})"
+    if any(node.operating_system != "linux" for node in nodes):
+        # The Price List is read for Linux only: a Windows node's licence-included price is not a Linux one.
+        bill.add(
+            NODES,
+            group,
+            f"{detail}, Windows",
+            Decimal(len(nodes)),
+            "node",
+            None,
+            f"no Windows price for {instance_type} in {bill.region} (only Linux prices are read)",
+        )
+        return
     if capacity_type == SPOT:
         price = prices.spot.get(instance_type, {}).get(zone)
         missing = f"no spot or on-demand price for {instance_type} in {zone} ({bill.region})"

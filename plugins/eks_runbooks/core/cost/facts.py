@@ -70,6 +70,7 @@ class NodeFacts:
     allocatable_cpu_millicores: int
     allocatable_memory_mebibytes: int
     allocatable_pods: int
+    operating_system: str = "linux"  # kubernetes.io/os: linux | windows
 
 
 @dataclass(frozen=True)

@@ -211,3 +211,15 @@ def test_the_cost_travels_as_json_and_reads_back_the_same():
     assert ClusterCost.from_dict(document) == cost
     assert ClusterCost.from_dict({**document, "findings": []}).to_dict() == cost.to_dict()
     assert isinstance(cost.monthly_usd, Decimal)
+
+
+def test_windows_nodes_are_not_priced_as_linux_but_listed_not_priced():
+    from dataclasses import replace
+
+    windows = replace(node("win-1", "windows"), operating_system="windows")
+    cost = cluster_cost(cluster_facts(nodes=[node("lin-1"), windows]), region_prices())
+    assert [(line["item"], line["monthly_usd"]) for line in lines_of(cost, "nodes")] == [
+        ("general", "70.08"),
+        ("windows", None),
+    ]
+    assert cost.unpriced == ["nodes windows: no Windows price for m5.large in us-east-1 (only Linux prices are read)"]
