@@ -29,9 +29,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
-from eks_runbooks.core.eks.names import CHECK_ID_PATTERN, CLUSTER_NAME_PATTERN, CONNECTION_ID_PATTERN, REGION_PATTERN
-
-TARGETS, FILTERS, ADVANCED = "Accounts and regions", "Filters", "Reports, alerts, several accounts"
+from eks_runbooks.core.eks.names import CHECK_ID_PATTERN
+from eks_runbooks.runs.params import FILTERS, fleet_cluster_names_param, fleet_report_params, fleet_target_params
 
 
 @dag(
@@ -44,31 +43,8 @@ TARGETS, FILTERS, ADVANCED = "Accounts and regions", "Filters", "Reports, alerts
     tags=["eks", "fleet", "compliance", "read-only"],
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
     params={
-        "aws_conn_id": Param(
-            None,
-            type=["null", "string"],
-            pattern=CONNECTION_ID_PATTERN,
-            title="AWS connection",
-            description="Airflow connection of the account to audit. Empty: aws_default when regions are given, "
-            "else every account of Variable eks_fleet.",
-            section=TARGETS,
-        ),
-        "regions": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string", "pattern": REGION_PATTERN},
-            title="Regions",
-            description="One per line, e.g. us-east-1. Empty: the connection's region (or Variable eks_fleet).",
-            section=TARGETS,
-        ),
-        "cluster_names": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string", "pattern": CLUSTER_NAME_PATTERN},
-            title="Only these clusters",
-            description="One per line. Empty: every cluster found. A filtered run is not the next night's baseline.",
-            section=FILTERS,
-        ),
+        **fleet_target_params("audit"),
+        "cluster_names": fleet_cluster_names_param(),
         "checks": Param(
             None,
             type=["null", "array"],
@@ -77,31 +53,7 @@ TARGETS, FILTERS, ADVANCED = "Accounts and regions", "Filters", "Reports, alerts
             description="Check ids from include/checks/compliance.yaml, one per line. Empty: all.",
             section=FILTERS,
         ),
-        "report_aws_conn_id": Param(
-            "aws_default",
-            type="string",
-            pattern=CONNECTION_ID_PATTERN,
-            title="AWS connection for reports and alerts",
-            description="Reads and writes s3:// reports (Variable eks_reports_base) and publishes to the SNS topic.",
-            section=ADVANCED,
-        ),
-        "targets": Param(
-            None,
-            type=["null", "array"],
-            items={
-                "type": "object",
-                "properties": {
-                    "aws_conn_id": {"type": "string", "pattern": CONNECTION_ID_PATTERN},
-                    "regions": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": REGION_PATTERN}},
-                },
-                "required": ["regions"],
-                "additionalProperties": False,
-            },
-            title="Several accounts (JSON, instead of the fields above)",
-            description='E.g. [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}, {"aws_conn_id": '
-            '"aws_ml", "regions": ["eu-west-1"]}]. Empty: the fields above.',
-            section=ADVANCED,
-        ),
+        **fleet_report_params(),
     },
 )
 def eks_compliance_audit() -> None:

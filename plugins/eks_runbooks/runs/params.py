@@ -1,4 +1,4 @@
-"""The Params every runbook that acts on one cluster shares: its target, and how the run goes.
+"""The Params runbooks share: one cluster's target and how the run goes; a fleet audit's accounts, filter and reports.
 
 The trigger form groups them in sections; the REST API takes them as ``conf``. Same names, types, patterns and
 defaults in every runbook (docs/interfaces.md), so a ticketing system starts any of them the same way.
@@ -14,6 +14,7 @@ from eks_runbooks.core.eks.names import CLUSTER_NAME_PATTERN, CONNECTION_ID_PATT
 
 TARGET = "Target"
 RUN = "Run"
+ACCOUNTS, FILTERS, ADVANCED = "Accounts and regions", "Filters", "Reports, alerts, several accounts"
 
 
 def cluster_target_params(cluster: str, connection: str) -> dict[str, Any]:
@@ -59,5 +60,72 @@ def run_params(plan_only: str) -> dict[str, Any]:
             title="Ticket",
             description="Change ticket; the outcome is posted to the ticketing_default connection.",
             section=RUN,
+        ),
+    }
+
+
+def fleet_target_params(verb: str) -> dict[str, Any]:
+    """A nightly audit's ``aws_conn_id`` and ``regions`` (one account, the form's fields); ``verb`` says what the
+    run does to each cluster (audit, cost)."""
+    return {
+        "aws_conn_id": Param(
+            None,
+            type=["null", "string"],
+            pattern=CONNECTION_ID_PATTERN,
+            title="AWS connection",
+            description=f"Airflow connection of the account to {verb}. Empty: aws_default when regions are given, "
+            "else every account of Variable eks_fleet.",
+            section=ACCOUNTS,
+        ),
+        "regions": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "pattern": REGION_PATTERN},
+            title="Regions",
+            description="One per line, e.g. us-east-1. Empty: the connection's region (or Variable eks_fleet).",
+            section=ACCOUNTS,
+        ),
+    }
+
+
+def fleet_cluster_names_param() -> Param:
+    """A nightly audit's ``cluster_names`` filter."""
+    return Param(
+        None,
+        type=["null", "array"],
+        items={"type": "string", "pattern": CLUSTER_NAME_PATTERN},
+        title="Only these clusters",
+        description="One per line. Empty: every cluster found. A filtered run is not the next night's baseline.",
+        section=FILTERS,
+    )
+
+
+def fleet_report_params() -> dict[str, Any]:
+    """A nightly audit's ``report_aws_conn_id`` and ``targets`` (several accounts, instead of the form's fields)."""
+    return {
+        "report_aws_conn_id": Param(
+            "aws_default",
+            type="string",
+            pattern=CONNECTION_ID_PATTERN,
+            title="AWS connection for reports and alerts",
+            description="Reads and writes s3:// reports (Variable eks_reports_base) and publishes to the SNS topic.",
+            section=ADVANCED,
+        ),
+        "targets": Param(
+            None,
+            type=["null", "array"],
+            items={
+                "type": "object",
+                "properties": {
+                    "aws_conn_id": {"type": "string", "pattern": CONNECTION_ID_PATTERN},
+                    "regions": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": REGION_PATTERN}},
+                },
+                "required": ["regions"],
+                "additionalProperties": False,
+            },
+            title="Several accounts (JSON, instead of the fields above)",
+            description='E.g. [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}, {"aws_conn_id": '
+            '"aws_ml", "regions": ["eu-west-1"]}]. Empty: the fields above.',
+            section=ADVANCED,
         ),
     }

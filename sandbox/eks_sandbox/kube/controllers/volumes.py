@@ -13,9 +13,9 @@ kubernetes-csi/external-provisioner (PV annotations and finalizers), pkg/control
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING, Any
 
+from eks_sandbox.kube.requests import memory_bytes
 from eks_sandbox.kube.store import ObjectStore, clone
 
 if TYPE_CHECKING:
@@ -26,18 +26,6 @@ IN_TREE_EBS = "kubernetes.io/aws-ebs"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
-_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTPE]i?)?")
-_UNIT_BYTES = {
-    None: 1,
-    "K": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-}
 
 
 def default_storage_class(store: ObjectStore) -> str | None:
@@ -67,11 +55,7 @@ def admit_claim(store: ObjectStore, claim: dict[str, Any]) -> None:
 
 def gibibytes(quantity: str) -> int:
     """A storage request as whole GiB, rounded up (the EBS CSI driver's RoundUpGiB)."""
-    match = _QUANTITY.fullmatch(str(quantity).strip())
-    if not match:
-        return 1
-    size = float(match.group(1)) * _UNIT_BYTES.get(match.group(2), 1)
-    return max(1, math.ceil(size / 2**30))
+    return max(1, math.ceil(memory_bytes(quantity) / 2**30))
 
 
 def sync_volumes(cluster: KubeCluster) -> None:
