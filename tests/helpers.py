@@ -130,6 +130,26 @@ def eks_token(
     return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
 
 
+def kube_core_api(sandbox: Any, tmp_path: Path, cluster: str, region: str, role_arn: str) -> Any:
+    """A kubernetes CoreV1Api on ``cluster``'s API as ``role_arn`` (assumed through the sandbox's STS): its CA from
+    DescribeCluster in ``tmp_path``, an EKS token for the session."""
+    import base64
+
+    import boto3
+    from kubernetes import client
+
+    credentials = assumed_role_credentials(sandbox.base_url, role_arn)
+    described = boto3.client("eks", region_name=region, **credentials).describe_cluster(name=cluster)["cluster"]
+    ca_file = tmp_path / f"{cluster}.crt"
+    ca_file.write_bytes(base64.b64decode(described["certificateAuthority"]["data"]))
+    configuration = client.Configuration()
+    configuration.host = described["endpoint"]
+    configuration.ssl_ca_cert = str(ca_file)
+    configuration.api_key = {"BearerToken": eks_token(cluster, sandbox.base_url, credentials, region)}
+    configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    return client.CoreV1Api(client.ApiClient(configuration))
+
+
 def assumed_role_credentials(endpoint_url: str, role_arn: str, session_name: str = "tests") -> dict[str, str]:
     """boto3 session arguments for ``role_arn`` assumed through the sandbox's STS (keys the sandbox can check)."""
     import boto3

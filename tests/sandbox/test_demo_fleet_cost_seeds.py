@@ -6,14 +6,13 @@ types, pods per node and their requests, gp2 volumes, Fargate sizes) are there a
 
 from __future__ import annotations
 
-import base64
 from collections import Counter, defaultdict
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.helpers import RUNBOOK_ROLE_ARN, assumed_role_credentials, eks_token
+from tests.helpers import RUNBOOK_ROLE_ARN, assumed_role_credentials, kube_core_api
 
 FLEET_AUDIT_ROLE_ARN = "arn:aws:iam::210987654321:role/fleet-audit"
 #: (cluster, region, role the runbooks read it as)
@@ -28,19 +27,8 @@ CLUSTERS = {
 
 
 def _core(sandbox: Any, tmp_path: Any, cluster: str) -> Any:
-    from kubernetes import client
-
     region, role = CLUSTERS[cluster]
-    credentials = assumed_role_credentials(sandbox.base_url, role)
-    described = boto3.client("eks", region_name=region, **credentials).describe_cluster(name=cluster)["cluster"]
-    ca_file = tmp_path / f"{cluster}.crt"
-    ca_file.write_bytes(base64.b64decode(described["certificateAuthority"]["data"]))
-    configuration = client.Configuration()
-    configuration.host = described["endpoint"]
-    configuration.ssl_ca_cert = str(ca_file)
-    configuration.api_key = {"BearerToken": eks_token(cluster, sandbox.base_url, credentials, region)}
-    configuration.api_key_prefix = {"BearerToken": "Bearer"}
-    return client.CoreV1Api(client.ApiClient(configuration))
+    return kube_core_api(sandbox, tmp_path, cluster, region, role)
 
 
 def _millicores(quantity: str | None) -> int:

@@ -6,7 +6,6 @@ annotations too. Read as the runbooks read them: boto3 and the official Kubernet
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.helpers import RUNBOOK_ROLE_ARN, assumed_role_credentials, eks_token
+from tests.helpers import RUNBOOK_ROLE_ARN, kube_core_api
 
 ORDERS = "orders-prod"
 IRSA_APPS = (
@@ -29,18 +28,7 @@ IRSA_APPS = (
 
 
 def kube_core(sandbox: Any, tmp_path: Any, cluster: str, region: str = "us-east-1", role: str = RUNBOOK_ROLE_ARN):
-    from kubernetes import client
-
-    credentials = assumed_role_credentials(sandbox.base_url, role)
-    described = boto3.client("eks", region_name=region, **credentials).describe_cluster(name=cluster)["cluster"]
-    ca_file = tmp_path / f"{cluster}.crt"
-    ca_file.write_bytes(base64.b64decode(described["certificateAuthority"]["data"]))
-    configuration = client.Configuration()
-    configuration.host = described["endpoint"]
-    configuration.ssl_ca_cert = str(ca_file)
-    configuration.api_key = {"BearerToken": eks_token(cluster, sandbox.base_url, credentials, region)}
-    configuration.api_key_prefix = {"BearerToken": "Bearer"}
-    return client.CoreV1Api(client.ApiClient(configuration))
+    return kube_core_api(sandbox, tmp_path, cluster, region, role)
 
 
 def irsa_pods(core: Any) -> list[Any]:
