@@ -13,6 +13,10 @@ Airflow's ``ticketing_default`` connection points at a small receiver in this pr
 update a runbook posts (``ticket update: {...}``), as a ticketing system would record it on the ticket — unless
 ``AIRFLOW_CONN_TICKETING_DEFAULT`` is set already, which then wins.
 
+``--distributed`` replaces step 2's ``airflow standalone`` with Airflow as teams deploy it: PostgreSQL, Redis,
+``airflow db migrate``, then the api-server, scheduler, dag-processor, triggerer and two Celery workers, each a
+process group of its own (scripts/distributed_airflow.py; the same topology as docker-compose.yaml).
+
 ``--serve-only`` skips step 3: Airflow waits with ``eks_cluster_upgrade`` unpaused, for runs started by hand.
 State lives in ``var/`` (Airflow home, logs, reports; ``--state-dir`` to choose another); delete it to start
 over. The sandbox starts from the fleet file every time, so every demo finds payments-prod at 1.32.
@@ -40,6 +44,7 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
+import distributed_airflow
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
@@ -87,6 +92,11 @@ def main() -> int:
     mode.add_argument("--exit-after-run", action="store_true", help="stop everything once the upgrade run ended")
     mode.add_argument("--serve-only", action="store_true", help="trigger nothing; keep the sandbox and Airflow up")
     parser.add_argument("--state-dir", type=Path, default=REPO / "var", help="Airflow home and logs (default: var/)")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="PostgreSQL, Redis, and Airflow's services and two Celery workers as separate processes",
+    )
     args = parser.parse_args()
 
     state = args.state_dir.resolve()
@@ -114,7 +124,11 @@ def main() -> int:
         if tickets is not None:
             print(f"ticketing: receiver on {tickets.url} (connection ticketing_default) prints each update", flush=True)
         ticketing_env = {"AIRFLOW_CONN_TICKETING_DEFAULT": tickets.connection()} if tickets is not None else {}
-        processes.append(start_airflow(args.airflow_port, sandbox_url, world_date, state, passwords, ticketing_env))
+        env = airflow_environment(args.airflow_port, sandbox_url, world_date, airflow_home, passwords) | ticketing_env
+        if args.distributed:
+            processes.extend(start_distributed(env, args.airflow_port, state, processes))
+        else:
+            processes.append(start_in_own_group(["airflow", "standalone"], state / "airflow-standalone.log", env))
         wait_until(lambda: airflow_healthy(airflow_url), "Airflow", processes, state, timeout=240)
         print(f"airflow: UI on {airflow_url} (user admin, password {passwords['admin']})", flush=True)
         headers = api_headers(airflow_url, "admin", passwords["admin"])
@@ -156,7 +170,7 @@ def start_in_own_group(command: list[str], log_path: Path, env: dict[str, str] |
     """Start a command as the leader of a new process group (so the whole group can be stopped), logging to a file."""
     with log_path.open("w") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    print(f"demo: started {command[0]} (pid {process.pid}, process group {process.pid}, log {log_path})", flush=True)
+    print(f"demo: started {log_path.stem} (pid {process.pid}, process group {process.pid}, log {log_path})", flush=True)
     return process
 
 
@@ -281,19 +295,21 @@ def fleet_targets(fleet_file: Path) -> list[dict[str, Any]]:
     ]
 
 
-def start_airflow(
-    port: int,
-    sandbox_url: str,
-    world_date: str,
-    state: Path,
-    passwords: dict[str, str],
-    extra_env: dict[str, str] | None = None,
-) -> subprocess.Popen:
-    return start_in_own_group(
-        ["airflow", "standalone"],
-        state / "airflow-standalone.log",
-        env=airflow_environment(port, sandbox_url, world_date, state / "airflow", passwords) | (extra_env or {}),
-    )
+def start_distributed(
+    env: dict[str, str], api_port: int, state: Path, processes: list[subprocess.Popen]
+) -> list[subprocess.Popen]:
+    """PostgreSQL and Redis, the schema, then Airflow's services and workers (scripts/distributed_airflow.py).
+
+    Each process joins ``processes`` as soon as it runs, so an interruption while the next one starts stops it.
+    """
+    postgres, database_url = distributed_airflow.start_postgres(state, start_in_own_group)
+    processes.append(postgres)
+    redis, broker_url = distributed_airflow.start_redis(state, start_in_own_group)
+    processes.append(redis)
+    backends = distributed_airflow.Backends(database_url, broker_url)
+    distributed_env = distributed_airflow.distributed_environment(env, backends, api_port)
+    distributed_airflow.migrate(distributed_env, state)
+    return distributed_airflow.start_airflow_services(distributed_env, state, start_in_own_group)
 
 
 class TicketReceiver:
