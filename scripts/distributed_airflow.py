@@ -198,6 +198,11 @@ def migrate(env: dict[str, str], state: Path) -> None:
         raise SystemExit(f"demo: airflow db migrate failed ({done.returncode}); see {state}/airflow-db-migrate.log")
 
 
+def is_worker(command: list[str]) -> bool:
+    """Whether ``command`` started a Celery worker (see start_airflow_services)."""
+    return command[1:3] == ["celery", "worker"]
+
+
 def start_airflow_services(env: dict[str, str], state: Path, start: Starter) -> list[subprocess.Popen]:
     """The api-server, scheduler, dag-processor, triggerer and the Celery workers, each in its own group."""
     processes = [start(["airflow", service], state / f"airflow-{service}.log", env) for service in AIRFLOW_SERVICES]

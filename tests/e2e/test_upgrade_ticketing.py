@@ -1,23 +1,17 @@
 """A ticketing system drives eks_cluster_upgrade through Airflow's REST API and hears back how the run ended.
 
-Real processes: the demo's sandbox and `airflow standalone` (``scripts/demo.py --serve-only``), whose
-``ticketing_default`` connection points at an HTTP receiver in this test. One scenario runs once per module;
-each test checks one part of it. After the plan-only run, two real upgrades ask for approval
-(``require_approval``); a person answers each through Airflow's Human-in-the-loop REST API — one approve, one
-reject with a comment.
+Real processes: the demo's distributed Airflow (tests/e2e/conftest.py: PostgreSQL, Redis, Celery workers), whose
+``ticketing_default`` connection points at an HTTP receiver in the test session. One scenario runs once per
+module; each test checks one part of it. After the plan-only run, two real upgrades ask for approval
+(``require_approval``); a person answers each through Airflow's Human-in-the-loop REST API — one approve (a
+two-hop upgrade, 1.32 → 1.34), one reject with a comment.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,17 +19,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.helpers import (
-    assert_demo_stopped_cleanly,
-    demo_output_until,
-    serving_on_loopback,
-    start_demo,
-    wait_while_demo_runs,
-)
+from tests.e2e.conftest import DistributedDemo
+from tests.helpers import wait_while_demo_runs
 
-#: A plan-only run and a one-hop upgrade, one after the other, on a machine shared with other work. One Airflow
-#: serves every test of this module, so they stay on one pytest-xdist worker.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200), pytest.mark.xdist_group("airflow-standalone")]
+#: A plan-only run, then two upgrades that wait for a person's answer, on a machine shared with other work.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200), pytest.mark.xdist_group("airflow-distributed")]
 
 RUN_ID = "ticket__CHG-1001"
 CONF = {
@@ -49,7 +37,7 @@ INVALID_CONF = [{"target_version": "1.3x"}, {"nodegroup_parallelism": 0}]
 #: Run id → (conf, the approver's answer).
 APPROVALS = {
     "ticket__CHG-1003": (
-        {"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.33", "ticket_id": "CHG-1003"},
+        {"cluster_name": "payments-prod", "region": "us-east-1", "target_version": "1.34", "ticket_id": "CHG-1003"},
         {"chosen_options": ["Approve"], "params_input": {"comment": "go ahead"}},
     ),
     "ticket__CHG-1004": (
@@ -64,65 +52,37 @@ PERSON_READS_THE_PLAN = 10
 
 @dataclass
 class Scenario:
-    """What the ticketing system saw, what Airflow did, and what the demo printed."""
+    """What the ticketing system saw and what Airflow did."""
 
-    state_dir: Path
+    demo: DistributedDemo
     statuses: dict[str, int] = field(default_factory=dict)
     rejections: list[str] = field(default_factory=list)
     run: dict[str, Any] = field(default_factory=dict)
-    received: list[dict[str, Any]] = field(default_factory=list)
     approved_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     triggered: dict[str, int] = field(default_factory=dict)
     questions: dict[str, dict[str, Any]] = field(default_factory=dict)
     answers: dict[str, int] = field(default_factory=dict)
-    output: str = ""
 
     def ticket(self, ticket_id: str) -> list[dict[str, Any]]:
         """What the ticketing system received for ``ticket_id``."""
-        return [posted["json"] for posted in self.received if posted["json"]["ticket_id"] == ticket_id]
-
-
-@contextmanager
-def ticketing_receiver(received: list[dict[str, Any]]) -> Iterator[str]:
-    """A ticketing system's HTTP endpoint on loopback that appends each POST to ``received``; yields its URL."""
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"content_type": self.headers["Content-Type"], "json": json.loads(body)})
-            self.send_response(201)
-            self.end_headers()
-
-        def log_message(self, *_: Any) -> None:
-            """Quiet: every request is in ``received``."""
-
-    with serving_on_loopback(Receiver) as url:
-        yield url
+        return self.demo.ticket(ticket_id)
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    """Trigger a ticketed run as a ticketing system would, wait for it and its notification, stop Airflow."""
-    seen = Scenario(state_dir=tmp_path_factory.mktemp("ticketing"))
-    with ticketing_receiver(seen.received) as receiver_url:
-        demo = start_demo(seen.state_dir, "--serve-only", env={"AIRFLOW_CONN_TICKETING_DEFAULT": receiver_url})
-        seen.output = demo_output_until(demo, "Press Ctrl-C")
-        try:
-            login = re.search(r"airflow: UI on (\S+) \(user admin, password (\S+)\)", seen.output)
-            assert login and demo.poll() is None, seen.output
-            act_as_ticketing_system(seen, demo, *login.groups())
-        finally:
-            demo.send_signal(signal.SIGINT)
-            seen.output += demo.communicate(timeout=120)[0]
+def scenario(distributed: DistributedDemo) -> Scenario:
+    """Trigger a ticketed run as a ticketing system would, wait for it and its notification, then the approvals."""
+    seen = Scenario(distributed)
+    act_as_ticketing_system(seen)
     return seen
 
 
-def act_as_ticketing_system(seen: Scenario, demo: subprocess.Popen, airflow_url: str, password: str) -> None:
+def act_as_ticketing_system(seen: Scenario) -> None:
     """Log in, trigger the ticket's run (twice), try invalid conf, then wait for the run and the notification."""
-    api = requests.Session()
-    token = api.post(f"{airflow_url}/auth/token", json={"username": "admin", "password": password}, timeout=30)
-    api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-    runs_url = f"{airflow_url}/api/v2/dags/eks_cluster_upgrade/dagRuns"
+    demo, api = seen.demo.process, seen.demo.api()
+    dag_url = f"{seen.demo.airflow_url}/api/v2/dags/eks_cluster_upgrade"
+    wait_while_demo_runs(lambda: api.get(dag_url, timeout=30).ok, "eks_cluster_upgrade to be parsed", demo, 120)
+    assert api.patch(dag_url, json={"is_paused": False}, timeout=30).ok
+    runs_url = f"{dag_url}/dagRuns"
     trigger = {"dag_run_id": RUN_ID, "logical_date": None, "conf": CONF}
     seen.statuses["trigger"] = api.post(runs_url, json=trigger, timeout=30).status_code
     seen.statuses["trigger again"] = api.post(runs_url, json=trigger, timeout=30).status_code
@@ -140,7 +100,7 @@ def act_as_ticketing_system(seen: Scenario, demo: subprocess.Popen, airflow_url:
 
     seen.run = wait_while_demo_runs(ended, "the run to end", demo, timeout=180)
     # The DAG processor runs the run's callbacks a little after the run ended.
-    wait_while_demo_runs(lambda: seen.received, "the ticket notification", demo, timeout=60)
+    wait_while_demo_runs(lambda: seen.ticket("CHG-1001"), "the ticket notification", demo, timeout=60)
     answer_approvals(seen, demo, api, runs_url)
 
 
@@ -196,12 +156,11 @@ def test_the_run_succeeds_and_sets_the_runbook_summary_as_its_note(scenario):
     assert scenario.run["note"] == (
         "payments-prod: plan 1.32 → 1.34 (2 hop(s)) — pre-flight passed, 0 warning(s); nothing changed"
     )
-    assert_demo_stopped_cleanly(scenario.output, scenario.state_dir)
 
 
 def test_the_ticket_is_told_once_how_the_run_ended_and_where_its_report_is(scenario):
-    # Airflow has stopped: every notification it was going to send has been received.
-    assert {posted["content_type"] for posted in scenario.received} == {"application/json"}
+    # The scenario waited for every ticket's notification; a second one for a ticket would be here by now.
+    assert {posted["content_type"] for posted in scenario.demo.received} == {"application/json"}
     (ticket,) = scenario.ticket("CHG-1001")
     assert ticket.keys() == {"ticket_id", "dag_id", "run_id", "state", "summary", "report_url"}
     assert (ticket["ticket_id"], ticket["dag_id"], ticket["run_id"], ticket["state"]) == (
@@ -212,7 +171,7 @@ def test_the_ticket_is_told_once_how_the_run_ended_and_where_its_report_is(scena
     )
     assert ticket["summary"]
     report = Path(urlsplit(ticket["report_url"]).path)
-    assert report == scenario.state_dir / "airflow" / "reports" / "eks_cluster_upgrade" / RUN_ID / "report.md"
+    assert report == scenario.demo.state_dir / "airflow" / "reports" / "eks_cluster_upgrade" / RUN_ID / "report.md"
     assert report.is_file()
 
 
@@ -224,11 +183,11 @@ def test_an_approved_upgrade_runs_once_the_answer_comes_through_the_rest_api(sce
     run_id = "ticket__CHG-1003"
     assert (scenario.triggered[run_id], scenario.answers[run_id]) == (200, 200)
     question = scenario.questions[run_id]
-    assert question["subject"] == "Upgrade payments-prod to 1.33?"
+    assert question["subject"] == "Upgrade payments-prod to 1.34?"
     assert question["options"] == ["Approve", "Reject"] and "comment" in question["params"]
     run = scenario.approved_runs[run_id]
     assert run["state"] == "success", run
-    assert run["note"].startswith("payments-prod: upgraded 1.32 → 1.33"), run["note"]
+    assert run["note"].startswith("payments-prod: upgraded 1.32 → 1.34 in 2 hop(s)"), run["note"]
     (ticket,) = scenario.ticket("CHG-1003")
     assert (ticket["state"], ticket["summary"]) == ("success", run["note"])
 
