@@ -18,9 +18,9 @@ check also replaces `latest/`, the baseline of the next run's trend (new failure
 `eks_compliance_sns_topic` (through `report_aws_conn_id`), else to the `ticketing_default` connection; a failed
 notification is recorded in the report. The run's note carries the counts and the new failures.
 
-**Targets**: the AWS connection and regions fields; else `targets` (several accounts, JSON); else Variable
-`eks_fleet` (`[{"aws_conn_id": ..., "regions": [...]}]`); else `aws_default` in its region. Read-only; IAM
-policy: `include/iam/eks_compliance_audit.json`.
+**Targets**: the AWS connection and regions fields; else `targets` (several accounts, one line each:
+`connection: region, region`); else Variable `eks_fleet` (`[{"aws_conn_id": ..., "regions": [...]}]`); else
+`aws_default` in its region. Read-only; IAM policy: `include/iam/eks_compliance_audit.json`.
 """
 
 from __future__ import annotations

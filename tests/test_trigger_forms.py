@@ -48,3 +48,14 @@ def test_the_audit_form_asks_for_a_connection_and_regions_not_json(dag_bag):
     connection, regions = params.get_param("aws_conn_id").schema, params.get_param("regions").schema
     assert connection["type"] == ["null", "string"]
     assert regions["type"] == ["null", "array"] and regions["items"]["type"] == "string"
+
+
+@pytest.mark.parametrize("dag_id", ["eks_compliance_audit", "eks_cost_audit"])
+def test_an_audits_several_accounts_are_lines_in_the_form_and_objects_through_rest(dag_bag, dag_id):
+    targets = dag_bag.get_dag(dag_id).params.get_param("targets").schema
+    validator = jsonschema.Draft202012Validator(targets)
+
+    assert "type" not in targets["items"]  # Airflow's form shows an array of untyped items as one per line
+    assert validator.is_valid(["aws_default: us-east-1, us-west-2", "aws_ml_platform: eu-west-1"])
+    assert validator.is_valid([{"aws_conn_id": "aws_ml_platform", "regions": ["eu-west-1"]}])
+    assert not validator.is_valid(["aws_default us-east-1"])

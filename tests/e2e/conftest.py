@@ -7,6 +7,9 @@ is in the xdist group ``airflow-distributed`` (one pytest-xdist worker), and run
 the other. The module that kills a worker sorts last (tests/e2e/test_worker_lost_during_nightly_audits.py).
 
 At the end of the session the demo is stopped as a person would (Ctrl-C) and must leave nothing running.
+
+Each test also keeps the report of each of its phases on its item (``item.rep_setup``, ``item.rep_call``),
+pytest's documented way for a fixture to learn whether its test failed: the browser tests save screenshots then.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -102,3 +105,10 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribute
             if postgres.is_symlink():  # the demo ran as root: its database lives under /var/lib/postgresql
                 shutil.rmtree(postgres.resolve(), ignore_errors=True)
     assert_demo_stopped_cleanly(output, state_dir, groups=PROCESS_GROUPS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from eks_runbooks.core.audit.targets import TARGET_LINE_PATTERN
 from eks_runbooks.core.eks.names import CLUSTER_NAME_PATTERN, CONNECTION_ID_PATTERN, REGION_PATTERN, TICKET_ID_PATTERN
 
 TARGET = "Target"
@@ -114,18 +115,28 @@ def fleet_report_params() -> dict[str, Any]:
         "targets": Param(
             None,
             type=["null", "array"],
+            # Untyped items: the form shows one per line (a JSON editor otherwise); REST may send objects.
             items={
-                "type": "object",
-                "properties": {
-                    "aws_conn_id": {"type": "string", "pattern": CONNECTION_ID_PATTERN},
-                    "regions": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": REGION_PATTERN}},
-                },
-                "required": ["regions"],
-                "additionalProperties": False,
+                "anyOf": [
+                    {"type": "string", "pattern": TARGET_LINE_PATTERN},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "aws_conn_id": {"type": "string", "pattern": CONNECTION_ID_PATTERN},
+                            "regions": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"type": "string", "pattern": REGION_PATTERN},
+                            },
+                        },
+                        "required": ["regions"],
+                        "additionalProperties": False,
+                    },
+                ]
             },
-            title="Several accounts (JSON, instead of the fields above)",
-            description='E.g. [{"aws_conn_id": "aws_default", "regions": ["us-east-1"]}, {"aws_conn_id": '
-            '"aws_ml", "regions": ["eu-west-1"]}]. Empty: the fields above.',
+            title="Several accounts",
+            description="Instead of the fields above: one account per line, its connection and regions, e.g. "
+            "aws_ml: eu-west-1, us-east-1. Empty: the fields above.",
             section=ADVANCED,
         ),
     }

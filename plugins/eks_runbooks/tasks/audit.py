@@ -27,7 +27,7 @@ from eks_runbooks.core.audit.report import (
     render_audit_html,
     unaudited_cluster,
 )
-from eks_runbooks.core.audit.targets import AuditTarget, ClusterRef
+from eks_runbooks.core.audit.targets import AuditTarget, ClusterRef, parse_target_line
 from eks_runbooks.core.clock import utc_now, utc_today
 from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION
 from eks_runbooks.runs.connections import refuse_unlisted_connections
@@ -42,11 +42,13 @@ class InvalidAuditInput(AirflowFailException):
 
 
 def audit_targets(
-    targets: Sequence[Mapping[str, Any]] | None, aws_conn_id: str | None = None, regions: Sequence[str] | None = None
+    targets: Sequence[Mapping[str, Any] | str] | None,
+    aws_conn_id: str | None = None,
+    regions: Sequence[str] | None = None,
 ) -> list[AuditTarget]:
-    """The targets to audit, from the first of: ``targets`` (several accounts, JSON); ``aws_conn_id`` and/or
-    ``regions`` (one account, the form's fields; a missing one is ``aws_default`` / the connection's region);
-    Variable ``eks_fleet``; ``aws_default`` in its region."""
+    """The targets to audit, from the first of: ``targets`` (several accounts: objects, or the form's lines
+    ``connection: region, region``); ``aws_conn_id`` and/or ``regions`` (one account, the form's fields; a missing
+    one is ``aws_default`` / the connection's region); Variable ``eks_fleet``; ``aws_default`` in its region."""
     from airflow.sdk import Variable
 
     if targets and (aws_conn_id or regions):
@@ -67,6 +69,11 @@ def audit_targets(
 
 
 def _valid_target(index: int, target: Any) -> AuditTarget:
+    if isinstance(target, str):  # a line of the trigger form
+        try:
+            target = parse_target_line(target)
+        except ValueError as error:
+            raise InvalidAuditInput(f"targets[{index}]: {error}") from None
     if not isinstance(target, Mapping) or set(target) - {"aws_conn_id", "regions"}:
         raise InvalidAuditInput(f'targets[{index}] must be {{"aws_conn_id": ..., "regions": [...]}}, not {target!r}')
     conn_id, regions = target.get("aws_conn_id", "aws_default"), target.get("regions")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from eks_runbooks.core.audit.targets import AuditTarget, ClusterRef
+import re
+
+import pytest
+
+from eks_runbooks.core.audit.targets import TARGET_LINE_PATTERN, AuditTarget, ClusterRef, parse_target_line
 
 
 def test_a_cluster_reference_survives_the_trip_through_xcom():
@@ -16,3 +20,25 @@ def test_a_target_lists_its_regions_as_json():
         "aws_conn_id": "aws_default",
         "regions": ["us-east-1", "us-west-2"],
     }
+
+
+def test_a_target_typed_as_one_line_names_its_connection_and_regions():
+    assert parse_target_line("aws_ml_platform: eu-west-1, us-east-1") == {
+        "aws_conn_id": "aws_ml_platform",
+        "regions": ["eu-west-1", "us-east-1"],
+    }
+    assert parse_target_line("  aws_default:us-east-1 us-west-2 ") == {
+        "aws_conn_id": "aws_default",
+        "regions": ["us-east-1", "us-west-2"],
+    }
+
+
+@pytest.mark.parametrize("line", ["aws_default", "aws_default:", ": us-east-1", "aws_default: us-east-1; eu-west-1"])
+def test_a_target_line_without_a_connection_and_regions_is_refused_saying_how_to_write_it(line):
+    with pytest.raises(ValueError, match="connection: region, region"):
+        parse_target_line(line)
+
+
+def test_the_target_line_pattern_accepts_what_the_parser_reads():
+    assert re.match(TARGET_LINE_PATTERN, "aws_ml_platform: eu-west-1, us-east-1")
+    assert not re.match(TARGET_LINE_PATTERN, "aws_default: us-east-1; eu-west-1")
