@@ -42,16 +42,20 @@ T = TypeVar("T")
 KUBERNETES_SOURCES = ("nodes", "pods", "volumes", "prefix_delegation")
 
 
-def gather_cost_facts(aws_conn_id: str, region: str, cluster_name: str) -> ClusterCostFacts:
+def gather_cost_facts(
+    aws_conn_id: str, region: str, cluster_name: str, *, hook: EksRunbookHook | None = None
+) -> ClusterCostFacts:
     """Everything the cost audit prices and judges for one cluster, as its connection can read it.
 
     :param aws_conn_id: The Airflow connection of the cluster's account (a target's ``aws_conn_id``).
     :param region: The cluster's region.
     :param cluster_name: The cluster.
+    :param hook: The EKS hook of that connection and region to read through (one per task for all its clusters:
+        one boto3 session, the region's load balancers listed once); default: a new one.
     """
     from eks_runbooks.hooks.eks import EksRunbookHook
 
-    hook = EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region)
+    hook = hook or EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region)
     facts = ClusterCostFacts(aws_conn_id=aws_conn_id, region=region, cluster=cluster_name)
     cluster = _read(facts, "cluster", lambda: hook.get_cluster(cluster_name))
     if cluster is None:
@@ -171,9 +175,9 @@ def _volumes(described: list[dict[str, Any]], claims: dict[str, tuple[str, str]]
 def _load_balancers(facts: ClusterCostFacts, hook: EksRunbookHook) -> list[LoadBalancerFacts]:
     from eks_runbooks.hooks.elb import ClassicLoadBalancersHook, LoadBalancersHook
 
-    arguments = {"aws_conn_id": hook.aws_conn_id, "region_name": hook.region_name, "page_size": hook.page_size}
-    current = LoadBalancersHook(**arguments).load_balancers_with_tags()
-    classic = ClassicLoadBalancersHook(**arguments).load_balancers_with_tags()
+    # Listed once per EKS hook: the clusters a task reads in one region share the region's listing.
+    current = hook.sibling(LoadBalancersHook).load_balancers_with_tags()
+    classic = hook.sibling(ClassicLoadBalancersHook).load_balancers_with_tags()
     classic_arn = f"arn:aws:elasticloadbalancing:{facts.region}:{facts.account}:loadbalancer/"
     found = [load_balancer_facts(lb, tags, facts.cluster) for lb, tags in current] + [
         load_balancer_facts(lb, tags, facts.cluster, arn=classic_arn + lb["LoadBalancerName"]) for lb, tags in classic

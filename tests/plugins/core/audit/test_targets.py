@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from eks_runbooks.core.audit.targets import AuditTarget, ClusterRef
+import json
+
+from eks_runbooks.core.audit.targets import AuditTarget, ClusterBatch, ClusterRef, batch_clusters
 
 
 def test_a_cluster_reference_survives_the_trip_through_xcom():
@@ -16,3 +18,33 @@ def test_a_target_lists_its_regions_as_json():
         "aws_conn_id": "aws_default",
         "regions": ["us-east-1", "us-west-2"],
     }
+
+
+def refs(conn: str, region: str, count: int) -> list[ClusterRef]:
+    return [ClusterRef(conn, region, f"{region}-{index:03d}") for index in range(count)]
+
+
+def test_clusters_are_batched_per_connection_and_region_in_even_groups_of_at_most_the_batch_size():
+    fleet = refs("aws_default", "us-east-1", 60) + refs("aws_fleet_b", "eu-west-1", 3)
+    batches = batch_clusters(fleet, per_batch=25)
+
+    assert [(b.aws_conn_id, b.region, len(b.cluster_names)) for b in batches] == [
+        ("aws_default", "us-east-1", 20),
+        ("aws_default", "us-east-1", 20),
+        ("aws_default", "us-east-1", 20),
+        ("aws_fleet_b", "eu-west-1", 3),
+    ]
+    assert [ref for batch in batches for ref in batch.refs()] == fleet
+
+
+def test_a_batch_survives_the_trip_through_xcom_and_is_labelled_for_the_grid():
+    (batch,) = batch_clusters(refs("aws_default", "us-east-1", 3), per_batch=25)
+    data = batch.to_dict()
+
+    assert ClusterBatch.from_dict(json.loads(json.dumps(data))) == batch
+    assert data["label"] == "aws_default us-east-1: us-east-1-000 … us-east-1-002 (3)"
+
+
+def test_a_batch_of_one_cluster_is_labelled_by_the_cluster():
+    (batch,) = batch_clusters(refs("aws_default", "us-east-1", 1), per_batch=25)
+    assert batch.to_dict()["label"] == "aws_default us-east-1: us-east-1-000"
