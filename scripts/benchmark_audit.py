@@ -287,6 +287,7 @@ class ClusterTask:
     kube_requests: int
     clients_created: int
     client_seconds: float
+    cpu_seconds: float = 0.0  # this thread's CPU: the product's, not the sandbox's (its server threads)
 
 
 @dataclass
@@ -300,12 +301,12 @@ class ClusterProbe:
     audits: list[ClusterTask] = field(default_factory=list)
 
     def wrap(self, one_cluster: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        def measured(ref: Any, *args: Any) -> dict[str, Any]:
+        def measured(ref: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
             calls_before, kube_before = self.api_calls.copy(), self.meter.kube_total()
             clients_before, client_seconds_before = self.clients.created, self.clients.seconds
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.thread_time()
             try:
-                return one_cluster(ref, *args)
+                return one_cluster(ref, *args, **kwargs)
             finally:
                 self.audits.append(
                     ClusterTask(
@@ -316,6 +317,7 @@ class ClusterProbe:
                         self.meter.kube_total() - kube_before,
                         self.clients.created - clients_before,
                         self.clients.seconds - client_seconds_before,
+                        time.thread_time() - cpu_start,
                     )
                 )
 
@@ -358,6 +360,19 @@ def gc_meter() -> Iterator[Counter[str]]:
         yield totals
     finally:
         gc.callbacks.remove(callback)
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Everything alive before the run (the sandbox holding the whole fleet, moto, Airflow's ORM) is frozen out
+    of the garbage collector, as ``benchmark_upgrade.upgrade`` does: a worker does not hold the simulator, and
+    otherwise each full collection scans a heap that grows with the fleet and charges it to whichever task runs."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def cpu_seconds() -> float:
@@ -578,6 +593,7 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
         with (
             patch.object(audit_run, "audit_one_cluster", probe.wrap(audit_run.audit_one_cluster)),
             probe.clients.patched(),
+            frozen_heap(),
         ):
             measured = measured_dag_test("eks_compliance_audit", {"targets": audit_targets()})
         report = json.loads(written_report(measured).read_text())
@@ -599,13 +615,12 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
 
 def summary_rows(result: AuditBenchmark) -> list[tuple[str, str, float | None]]:
     """(measure, value, quantity compared across fleet sizes or None) for the main table."""
-    n = result.clusters
     audits = result.audit_seconds
     tasks = result.discover_seconds + sum(audits) + result.report_seconds
     calls = [sum(audit.aws_calls.values()) for audit in result.audits]
     kube = [audit.kube_requests for audit in result.audits]
     total_calls, total_kube = sum(result.api_calls.values()), sum(result.kube_requests.values())
-    lower_bound = result.discover_seconds + math.ceil(n / MAX_ACTIVE_AUDITS) * statistics.median(audits)
+    lower_bound = result.discover_seconds + math.ceil(len(audits) / MAX_ACTIVE_AUDITS) * statistics.median(audits)
     return [
         *run_rows(result, "audit"),
         ("discover task", f"{result.discover_seconds:.2f} s", None),
@@ -626,7 +641,7 @@ def summary_rows(result: AuditBenchmark) -> list[tuple[str, str, float | None]]:
         ),
         ("clusters in the report / checks by status", f"{result.reported_clusters} / {_statuses(result)}", None),
         (
-            "lower bound with 16 audits at once (discover + ceil(N/16) x audit p50 + report)",
+            "lower bound with 16 audit tasks at once (discover + ceil(tasks/16) x audit p50 + report)",
             f"{lower_bound + result.report_seconds:.0f} s",
             None,
         ),
@@ -658,12 +673,19 @@ def cluster_task_rows(
 ) -> list[tuple[str, str, float | None]]:
     """The rows of ``summary_rows`` about the per-cluster task ``task_id``, which calls ``function``."""
     return [
+        (f"{task_id} tasks (batches of clusters)", f"{len(durations)}", None),
         (
             f"{task_id} task p50 / p95 / max",
             f"{statistics.median(durations):.2f} / {percentile(durations, 0.95):.2f} / {max(durations):.2f} s",
             None,
         ),
-        (f"in `{function}`, p50", f"{statistics.median(task.seconds for task in tasks):.2f} s", None),
+        (
+            f"per cluster in `{function}`: wall p50, CPU p50 / mean (the task's thread, GC included)",
+            f"{statistics.median(task.seconds for task in tasks):.3f} s, "
+            f"{statistics.median(task.cpu_seconds for task in tasks):.3f} / "
+            f"{statistics.mean(task.cpu_seconds for task in tasks):.3f} s",
+            None,
+        ),
         (
             "boto3 clients created per cluster (mean), and the time creating them takes (p50)",
             f"{statistics.mean(task.clients_created for task in tasks):.1f}, "
@@ -706,6 +728,24 @@ def operation_rows(tasks: list[ClusterTask], api_calls: Counter[tuple[str, str]]
     return rows
 
 
+def marginal_rows(results: list[FleetRunFigures]) -> list[str]:
+    """The slope between the two fleet sizes: what one more cluster costs the serial run (wall, and CPU without the
+    sandbox's share), Airflow's per-task cost included."""
+    if len(results) != 2:
+        return []
+    large, small = results
+    clusters = large.clusters - small.clusters
+    wall = (large.wall_seconds - small.wall_seconds) / clusters
+    product = lambda r: r.cpu_seconds - r.sandbox_cpu_seconds  # noqa: E731
+    cpu = (product(large) - product(small)) / clusters
+    sandbox = (large.sandbox_cpu_seconds - small.sandbox_cpu_seconds) / clusters
+    return [
+        "",
+        f"Marginal cost per cluster (slope {small.clusters} → {large.clusters} clusters): {wall:.3f} s of wall time; "
+        f"{cpu:.3f} s of CPU outside the sandbox, {sandbox:.3f} s in it.",
+    ]
+
+
 def comparison_table(sizes: list[int], tables: list[list[tuple[str, str, float | None]]]) -> list[str]:
     """One column per fleet size (rows as ``summary_rows`` gives them), and their ratio when there are two."""
     compare = len(tables) == 2
@@ -740,6 +780,7 @@ def machine_line(load_before: float, load_after: float) -> str:
 def markdown(results: list[AuditBenchmark], load_before: float, load_after: float) -> str:
     """The main table (one column per fleet size, and their ratio when there are two), then the call tables."""
     lines = comparison_table([r.clusters for r in results], [summary_rows(result) for result in results])
+    lines += marginal_rows(results)
     largest = results[0]
     lines += ["", f"AWS API calls by operation ({largest.clusters} clusters):", ""]
     lines += operation_rows(largest.audits, largest.api_calls, "audit")

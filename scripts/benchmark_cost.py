@@ -27,7 +27,6 @@ stdout. Absolute figures vary with the machine; compare ratios across runs.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
@@ -36,8 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,10 +54,12 @@ from benchmark_audit import (
     fleet_document,
     fleet_run_figures,
     fleet_sizes,
+    frozen_heap,
     kube_request_rows,
     loaded_fleet,
     logs_to_stderr,
     machine_line,
+    marginal_rows,
     measured_dag_test,
     operation_rows,
     run_rows,
@@ -252,19 +252,6 @@ class CostBenchmark(FleetRunFigures):
     document: dict[str, Any]
 
 
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Everything alive before the run (the sandbox holding the whole fleet, moto, Airflow's ORM) is frozen out
-    of the garbage collector, as ``benchmark_upgrade.upgrade`` does: a worker does not hold the simulator, and
-    otherwise each full collection scans a heap that grows with the fleet and charges it to whichever task runs."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def run_cost_benchmark(clusters: int, work: Path) -> CostBenchmark:
     """Load a fleet of ``clusters`` clusters into a fresh sandbox and DB, run the cost audit over it, and measure."""
     from eks_runbooks.core.cost import report as cost_report
@@ -321,7 +308,6 @@ def report_problems(result: CostBenchmark) -> list[str]:
 
 def summary_rows(result: CostBenchmark) -> list[tuple[str, str, float | None]]:
     """(measure, value, quantity compared across fleet sizes or None) for the main table."""
-    n = result.clusters
     seconds = result.task_seconds
     gathers = seconds["gather"]
     run_level = seconds["discover"][0] + seconds["prices"][0] + seconds["report"][0]
@@ -331,7 +317,7 @@ def summary_rows(result: CostBenchmark) -> list[tuple[str, str, float | None]]:
     total_calls, total_kube = sum(result.api_calls.values()), sum(result.kube_requests.values())
     files = result.report_files
     csv_bytes = sum(size for name, size in files.items() if name.endswith(".csv"))
-    lower_bound = run_level + math.ceil(n / MAX_ACTIVE_AUDITS) * statistics.median(gathers)
+    lower_bound = run_level + math.ceil(len(gathers) / MAX_ACTIVE_AUDITS) * statistics.median(gathers)
     return [
         *run_rows(result, "cost audit"),
         ("discover task", f"{seconds['discover'][0]:.2f} s", None),
@@ -371,7 +357,7 @@ def summary_rows(result: CostBenchmark) -> list[tuple[str, str, float | None]]:
         ("clusters in the report / fleet monthly cost", _costed(result), None),
         ("findings by check", _findings(result), None),
         (
-            "lower bound with 16 gathers at once (discover + ceil(N/16) x gather p50 + prices + report)",
+            "lower bound with 16 gather tasks at once (discover + ceil(tasks/16) x gather p50 + prices + report)",
             f"{lower_bound:.0f} s",
             None,
         ),
@@ -412,6 +398,7 @@ def markdown(results: list[CostBenchmark], load_before: float, load_after: float
     """The main table (one column per fleet size, their ratio when there are two), the prices task's calls, then
     the per-cluster call tables of the largest fleet."""
     lines = comparison_table([r.clusters for r in results], [summary_rows(result) for result in results])
+    lines += marginal_rows(results)
     lines += ["", "AWS API calls of the prices task, per (connection, region):", "", *price_call_rows(results)]
     largest = results[0]
     lines += ["", f"AWS API calls by operation ({largest.clusters} clusters):", ""]
