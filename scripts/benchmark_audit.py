@@ -1,6 +1,6 @@
 """Benchmark the nightly compliance audit on a simulated fleet; prints Markdown tables for BENCHMARKS.md.
 
-    .venv/bin/python scripts/benchmark_audit.py [--clusters 200] [--baseline 20] > audit-benchmark.md
+    .venv/bin/python scripts/benchmark_audit.py [--clusters 500] [--baseline 20] [--freeze-in-task] > audit.md
 
 Builds a generated fleet (two accounts, two regions each, clusters spread evenly; a mix of hardened, middling
 and neglected postures; one small node group, three or four add-ons and a few Kubernetes objects per cluster)
@@ -9,8 +9,10 @@ process, in a throw-away AIRFLOW_HOME, and measures:
 
 - fleet load time (not part of the audit figures);
 - the DagRun's wall time and process CPU time (this process also serves the sandbox: its share is timed
-  apart), time in Python's cyclic garbage collector, per-task durations (discover; audit p50 / p95 / max;
-  report), clusters per minute, and the time ``dag.test()`` slept idle (real sleeps, not capped as in tests);
+  apart), time in Python's cyclic garbage collector, per-task durations (discover; the audit tasks, each a batch
+  of clusters: p50 / p95 / max; report), each cluster's wall and CPU time in ``audit_one_cluster`` (the task's
+  thread), clusters per minute, the marginal cost of one more cluster (the slope between the two fleet sizes),
+  and the time ``dag.test()`` slept idle (real sleeps, not capped as in tests);
 - AWS API calls served by the sandbox, in total and per cluster, by service and operation (the per-cluster
   figures are the calls made while each cluster's ``audit_one_cluster`` ran), boto3 clients created, and
   Kubernetes API requests, counted at the sandbox's WSGI entry;
@@ -18,8 +20,9 @@ process, in a throw-away AIRFLOW_HOME, and measures:
 
 The same is done for ``--baseline`` clusters (fresh sandbox, DB and reports) to show how the run scales.
 ``dag.test()`` runs mapped tasks one at a time, so the wall time is a serial upper bound: a deployment runs up
-to 16 audit tasks at once. Airflow's and the tasks' logs go to stderr, the tables to stdout. Absolute figures
-vary with the machine; compare ratios across runs.
+to 16 audit tasks at once. What the process held before the run is frozen out of the garbage collector
+(``frozen_heap``): a worker does not hold the simulator. Airflow's and the tasks' logs go to stderr, the tables
+to stdout. Absolute figures vary with the machine; compare ratios across runs.
 """
 
 from __future__ import annotations
@@ -584,7 +587,7 @@ def measured_dag_test(dag_id: str, run_conf: dict[str, Any]) -> MeasuredRun:
     return MeasuredRun(run, wall_seconds, cpu, collector, sum(slept), len(slept))
 
 
-def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
+def run_audit_benchmark(clusters: int, work: Path, *, freeze_in_task: bool = False) -> AuditBenchmark:
     """Load a fleet of ``clusters`` clusters into a fresh sandbox and DB, audit it, and measure."""
     from eks_runbooks.tasks import audit as audit_run
 
@@ -592,6 +595,9 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
         probe = ClusterProbe(fleet.sandbox.api_calls, fleet.meter, ClientMeter())
         with (
             patch.object(audit_run, "audit_one_cluster", probe.wrap(audit_run.audit_one_cluster)),
+            patch.object(
+                audit_run, "audit_cluster_batch", freezing_heap(audit_run.audit_cluster_batch, freeze_in_task)
+            ),
             probe.clients.patched(),
             frozen_heap(),
         ):
@@ -808,21 +814,52 @@ def logs_to_stderr() -> Iterator[TextIO]:
         results_out.close()
 
 
-def fleet_sizes(description: str, default: int, what: str) -> list[int]:
-    """``--clusters`` (default ``default``), then ``--baseline`` (default 20, 0: none) from the command line."""
+@dataclass(frozen=True)
+class FleetOptions:
+    """The command line of a fleet benchmark: the fleet sizes, largest first, and the GC variant measured."""
+
+    sizes: list[int]
+    freeze_in_task: bool
+
+
+def fleet_options(description: str, default: int, what: str) -> FleetOptions:
+    """``--clusters`` (default ``default``), then ``--baseline`` (default 20, 0: none), and ``--freeze-in-task``
+    from the command line."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--clusters", type=int, default=default, help=f"clusters in the fleet (default {default})")
     parser.add_argument(
         "--baseline", type=int, default=20, help=f"also {what} a fleet this small, for the ratio (0: skip)"
     )
+    parser.add_argument(
+        "--freeze-in-task",
+        action="store_true",
+        help="measure a variant: each batch task freezes the heap it starts with out of the GC (gc.freeze) and "
+        "unfreezes it when it ends, as a worker's task process could after its imports",
+    )
     args = parser.parse_args()
     if args.clusters < 1 or args.baseline < 0:
         parser.error("--clusters must be at least 1 and --baseline at least 0")
-    return [args.clusters, args.baseline] if args.baseline else [args.clusters]
+    return FleetOptions([args.clusters, args.baseline] if args.baseline else [args.clusters], args.freeze_in_task)
+
+
+def freezing_heap(batch_task: Callable[..., Any], enabled: bool) -> Callable[..., Any]:
+    """``batch_task`` run with the heap it starts with frozen out of the GC (``--freeze-in-task``), else as is."""
+    if not enabled:
+        return batch_task
+
+    def frozen(*args: Any, **kwargs: Any) -> Any:
+        gc.freeze()
+        try:
+            return batch_task(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+
+    return frozen
 
 
 def main() -> int:
-    sizes = fleet_sizes(__doc__.split("\n\n")[0], 200, "audit")
+    options = fleet_options(__doc__.split("\n\n")[0], 500, "audit")
+    sizes = options.sizes
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="eks-audit-benchmark-"))
     try:
@@ -830,7 +867,7 @@ def main() -> int:
         with logs_to_stderr() as results_out:
             results = []
             for clusters in sizes:
-                result = run_audit_benchmark(clusters, work)
+                result = run_audit_benchmark(clusters, work, freeze_in_task=options.freeze_in_task)
                 if result.reported_clusters != clusters or result.by_status.get("ERROR"):
                     raise RuntimeError(
                         f"{clusters} clusters: the report has {result.reported_clusters} clusters, "

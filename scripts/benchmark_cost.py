@@ -1,6 +1,6 @@
 """Benchmark the nightly cost audit on a simulated fleet; prints Markdown tables for BENCHMARKS.md.
 
-    .venv/bin/python scripts/benchmark_cost.py [--clusters 500] [--baseline 20] > cost-benchmark.md
+    .venv/bin/python scripts/benchmark_cost.py [--clusters 500] [--baseline 20] [--freeze-in-task] > cost-benchmark.md
 
 Builds a generated fleet (the compliance audit benchmark's accounts and regions, ``benchmark_audit.PLACEMENTS``;
 four cost profiles in turn, so every region holds each of them: node groups of a few instance types, some SPOT;
@@ -52,8 +52,9 @@ from benchmark_audit import (
     cluster_task_rows,
     comparison_table,
     fleet_document,
+    fleet_options,
     fleet_run_figures,
-    fleet_sizes,
+    freezing_heap,
     frozen_heap,
     kube_request_rows,
     loaded_fleet,
@@ -252,7 +253,7 @@ class CostBenchmark(FleetRunFigures):
     document: dict[str, Any]
 
 
-def run_cost_benchmark(clusters: int, work: Path) -> CostBenchmark:
+def run_cost_benchmark(clusters: int, work: Path, *, freeze_in_task: bool = False) -> CostBenchmark:
     """Load a fleet of ``clusters`` clusters into a fresh sandbox and DB, run the cost audit over it, and measure."""
     from eks_runbooks.core.cost import report as cost_report
     from eks_runbooks.readers import prices as price_reader
@@ -265,6 +266,9 @@ def run_cost_benchmark(clusters: int, work: Path) -> CostBenchmark:
         stopwatch = Stopwatch()
         with (
             patch.object(cost_run, "gather_one_cluster", probe.wrap(cost_run.gather_one_cluster)),
+            patch.object(
+                cost_run, "gather_cluster_batch", freezing_heap(cost_run.gather_cluster_batch, freeze_in_task)
+            ),
             patch.object(price_reader, "read_region_prices", regions.wrap(price_reader.read_region_prices)),
             patch.object(cost_run, "cost_clusters", stopwatch.wrap("costing", cost_run.cost_clusters)),
             patch.object(cost_report, "render_cost_html", stopwatch.wrap("html", cost_report.render_cost_html)),
@@ -409,7 +413,7 @@ def markdown(results: list[CostBenchmark], load_before: float, load_after: float
     return "\n".join(header + lines)
 
 
-def benchmark(sizes: list[int]) -> int:
+def benchmark(sizes: list[int], freeze_in_task: bool = False) -> int:
     """Each fleet size in turn (the largest first, so one-off imports land in it); the tables go to stdout, then
     what keeps a report from being complete (exit status 1), so that a long run is never measured in vain."""
     home = Path(os.environ["AIRFLOW_HOME"])
@@ -419,7 +423,7 @@ def benchmark(sizes: list[int]) -> int:
     with logs_to_stderr() as results_out:
         results, problems = [], []
         for clusters in sizes:
-            result = run_cost_benchmark(clusters, home)
+            result = run_cost_benchmark(clusters, home, freeze_in_task=freeze_in_task)
             problems += [f"{clusters} clusters: {problem}" for problem in report_problems(result)]
             results.append(result)
         print(markdown(results, load_before, os.getloadavg()[0]), file=results_out)
@@ -431,8 +435,8 @@ def benchmark(sizes: list[int]) -> int:
 
 
 def main() -> int:
-    sizes = fleet_sizes(__doc__.split("\n\n")[0], 500, "cost")
-    return in_throwaway_airflow_home(None, lambda: benchmark(sizes))
+    options = fleet_options(__doc__.split("\n\n")[0], 500, "cost")
+    return in_throwaway_airflow_home(None, lambda: benchmark(options.sizes, options.freeze_in_task))
 
 
 if __name__ == "__main__":
