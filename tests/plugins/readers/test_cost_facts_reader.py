@@ -283,9 +283,9 @@ def test_a_cluster_costs_a_few_aws_calls_and_four_kubernetes_lists_whatever_its_
 
 
 def test_a_list_longer_than_one_chunk_is_read_whole(demo_fleet, monkeypatch):
-    from eks_runbooks.readers import cost_facts
+    from eks_runbooks.readers import cluster
 
-    monkeypatch.setattr(cost_facts, "LIST_CHUNK_SIZE", 2)
+    monkeypatch.setattr(cluster, "LIST_CHUNK_SIZE", 2)
 
     facts = gather_cost_facts(*ORDERS)
 
