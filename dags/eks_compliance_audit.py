@@ -7,10 +7,11 @@ encryption, control-plane logs, deletion protection, authentication mode, privat
 encryption, add-on currency, Pod Identity, node AMIs, Insights, NetworkPolicies, Pod Security, anonymous RBAC,
 default service accounts, privileged workloads, required tags.
 
-One task per cluster (named by cluster), at most 16 at once. Each check is PASS, FAIL, WARN, ERROR (a fact
-could not be read, or the cluster's task failed — the rest of the fleet is still audited and reported), SKIP
-(with the reason) or WAIVED (Variable `eks_compliance_waivers`, until each waiver's expiry). Findings never fail
-the run.
+One task per batch of up to 25 clusters of one connection and region (named by them), at most 16 at once: one
+AWS session, one AssumeRole and one client per service for the batch. Each check is PASS, FAIL, WARN, ERROR (a fact
+could not be read, or the cluster's audit failed — the rest of its batch and of the fleet is still audited and
+reported; a retry of a failed batch task audits its clusters again), SKIP (with the reason) or WAIVED (Variable
+`eks_compliance_waivers`, until each waiver's expiry). Findings never fail the run.
 
 **Report**: JSON and HTML under `<eks_reports_base>/eks_compliance_audit/<run id>/`; a run of every cluster and
 check also replaces `latest/`, the baseline of the next run's trend (new failures, resolved — over the
@@ -59,6 +60,7 @@ from eks_runbooks.runs.params import FILTERS, fleet_cluster_names_param, fleet_r
 def eks_compliance_audit() -> None:
     @task
     def discover() -> list[dict]:
+        from eks_runbooks.core.audit.targets import batch_clusters
         from eks_runbooks.runs.connections import refuse_unlisted_connections
         from eks_runbooks.tasks.audit import audit_targets, discover_clusters, validate_filters
 
@@ -69,34 +71,36 @@ def eks_compliance_audit() -> None:
         refuse_unlisted_connections([params["report_aws_conn_id"]], what="report_aws_conn_id")
         clusters, unreachable = discover_clusters(targets, params["cluster_names"] or [])
         context["ti"].xcom_push(key="unreachable", value=unreachable)
-        return [cluster.to_dict() for cluster in clusters]
+        return [batch.to_dict() for batch in batch_clusters(clusters)]
 
-    @task(map_index_template="{{ task.op_kwargs['cluster']['cluster_name'] }}", max_active_tis_per_dagrun=16)
-    def audit(cluster: dict) -> dict:
-        from eks_runbooks.core.audit.targets import ClusterRef
-        from eks_runbooks.tasks.audit import audit_one_cluster
+    @task(map_index_template="{{ task.op_kwargs['batch']['label'] }}", max_active_tis_per_dagrun=16)
+    def audit(batch: dict) -> dict:
+        from eks_runbooks.core.audit.targets import ClusterBatch
+        from eks_runbooks.tasks.audit import audit_cluster_batch
 
-        return audit_one_cluster(ClusterRef.from_dict(cluster), get_current_context()["params"]["checks"] or [])
+        return audit_cluster_batch(ClusterBatch.from_dict(batch), get_current_context()["params"]["checks"] or [])
 
-    # Runs when some cluster's audit task failed (that cluster is ERROR in the report), not when discovery did.
+    # Runs when some batch's audit task failed (its clusters are ERROR in the report), not when discovery did.
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-    def report(results: list[dict], discovered: list[dict]) -> dict:
-        from eks_runbooks.tasks.audit import AuditRun, write_audit_report
+    def report(outcomes: list[dict | None], batches: list[dict]) -> dict:
+        from eks_runbooks.tasks.audit import AuditRun, batch_outcomes, discovered_clusters, write_audit_report
 
         context = get_current_context()
         params = context["params"]
+        results, failed = batch_outcomes(list(outcomes))
         run = AuditRun(
             run_id=context["run_id"],
             cluster_names=params["cluster_names"] or [],
             checks=params["checks"] or [],
-            discovered=discovered,
+            discovered=discovered_clusters(batches),
             unreachable=context["ti"].xcom_pull(task_ids="discover", key="unreachable") or [],
             report_aws_conn_id=params["report_aws_conn_id"],
+            failed=failed,
         )
-        return write_audit_report(run, list(results))
+        return write_audit_report(run, results)
 
-    clusters = discover()
-    report(audit.expand(cluster=clusters), clusters)
+    batches = discover()
+    report(audit.expand(batch=batches), batches)
 
 
 eks_compliance_audit()

@@ -10,7 +10,10 @@ saving in dollars and the remediation: extended support running or coming, idle 
 full by max pods while CPU idles (prefix delegation), spot share below target, gp2 volumes, previous-generation
 instances, clusters with no workload pods.
 
-One task per cluster reads its facts (at most 16 at once); one task reads the prices of every region once per
+One task per batch of up to 25 clusters of one connection and region reads their facts (at most 16 at once; one AWS
+session and one client per service for the batch, the region's load balancers listed once; a cluster that cannot
+be read is read again after the rest of its batch, then reported not costed with the reason, and a retry of a
+failed batch task reads its clusters again); one task reads the prices of every region once per
 run — the Price List Query API and spot price history through each target's connection, else the dated snapshot
 `include/cost/prices.yaml`, said in the report (a price nobody could give is listed as not priced, never $0).
 
@@ -76,43 +79,49 @@ def eks_cost_audit() -> None:
 
         return discover_clusters_to_cost(get_current_context())
 
-    @task(map_index_template="{{ task.op_kwargs['cluster']['cluster_name'] }}", max_active_tis_per_dagrun=16)
-    def gather(cluster: dict) -> dict:
-        from eks_runbooks.core.audit.targets import ClusterRef
-        from eks_runbooks.tasks.cost import gather_one_cluster
+    @task(map_index_template="{{ task.op_kwargs['batch']['label'] }}", max_active_tis_per_dagrun=16)
+    def gather(batch: dict) -> dict:
+        from eks_runbooks.core.audit.targets import ClusterBatch
+        from eks_runbooks.tasks.cost import gather_cluster_batch
 
-        return gather_one_cluster(ClusterRef.from_dict(cluster))
+        return gather_cluster_batch(ClusterBatch.from_dict(batch))
 
-    # Prices what the clusters whose facts were read run, even when some cluster's task failed.
+    # Prices what the clusters whose facts were read run, even when some batch's task failed.
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-    def prices(facts: list[dict]) -> list[dict]:
+    def prices(outcomes: list[dict | None]) -> list[dict]:
+        from eks_runbooks.tasks.audit import batch_outcomes
         from eks_runbooks.tasks.cost import read_prices
 
-        return read_prices([item for item in facts if item])
+        return read_prices(batch_outcomes(list(outcomes))[0])
 
     # Runs whatever came before: a night with no cluster, or none whose facts could be read, is reported too.
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def report(facts: list[dict] | None, region_prices: list[dict] | None, discovered: list[dict] | None) -> dict:
+    def report(
+        outcomes: list[dict | None] | None, region_prices: list[dict] | None, batches: list[dict] | None
+    ) -> dict:
+        from eks_runbooks.tasks.audit import batch_outcomes, discovered_clusters
         from eks_runbooks.tasks.cost import CostRun, NothingDiscovered, write_cost_report
 
         context = get_current_context()
         params = context["params"]
-        if discovered is None:
+        if batches is None:
             raise NothingDiscovered("discover failed, so there is nothing to report: read its log")
+        facts, failed = batch_outcomes(list(outcomes or []))
         run = CostRun(
             run_id=context["run_id"],
             cluster_names=params["cluster_names"] or [],
-            discovered=discovered,
+            discovered=discovered_clusters(batches),
             unreachable=context["ti"].xcom_pull(task_ids="discover", key="unreachable") or [],
             report_aws_conn_id=params["report_aws_conn_id"],
             spot_target_percent=params["spot_target_percent"],
             group_by_tags=params["group_by_tags"],
+            failed=failed,
         )
-        return write_cost_report(run, [item for item in facts or [] if item], region_prices)
+        return write_cost_report(run, facts, region_prices)
 
-    clusters = discover()
-    facts = gather.expand(cluster=clusters)
-    report(facts, prices(facts), clusters)
+    batches = discover()
+    outcomes = gather.expand(batch=batches)
+    report(outcomes, prices(outcomes), batches)
 
 
 eks_cost_audit()

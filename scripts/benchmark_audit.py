@@ -1,6 +1,6 @@
 """Benchmark the nightly compliance audit on a simulated fleet; prints Markdown tables for BENCHMARKS.md.
 
-    .venv/bin/python scripts/benchmark_audit.py [--clusters 200] [--baseline 20] > audit-benchmark.md
+    .venv/bin/python scripts/benchmark_audit.py [--clusters 500] [--baseline 20] [--freeze-in-task] > audit.md
 
 Builds a generated fleet (two accounts, two regions each, clusters spread evenly; a mix of hardened, middling
 and neglected postures; one small node group, three or four add-ons and a few Kubernetes objects per cluster)
@@ -9,8 +9,10 @@ process, in a throw-away AIRFLOW_HOME, and measures:
 
 - fleet load time (not part of the audit figures);
 - the DagRun's wall time and process CPU time (this process also serves the sandbox: its share is timed
-  apart), time in Python's cyclic garbage collector, per-task durations (discover; audit p50 / p95 / max;
-  report), clusters per minute, and the time ``dag.test()`` slept idle (real sleeps, not capped as in tests);
+  apart), time in Python's cyclic garbage collector, per-task durations (discover; the audit tasks, each a batch
+  of clusters: p50 / p95 / max; report), each cluster's wall and CPU time in ``audit_one_cluster`` (the task's
+  thread), clusters per minute, the marginal cost of one more cluster (the slope between the two fleet sizes),
+  and the time ``dag.test()`` slept idle (real sleeps, not capped as in tests);
 - AWS API calls served by the sandbox, in total and per cluster, by service and operation (the per-cluster
   figures are the calls made while each cluster's ``audit_one_cluster`` ran), boto3 clients created, and
   Kubernetes API requests, counted at the sandbox's WSGI entry;
@@ -18,8 +20,9 @@ process, in a throw-away AIRFLOW_HOME, and measures:
 
 The same is done for ``--baseline`` clusters (fresh sandbox, DB and reports) to show how the run scales.
 ``dag.test()`` runs mapped tasks one at a time, so the wall time is a serial upper bound: a deployment runs up
-to 16 audit tasks at once. Airflow's and the tasks' logs go to stderr, the tables to stdout. Absolute figures
-vary with the machine; compare ratios across runs.
+to 16 audit tasks at once. What the process held before the run is frozen out of the garbage collector
+(``frozen_heap``): a worker does not hold the simulator. Airflow's and the tasks' logs go to stderr, the tables
+to stdout. Absolute figures vary with the machine; compare ratios across runs.
 """
 
 from __future__ import annotations
@@ -287,6 +290,7 @@ class ClusterTask:
     kube_requests: int
     clients_created: int
     client_seconds: float
+    cpu_seconds: float = 0.0  # this thread's CPU: the product's, not the sandbox's (its server threads)
 
 
 @dataclass
@@ -300,12 +304,12 @@ class ClusterProbe:
     audits: list[ClusterTask] = field(default_factory=list)
 
     def wrap(self, one_cluster: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        def measured(ref: Any, *args: Any) -> dict[str, Any]:
+        def measured(ref: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
             calls_before, kube_before = self.api_calls.copy(), self.meter.kube_total()
             clients_before, client_seconds_before = self.clients.created, self.clients.seconds
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.thread_time()
             try:
-                return one_cluster(ref, *args)
+                return one_cluster(ref, *args, **kwargs)
             finally:
                 self.audits.append(
                     ClusterTask(
@@ -316,6 +320,7 @@ class ClusterProbe:
                         self.meter.kube_total() - kube_before,
                         self.clients.created - clients_before,
                         self.clients.seconds - client_seconds_before,
+                        time.thread_time() - cpu_start,
                     )
                 )
 
@@ -358,6 +363,19 @@ def gc_meter() -> Iterator[Counter[str]]:
         yield totals
     finally:
         gc.callbacks.remove(callback)
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Everything alive before the run (the sandbox holding the whole fleet, moto, Airflow's ORM) is frozen out
+    of the garbage collector, as ``benchmark_upgrade.upgrade`` does: a worker does not hold the simulator, and
+    otherwise each full collection scans a heap that grows with the fleet and charges it to whichever task runs."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def cpu_seconds() -> float:
@@ -569,7 +587,7 @@ def measured_dag_test(dag_id: str, run_conf: dict[str, Any]) -> MeasuredRun:
     return MeasuredRun(run, wall_seconds, cpu, collector, sum(slept), len(slept))
 
 
-def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
+def run_audit_benchmark(clusters: int, work: Path, *, freeze_in_task: bool = False) -> AuditBenchmark:
     """Load a fleet of ``clusters`` clusters into a fresh sandbox and DB, audit it, and measure."""
     from eks_runbooks.tasks import audit as audit_run
 
@@ -577,7 +595,11 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
         probe = ClusterProbe(fleet.sandbox.api_calls, fleet.meter, ClientMeter())
         with (
             patch.object(audit_run, "audit_one_cluster", probe.wrap(audit_run.audit_one_cluster)),
+            patch.object(
+                audit_run, "audit_cluster_batch", freezing_heap(audit_run.audit_cluster_batch, freeze_in_task)
+            ),
             probe.clients.patched(),
+            frozen_heap(),
         ):
             measured = measured_dag_test("eks_compliance_audit", {"targets": audit_targets()})
         report = json.loads(written_report(measured).read_text())
@@ -599,13 +621,12 @@ def run_audit_benchmark(clusters: int, work: Path) -> AuditBenchmark:
 
 def summary_rows(result: AuditBenchmark) -> list[tuple[str, str, float | None]]:
     """(measure, value, quantity compared across fleet sizes or None) for the main table."""
-    n = result.clusters
     audits = result.audit_seconds
     tasks = result.discover_seconds + sum(audits) + result.report_seconds
     calls = [sum(audit.aws_calls.values()) for audit in result.audits]
     kube = [audit.kube_requests for audit in result.audits]
     total_calls, total_kube = sum(result.api_calls.values()), sum(result.kube_requests.values())
-    lower_bound = result.discover_seconds + math.ceil(n / MAX_ACTIVE_AUDITS) * statistics.median(audits)
+    lower_bound = result.discover_seconds + math.ceil(len(audits) / MAX_ACTIVE_AUDITS) * statistics.median(audits)
     return [
         *run_rows(result, "audit"),
         ("discover task", f"{result.discover_seconds:.2f} s", None),
@@ -626,7 +647,7 @@ def summary_rows(result: AuditBenchmark) -> list[tuple[str, str, float | None]]:
         ),
         ("clusters in the report / checks by status", f"{result.reported_clusters} / {_statuses(result)}", None),
         (
-            "lower bound with 16 audits at once (discover + ceil(N/16) x audit p50 + report)",
+            "lower bound with 16 audit tasks at once (discover + ceil(tasks/16) x audit p50 + report)",
             f"{lower_bound + result.report_seconds:.0f} s",
             None,
         ),
@@ -658,12 +679,19 @@ def cluster_task_rows(
 ) -> list[tuple[str, str, float | None]]:
     """The rows of ``summary_rows`` about the per-cluster task ``task_id``, which calls ``function``."""
     return [
+        (f"{task_id} tasks (batches of clusters)", f"{len(durations)}", None),
         (
             f"{task_id} task p50 / p95 / max",
             f"{statistics.median(durations):.2f} / {percentile(durations, 0.95):.2f} / {max(durations):.2f} s",
             None,
         ),
-        (f"in `{function}`, p50", f"{statistics.median(task.seconds for task in tasks):.2f} s", None),
+        (
+            f"per cluster in `{function}`: wall p50, CPU p50 / mean (the task's thread, GC included)",
+            f"{statistics.median(task.seconds for task in tasks):.3f} s, "
+            f"{statistics.median(task.cpu_seconds for task in tasks):.3f} / "
+            f"{statistics.mean(task.cpu_seconds for task in tasks):.3f} s",
+            None,
+        ),
         (
             "boto3 clients created per cluster (mean), and the time creating them takes (p50)",
             f"{statistics.mean(task.clients_created for task in tasks):.1f}, "
@@ -706,6 +734,24 @@ def operation_rows(tasks: list[ClusterTask], api_calls: Counter[tuple[str, str]]
     return rows
 
 
+def marginal_rows(results: list[FleetRunFigures]) -> list[str]:
+    """The slope between the two fleet sizes: what one more cluster costs the serial run (wall, and CPU without the
+    sandbox's share), Airflow's per-task cost included."""
+    if len(results) != 2:
+        return []
+    large, small = results
+    clusters = large.clusters - small.clusters
+    wall = (large.wall_seconds - small.wall_seconds) / clusters
+    product = lambda r: r.cpu_seconds - r.sandbox_cpu_seconds  # noqa: E731
+    cpu = (product(large) - product(small)) / clusters
+    sandbox = (large.sandbox_cpu_seconds - small.sandbox_cpu_seconds) / clusters
+    return [
+        "",
+        f"Marginal cost per cluster (slope {small.clusters} → {large.clusters} clusters): {wall:.3f} s of wall time; "
+        f"{cpu:.3f} s of CPU outside the sandbox, {sandbox:.3f} s in it.",
+    ]
+
+
 def comparison_table(sizes: list[int], tables: list[list[tuple[str, str, float | None]]]) -> list[str]:
     """One column per fleet size (rows as ``summary_rows`` gives them), and their ratio when there are two."""
     compare = len(tables) == 2
@@ -740,6 +786,7 @@ def machine_line(load_before: float, load_after: float) -> str:
 def markdown(results: list[AuditBenchmark], load_before: float, load_after: float) -> str:
     """The main table (one column per fleet size, and their ratio when there are two), then the call tables."""
     lines = comparison_table([r.clusters for r in results], [summary_rows(result) for result in results])
+    lines += marginal_rows(results)
     largest = results[0]
     lines += ["", f"AWS API calls by operation ({largest.clusters} clusters):", ""]
     lines += operation_rows(largest.audits, largest.api_calls, "audit")
@@ -767,21 +814,52 @@ def logs_to_stderr() -> Iterator[TextIO]:
         results_out.close()
 
 
-def fleet_sizes(description: str, default: int, what: str) -> list[int]:
-    """``--clusters`` (default ``default``), then ``--baseline`` (default 20, 0: none) from the command line."""
+@dataclass(frozen=True)
+class FleetOptions:
+    """The command line of a fleet benchmark: the fleet sizes, largest first, and the GC variant measured."""
+
+    sizes: list[int]
+    freeze_in_task: bool
+
+
+def fleet_options(description: str, default: int, what: str) -> FleetOptions:
+    """``--clusters`` (default ``default``), then ``--baseline`` (default 20, 0: none), and ``--freeze-in-task``
+    from the command line."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--clusters", type=int, default=default, help=f"clusters in the fleet (default {default})")
     parser.add_argument(
         "--baseline", type=int, default=20, help=f"also {what} a fleet this small, for the ratio (0: skip)"
     )
+    parser.add_argument(
+        "--freeze-in-task",
+        action="store_true",
+        help="measure a variant: each batch task freezes the heap it starts with out of the GC (gc.freeze) and "
+        "unfreezes it when it ends, as a worker's task process could after its imports",
+    )
     args = parser.parse_args()
     if args.clusters < 1 or args.baseline < 0:
         parser.error("--clusters must be at least 1 and --baseline at least 0")
-    return [args.clusters, args.baseline] if args.baseline else [args.clusters]
+    return FleetOptions([args.clusters, args.baseline] if args.baseline else [args.clusters], args.freeze_in_task)
+
+
+def freezing_heap(batch_task: Callable[..., Any], enabled: bool) -> Callable[..., Any]:
+    """``batch_task`` run with the heap it starts with frozen out of the GC (``--freeze-in-task``), else as is."""
+    if not enabled:
+        return batch_task
+
+    def frozen(*args: Any, **kwargs: Any) -> Any:
+        gc.freeze()
+        try:
+            return batch_task(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+
+    return frozen
 
 
 def main() -> int:
-    sizes = fleet_sizes(__doc__.split("\n\n")[0], 200, "audit")
+    options = fleet_options(__doc__.split("\n\n")[0], 500, "audit")
+    sizes = options.sizes
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="eks-audit-benchmark-"))
     try:
@@ -789,7 +867,7 @@ def main() -> int:
         with logs_to_stderr() as results_out:
             results = []
             for clusters in sizes:
-                result = run_audit_benchmark(clusters, work)
+                result = run_audit_benchmark(clusters, work, freeze_in_task=options.freeze_in_task)
                 if result.reported_clusters != clusters or result.by_status.get("ERROR"):
                     raise RuntimeError(
                         f"{clusters} clusters: the report has {result.reported_clusters} clusters, "

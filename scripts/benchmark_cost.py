@@ -1,6 +1,6 @@
 """Benchmark the nightly cost audit on a simulated fleet; prints Markdown tables for BENCHMARKS.md.
 
-    .venv/bin/python scripts/benchmark_cost.py [--clusters 500] [--baseline 20] > cost-benchmark.md
+    .venv/bin/python scripts/benchmark_cost.py [--clusters 500] [--baseline 20] [--freeze-in-task] > cost-benchmark.md
 
 Builds a generated fleet (the compliance audit benchmark's accounts and regions, ``benchmark_audit.PLACEMENTS``;
 four cost profiles in turn, so every region holds each of them: node groups of a few instance types, some SPOT;
@@ -27,7 +27,6 @@ stdout. Absolute figures vary with the machine; compare ratios across runs.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
@@ -36,8 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,12 +52,15 @@ from benchmark_audit import (
     cluster_task_rows,
     comparison_table,
     fleet_document,
+    fleet_options,
     fleet_run_figures,
-    fleet_sizes,
+    freezing_heap,
+    frozen_heap,
     kube_request_rows,
     loaded_fleet,
     logs_to_stderr,
     machine_line,
+    marginal_rows,
     measured_dag_test,
     operation_rows,
     run_rows,
@@ -252,20 +253,7 @@ class CostBenchmark(FleetRunFigures):
     document: dict[str, Any]
 
 
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Everything alive before the run (the sandbox holding the whole fleet, moto, Airflow's ORM) is frozen out
-    of the garbage collector, as ``benchmark_upgrade.upgrade`` does: a worker does not hold the simulator, and
-    otherwise each full collection scans a heap that grows with the fleet and charges it to whichever task runs."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-def run_cost_benchmark(clusters: int, work: Path) -> CostBenchmark:
+def run_cost_benchmark(clusters: int, work: Path, *, freeze_in_task: bool = False) -> CostBenchmark:
     """Load a fleet of ``clusters`` clusters into a fresh sandbox and DB, run the cost audit over it, and measure."""
     from eks_runbooks.core.cost import report as cost_report
     from eks_runbooks.readers import prices as price_reader
@@ -278,6 +266,9 @@ def run_cost_benchmark(clusters: int, work: Path) -> CostBenchmark:
         stopwatch = Stopwatch()
         with (
             patch.object(cost_run, "gather_one_cluster", probe.wrap(cost_run.gather_one_cluster)),
+            patch.object(
+                cost_run, "gather_cluster_batch", freezing_heap(cost_run.gather_cluster_batch, freeze_in_task)
+            ),
             patch.object(price_reader, "read_region_prices", regions.wrap(price_reader.read_region_prices)),
             patch.object(cost_run, "cost_clusters", stopwatch.wrap("costing", cost_run.cost_clusters)),
             patch.object(cost_report, "render_cost_html", stopwatch.wrap("html", cost_report.render_cost_html)),
@@ -321,7 +312,6 @@ def report_problems(result: CostBenchmark) -> list[str]:
 
 def summary_rows(result: CostBenchmark) -> list[tuple[str, str, float | None]]:
     """(measure, value, quantity compared across fleet sizes or None) for the main table."""
-    n = result.clusters
     seconds = result.task_seconds
     gathers = seconds["gather"]
     run_level = seconds["discover"][0] + seconds["prices"][0] + seconds["report"][0]
@@ -331,7 +321,7 @@ def summary_rows(result: CostBenchmark) -> list[tuple[str, str, float | None]]:
     total_calls, total_kube = sum(result.api_calls.values()), sum(result.kube_requests.values())
     files = result.report_files
     csv_bytes = sum(size for name, size in files.items() if name.endswith(".csv"))
-    lower_bound = run_level + math.ceil(n / MAX_ACTIVE_AUDITS) * statistics.median(gathers)
+    lower_bound = run_level + math.ceil(len(gathers) / MAX_ACTIVE_AUDITS) * statistics.median(gathers)
     return [
         *run_rows(result, "cost audit"),
         ("discover task", f"{seconds['discover'][0]:.2f} s", None),
@@ -371,7 +361,7 @@ def summary_rows(result: CostBenchmark) -> list[tuple[str, str, float | None]]:
         ("clusters in the report / fleet monthly cost", _costed(result), None),
         ("findings by check", _findings(result), None),
         (
-            "lower bound with 16 gathers at once (discover + ceil(N/16) x gather p50 + prices + report)",
+            "lower bound with 16 gather tasks at once (discover + ceil(tasks/16) x gather p50 + prices + report)",
             f"{lower_bound:.0f} s",
             None,
         ),
@@ -412,6 +402,7 @@ def markdown(results: list[CostBenchmark], load_before: float, load_after: float
     """The main table (one column per fleet size, their ratio when there are two), the prices task's calls, then
     the per-cluster call tables of the largest fleet."""
     lines = comparison_table([r.clusters for r in results], [summary_rows(result) for result in results])
+    lines += marginal_rows(results)
     lines += ["", "AWS API calls of the prices task, per (connection, region):", "", *price_call_rows(results)]
     largest = results[0]
     lines += ["", f"AWS API calls by operation ({largest.clusters} clusters):", ""]
@@ -422,7 +413,7 @@ def markdown(results: list[CostBenchmark], load_before: float, load_after: float
     return "\n".join(header + lines)
 
 
-def benchmark(sizes: list[int]) -> int:
+def benchmark(sizes: list[int], freeze_in_task: bool = False) -> int:
     """Each fleet size in turn (the largest first, so one-off imports land in it); the tables go to stdout, then
     what keeps a report from being complete (exit status 1), so that a long run is never measured in vain."""
     home = Path(os.environ["AIRFLOW_HOME"])
@@ -432,7 +423,7 @@ def benchmark(sizes: list[int]) -> int:
     with logs_to_stderr() as results_out:
         results, problems = [], []
         for clusters in sizes:
-            result = run_cost_benchmark(clusters, home)
+            result = run_cost_benchmark(clusters, home, freeze_in_task=freeze_in_task)
             problems += [f"{clusters} clusters: {problem}" for problem in report_problems(result)]
             results.append(result)
         print(markdown(results, load_before, os.getloadavg()[0]), file=results_out)
@@ -444,8 +435,8 @@ def benchmark(sizes: list[int]) -> int:
 
 
 def main() -> int:
-    sizes = fleet_sizes(__doc__.split("\n\n")[0], 500, "cost")
-    return in_throwaway_airflow_home(None, lambda: benchmark(sizes))
+    options = fleet_options(__doc__.split("\n\n")[0], 500, "cost")
+    return in_throwaway_airflow_home(None, lambda: benchmark(options.sizes, options.freeze_in_task))
 
 
 if __name__ == "__main__":

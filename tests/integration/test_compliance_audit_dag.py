@@ -232,28 +232,56 @@ def test_a_full_run_after_a_filtered_one_neither_announces_nor_alerts_old_failur
     assert third["notifications"] == [] and ticketing == []
 
 
-def test_a_cluster_whose_audit_task_fails_is_error_in_the_fleet_report(audit_dag, monkeypatch):
+def test_a_cluster_whose_audit_fails_is_error_with_its_cause_and_the_rest_of_its_batch_is_audited(
+    audit_dag, monkeypatch
+):
     import eks_runbooks.readers.audit_facts as audit_facts
 
     gather = audit_facts.gather_cluster_facts
 
-    def broken_for_edge_dev(hook, cluster_name, **kwargs):
-        if cluster_name == "edge-dev":
-            raise MemoryError("the worker ran out of memory reading edge-dev")
+    def broken_for_analytics_staging(hook, cluster_name, **kwargs):
+        if cluster_name == "analytics-staging":
+            raise MemoryError("the worker ran out of memory reading analytics-staging")
         return gather(hook, cluster_name, **kwargs)
 
-    monkeypatch.setattr(audit_facts, "gather_cluster_facts", broken_for_edge_dev)
+    monkeypatch.setattr(audit_facts, "gather_cluster_facts", broken_for_analytics_staging)
+    run = audit_dag.test(run_conf={"targets": TARGETS[:1]})
+
+    batches = {ti.map_index: ti.state for ti in run.get_task_instances() if ti.task_id == "audit"}
+    assert sorted(batches.values()) == ["success", "success"]  # us-east-1's three clusters, us-west-2's one
+    report = reported(run)
+    assert {check["status"] for check in statuses_detail(report, "analytics-staging")} == {"ERROR"}
+    assert "MemoryError: the worker ran out of memory" in statuses_detail(report, "analytics-staging")[0]["detail"]
+    assert statuses(report, "payments-prod")["EKS-SECRETS-KMS"] == "PASS"  # same batch, audited
+    assert {check["status"] for check in statuses_detail(report, "orders-prod")} != {"ERROR"}
+
+
+def test_the_clusters_of_a_batch_whose_task_fails_are_error_and_the_other_batches_reported(audit_dag, monkeypatch):
+    import eks_runbooks.tasks.audit as audit_tasks
+
+    audit_batch = audit_tasks.audit_cluster_batch
+
+    def worker_lost_in_us_west_2(batch, checks):
+        if batch.region == "us-west-2":
+            raise MemoryError("the worker was killed")
+        return audit_batch(batch, checks)
+
+    monkeypatch.setattr(audit_tasks, "audit_cluster_batch", worker_lost_in_us_west_2)
     audit_dag.get_task("audit").retries = 0
     run = audit_dag.test(run_conf={"targets": TARGETS[:1]})
 
     states = {ti.map_index: ti.state for ti in run.get_task_instances() if ti.task_id == "audit"}
-    assert sorted(states.values()) == ["failed", "success", "success", "success"]
+    assert sorted(states.values()) == ["failed", "success"]
     assert run.get_task_instance("report").state == "success"
-    written = run.get_task_instance("report").xcom_pull(task_ids="report")
-    report = json.loads(Path(written["report_json"][7:]).read_text())
+    report = reported(run)
     assert {check["status"] for check in statuses_detail(report, "edge-dev")} == {"ERROR"}
     assert "audit task of this cluster failed" in statuses_detail(report, "edge-dev")[0]["detail"]
     assert statuses(report, "payments-prod")["EKS-SECRETS-KMS"] == "PASS"
+
+
+def reported(run) -> dict[str, Any]:
+    written = run.get_task_instance("report").xcom_pull(task_ids="report")
+    return json.loads(Path(written["report_json"][7:]).read_text())
 
 
 def test_an_extra_privileged_daemonset_in_kube_system_is_flagged_and_the_eks_addons_are_not(audit_dag):

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
 
 from eks_runbooks.hooks.pagination import PaginatedReadsMixin
+from eks_runbooks.hooks.sessions import OneSessionMixin
 
 #: DescribeInstanceTypes names at most 100 instance types per request (botocore model: ``InstanceTypes`` max 100).
 INSTANCE_TYPES_PER_REQUEST = 100
@@ -15,7 +16,7 @@ INSTANCE_TYPES_PER_REQUEST = 100
 VOLUME_IDS_PER_REQUEST = 200
 
 
-class Ec2NetworkHook(PaginatedReadsMixin, EC2Hook):
+class Ec2NetworkHook(OneSessionMixin, PaginatedReadsMixin, EC2Hook):
     """
     Read the EC2 side of an EKS cluster: its subnets, their route tables, its node groups' launch templates, its
     nodes' instance types and the EBS volumes behind its PersistentVolumes.
@@ -24,6 +25,7 @@ class Ec2NetworkHook(PaginatedReadsMixin, EC2Hook):
     AwsBaseHook.
 
     :param page_size: items per page of every paginated read (``MaxResults``); default: EC2's own.
+    :param session: the boto3 session to use (another hook's, ``OneSessionMixin.sibling``); default: its own.
 
     .. seealso::
         - :class:`airflow.providers.amazon.aws.hooks.ec2.EC2Hook`

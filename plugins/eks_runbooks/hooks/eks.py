@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow.providers.amazon.aws.hooks.eks import EksHook
 
 from eks_runbooks.core.eks.updates import UpdateRef
 from eks_runbooks.hooks.pagination import PaginatedReadsMixin
+from eks_runbooks.hooks.sessions import OneSessionMixin
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "eks_runbooks.json"
 #: The operations that start an EKS update (their answer is an ``update`` to follow with DescribeUpdate).
 UPDATE_OPERATIONS = ("update_cluster_version", "update_addon", "update_nodegroup_version")
 #: How many of a target's latest updates a runbook looks through (for the one in flight, or recent failures).
 RECENT_UPDATES = 20
+#: How long the presigned URL of an EKS token may be used (the provider's ``eks_get_token`` value).
+TOKEN_URL_EXPIRES_IN = 60
+
+T = TypeVar("T")
 
 
-class EksRunbookHook(PaginatedReadsMixin, EksHook):
+class EksRunbookHook(OneSessionMixin, PaginatedReadsMixin, EksHook):
     """
     Interact with Amazon EKS: the provider's ``EksHook`` plus the reads and updates the runbooks make.
 
@@ -26,6 +33,10 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
     has no waiter for an insights refresh: ``insights_refresh_completed`` lives in ``waiters/eks_runbooks.json``;
     botocore's own waiters stay available under their names. EKS updates are followed by
     ``triggers.eks.EksUpdatesTrigger`` (or by polling ``update_statuses`` in the worker).
+
+    One boto3 session per hook (``OneSessionMixin``): the EC2 and Elastic Load Balancing reads of the same clusters
+    go through ``sibling`` hooks on it, and EKS's catalogue for the region (the version calendar, the add-on
+    versions of a Kubernetes version) is read once per hook, whatever the number of clusters read through it.
 
     Additional arguments (such as ``aws_conn_id``) may be specified and are passed down to the underlying
     AwsBaseHook.
@@ -58,6 +69,55 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
             return self.get_cluster(cluster_name)
         except self.conn.exceptions.ResourceNotFoundException:
             return None
+
+    @cached_property
+    def _region_reads(self) -> dict[tuple[str | None, ...], Any]:
+        return {}
+
+    def _once(self, key: tuple[str | None, ...], read: Callable[[], T]) -> T:
+        """What ``read`` returns, read once per hook: the answer is the region's, not a cluster's."""
+        if key not in self._region_reads:
+            self._region_reads[key] = read()
+        return self._region_reads[key]
+
+    def kubernetes_token(self, cluster_name: str) -> str:
+        """
+        A token for the cluster's Kubernetes API: a presigned STS ``GetCallerIdentity`` URL naming the cluster
+        (``k8s-aws-v1.<base64>``), signed with the hook's session, as the provider's ``eks_get_token`` signs it —
+        without making two boto3 clients per token.
+
+        :param cluster_name: The cluster the token is for (the signed ``x-k8s-aws-id`` header).
+        :return: The bearer token; its URL may be used for ``TOKEN_URL_EXPIRES_IN`` seconds.
+        """
+        from botocore.signers import RequestSigner
+
+        session = self.get_session()
+        region = self.region_name or session.region_name
+        signer = RequestSigner(
+            service_id=self.conn.meta.service_model.service_id,
+            region_name=region,
+            signing_name="sts",
+            signature_version="v4",
+            credentials=session.get_credentials(),
+            event_emitter=session.events,
+        )
+        request = {
+            "method": "GET",
+            "url": f"{self._sts_endpoint}/?Action=GetCallerIdentity&Version=2011-06-15",
+            "body": {},
+            "headers": {"x-k8s-aws-id": cluster_name},
+            "context": {},
+        }
+        url = signer.generate_presigned_url(
+            request, region_name=region, expires_in=TOKEN_URL_EXPIRES_IN, operation_name=""
+        )
+        return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+
+    @cached_property
+    def _sts_endpoint(self) -> str:
+        # EKS accepts only the regional STS endpoint (the provider's own kubeconfig insists on it too).
+        sts = self.get_session().client("sts", region_name=self.region_name, endpoint_url=self.conn_config.endpoint_url)
+        return sts.meta.endpoint_url
 
     def describe_insights(
         self,
@@ -338,33 +398,44 @@ class EksRunbookHook(PaginatedReadsMixin, EksHook):
 
     def describe_addon_versions(self, kubernetes_version: str, addon_name: str | None = None) -> list[dict[str, Any]]:
         """
-        The add-on versions EKS publishes for a Kubernetes version.
+        The add-on versions EKS publishes for a Kubernetes version (read once per hook; callers must not change
+        the answer).
 
         :param kubernetes_version: The cluster version the versions must be compatible with, e.g. ``1.33``.
         :param addon_name: Only this add-on (default: every add-on).
         :return: The ``addons`` entries of DescribeAddonVersions, each with its ``addonVersions``.
         """
         arguments = {"kubernetesVersion": kubernetes_version} | ({"addonName": addon_name} if addon_name else {})
-        return self.paginate("describe_addon_versions", "addons", **arguments)
+        return self._once(
+            ("addon_versions", kubernetes_version, addon_name),
+            lambda: self.paginate("describe_addon_versions", "addons", **arguments),
+        )
 
     def describe_cluster_versions(self) -> list[dict[str, Any]]:
         """
-        EKS's version calendar: every version with its support status and dates (UNSUPPORTED ones included).
+        EKS's version calendar: every version with its support status and dates (UNSUPPORTED ones included);
+        read once per hook.
 
         :return: The ``clusterVersions`` entries of DescribeClusterVersions.
         """
-        return self.paginate("describe_cluster_versions", "clusterVersions", includeAll=True)
+        return self._once(
+            ("cluster_versions",),
+            lambda: self.paginate("describe_cluster_versions", "clusterVersions", includeAll=True),
+        )
 
     def describe_cluster_version(self, kubernetes_version: str) -> dict[str, Any] | None:
         """
-        EKS's calendar entry for one Kubernetes version: its support status and dates.
+        EKS's calendar entry for one Kubernetes version: its support status and dates (read once per hook).
 
         :param kubernetes_version: The version, e.g. a cluster's ``version`` ``1.31``.
         :return: Its ``clusterVersions`` entry of DescribeClusterVersions (``versionStatus``,
             ``endOfStandardSupportDate``, ``endOfExtendedSupportDate``); None when EKS does not list it.
         """
-        versions = self.paginate(
-            "describe_cluster_versions", "clusterVersions", clusterVersions=[kubernetes_version], includeAll=True
+        versions = self._once(
+            ("cluster_version", kubernetes_version),
+            lambda: self.paginate(
+                "describe_cluster_versions", "clusterVersions", clusterVersions=[kubernetes_version], includeAll=True
+            ),
         )
         return next((v for v in versions if v.get("clusterVersion") == kubernetes_version), None)
 

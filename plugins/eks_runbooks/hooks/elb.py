@@ -9,17 +9,19 @@ Elastic Load Balancing API references, DescribeTags).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 from eks_runbooks.hooks.pagination import PaginatedReadsMixin
+from eks_runbooks.hooks.sessions import OneSessionMixin
 
 #: Resources per DescribeTags request (both APIs).
 TAGGED_PER_REQUEST = 20
 
 
-class LoadBalancersHook(PaginatedReadsMixin, AwsBaseHook):
+class LoadBalancersHook(OneSessionMixin, PaginatedReadsMixin, AwsBaseHook):
     """
     Read Application, Network and Gateway Load Balancers (Elastic Load Balancing v2).
 
@@ -27,6 +29,7 @@ class LoadBalancersHook(PaginatedReadsMixin, AwsBaseHook):
     AwsBaseHook.
 
     :param page_size: items per page of every paginated read (``PageSize``); default: the service's own.
+    :param session: the boto3 session to use (another hook's, ``OneSessionMixin.sibling``); default: its own.
 
     .. seealso::
         - :class:`airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`
@@ -37,11 +40,16 @@ class LoadBalancersHook(PaginatedReadsMixin, AwsBaseHook):
 
     def load_balancers_with_tags(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
         """
-        Every load balancer of the region with its tags.
+        Every load balancer of the region with its tags, listed once per hook: the clusters of one fleet task
+        share one listing (callers must not change it).
 
         :return: ``(load balancer, tags)`` pairs: the ``LoadBalancers`` entry of DescribeLoadBalancers
             (``LoadBalancerArn``, ``LoadBalancerName``, ``Type``) and its tags as a dict.
         """
+        return self._listed
+
+    @cached_property
+    def _listed(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
         load_balancers = self.paginate("describe_load_balancers", "LoadBalancers")
         return _with_tags(
             load_balancers,
@@ -51,7 +59,7 @@ class LoadBalancersHook(PaginatedReadsMixin, AwsBaseHook):
         )
 
 
-class ClassicLoadBalancersHook(PaginatedReadsMixin, AwsBaseHook):
+class ClassicLoadBalancersHook(OneSessionMixin, PaginatedReadsMixin, AwsBaseHook):
     """
     Read Classic Load Balancers (Elastic Load Balancing, 2012-06-01 API).
 
@@ -59,6 +67,7 @@ class ClassicLoadBalancersHook(PaginatedReadsMixin, AwsBaseHook):
     AwsBaseHook.
 
     :param page_size: items per page of every paginated read (``PageSize``); default: the service's own.
+    :param session: the boto3 session to use (another hook's, ``OneSessionMixin.sibling``); default: its own.
 
     .. seealso::
         - :class:`airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`
@@ -69,11 +78,16 @@ class ClassicLoadBalancersHook(PaginatedReadsMixin, AwsBaseHook):
 
     def load_balancers_with_tags(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
         """
-        Every Classic Load Balancer of the region with its tags.
+        Every Classic Load Balancer of the region with its tags, listed once per hook (as
+        ``LoadBalancersHook.load_balancers_with_tags``).
 
         :return: ``(load balancer, tags)`` pairs: the ``LoadBalancerDescriptions`` entry of DescribeLoadBalancers
             (``LoadBalancerName``, ``DNSName``) and its tags as a dict.
         """
+        return self._listed
+
+    @cached_property
+    def _listed(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
         load_balancers = self.paginate("describe_load_balancers", "LoadBalancerDescriptions")
         return _with_tags(
             load_balancers,

@@ -8,6 +8,7 @@ kubectl.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from functools import cache
@@ -254,8 +255,32 @@ def scan_removed_apis(
     )
 
 
+def list_objects(api_client: ApiClient, path: str) -> list[dict[str, Any]]:
+    """Every object of a list path (``/api/v1/pods``), in kubectl's chunks, as the API's JSON: no discovery and no
+    model objects built for each item (a fleet task lists thousands of pods)."""
+    items: list[dict[str, Any]] = []
+    token = None
+    while True:
+        query = [("limit", LIST_CHUNK_SIZE)] + ([("continue", token)] if token else [])
+        response = api_client.call_api(
+            path,
+            "GET",
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _preload_content=False,
+        )
+        page = json.loads(response.data)
+        items.extend(page.get("items") or [])
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return items
+
+
 def network_hook(hook: EksRunbookHook) -> Ec2NetworkHook:
-    """The EC2 reads for the same connection, region and page size as the EKS hook."""
+    """The EC2 reads for the same connection, region, page size and boto3 session as the EKS hook (made once per
+    EKS hook)."""
     from eks_runbooks.hooks.ec2 import Ec2NetworkHook
 
-    return Ec2NetworkHook(aws_conn_id=hook.aws_conn_id, region_name=hook.region_name, page_size=hook.page_size)
+    return hook.sibling(Ec2NetworkHook)

@@ -2,20 +2,20 @@
 
 Read-only, and small enough for a fleet: a fixed number of AWS calls per cluster whatever its size (one
 DescribeInstanceTypes for every instance type, one DescribeVolumes for every volume, load balancers tagged 20 at
-a time; DescribeNodegroup once per node group) and one Kubernetes client that lists Nodes, Pods,
-PersistentVolumes and kube-system's DaemonSets once each (in chunks of 500), with no discovery requests.
+a time, the region's listing read once per hook; DescribeNodegroup once per node group) and one Kubernetes client
+that lists Nodes, Pods, PersistentVolumes and kube-system's DaemonSets once each (in chunks of 500), with no
+discovery requests.
 Each source (``core.cost.facts.SOURCES``) is read on its own: when one fails its reason is in
 ``ClusterCostFacts.errors`` and the rest is still read; when DescribeCluster fails, every source is in error.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from eks_runbooks.core.cost.facts import SOURCES, ClusterCostFacts, LoadBalancerFacts, VolumeFacts
-from eks_runbooks.readers.cluster import LIST_CHUNK_SIZE, network_hook
+from eks_runbooks.readers.cluster import list_objects, network_hook
 from eks_runbooks.readers.cost_objects import (
     cluster_fields,
     cluster_support,
@@ -42,16 +42,20 @@ T = TypeVar("T")
 KUBERNETES_SOURCES = ("nodes", "pods", "volumes", "prefix_delegation")
 
 
-def gather_cost_facts(aws_conn_id: str, region: str, cluster_name: str) -> ClusterCostFacts:
+def gather_cost_facts(
+    aws_conn_id: str, region: str, cluster_name: str, *, hook: EksRunbookHook | None = None
+) -> ClusterCostFacts:
     """Everything the cost audit prices and judges for one cluster, as its connection can read it.
 
     :param aws_conn_id: The Airflow connection of the cluster's account (a target's ``aws_conn_id``).
     :param region: The cluster's region.
     :param cluster_name: The cluster.
+    :param hook: The EKS hook of that connection and region to read through (one per task for all its clusters:
+        one boto3 session, the region's load balancers listed once); default: a new one.
     """
     from eks_runbooks.hooks.eks import EksRunbookHook
 
-    hook = EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region)
+    hook = hook or EksRunbookHook(aws_conn_id=aws_conn_id, region_name=region)
     facts = ClusterCostFacts(aws_conn_id=aws_conn_id, region=region, cluster=cluster_name)
     cluster = _read(facts, "cluster", lambda: hook.get_cluster(cluster_name))
     if cluster is None:
@@ -80,20 +84,20 @@ def _read(facts: ClusterCostFacts, source: str, read: Callable[[], T]) -> T | No
 
 
 def _read_kubernetes(facts: ClusterCostFacts, hook: EksRunbookHook, cluster: dict[str, Any]) -> list[dict[str, Any]]:
-    """Nodes, pods and prefix delegation into ``facts``; the PersistentVolumes for DescribeVolumes."""
-    from kubernetes.client import AppsV1Api, CoreV1Api
-
+    """Nodes, pods and prefix delegation into ``facts``; the PersistentVolumes for DescribeVolumes. The four kinds
+    are core and apps/v1, served by every cluster: listed by path, with no discovery requests."""
     from eks_runbooks.readers.kube_client import eks_kubernetes_client
 
     persistent_volumes: list[dict[str, Any]] | None = []
     try:
         with eks_kubernetes_client(facts.cluster, hook=hook, cluster=cluster) as api_client:
-            core, apps = CoreV1Api(api_client), AppsV1Api(api_client)
-            nodes = _read(facts, "nodes", lambda: _listed(core.list_node))
-            pods = _read(facts, "pods", lambda: _listed(core.list_pod_for_all_namespaces))
-            persistent_volumes = _read(facts, "volumes", lambda: _listed(core.list_persistent_volume))
+            nodes = _read(facts, "nodes", lambda: list_objects(api_client, "/api/v1/nodes"))
+            pods = _read(facts, "pods", lambda: list_objects(api_client, "/api/v1/pods"))
+            persistent_volumes = _read(facts, "volumes", lambda: list_objects(api_client, "/api/v1/persistentvolumes"))
             daemonsets = _read(
-                facts, "prefix_delegation", lambda: _listed(apps.list_namespaced_daemon_set, namespace="kube-system")
+                facts,
+                "prefix_delegation",
+                lambda: list_objects(api_client, "/apis/apps/v1/namespaces/kube-system/daemonsets"),
             )
     except Exception as error:  # no client: the API server does not answer, or refuses the connection's identity
         reason = f"{type(error).__name__}: {str(error)[:300]}"
@@ -105,20 +109,6 @@ def _read_kubernetes(facts: ClusterCostFacts, hook: EksRunbookHook, cluster: dic
         _read(facts, "pods", lambda: _pods(facts, pods, fargate_nodes))
     facts.prefix_delegation = prefix_delegation(daemonsets) if daemonsets is not None else None
     return persistent_volumes or []
-
-
-def _listed(list_page: Callable[..., Any], **arguments: Any) -> list[dict[str, Any]]:
-    """Every object a list call returns, in kubectl's chunks, as the API's JSON: no discovery requests first
-    (the four kinds are core and apps/v1, served by every cluster) and no model objects built for every pod."""
-    items: list[dict[str, Any]] = []
-    token = None
-    while True:
-        response = list_page(limit=LIST_CHUNK_SIZE, _continue=token, _preload_content=False, **arguments)
-        page = json.loads(response.data)
-        items.extend(page.get("items") or [])
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            return items
 
 
 def _pods(facts: ClusterCostFacts, pods: list[dict[str, Any]], fargate_nodes: set[str]) -> None:
@@ -171,9 +161,9 @@ def _volumes(described: list[dict[str, Any]], claims: dict[str, tuple[str, str]]
 def _load_balancers(facts: ClusterCostFacts, hook: EksRunbookHook) -> list[LoadBalancerFacts]:
     from eks_runbooks.hooks.elb import ClassicLoadBalancersHook, LoadBalancersHook
 
-    arguments = {"aws_conn_id": hook.aws_conn_id, "region_name": hook.region_name, "page_size": hook.page_size}
-    current = LoadBalancersHook(**arguments).load_balancers_with_tags()
-    classic = ClassicLoadBalancersHook(**arguments).load_balancers_with_tags()
+    # Listed once per EKS hook: the clusters a task reads in one region share the region's listing.
+    current = hook.sibling(LoadBalancersHook).load_balancers_with_tags()
+    classic = hook.sibling(ClassicLoadBalancersHook).load_balancers_with_tags()
     classic_arn = f"arn:aws:elasticloadbalancing:{facts.region}:{facts.account}:loadbalancer/"
     found = [load_balancer_facts(lb, tags, facts.cluster) for lb, tags in current] + [
         load_balancer_facts(lb, tags, facts.cluster, arn=classic_arn + lb["LoadBalancerName"]) for lb, tags in classic

@@ -2,8 +2,8 @@
 
 An EKS token is a presigned STS ``GetCallerIdentity`` URL (``k8s-aws-v1.<base64>``), valid 15 minutes; the
 cluster maps the caller's IAM identity through its access entries (eks-facts §5). The token is minted here,
-in the task's process, from the Airflow connection's session — with the amazon provider's
-``fetch_access_token_for_cluster`` — and re-minted before it expires.
+in the task's process, from the Airflow connection's session (``EksRunbookHook.kubernetes_token``, signed as the
+amazon provider's ``fetch_access_token_for_cluster`` signs it) and re-minted before it expires.
 
 Why not ``EksHook.generate_config_file_with_credentials``: its kubeconfig's exec plugin starts a new Python
 that imports Airflow for every client (about 3 seconds each, measured), and it writes the AWS credentials to a
@@ -94,17 +94,7 @@ class EksTokenSource:
         configuration.api_key[BEARER] = self.current()
 
     def _mint(self) -> str:
-        from airflow.providers.amazon.aws.utils.eks_get_token import fetch_access_token_for_cluster
-
-        session = self._hook.get_session()
-        # EKS accepts only the regional STS endpoint (the provider's own kubeconfig insists on it too).
-        sts = session.client(
-            "sts", region_name=self._hook.region_name, endpoint_url=self._hook.conn_config.endpoint_url
-        )
-        sts_url = f"{sts.meta.endpoint_url}/?Action=GetCallerIdentity&Version=2011-06-15"
-        return fetch_access_token_for_cluster(
-            self._cluster_name, sts_url, region_name=self._hook.region_name or session.region_name, session=session
-        )
+        return self._hook.kubernetes_token(self._cluster_name)
 
 
 @contextmanager

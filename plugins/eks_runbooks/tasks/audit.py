@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -27,10 +27,13 @@ from eks_runbooks.core.audit.report import (
     render_audit_html,
     unaudited_cluster,
 )
-from eks_runbooks.core.audit.targets import AuditTarget, ClusterRef, parse_target_line
+from eks_runbooks.core.audit.targets import AuditTarget, ClusterBatch, ClusterRef, parse_target_line
 from eks_runbooks.core.clock import utc_now, utc_today
 from eks_runbooks.core.eks.names import CHECK_ID, CLUSTER_NAME, CONNECTION_ID, REGION
 from eks_runbooks.runs.connections import refuse_unlisted_connections
+
+if TYPE_CHECKING:
+    from eks_runbooks.hooks.eks import EksRunbookHook
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +135,64 @@ def discover_clusters(
     return clusters, unreachable
 
 
-def audit_one_cluster(ref: ClusterRef, checks: Sequence[str]) -> dict[str, Any]:
-    """One cluster's results (before waivers), shaped as the report's ``clusters`` entries."""
+def audit_cluster_batch(batch: ClusterBatch, checks: Sequence[str]) -> dict[str, Any]:
+    """The batch's clusters audited through one hook — one boto3 session, one client per service, the region's
+    version calendar and add-on versions read once: ``{"clusters": [audit_one_cluster results], "failed":
+    [{"aws_conn_id", "region", "cluster_name", "error"}]}``. A cluster whose audit raises is named with its error
+    (ERROR in the report) and the rest of the batch is still audited."""
+    from airflow.sdk import Variable
+
+    from eks_runbooks.hooks.eks import EksRunbookHook
+
+    required = tuple(Variable.get("eks_required_tags", default=[], deserialize_json=True))
+    hook = EksRunbookHook(aws_conn_id=batch.aws_conn_id, region_name=batch.region)
+    results, failed = [], []
+    for ref in batch.refs():
+        try:
+            results.append(audit_one_cluster(ref, checks, hook=hook, required_tags=required))
+        except Exception as error:  # one cluster must not cost the others of its batch their audit
+            log.exception("Cluster %s (%s, %s): its audit failed; it is ERROR in the report", *_where(ref))
+            failed.append({**ref.to_dict(), "error": f"{type(error).__name__}: {str(error)[:300]}"})
+    return {"clusters": results, "failed": failed}
+
+
+def _where(ref: ClusterRef) -> tuple[str, str, str]:
+    return ref.cluster_name, ref.aws_conn_id, ref.region
+
+
+def batch_outcomes(outcomes: Sequence[Mapping[str, Any] | None]) -> tuple[list[Any], list[dict[str, str]]]:
+    """(every cluster's result, the clusters that failed with their error) from the fleet tasks' outcomes; a batch
+    whose task failed left None (its clusters are in neither list)."""
+    done = [outcome for outcome in outcomes if outcome]
+    return [item for outcome in done for item in outcome["clusters"]], [f for o in done for f in o["failed"]]
+
+
+def discovered_clusters(batches: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Every cluster of discover's batches (``ClusterRef.to_dict()``), in order."""
+    return [ref.to_dict() for batch in batches for ref in ClusterBatch.from_dict(batch).refs()]
+
+
+def audit_one_cluster(
+    ref: ClusterRef,
+    checks: Sequence[str],
+    *,
+    hook: EksRunbookHook | None = None,
+    required_tags: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """One cluster's results (before waivers), shaped as the report's ``clusters`` entries.
+
+    :param hook: The EKS hook of the cluster's connection and region (a batch's, shared); default: a new one.
+    :param required_tags: The tag keys every cluster must carry; default: Variable ``eks_required_tags``.
+    """
     from airflow.sdk import Variable
 
     from eks_runbooks.hooks.eks import EksRunbookHook
     from eks_runbooks.readers.audit_facts import gather_cluster_facts
 
-    required = tuple(Variable.get("eks_required_tags", default=[], deserialize_json=True))
-    hook = EksRunbookHook(aws_conn_id=ref.aws_conn_id, region_name=ref.region)
-    facts = gather_cluster_facts(hook, ref.cluster_name, required_tags=required)
+    if required_tags is None:
+        required_tags = Variable.get("eks_required_tags", default=[], deserialize_json=True)
+    hook = hook or EksRunbookHook(aws_conn_id=ref.aws_conn_id, region_name=ref.region)
+    facts = gather_cluster_facts(hook, ref.cluster_name, required_tags=tuple(required_tags))
     results = audit_cluster(facts, load_audit_catalogue(), only=checks or None)
     for source, error in facts.errors.items():
         log.warning("Cluster %s: could not read %s (%s)", ref.cluster_name, source, error)
@@ -160,6 +211,7 @@ class AuditRun:
     """What the report task knows about its run: the id, the filters, what discovery found.
 
     :param discovered: the clusters discovery listed (``ClusterRef.to_dict()``); one without a result is ERROR.
+    :param failed: the clusters whose audit raised, with the error (``audit_cluster_batch``'s ``failed``).
     :param report_aws_conn_id: reads and writes ``s3://`` reports, publishes to the SNS topic.
     """
 
@@ -169,6 +221,7 @@ class AuditRun:
     discovered: Sequence[Mapping[str, str]] = ()
     unreachable: Sequence[Mapping[str, str]] = ()
     report_aws_conn_id: str = "aws_default"
+    failed: Sequence[Mapping[str, str]] = ()
     dag_id: str = RUNBOOK
 
 
@@ -240,21 +293,30 @@ def _with_waivers(clusters: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
 
 
 def _unaudited(run: AuditRun, results: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
-    """Report entries for the discovered clusters that have no result: their audit task failed."""
+    """Report entries for the discovered clusters that have no result: their audit raised (the error is said), or
+    the task of their batch failed."""
     audited = {(r["aws_conn_id"], r["region"], r["cluster"]) for r in results if r}
     missing = [c for c in run.discovered if (c["aws_conn_id"], c["region"], c["cluster_name"]) not in audited]
+    errors = {(f["aws_conn_id"], f["region"], f["cluster_name"]): f["error"] for f in run.failed}
     catalogue = load_audit_catalogue()
+    entries = []
     for cluster in missing:
+        error = errors.get((cluster["aws_conn_id"], cluster["region"], cluster["cluster_name"]))
+        reason = (
+            f"the audit of this cluster failed: {error} (see the log of its audit task)"
+            if error
+            else "the audit task of this cluster failed: nothing was read (see that task's log)"
+        )
         log.error(
-            "Cluster %s (%s, %s): its audit task failed, so it is ERROR in this report; read the log of task "
-            "audit [%s], fix the cause, then clear that task and this one (or trigger a run with cluster_names)",
+            "Cluster %s (%s, %s): %s, so it is ERROR in this report; fix the cause, then clear its audit task and "
+            "this one (or trigger a run with cluster_names)",
             cluster["cluster_name"],
             cluster["aws_conn_id"],
             cluster["region"],
-            cluster["cluster_name"],
+            reason,
         )
-    reason = "the audit task of this cluster failed: nothing was read (see that task's log)"
-    return [unaudited_cluster(cluster, catalogue, run.checks, reason) for cluster in missing]
+        entries.append(unaudited_cluster(cluster, catalogue, run.checks, reason))
+    return entries
 
 
 def audit_summary(report: Mapping[str, Any]) -> str:

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from eks_runbooks.core.audit.report import audit_scope
-from eks_runbooks.core.audit.targets import ClusterRef
+from eks_runbooks.core.audit.targets import ClusterBatch, ClusterRef, batch_clusters
 from eks_runbooks.core.clock import utc_now
 from eks_runbooks.core.cost.facts import ClusterCostFacts
 from eks_runbooks.core.cost.prices import RegionPrices
 from eks_runbooks.core.eks.names import CLUSTER_NAME
 
 if TYPE_CHECKING:
+    from eks_runbooks.hooks.eks import EksRunbookHook
     from eks_runbooks.runs.reports import ReportLocation
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,9 @@ class NothingDiscovered(AirflowFailException):
     """Discovery failed: the report has nothing to say (not retried; discover's log says why)."""
 
 
-def discover_clusters_to_cost(context: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The clusters to cost (``ClusterRef.to_dict()``), from the run's targets and filter; the target regions that
-    could not be listed go to XCom ``unreachable`` for the report."""
+def discover_clusters_to_cost(context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The clusters to cost in batches (``ClusterBatch.to_dict()``), from the run's targets and filter; the target
+    regions that could not be listed go to XCom ``unreachable`` for the report."""
     from eks_runbooks.runs.connections import refuse_unlisted_connections
     from eks_runbooks.tasks.audit import audit_targets, discover_clusters
 
@@ -58,18 +59,53 @@ def discover_clusters_to_cost(context: Mapping[str, Any]) -> list[dict[str, str]
     alert_threshold()  # a malformed Variable is refused before the night's work, not after it
     clusters, unreachable = discover_clusters(targets, names)
     context["ti"].xcom_push(key="unreachable", value=unreachable)
-    return [cluster.to_dict() for cluster in clusters]
+    return [batch.to_dict() for batch in batch_clusters(clusters)]
 
 
-def gather_one_cluster(ref: ClusterRef) -> dict[str, Any]:
+#: How many times a batch reads a cluster whose DescribeCluster failed or whose read was throttled: once more
+#: after the rest of the batch, so that a retry never reads the clusters already read again.
+READS_PER_CLUSTER = 2
+
+
+def gather_cluster_batch(batch: ClusterBatch) -> dict[str, Any]:
+    """The cost facts of the batch's clusters, read through one hook — one boto3 session, one client per service,
+    the region's load balancers and version calendar read once: ``{"clusters": [ClusterCostFacts.to_dict()],
+    "failed": [{"aws_conn_id", "region", "cluster_name", "error"}]}``. A cluster that could not be described, or
+    was throttled, is read again after the others; still failing, it is named with the error (the report says it
+    is not costed, never $0) and the rest of the batch is costed."""
+    from eks_runbooks.hooks.eks import EksRunbookHook
+
+    hook = EksRunbookHook(aws_conn_id=batch.aws_conn_id, region_name=batch.region)
+    read: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
+    pending = batch.refs()
+    for _ in range(READS_PER_CLUSTER):
+        for ref in pending:
+            try:
+                read[ref.cluster_name] = gather_one_cluster(ref, hook=hook)
+                errors.pop(ref.cluster_name, None)
+            except Exception as error:  # one cluster must not cost the others of its batch their facts
+                log.warning("Cluster %s (%s, %s): %s", ref.cluster_name, ref.aws_conn_id, ref.region, error)
+                errors[ref.cluster_name] = f"{type(error).__name__}: {str(error)[:300]}"
+        pending = [ref for ref in pending if ref.cluster_name in errors]
+    return {
+        "clusters": [read[name] for name in batch.cluster_names if name in read],
+        "failed": [{**ref.to_dict(), "error": errors[ref.cluster_name]} for ref in pending],
+    }
+
+
+def gather_one_cluster(ref: ClusterRef, *, hook: EksRunbookHook | None = None) -> dict[str, Any]:
     """One cluster's cost facts (``ClusterCostFacts.to_dict()``); a source that could not be read is named in
-    ``errors`` and the parts it feeds are reported as not known."""
+    ``errors`` and the parts it feeds are reported as not known.
+
+    :param hook: The EKS hook of the cluster's connection and region (a batch's, shared); default: a new one.
+    """
     from eks_runbooks.readers.cost_facts import gather_cost_facts
 
-    facts = gather_cost_facts(ref.aws_conn_id, ref.region, ref.cluster_name)
+    facts = gather_cost_facts(ref.aws_conn_id, ref.region, ref.cluster_name, hook=hook)
     if "cluster" in facts.errors or any(_transient(error) for error in facts.errors.values()):
-        # Nothing to cost without DescribeCluster, and a throttled read is worth another try: Airflow retries the
-        # task; once its retries are spent the report names the cluster as not costed (never a $0 cluster).
+        # Nothing to cost without DescribeCluster, and a throttled read is worth another try (the batch reads it
+        # again after its other clusters); then the report names the cluster as not costed (never a $0 cluster).
         raise AirflowException(
             f"Cluster {ref.cluster_name} ({ref.aws_conn_id}, {ref.region}): could not read "
             + "; ".join(f"{source}: {error}" for source, error in facts.errors.items())
@@ -139,6 +175,7 @@ class CostRun:
     """What the report task knows about its run.
 
     :param discovered: the clusters discovery listed (``ClusterRef.to_dict()``); one without facts is not costed.
+    :param failed: the clusters whose facts could not be read, with the error (``gather_cluster_batch``'s).
     :param report_aws_conn_id: reads and writes ``s3://`` reports, publishes to the SNS topic.
     """
 
@@ -149,6 +186,7 @@ class CostRun:
     report_aws_conn_id: str = "aws_default"
     spot_target_percent: int = 50
     group_by_tags: Sequence[str] = ("team",)
+    failed: Sequence[Mapping[str, str]] = ()
     dag_id: str = RUNBOOK
 
 
@@ -239,27 +277,36 @@ def cost_clusters(
 
 
 def _not_costed(run: CostRun, facts: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The discovered clusters without facts: their gather task failed."""
+    """The discovered clusters without facts: their facts could not be read (the error is said), or the gather
+    task of their batch failed."""
     read = {(f["aws_conn_id"], f["region"], f["cluster"]) for f in facts}
     missing = [c for c in run.discovered if (c["aws_conn_id"], c["region"], c["cluster_name"]) not in read]
+    errors = {(f["aws_conn_id"], f["region"], f["cluster_name"]): f["error"] for f in run.failed}
+    not_costed = []
     for cluster in missing:
+        error = errors.get((cluster["aws_conn_id"], cluster["region"], cluster["cluster_name"]))
+        reason = (
+            f"its facts could not be read: {error} (see the log of its gather task)"
+            if error
+            else "its gather task failed: nothing was read (see that task's log)"
+        )
         log.error(
-            "Cluster %s (%s, %s) is not costed: its gather task failed. Read the log of task gather [%s], fix the "
-            "cause, then clear that task and the ones after it (or trigger a run with cluster_names)",
+            "Cluster %s (%s, %s) is not costed: %s. Fix the cause, then clear its gather task and the ones after it "
+            "(or trigger a run with cluster_names)",
             cluster["cluster_name"],
             cluster["aws_conn_id"],
             cluster["region"],
-            cluster["cluster_name"],
+            reason,
         )
-    return [
-        {
-            "cluster": c["cluster_name"],
-            "region": c["region"],
-            "aws_conn_id": c["aws_conn_id"],
-            "reason": "its gather task failed: nothing was read (see that task's log)",
-        }
-        for c in missing
-    ]
+        not_costed.append(
+            {
+                "cluster": cluster["cluster_name"],
+                "region": cluster["region"],
+                "aws_conn_id": cluster["aws_conn_id"],
+                "reason": reason,
+            }
+        )
+    return not_costed
 
 
 def alert_threshold() -> Decimal:

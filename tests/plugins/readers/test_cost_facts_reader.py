@@ -272,8 +272,8 @@ def test_a_cluster_costs_a_few_aws_calls_and_four_kubernetes_lists_whatever_its_
         "elasticloadbalancing:DescribeLoadBalancers": 2,  # v2 and classic
         "elasticloadbalancing:DescribeTags": 2,
     }
-    # Each AWS session assumes the connection's role once: EKS, the Kubernetes token, EC2, ELB v2, ELB classic.
-    assert [call.action for call in aws_calls.by([BASE_CREDENTIALS])] == ["sts:AssumeRole"] * 5
+    # One AWS session for every service and the Kubernetes token: the connection's role is assumed once.
+    assert [call.action for call in aws_calls.by([BASE_CREDENTIALS])] == ["sts:AssumeRole"]
     assert kube_requests == [  # no discovery, nothing per node or per pod
         "GET /api/v1/nodes?limit=500",
         "GET /api/v1/pods?limit=500",
@@ -283,9 +283,9 @@ def test_a_cluster_costs_a_few_aws_calls_and_four_kubernetes_lists_whatever_its_
 
 
 def test_a_list_longer_than_one_chunk_is_read_whole(demo_fleet, monkeypatch):
-    from eks_runbooks.readers import cost_facts
+    from eks_runbooks.readers import cluster
 
-    monkeypatch.setattr(cost_facts, "LIST_CHUNK_SIZE", 2)
+    monkeypatch.setattr(cluster, "LIST_CHUNK_SIZE", 2)
 
     facts = gather_cost_facts(*ORDERS)
 

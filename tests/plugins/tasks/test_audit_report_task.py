@@ -73,8 +73,19 @@ def test_a_cluster_whose_audit_task_failed_is_in_the_report_as_error(reports, ca
     edge = next(c for c in written(summary)["clusters"] if c["cluster"] == "edge-dev")
     assert [(c["id"], c["status"]) for c in edge["checks"]] == [("EKS-TAGS", "ERROR")]
     assert "audit task of this cluster failed" in edge["checks"][0]["detail"]
-    assert "Cluster edge-dev (aws_default, us-west-2): its audit task failed" in caplog.text
+    assert "Cluster edge-dev (aws_default, us-west-2): the audit task of this cluster failed" in caplog.text
     assert "1 ERROR" in summary["summary"]
+
+
+def test_a_cluster_whose_audit_raised_in_its_batch_is_error_with_the_cause(reports):
+    failed = [{**EDGE, "error": "MemoryError: reading edge-dev"}]
+    summary = write_audit_report(
+        AuditRun("r1", checks=["EKS-TAGS"], discovered=[PAYMENTS, EDGE], failed=failed),
+        [result(PAYMENTS, EKS_TAGS="PASS")],
+    )
+    edge = next(c for c in written(summary)["clusters"] if c["cluster"] == "edge-dev")
+    assert edge["checks"][0]["status"] == "ERROR"
+    assert "the audit of this cluster failed: MemoryError: reading edge-dev" in edge["checks"][0]["detail"]
 
 
 def test_a_lost_alert_is_recorded_in_the_report_the_page_and_the_log(reports, monkeypatch, caplog):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from eks_runbooks.core.audit.targets import ClusterRef
+from eks_runbooks.core.audit.targets import ClusterBatch, ClusterRef
 from eks_runbooks.core.cost.facts import MANAGED, ON_DEMAND, ClusterCostFacts, NodeFacts
 from eks_runbooks.core.cost.price_list import snapshot_prices
 from eks_runbooks.tasks import cost
-from eks_runbooks.tasks.cost import CostRun, gather_one_cluster, read_prices, write_cost_report
+from eks_runbooks.tasks.cost import CostRun, gather_cluster_batch, gather_one_cluster, read_prices, write_cost_report
 
 
 def facts(name: str = "web", conn: str = "aws_default", account: str = "123456789012") -> dict:
@@ -51,7 +51,7 @@ def test_a_cluster_not_described_or_throttled_fails_its_task_to_be_retried_rathe
 ):
     from eks_runbooks.readers import cost_facts
 
-    def read(conn: str, region: str, name: str) -> ClusterCostFacts:
+    def read(conn: str, region: str, name: str, hook=None) -> ClusterCostFacts:
         return ClusterCostFacts(conn, region, name, errors=errors)
 
     monkeypatch.setattr(cost_facts, "gather_cost_facts", read)
@@ -62,13 +62,48 @@ def test_a_cluster_not_described_or_throttled_fails_its_task_to_be_retried_rathe
 def test_a_source_refused_for_good_is_reported_and_the_rest_costed(monkeypatch):
     from eks_runbooks.readers import cost_facts
 
-    def read(conn: str, region: str, name: str) -> ClusterCostFacts:
+    def read(conn: str, region: str, name: str, hook=None) -> ClusterCostFacts:
         return ClusterCostFacts(conn, region, name, errors={"volumes": "ApiException: (403) Reason: Forbidden"})
 
     monkeypatch.setattr(cost_facts, "gather_cost_facts", read)
     assert gather_one_cluster(ClusterRef("aws_default", "us-east-1", "web"))["errors"] == {
         "volumes": "ApiException: (403) Reason: Forbidden"
     }
+
+
+def test_a_batch_reads_a_throttled_cluster_again_after_the_others_and_names_one_never_described(monkeypatch):
+    from eks_runbooks.readers import cost_facts
+
+    reads = []
+
+    def read(conn: str, region: str, name: str, hook=None) -> ClusterCostFacts:
+        reads.append(name)
+        if name == "gone":
+            return ClusterCostFacts(conn, region, name, errors={"cluster": "ResourceNotFoundException: gone"})
+        if name == "busy" and reads.count("busy") == 1:
+            return ClusterCostFacts(conn, region, name, errors={"nodes": "ApiException: (429) Too Many Requests"})
+        return ClusterCostFacts(conn, region, name, account="123456789012")
+
+    monkeypatch.setattr(cost_facts, "gather_cost_facts", read)
+    outcome = gather_cluster_batch(ClusterBatch("aws_default", "us-east-1", ("web", "busy", "gone", "api")))
+
+    assert reads == ["web", "busy", "gone", "api", "busy", "gone"]  # the clusters read are never read again
+    assert [facts["cluster"] for facts in outcome["clusters"]] == ["web", "busy", "api"]
+    ((failed),) = outcome["failed"]
+    assert failed["cluster_name"] == "gone" and "ResourceNotFoundException: gone" in failed["error"]
+
+
+def test_a_cluster_whose_facts_could_not_be_read_is_named_not_costed_with_the_reason(reports):
+    discovered = [
+        {"aws_conn_id": "aws_default", "region": "us-east-1", "cluster_name": "web"},
+        {"aws_conn_id": "aws_default", "region": "us-east-1", "cluster_name": "gone"},
+    ]
+    failed = [{**discovered[1], "error": "AirflowException: could not read cluster: ResourceNotFoundException"}]
+    report = written(
+        write_cost_report(CostRun("manual__1", discovered=discovered, failed=failed), [facts("web")], prices())
+    )
+    ((not_costed),) = report["not_costed"]
+    assert not_costed["cluster"] == "gone" and "ResourceNotFoundException" in not_costed["reason"]
 
 
 def test_a_region_whose_prices_cannot_be_read_at_all_is_priced_from_the_snapshot_saying_why(monkeypatch):

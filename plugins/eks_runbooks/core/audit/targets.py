@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,3 +51,60 @@ def parse_target_line(line: str) -> dict[str, Any]:
         raise ValueError(f"{line!r} is not a target: write it as `connection: region, region`, e.g. aws_ml: eu-west-1")
     match = _TARGET_LINE.match(line)
     return {"aws_conn_id": match["conn_id"], "regions": re.split(r"[\s,]+", match["regions"].strip())}
+
+
+#: Clusters one fleet task reads at most: Airflow's own cost per task instance (77 ms under ``dag.test()``, a
+#: process per task with a real executor) and a boto3 session with its clients (about 1 s) are paid once per
+#: batch, not once per cluster (BENCHMARKS.md, "Airflow's own cost per mapped task").
+CLUSTERS_PER_TASK = 25
+
+
+@dataclass(frozen=True)
+class ClusterBatch:
+    """Clusters of one connection and region read by one mapped task, through one AWS session and client set;
+    travels to the task as XCom JSON."""
+
+    aws_conn_id: str
+    region: str
+    cluster_names: tuple[str, ...]
+
+    def refs(self) -> list[ClusterRef]:
+        """Each cluster of the batch, in order."""
+        return [ClusterRef(self.aws_conn_id, self.region, name) for name in self.cluster_names]
+
+    @property
+    def label(self) -> str:
+        """How the grid names the task: connection, region, first and last cluster, count."""
+        names = self.cluster_names
+        shown = names[0] if len(names) == 1 else f"{names[0]} … {names[-1]} ({len(names)})"
+        return f"{self.aws_conn_id} {self.region}: {shown}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region": self.region,
+            "cluster_names": list(self.cluster_names),
+            "label": self.label,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClusterBatch:
+        """The inverse of ``to_dict``."""
+        return cls(str(data["aws_conn_id"]), str(data["region"]), tuple(str(name) for name in data["cluster_names"]))
+
+
+def batch_clusters(clusters: Sequence[ClusterRef], *, per_batch: int = CLUSTERS_PER_TASK) -> list[ClusterBatch]:
+    """The clusters in batches of one connection and region, each group split evenly into as few batches of at
+    most ``per_batch`` as it takes (60 clusters: three of 20, not 25 + 25 + 10), in discovery order."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for ref in clusters:
+        groups.setdefault((ref.aws_conn_id, ref.region), []).append(ref.cluster_name)
+    batches = []
+    for (aws_conn_id, region), names in groups.items():
+        count = -(-len(names) // per_batch)
+        size = -(-len(names) // count)
+        batches += [
+            ClusterBatch(aws_conn_id, region, tuple(names[start : start + size]))
+            for start in range(0, len(names), size)
+        ]
+    return batches
