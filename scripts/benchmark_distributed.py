@@ -104,6 +104,23 @@ def processes() -> list[tuple[int, int, int, int]]:
     return [tuple(int(value) for value in line.split()) for line in listing.stdout.splitlines()]  # type: ignore[misc]
 
 
+def group_cpu_seconds(groups: dict[str, int]) -> Counter[str]:
+    """CPU seconds of each process group's live processes, their reaped children included (``/proc/<pid>/stat``:
+    utime, stime, cutime, cstime): a Celery pool process reaps the task processes its supervisor starts."""
+    members: dict[int, str] = {}
+    for pgid, pid, _, _ in processes():
+        for name, group in groups.items():
+            if pgid == group:
+                members[pid] = name
+    seconds: Counter[str] = Counter()
+    for pid, name in members.items():
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            seconds[name] += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
 def machine_cpu_seconds() -> float:
     """CPU seconds every core of the machine spent busy since boot (``/proc/stat``: all but idle and iowait)."""
     fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -146,12 +163,17 @@ def wait(condition: Any, what: str, timeout: float) -> Any:
     raise SystemExit(f"benchmark: gave up waiting for {what} after {timeout:.0f} s")
 
 
-def run_audits(topology: Topology) -> dict[str, dict[str, Any]]:
-    """Unpause and trigger both audits at once; wait for both to end; their runs (with start and end dates)."""
+def unpause_audits(topology: Topology) -> None:
+    """Wait until the DAG processor parsed both audits, then unpause them (before the clock starts)."""
     dags = f"{topology.url}/api/v2/dags"
     for dag_id in AUDITS:
         wait(lambda d=dag_id: topology.api.get(f"{dags}/{d}", timeout=30).ok, f"{dag_id} to be parsed", 300)
         topology.api.patch(f"{dags}/{dag_id}", json={"is_paused": False}, timeout=30).raise_for_status()
+
+
+def run_audits(topology: Topology) -> dict[str, dict[str, Any]]:
+    """Trigger both audits at once; wait for both to end; their runs (with start and end dates)."""
+    dags = f"{topology.url}/api/v2/dags"
     for dag_id in AUDITS:
         trigger = {"dag_run_id": RUN_ID, "logical_date": None, "conf": {}}
         topology.api.post(f"{dags}/{dag_id}/dagRuns", json=trigger, timeout=30).raise_for_status()
@@ -186,15 +208,20 @@ def benchmark(clusters: int, out: Any) -> int:
             topology = Topology()
             try:
                 start_airflow(state, os.environ["AWS_ENDPOINT_URL"], topology)
+                unpause_audits(topology)
                 groups = {worker: topology.processes[worker].pid for worker in WORKERS}
+                everything = {name: process.pid for name, process in topology.processes.items()}
                 fleet.sandbox.api_calls.clear()
                 fleet.meter.reset()
                 load_before, cpu_before = os.getloadavg()[0], machine_cpu_seconds()
+                services_before = group_cpu_seconds(everything)
                 with MemorySampler(groups) as memory:
                     started = time.monotonic()
                     runs = run_audits(topology)
                     wall = time.monotonic() - started
                 cpu = machine_cpu_seconds() - cpu_before
+                services = group_cpu_seconds(everything)
+                services.subtract(services_before)
                 covered = {dag_id: report_clusters(topology, dag_id) for dag_id in AUDITS}
             finally:
                 topology.stop()
@@ -202,7 +229,8 @@ def benchmark(clusters: int, out: Any) -> int:
                 if postgres.is_symlink():
                     subprocess.run(["rm", "-rf", str(postgres.resolve())], check=False)
             load = (load_before, os.getloadavg()[0])
-            print(markdown(clusters, fleet, runs, covered, wall, cpu, memory.peaks, load), file=out, flush=True)
+            print(markdown(clusters, fleet, runs, covered, wall, cpu, memory.peaks, load), file=out)
+            print(service_rows(services, fleet.meter.cpu_seconds, clusters), file=out, flush=True)
     return 0 if all(run["state"] == "success" for run in runs.values()) else 1
 
 
@@ -241,6 +269,18 @@ def markdown(
     top = ", ".join(f"{name} {n / clusters:.1f}" for name, n in calls.most_common(8))
     lines = ["| measure | value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
     return "\n".join([*lines, "", f"AWS calls per cluster, most frequent: {top}"])
+
+
+def service_rows(services: Counter[str], sandbox_cpu: float, clusters: int) -> str:
+    """Where the CPU went: each process group of the topology, the sandbox (in this process) apart."""
+    rows = [(name, seconds) for name, seconds in services.most_common()] + [("sandbox (this process)", sandbox_cpu)]
+    airflow = sum(seconds for name, seconds in services.items() if name.startswith("airflow-"))
+    lines = ["| process group | CPU during the window |", "|---|---|"]
+    lines += [f"| {name} | {seconds:.1f} s |" for name, seconds in rows]
+    lines.append(
+        f"| **Airflow's processes in all; per cluster-audit** | **{airflow:.0f} s; {airflow / (2 * clusters):.3f} s** |"
+    )
+    return "\n".join(["", *lines])
 
 
 def main() -> int:

@@ -128,7 +128,7 @@ def main() -> int:
         ticketing_env = {"AIRFLOW_CONN_TICKETING_DEFAULT": tickets.connection()} if tickets is not None else {}
         env = airflow_environment(args.airflow_port, sandbox_url, world_date, airflow_home, passwords) | ticketing_env
         if args.distributed:
-            processes.extend(start_distributed(env, args.airflow_port, state, processes))
+            start_distributed(env, args.airflow_port, state, processes)
         else:
             processes.append(start_in_own_group(["airflow", "standalone"], state / "airflow-standalone.log", env))
         wait_until(lambda: airflow_healthy(airflow_url), "Airflow", processes, state, timeout=240)
@@ -297,21 +297,23 @@ def fleet_targets(fleet_file: Path) -> list[dict[str, Any]]:
     ]
 
 
-def start_distributed(
-    env: dict[str, str], api_port: int, state: Path, processes: list[subprocess.Popen]
-) -> list[subprocess.Popen]:
+def start_distributed(env: dict[str, str], api_port: int, state: Path, processes: list[subprocess.Popen]) -> None:
     """PostgreSQL and Redis, the schema, then Airflow's services and workers (scripts/distributed_airflow.py).
 
-    Each process joins ``processes`` as soon as it runs, so an interruption while the next one starts stops it.
+    Each process joins ``processes`` the moment it starts, so an interruption while the next one starts stops it.
     """
-    postgres, database_url = distributed_airflow.start_postgres(state, start_in_own_group)
-    processes.append(postgres)
-    redis, broker_url = distributed_airflow.start_redis(state, start_in_own_group)
-    processes.append(redis)
+
+    def start(command: list[str], log_path: Path, process_env: dict[str, str] | None) -> subprocess.Popen:
+        process = start_in_own_group(command, log_path, process_env)
+        processes.append(process)
+        return process
+
+    _, database_url = distributed_airflow.start_postgres(state, start)
+    _, broker_url = distributed_airflow.start_redis(state, start)
     backends = distributed_airflow.Backends(database_url, broker_url)
     distributed_env = distributed_airflow.distributed_environment(env, backends, api_port)
     distributed_airflow.migrate(distributed_env, state)
-    return distributed_airflow.start_airflow_services(distributed_env, state, start_in_own_group)
+    distributed_airflow.start_airflow_services(distributed_env, state, start)
 
 
 class TicketReceiver:
@@ -482,10 +484,11 @@ def stopped_process(processes: list[subprocess.Popen]) -> str | None:
     A Celery worker is not one: a deployment runs on with a worker lost, its tasks retried on the others
     (tests/e2e/test_worker_lost_during_nightly_audits.py kills one); its end is said once.
     """
+    workers = [process for process in processes if distributed_airflow.is_worker(process.args)]
     for process in processes:
         if process.poll() is None:
             continue
-        if distributed_airflow.is_worker(process.args):
+        if process in workers and any(worker.poll() is None for worker in workers):
             if process not in LOST_WORKERS:
                 LOST_WORKERS.append(process)
                 worker = process.args[-1].split("@")[0]
@@ -501,10 +504,20 @@ def stop_process_group(process: subprocess.Popen, grace: float = 20.0) -> None:
         os.killpg(process.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace)
-    # Workers that outlive their parent stay in its group: make sure none remain, then reap the leader.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+    # Workers that outlive their parent stay in its group: make sure none remain, then reap the leader. A Celery
+    # worker's task processes lead groups of their own: end those with it.
+    for group in [*child_groups(process.pid), process.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
     process.wait()
+
+
+def child_groups(group: int) -> set[int]:
+    """Process groups led by children of the processes in ``group`` (a Celery pool's task processes)."""
+    listing = subprocess.run(["ps", "-eo", "pgid=,pid=,ppid="], capture_output=True, text=True, check=True).stdout
+    rows = [tuple(int(value) for value in line.split()) for line in listing.splitlines()]
+    members = {pid for pgid, pid, _ in rows if pgid == group}
+    return {pgid for pgid, pid, ppid in rows if ppid in members and pgid != group and pgid == pid}
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ whole, and a test can kill one worker as a lost machine would end it):
   only; the password is generated into ``<state>/postgres-password`` (0600).
 - Redis (Debian's ``redis-server``), the Celery broker: loopback only, a generated password in its 0600 config.
 - ``airflow db migrate``, then the api-server, scheduler, dag-processor, triggerer and two Celery workers on the
-  default queue (``worker-1``, ``worker-2``), with the same settings as docker-compose.yaml's services.
+  default queue (``worker-1``, ``worker-2``): docker-compose.yaml's services (which use the FAB auth manager and
+  Airflow's default sizes; the demo keeps the simple auth manager and sizes for two cores).
 
-Every port is chosen free at start, so several demos (or test runs) can run side by side.
+PostgreSQL's, Redis's and the log servers' ports are chosen free at start; the API's and the sandbox's are the
+demo's options.
 """
 
 from __future__ import annotations
@@ -75,8 +77,12 @@ def postgres_bin(name: str) -> str:
 
 
 def as_postgres_user(command: list[str]) -> list[str]:
-    """PostgreSQL will not run as root: run its programs as the postgres user when the demo is root."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    """PostgreSQL will not run as root: run its programs as the postgres user when the demo is root. ``setpriv``
+    (util-linux) execs the program itself, so the process the demo started is the server: no parent in between
+    that would forward signals its own way."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *command]
 
 
 def postgres_data_dir(state: Path) -> Path:
@@ -96,7 +102,7 @@ def postgres_data_dir(state: Path) -> Path:
 
 def init_postgres(data_dir: Path, password: str) -> None:
     """``initdb`` once: superuser ``airflow`` with ``password``, password authentication for every connection."""
-    if (data_dir / "PG_VERSION").exists():
+    if (data_dir / "global" / "pg_control").exists():
         return
     data_dir.mkdir(mode=0o700, exist_ok=True)
     # initdb reads the password from a file the postgres user can read: one in the data directory's parent,
@@ -185,7 +191,8 @@ def distributed_environment(base: dict[str, str], backends: Backends, api_port: 
         "AIRFLOW__CORE__PARALLELISM": str(WORKER_CONCURRENCY * len(WORKERS) * 2),
         # One API worker process: on 2 cores, four (the default) cost more at start than they give.
         "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__TRIGGERER__DEFAULT_CAPACITY": "1000",
+        # The REST API and UI on loopback only (the task log servers are JWT-protected and bind every address).
+        "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
     }
 

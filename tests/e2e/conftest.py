@@ -4,7 +4,8 @@ PostgreSQL, Redis, the api-server, scheduler, dag-processor, triggerer and two C
 wired to the demo fleet's sandbox, with a ticketing system's receiver on loopback. Starting it costs about a
 minute of the machine's two cores, so it starts once per test session: every module that takes ``distributed``
 is in the xdist group ``airflow-distributed`` (one pytest-xdist worker), and runs its scenarios on it one after
-the other. The module that kills a worker sorts last (tests/e2e/test_worker_lost_during_nightly_audits.py).
+the other, in file order: the browser test plans an upgrade of payments-prod before the ticketing scenario
+upgrades it, and the module that kills a worker sorts last (tests/e2e/test_worker_lost_during_nightly_audits.py).
 
 At the end of the session the demo is stopped as a person would (Ctrl-C) and must leave nothing running.
 
@@ -15,6 +16,7 @@ pytest's documented way for a fixture to learn whether its test failed: the brow
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -31,11 +33,15 @@ import requests
 from tests.helpers import assert_demo_stopped_cleanly, demo_output_until, serving_on_loopback, start_demo
 
 #: The scheduler fails a running task instance without a heartbeat for this long (default 300 s): a lost worker
-#: is noticed in seconds. A live task's supervisor heartbeats every second (the demo's [workers]
-#: min_heartbeat_interval), so it never comes near.
-HEARTBEAT_TIMEOUT = {
-    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+#: is noticed within a minute. A live task's supervisor heartbeats every second (the demo's [workers]
+#: min_heartbeat_interval), so even a loaded machine keeps it far from that. A task queued on a lost worker's
+#: prefetch is sent again after 3 minutes, not 10. No schedules: a session that crosses 02:00 or 03:00 UTC must
+#: not get the audits' nightly runs beside the tests' own.
+SCHEDULER_SETTINGS = {
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "180",
+    "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
 }
 #: The sandbox, PostgreSQL, Redis, four Airflow services and two Celery workers: a process group each.
 PROCESS_GROUPS = 9
@@ -89,7 +95,7 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribute
             """Quiet: every request is in ``received``."""
 
     with serving_on_loopback(Receiver) as receiver_url:
-        env = HEARTBEAT_TIMEOUT | {"AIRFLOW_CONN_TICKETING_DEFAULT": receiver_url}
+        env = SCHEDULER_SETTINGS | {"AIRFLOW_CONN_TICKETING_DEFAULT": receiver_url}
         process = start_demo(state_dir, "--distributed", "--serve-only", env=env)
         output = demo_output_until(process, "Press Ctrl-C")
         try:
@@ -100,7 +106,11 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribute
             yield demo
         finally:
             process.send_signal(signal.SIGINT)
-            output += process.communicate(timeout=180)[0]
+            try:
+                output += process.communicate(timeout=300)[0]
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                output += process.communicate()[0]
             postgres = state_dir / "postgres"
             if postgres.is_symlink():  # the demo ran as root: its database lives under /var/lib/postgresql
                 shutil.rmtree(postgres.resolve(), ignore_errors=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -146,14 +146,41 @@ def audit_cluster_batch(batch: ClusterBatch, checks: Sequence[str]) -> dict[str,
 
     required = tuple(Variable.get("eks_required_tags", default=[], deserialize_json=True))
     hook = EksRunbookHook(aws_conn_id=batch.aws_conn_id, region_name=batch.region)
-    results, failed = [], []
-    for ref in batch.refs():
-        try:
-            results.append(audit_one_cluster(ref, checks, hook=hook, required_tags=required))
-        except Exception as error:  # one cluster must not cost the others of its batch their audit
-            log.exception("Cluster %s (%s, %s): its audit failed; it is ERROR in the report", *_where(ref))
-            failed.append({**ref.to_dict(), "error": f"{type(error).__name__}: {str(error)[:300]}"})
-    return {"clusters": results, "failed": failed}
+    audited, errors = read_each_cluster(
+        batch, lambda ref: audit_one_cluster(ref, checks, hook=hook, required_tags=required), what="audit"
+    )
+    return {
+        "clusters": [audited[name] for name in batch.cluster_names if name in audited],
+        "failed": [
+            {**ref.to_dict(), "error": errors[ref.cluster_name]} for ref in batch.refs() if ref.cluster_name in errors
+        ],
+    }
+
+
+#: How many times a batch reads a cluster whose read failed (throttled, an API server that did not answer): once
+#: more after the rest of the batch, so that a task retry never reads the clusters already read again.
+READS_PER_CLUSTER = 2
+
+
+def read_each_cluster(
+    batch: ClusterBatch, read: Callable[[ClusterRef], dict[str, Any]], *, what: str
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """``read`` each cluster of the batch; one failing must not cost the others theirs. A cluster that failed is
+    read again after the others (``READS_PER_CLUSTER`` in all). Returns (what was read, the last error of each
+    cluster never read) by cluster name."""
+    done: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
+    pending = batch.refs()
+    for _ in range(READS_PER_CLUSTER):
+        for ref in pending:
+            try:
+                done[ref.cluster_name] = read(ref)
+                errors.pop(ref.cluster_name, None)
+            except Exception as error:  # one cluster must not cost the others of its batch their result
+                log.warning("Cluster %s (%s, %s): its %s failed: %s", *_where(ref), what, error)
+                errors[ref.cluster_name] = f"{type(error).__name__}: {str(error)[:300]}"
+        pending = [ref for ref in pending if ref.cluster_name in errors]
+    return done, errors
 
 
 def _where(ref: ClusterRef) -> tuple[str, str, str]:

@@ -62,11 +62,6 @@ def discover_clusters_to_cost(context: Mapping[str, Any]) -> list[dict[str, Any]
     return [batch.to_dict() for batch in batch_clusters(clusters)]
 
 
-#: How many times a batch reads a cluster whose DescribeCluster failed or whose read was throttled: once more
-#: after the rest of the batch, so that a retry never reads the clusters already read again.
-READS_PER_CLUSTER = 2
-
-
 def gather_cluster_batch(batch: ClusterBatch) -> dict[str, Any]:
     """The cost facts of the batch's clusters, read through one hook — one boto3 session, one client per service,
     the region's load balancers and version calendar read once: ``{"clusters": [ClusterCostFacts.to_dict()],
@@ -74,23 +69,15 @@ def gather_cluster_batch(batch: ClusterBatch) -> dict[str, Any]:
     was throttled, is read again after the others; still failing, it is named with the error (the report says it
     is not costed, never $0) and the rest of the batch is costed."""
     from eks_runbooks.hooks.eks import EksRunbookHook
+    from eks_runbooks.tasks.audit import read_each_cluster
 
     hook = EksRunbookHook(aws_conn_id=batch.aws_conn_id, region_name=batch.region)
-    read: dict[str, dict[str, Any]] = {}
-    errors: dict[str, str] = {}
-    pending = batch.refs()
-    for _ in range(READS_PER_CLUSTER):
-        for ref in pending:
-            try:
-                read[ref.cluster_name] = gather_one_cluster(ref, hook=hook)
-                errors.pop(ref.cluster_name, None)
-            except Exception as error:  # one cluster must not cost the others of its batch their facts
-                log.warning("Cluster %s (%s, %s): %s", ref.cluster_name, ref.aws_conn_id, ref.region, error)
-                errors[ref.cluster_name] = f"{type(error).__name__}: {str(error)[:300]}"
-        pending = [ref for ref in pending if ref.cluster_name in errors]
+    read, errors = read_each_cluster(batch, lambda ref: gather_one_cluster(ref, hook=hook), what="cost facts read")
     return {
         "clusters": [read[name] for name in batch.cluster_names if name in read],
-        "failed": [{**ref.to_dict(), "error": errors[ref.cluster_name]} for ref in pending],
+        "failed": [
+            {**ref.to_dict(), "error": errors[ref.cluster_name]} for ref in batch.refs() if ref.cluster_name in errors
+        ],
     }
 
 
