@@ -79,7 +79,7 @@ def main() -> int:
         args.write.write_text(fleet_yaml(args.clusters, args.profile))
     else:
         answer = post_fleet(args.post, args.clusters, args.profile)
-        print(f"loaded: {answer}", file=sys.stderr)
+        print(f"loaded {len(answer.get('clusters', []))} clusters into {args.post}", file=sys.stderr)
     for name, value in airflow_environment(args.endpoint or args.post or DEFAULT_ENDPOINT).items():
         print(f"{name}={shlex.quote(value)}")
     return 0
