@@ -23,6 +23,7 @@ sum); runbook wall ÷ EKS update time; and where the run's wall time goes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -156,6 +157,7 @@ def benchmark(topology: str, time_scale: float, settings: dict[str, str], state:
             run = run_upgrade(airflow_url, headers, processes, state)
             tis = task_instances(airflow_url, headers)
             logs = {key: task_log(airflow_url, headers, ti) for ti in tis if (key := ti_key(ti)) and ti["try_number"]}
+            cpu = cpu_seconds(processes)
         finally:
             for process in reversed(processes):
                 demo.stop_process_group(process)
@@ -170,7 +172,24 @@ def benchmark(topology: str, time_scale: float, settings: dict[str, str], state:
     skipped = [ti for ti in tis if ti["state"] == "skipped" and ti["start_date"]]
     context = (topology, time_scale, env["AIRFLOW_VAR_EKS_UPGRADE_POLL_SECONDS"], settings, load_before)
     report(context, run, updates, refreshes, executions, polls, hand_offs, skipped)
+    print("\n| process (with its children) | CPU seconds since start |\n|---|---|")
+    for name, seconds in cpu.items():
+        print(f"| {name} | {seconds:.1f} |")
     return 0
+
+
+def cpu_seconds(processes: list[subprocess.Popen]) -> dict[str, float]:
+    """User + system CPU of each process group: its live members and the children they reaped (start-up included)."""
+    import psutil
+
+    found = {}
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            leader = psutil.Process(process.pid)
+            members = [leader, *leader.children(recursive=True)]
+            name = process_name(process.args)
+            found[name] = sum(sum(member.cpu_times()[:4]) for member in members)
+    return found
 
 
 def start_airflow(
@@ -197,6 +216,14 @@ def run_upgrade(
         return run if run["state"] in ("success", "failed") else None
 
     return demo.wait_until(ended, f"run {RUN_ID} to end", processes, state, timeout=demo.RUN_TIMEOUT)
+
+
+def process_name(command: list[str]) -> str:
+    """``airflow scheduler``, ``airflow celery worker worker-1``, ``postgres``, ``redis-server``."""
+    if "--celery-hostname" in command:
+        return f"airflow celery worker {command[command.index('--celery-hostname') + 1].split('@')[0]}"
+    programs = [Path(arg).name for arg in command if not arg.startswith("-")]
+    return next((name for name in programs if name in ("postgres", "redis-server")), " ".join(command[:2]))
 
 
 def task_instances(airflow_url: str, headers: dict[str, str]) -> list[dict[str, Any]]:

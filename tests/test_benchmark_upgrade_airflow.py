@@ -77,3 +77,20 @@ def test_a_resume_is_ready_when_the_trigger_saw_the_update_end_and_a_first_start
     first_start, resume = hand_offs
     assert (first_start.ready, first_start.enqueued, first_start.taken) == (at(1.0), at(2.0), at(2.5))
     assert (resume.ready, resume.enqueued, resume.taken) == (at(10.0), at(11.0), at(11.2))
+
+
+def test_each_celery_worker_and_backing_service_keeps_a_name_of_its_own_in_the_cpu_table(script):
+    names = [
+        script.process_name(["airflow", "celery", "worker", "--celery-hostname", f"worker-{n}@%h"]) for n in (1, 2)
+    ]
+    names.append(script.process_name(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/postgres", "-D"]))
+    names.append(script.process_name(["/usr/bin/redis-server", "/tmp/state/redis/redis.conf"]))
+    names.append(script.process_name(["airflow", "scheduler"]))
+
+    assert names == [
+        "airflow celery worker worker-1",
+        "airflow celery worker worker-2",
+        "postgres",
+        "redis-server",
+        "airflow scheduler",
+    ]
