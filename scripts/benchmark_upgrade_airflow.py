@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import re
@@ -137,8 +138,6 @@ def benchmark(topology: str, time_scale: float, settings: dict[str, str], state:
     load_before = os.getloadavg()[0]
     lookups = UpdateLookups()
     with bench.demo_fleet(time_scale) as fleet, fleet.aws.recording(), lookups.recording():
-        import gc
-
         gc.collect()
         gc.freeze()  # the sandbox's heap is not scanned by each full collection while it serves Airflow
         port = distributed_airflow.free_port()
