@@ -196,7 +196,8 @@ def start_airflow(
 ) -> None:
     """Airflow's processes as the demo starts them; each joins ``processes`` as soon as it runs."""
     if topology == "distributed":
-        processes.extend(demo.start_distributed(env, port, state, processes))
+        # What start_distributed starts joins ``processes``: appended by it, or returned (then added here).
+        processes.extend(demo.start_distributed(env, port, state, processes) or [])
     else:
         processes.append(demo.start_in_own_group(["airflow", "standalone"], state / "airflow-standalone.log", env))
 
