@@ -28,7 +28,7 @@ def task_line(seconds: float, event: str) -> dict[str, str]:
     return {"timestamp": stamp(seconds), "event": event, "logger": "task"}
 
 
-def test_a_deferred_then_resumed_task_shows_two_executions_and_trigger_lines_are_not_one(script):
+def test_a_deferred_then_resumed_task_shows_two_executions_and_its_trigger_lines_are_not_one(script):
     log = [
         {"event": "::group::Log message source details"},
         task_line(0.0, "::group::Pre Execute"),
