@@ -199,38 +199,74 @@ def configure_environment(home: Path, poll: float | None) -> None:
         os.environ.pop(leaked, None)
 
 
-def benchmark(time_scale: float, poll: float) -> int:
-    sys.path.insert(0, str(REPO))
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.utils import db
+@dataclass
+class DemoFleet:
+    """The demo fleet served by an in-process sandbox, and the recording of payments-prod's EKS updates."""
 
+    world: Any
+    server: Any
+    eks: Any
+    aws: AwsOperations
+    time_scale: float
+    origin: datetime
+    world_origin: datetime
+
+    def wall(self, simulated: datetime) -> datetime:
+        """The wall-clock instant of a simulated one: simulated instants map onto the wall clock from the moment
+        the simulated world started."""
+        return self.origin + (simulated - self.world_origin) * self.time_scale
+
+    def updates(self) -> list[UpdateRecord]:
+        return eks_updates(self.eks, self.aws.update_ends, self.wall)
+
+    def refreshes(self) -> list[Interval]:
+        return [Interval("insights refresh", self.wall(s), self.wall(e)) for s, e in self.aws.insights_refreshes]
+
+
+@contextmanager
+def demo_fleet(time_scale: float) -> Iterator[DemoFleet]:
+    """The demo fleet on a ``SandboxServer`` in this process (port 0), moto reset before and after;
+    ``AWS_ENDPOINT_URL`` and ``EKS_RUNBOOKS_AS_OF`` point this process's clients and runbooks at it."""
     from eks_sandbox.fleet import fleet_as_of, load_fleet
     from eks_sandbox.moto_compat import reset_moto
     from eks_sandbox.server import SandboxServer
     from eks_sandbox.world import Sandbox
-    from tests.helpers import DEMO_FLEET, aws_connection_uri
+    from tests.helpers import DEMO_FLEET
 
-    db.resetdb()
-    load_before = os.getloadavg()[0]
     reset_moto()
     fleet = yaml.safe_load(DEMO_FLEET.read_text())
     world = Sandbox(time_scale=time_scale, start=fleet_as_of(fleet))
-    # Simulated instants map onto the wall clock from the moment the simulated world started.
     origin, world_origin = datetime.now(UTC), world.clock.now()
     server = SandboxServer(world, port=0).start()
     try:
         os.environ["AWS_ENDPOINT_URL"] = server.url
-        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection_uri(server.url, REGION)
         os.environ["EKS_RUNBOOKS_AS_OF"] = world_origin.date().isoformat()
         load_fleet(world, fleet)
         eks = boto3.client("eks", endpoint_url=server.url)
         account = eks.describe_cluster(name=CLUSTER)["cluster"]["arn"].split(":")[4]
         aws = AwsOperations(world, world.eks.cluster(account, REGION, CLUSTER))
+        yield DemoFleet(world, server, eks, aws, time_scale, origin, world_origin)
+    finally:
+        server.stop()
+        reset_moto()
+
+
+def benchmark(time_scale: float, poll: float) -> int:
+    sys.path.insert(0, str(REPO))
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils import db
+
+    from tests.helpers import aws_connection_uri
+
+    db.resetdb()
+    load_before = os.getloadavg()[0]
+    with demo_fleet(time_scale) as fleet:
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection_uri(fleet.server.url, REGION)
         execution = ExecutionTimes()
         dag = DagBag(str(DAG_FILE)).get_dag("eks_cluster_upgrade")
         warm_up = upgrade(dag, dry_run=True)
-        world.settle()  # the warm-up's insights refreshes end before the measured run starts its own
-        with aws.recording(), execution.recording():
+        fleet.world.settle()  # the warm-up's insights refreshes end before the measured run starts its own
+        with fleet.aws.recording(), execution.recording():
             run = upgrade(dag, dry_run=False)
         for finished in (warm_up, run):
             if finished.state != "success":
@@ -238,16 +274,8 @@ def benchmark(time_scale: float, poll: float) -> int:
                 failed = [f"{ti.task_id} ({ti.state})" for ti in tis if ti.state not in ("success", "skipped")]
                 print(f"run {finished.run_id} ended {finished.state}: {', '.join(failed)}", file=sys.stderr)
                 return 1
-
-        def wall(simulated: datetime) -> datetime:
-            return origin + (simulated - world_origin) * time_scale
-
-        updates = eks_updates(eks, aws.update_ends, wall)
-        refreshes = [Interval("insights refresh", wall(start), wall(end)) for start, end in aws.insights_refreshes]
+        updates, refreshes = fleet.updates(), fleet.refreshes()
         tis = run.get_task_instances()
-    finally:
-        server.stop()
-        reset_moto()
     report(
         time_scale,
         poll,

@@ -189,19 +189,24 @@ class EksRunbookHook(OneSessionMixin, PaginatedReadsMixin, EksHook):
         """
         return [self.describe_update(cluster_name, ref)["status"] for ref in updates]
 
-    async def update_statuses_async(self, cluster_name: str, updates: list[UpdateRef]) -> list[str]:
+    async def update_statuses_async(
+        self, cluster_name: str, updates: list[UpdateRef], client: Any | None = None
+    ) -> list[str]:
         """
         The status of each update, read through the async client (for triggers).
 
         :param cluster_name: The name of the cluster the updates belong to.
         :param updates: The updates to look at.
+        :param client: An open aiobotocore EKS client to reuse (a trigger keeps one for its whole wait); without
+            one, a client is opened for this call.
         :return: Each update's ``status`` (InProgress, Successful, Failed, Cancelled), in the same order.
         """
-        async with await self.get_async_conn() as client:
-            return [
-                (await client.describe_update(**update_request(cluster_name, ref)))["update"]["status"]
-                for ref in updates
-            ]
+        if client is None:
+            async with await self.get_async_conn() as opened:
+                return await self.update_statuses_async(cluster_name, updates, client=opened)
+        return [
+            (await client.describe_update(**update_request(cluster_name, ref)))["update"]["status"] for ref in updates
+        ]
 
     def creation_states(self, cluster_name: str, resources: list[str]) -> dict[str, dict[str, Any]]:
         """

@@ -108,21 +108,24 @@ class EksUpdatesTrigger(EksClusterWaitTrigger):
         from botocore.exceptions import ClientError
 
         hook = self.hook()
-        for _attempt in range(self.waiter_max_attempts):
-            # Wait first, then look: an event fired moments after the task deferred can reach the scheduler
-            # before the worker's deferral report, which Airflow 3.3.2 then treats as an external kill
-            # (apache/airflow#67287). EKS updates take minutes, so the first look loses nothing.
-            await asyncio.sleep(self.waiter_delay)
-            try:
-                statuses = await hook.update_statuses_async(self.cluster_name, self.updates)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
-                    raise
-                self.log.info("DescribeUpdate throttled for cluster %s; trying again", self.cluster_name)
-                continue
-            if ended := ended_updates(self.updates, statuses):
-                yield TriggerEvent({"status": "success", "ended": ended})
-                return
+        # One client for the whole wait, as the provider's waiter triggers keep: building one on every poll (a
+        # session, the role's credentials, the service model) held the triggerer's event loop up to a second.
+        async with await hook.get_async_conn() as client:
+            for _attempt in range(self.waiter_max_attempts):
+                # Wait first, then look: an event fired moments after the task deferred can reach the scheduler
+                # before the worker's deferral report, which Airflow 3.3.2 then treats as an external kill
+                # (apache/airflow#67287). EKS updates take minutes, so the first look loses nothing.
+                await asyncio.sleep(self.waiter_delay)
+                try:
+                    statuses = await hook.update_statuses_async(self.cluster_name, self.updates, client=client)
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
+                        raise
+                    self.log.info("DescribeUpdate throttled for cluster %s; trying again", self.cluster_name)
+                    continue
+                if ended := ended_updates(self.updates, statuses):
+                    yield TriggerEvent({"status": "success", "ended": ended})
+                    return
         yield TriggerEvent(
             {"status": "error", "message": still_in_progress(self.cluster_name, self.updates, self.waiter_max_attempts)}
         )

@@ -60,3 +60,21 @@ def test_serializes_to_what_the_triggerer_rebuilds():
     assert path == "eks_runbooks.triggers.eks.EksUpdatesTrigger"
     rebuilt = EksUpdatesTrigger(**kwargs)
     assert rebuilt.serialize() == (path, kwargs)
+
+
+def test_one_aws_client_serves_every_poll_of_a_wait(eks, demo_fleet, monkeypatch):
+    from eks_runbooks.hooks.eks import EksRunbookHook
+
+    built = []
+    get_async_conn = EksRunbookHook.get_async_conn
+
+    async def counted(hook):
+        built.append(hook)
+        return await get_async_conn(hook)
+
+    monkeypatch.setattr(EksRunbookHook, "get_async_conn", counted)
+    demo_fleet.clock.pause()
+    update_id = eks.update_cluster_version(name="payments-prod", version="1.33")["update"]["id"]
+
+    assert first_event(trigger_for([{"update_id": update_id}], attempts=3))["status"] == "error"
+    assert len(built) == 1
