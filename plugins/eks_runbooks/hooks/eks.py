@@ -189,6 +189,11 @@ class EksRunbookHook(OneSessionMixin, PaginatedReadsMixin, EksHook):
         """
         return [self.describe_update(cluster_name, ref)["status"] for ref in updates]
 
+    async def wait_client(self) -> Any:
+        """An aiobotocore EKS client for a trigger to hold for its whole wait, as the provider's waiter triggers
+        do: ``async with await hook.wait_client() as client``."""
+        return await self.get_async_conn()
+
     async def update_statuses_async(
         self, cluster_name: str, updates: list[UpdateRef], client: Any | None = None
     ) -> list[str]:

@@ -110,7 +110,7 @@ class EksUpdatesTrigger(EksClusterWaitTrigger):
         hook = self.hook()
         # One client for the whole wait, as the provider's waiter triggers keep: building one on every poll (a
         # session, the role's credentials, the service model) held the triggerer's event loop up to a second.
-        async with await hook.get_async_conn() as client:
+        async with await hook.wait_client() as client:
             for _attempt in range(self.waiter_max_attempts):
                 # Wait first, then look: an event fired moments after the task deferred can reach the scheduler
                 # before the worker's deferral report, which Airflow 3.3.2 then treats as an external kill
