@@ -46,6 +46,7 @@ import benchmark_audit  # noqa: E402 (the scripts folder is not a package)
 import benchmark_cost  # noqa: E402
 import demo  # noqa: E402
 import distributed_airflow  # noqa: E402
+from process_table import free_port, process_table  # noqa: E402
 
 AUDITS = ("eks_compliance_audit", "eks_cost_audit")
 RUN_ID = "benchmark__distributed"
@@ -100,8 +101,7 @@ class MemorySampler:
 
 def processes() -> list[tuple[int, int, int, int]]:
     """(process group, pid, parent pid, resident KiB) of every process."""
-    listing = subprocess.run(["ps", "-eo", "pgid=,pid=,ppid=,rss="], capture_output=True, text=True, check=True)
-    return [tuple(int(value) for value in line.split()) for line in listing.stdout.splitlines()]  # type: ignore[misc]
+    return [tuple(int(value) for value in row) for row in process_table("pgid", "pid", "ppid", "rss")]  # type: ignore[misc]
 
 
 def group_cpu_seconds(groups: dict[str, int]) -> Counter[str]:
@@ -130,7 +130,7 @@ def machine_cpu_seconds() -> float:
 
 def start_airflow(state: Path, sandbox_url: str, topology: Topology) -> dict[str, str]:
     """The demo's distributed Airflow against ``sandbox_url``, acting in the generated fleet's two accounts."""
-    port = distributed_airflow.free_port()
+    port = free_port()
     home = state / "airflow"
     home.mkdir(parents=True)
     passwords = demo.user_passwords(home)

@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 import benchmark_upgrade as bench
 import demo
-import distributed_airflow
+from process_table import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_ID = "benchmark__two-hop-upgrade"
@@ -140,7 +140,7 @@ def benchmark(topology: str, time_scale: float, settings: dict[str, str], state:
     with bench.demo_fleet(time_scale) as fleet, fleet.aws.recording(), lookups.recording():
         gc.collect()
         gc.freeze()  # the sandbox's heap is not scanned by each full collection while it serves Airflow
-        port = distributed_airflow.free_port()
+        port = free_port()
         airflow_url = f"http://localhost:{port}"
         home = state / "airflow"
         passwords = demo.user_passwords(home)

@@ -45,6 +45,7 @@ from urllib.parse import quote
 
 import boto3
 import distributed_airflow
+from process_table import process_table
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
@@ -517,8 +518,7 @@ def stop_process_group(process: subprocess.Popen, grace: float = 20.0) -> None:
 
 def child_groups(group: int) -> set[int]:
     """Process groups led by children of the processes in ``group`` (a Celery pool's task processes)."""
-    listing = subprocess.run(["ps", "-eo", "pgid=,pid=,ppid="], capture_output=True, text=True, check=True).stdout
-    rows = [tuple(int(value) for value in line.split()) for line in listing.splitlines()]
+    rows = [tuple(int(value) for value in row) for row in process_table("pgid", "pid", "ppid")]
     members = {pid for pgid, pid, _ in rows if pgid == group}
     return {pgid for pgid, pid, ppid in rows if ppid in members and pgid != group and pgid == pid}
 

@@ -23,12 +23,13 @@ import hashlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from process_table import free_port
 
 #: Celery task slots per worker: two workers of 2 = 4 tasks at once on a 2-core machine, most of them waiting on
 #: AWS (the simulated fleet) rather than computing.
@@ -51,12 +52,6 @@ class Backends:
     @property
     def result_backend(self) -> str:
         return "db+" + self.database_url.replace("postgresql+psycopg2://", "postgresql://", 1)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def secret_file(path: Path) -> str:

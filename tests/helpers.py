@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from scripts.process_table import free_port, process_table
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FLEET = REPO / "include" / "sandbox" / "fleets" / "demo.yaml"
@@ -169,12 +170,6 @@ def assumed_role_credentials(endpoint_url: str, role_arn: str, session_name: str
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
     """Wait until ``url`` answers at all (any status), failing early if ``process`` died."""
     import urllib.error
@@ -302,12 +297,11 @@ def kill_task_instance_processes(task_instance_id: str) -> list[str]:
     """SIGKILL every process whose title names this task instance, as a lost machine would end them: the
     LocalExecutor worker that supervises it (``airflow worker -- LocalExecutor: <id>``) and the task process it
     forked (``airflow worker -- <id>``). Returns their ``ps`` lines."""
-    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
     title = re.compile(rf"airflow worker -- .*{task_instance_id}")
-    victims = [line.strip() for line in listing.splitlines() if title.search(line)]
-    for victim in victims:
-        os.kill(int(victim.split(None, 1)[0]), signal.SIGKILL)
-    return victims
+    victims = [(int(pid), args) for pid, args in process_table("pid", "args") if title.search(args)]
+    for pid, _ in victims:
+        os.kill(pid, signal.SIGKILL)
+    return [f"{pid} {args}" for pid, args in victims]
 
 
 def live_processes(pgids: list[int], marker: str) -> list[str]:
@@ -316,13 +310,11 @@ def live_processes(pgids: list[int], marker: str) -> list[str]:
     Zombies (state Z) are dead already: reparented to PID 1, which in a container without an init may never
     reap them; they hold no resources and are not orphans.
     """
-    listing = subprocess.run(["ps", "-eo", "pgid=,pid=,stat=,args="], capture_output=True, text=True, check=True).stdout
-    live = []
-    for line in listing.splitlines():
-        pgid, _pid, stat, args = line.split(None, 3)
-        if not stat.startswith("Z") and (int(pgid) in pgids or (marker in args and "pytest" not in args)):
-            live.append(line)
-    return live
+    return [
+        " ".join(row)
+        for row in process_table("pgid", "pid", "stat", "args")
+        if not row[2].startswith("Z") and (int(row[0]) in pgids or (marker in row[3] and "pytest" not in row[3]))
+    ]
 
 
 def assert_demo_stopped_cleanly(output: str, state_dir: Path, groups: int = 2) -> None:

@@ -21,7 +21,6 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from scripts.process_table import process_table
 from tests.e2e.conftest import DistributedDemo
 from tests.helpers import DEMO_FLEET, wait_while_demo_runs
 
@@ -114,9 +114,9 @@ def gather_running_on(groups: dict[str, int], api: Any, run_url: str, timeout: f
 
 def processes() -> list[tuple[int, int, int, str]]:
     """(process group, pid, parent pid, command line) of every process."""
-    listing = subprocess.run(["ps", "-eo", "pgid=,pid=,ppid=,args="], capture_output=True, text=True, check=True)
-    rows = (line.split(None, 3) for line in listing.stdout.splitlines())
-    return [(int(pgid), int(pid), int(ppid), args) for pgid, pid, ppid, args in rows]
+    return [
+        (int(pgid), int(pid), int(ppid), args) for pgid, pid, ppid, args in process_table("pgid", "pid", "ppid", "args")
+    ]
 
 
 def supervisors(group: int) -> list[tuple[int, str]]:
