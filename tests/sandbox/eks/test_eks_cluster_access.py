@@ -62,6 +62,21 @@ def test_a_principal_with_no_access_entry_gets_401(simulated_fleet):
     assert (status, body["reason"], body["message"]) == (401, "Unauthorized", "Unauthorized")
 
 
+def test_access_taken_away_or_given_applies_to_the_next_request_of_a_principal_already_let_in(simulated_fleet):
+    simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
+    _grant(simulated_fleet, "prod", READER_ROLE, "AmazonEKSViewPolicy")
+    token = _as_role(simulated_fleet, READER_ROLE, "prod")
+    assert _call(simulated_fleet, "prod", "/api/v1/namespaces/default/pods", token)[0] == 200
+    simulated_fleet.eks.disassociate_access_policy(
+        clusterName="prod", principalArn=READER_ROLE, policyArn=POLICY + "AmazonEKSViewPolicy"
+    )
+    assert _call(simulated_fleet, "prod", "/api/v1/namespaces/default/pods", token)[0] == 403
+    simulated_fleet.eks.delete_access_entry(clusterName="prod", principalArn=READER_ROLE)
+    assert _call(simulated_fleet, "prod", "/api/v1/namespaces/default/pods", token)[0] == 401
+    _grant(simulated_fleet, "prod", READER_ROLE, "AmazonEKSAdminViewPolicy")
+    assert _call(simulated_fleet, "prod", "/api/v1/secrets", token)[0] == 200
+
+
 def test_a_token_for_one_cluster_is_refused_by_another(simulated_fleet):
     for name in ("alpha", "beta"):
         simulated_fleet.create_cluster(name, accessConfig={"authenticationMode": "API"})
@@ -246,6 +261,47 @@ def _kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=60,
     )
+
+
+def test_the_rules_review_lists_what_the_access_policy_grants_in_the_namespace_asked(simulated_fleet):
+    simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
+    simulated_fleet.kube("prod").apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}})
+    _grant(simulated_fleet, "prod", READER_ROLE, "AmazonEKSEditPolicy", namespaces=["team-a"])
+    token = _as_role(simulated_fleet, READER_ROLE, "prod")
+
+    def rules(namespace: str) -> list[dict]:
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview"}
+        review["spec"] = {"namespace": namespace}
+        path = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+        status, body = _call(simulated_fleet, "prod", path, token, "POST", review)
+        assert status == 201, body
+        return body["status"]["resourceRules"]
+
+    def verbs(resource_rules: list[dict], resource: str) -> set[str]:
+        return {
+            verb
+            for rule in resource_rules
+            if "" in rule.get("apiGroups", []) and resource in rule.get("resources", [])
+            for verb in rule["verbs"]
+        }
+
+    assert {"create", "delete", "list"} <= verbs(rules("team-a"), "configmaps")
+    assert verbs(rules("default"), "configmaps") == set()
+
+
+def test_the_self_review_names_the_principal_its_groups_and_its_role(simulated_fleet):
+    simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
+    _grant(simulated_fleet, "prod", READER_ROLE, "AmazonEKSViewPolicy", kubernetesGroups=["readers"])
+    token = _as_role(simulated_fleet, READER_ROLE, "prod")
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    status, body = _call(
+        simulated_fleet, "prod", "/apis/authentication.k8s.io/v1/selfsubjectreviews", token, "POST", review
+    )
+    assert status == 201, body
+    user = body["status"]["userInfo"]
+    assert user["username"] == "arn:aws:sts::123456789012:assumed-role/readers/tests"
+    assert user["groups"] == ["readers", "system:authenticated"]
+    assert user["extra"]["canonicalArn"] == [READER_ROLE]
 
 
 @pytest.mark.wall_clock  # kubectl checks the sandbox's certificate against the real clock

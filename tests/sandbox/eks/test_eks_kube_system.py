@@ -33,6 +33,15 @@ def test_version_reports_the_patch_release_describe_cluster_versions_reports(sim
     assert git_version.startswith(f"v{row['kubernetesPatchVersion']}-eks-")
 
 
+def test_kubelets_of_a_node_group_run_the_patch_release_the_api_server_reports(simulated_fleet):
+    simulated_fleet.create_cluster("prod", "1.31")
+    simulated_fleet.create_nodegroup("prod")
+    kube = simulated_fleet.kube("prod")
+    patch = kube.version_info()["gitVersion"].split("-")[0]
+    kubelets = {node["status"]["nodeInfo"]["kubeletVersion"].split("-")[0] for node in kube.list("v1", "Node")}
+    assert kubelets == {patch}
+
+
 def test_deleting_the_coredns_addon_takes_its_service_and_config_map(simulated_fleet):
     simulated_fleet.create_cluster("prod", "1.31", bootstrapSelfManagedAddons=False)
     simulated_fleet.eks.create_addon(clusterName="prod", addonName="coredns")
