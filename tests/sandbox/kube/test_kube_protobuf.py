@@ -14,9 +14,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+import yaml
 from kubernetes import client
 
-from eks_sandbox.kube.protobuf import MAGIC, ProtobufError, UnknownKind, decode, go_duration
+from eks_sandbox.kube.protobuf import MAGIC, ProtobufError, UnknownKind, decode, go_duration, schemas
+from eks_sandbox.kube.resources import CATALOGUE_PATH
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 
@@ -355,6 +357,24 @@ def test_a_custom_resource_definitions_schema_keeps_its_json_names_doubles_and_r
 def test_durations_are_written_as_go_writes_them(nanoseconds: int, text: str):
     assert go_duration(nanoseconds) == text
     assert go_duration(-nanoseconds) == ("-" + text if nanoseconds else text)
+
+
+def test_the_field_tables_cover_every_kind_and_version_the_sandbox_serves():
+    """A kind added to api-resources.yaml needs scripts/generate_protobuf_schemas.py run again."""
+
+    def api_version(group: str, version: str) -> str:
+        return f"{group}/{version}" if group else version
+
+    served = set()
+    for resource in yaml.safe_load(CATALOGUE_PATH.read_text())["resources"]:
+        served |= {(api_version(resource["group"], v["version"]), resource["kind"]) for v in resource["versions"]}
+        served |= {
+            (api_version(sub["group"], sub["version"]), sub["kind"])
+            for sub in resource.get("subresources", [])
+            if "kind" in sub
+        }
+    assert served <= set(schemas().kinds)
+    assert schemas().tag.startswith("v0.")
 
 
 def post(kube, path: str, body: bytes) -> tuple[int, dict]:
