@@ -183,7 +183,7 @@ def _add_kind(kinds: dict[str, str], messages: dict[str, Any], group: str, versi
     kinds[f"{group}/{version} {kind}" if group else f"{version} {kind}"] = found[0]
 
 
-def reachable(messages: dict[str, Any], roots: list[str], special: dict[str, str]) -> list[str]:
+def reachable(messages: dict[str, Any], roots: list[str]) -> list[str]:
     """The messages the roots refer to, directly or not, in a stable order."""
     seen: list[str] = []
     pending = list(roots)
@@ -200,7 +200,7 @@ def build(repos: list[str], tag: str) -> dict[str, Any]:
     """The data file's content: header, kinds, special messages and the reachable messages' field tables."""
     messages, special, origins = load_packages(repos, tag)
     kinds = served_kinds(messages)
-    names = reachable(messages, list(kinds.values()), special)
+    names = reachable(messages, list(kinds.values()))
     index = {name: i for i, name in enumerate(names)}
 
     def ref(kind: str) -> str | int:

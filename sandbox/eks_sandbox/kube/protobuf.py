@@ -47,8 +47,9 @@ SCHEMAS_PATH = Path(__file__).with_name("protobuf-schemas.json")
 
 #: One field of a message: (JSON name, type, flags): the type a scalar's name or a message's index; the flags
 #: "" (one value), "r" (repeated), "m:<key type>" (map), "o" (a scalar whose zero value JSON leaves out).
-Field = tuple[str, "str | int", str]
+Field = tuple[str, str | int, str]
 _GO_ZERO_SECONDS = -62135596800  # time.Time{}.Unix(): January 1, year 1, UTC
+_NUMBERS = {"int32", "int64", "uint32", "uint64", "bool", "double", "float"}  # the types a packed field can hold
 
 
 class ProtobufError(ValueError):
@@ -71,7 +72,6 @@ class _Schemas:
         self.tag: str = data["tag"]
         self.kinds: dict[tuple[str, str], int] = {tuple(key.split(" ")): index for key, index in data["kinds"].items()}
         self.special: dict[int, str] = {int(index): form for index, form in data["special"].items()}
-        self.names: list[str] = [name for name, _ in data["messages"]]
         self.messages: list[dict[int, Field]] = [
             {int(number): tuple(spec) for number, spec in fields.items()} for _, fields in data["messages"]
         ]
@@ -228,9 +228,6 @@ def _text(value: bytes) -> str:
         return value.decode()
     except UnicodeDecodeError as error:
         raise ProtobufError(f"invalid UTF-8 in a string field: {error}") from None
-
-
-_NUMBERS = {"int32", "int64", "uint32", "uint64", "bool", "double", "float"}
 
 
 def _last(values: dict[int, list[Any]], number: int, default: Any = None) -> Any:
