@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from eks_sandbox.kube.protobuf import MAGIC, decode
 from tests.helpers import serving_sandbox
 from tests.peers.kubectl_access import KubectlCluster, kubectl_cluster
 
@@ -229,6 +230,46 @@ def test_kubectl_certificate_approve_marks_the_request_approved(payments_prod, t
     create(payments_prod, "certificate", "approve", "alice")
     conditions = read(payments_prod, "csr", "alice", namespaced=False)["status"]["conditions"]
     assert [(c["type"], c["status"], c["reason"]) for c in conditions] == [("Approved", "True", "KubectlApprove")]
+
+
+def posted_protobuf_bodies(verbose_log: str) -> list[bytes]:
+    """The protobuf request bodies in kubectl's -v=9 log, where each is a hex dump between ``body=<`` and ``>``."""
+    bodies, current = [], None
+    for line in verbose_log.splitlines():
+        if line.endswith('"Request Body" body=<'):
+            current = bytearray()
+        elif current is not None and line.strip() == ">":
+            bodies.append(bytes(current))
+            current = None
+        elif current is not None:
+            current.extend(bytes.fromhex(line.strip()[10:58].replace(" ", "")))  # offset, 16 bytes, |text|
+    return [body for body in bodies if body.startswith(MAGIC)]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["create", "configmap", "wire", "--from-literal=mode=blue", "--from-literal=empty="],
+        ["create", "secret", "generic", "wire", "--from-literal=password=s3cret"],
+        ["create", "rolebinding", "wire", "--clusterrole=view", "--user=alice", "--serviceaccount=rehearsal:default"],
+        ["create", "deployment", "wire", "--image=nginx:1.27", "--image=busybox:1.36", "--replicas=0", "--port=80"],
+        ["create", "service", "nodeport", "wire", "--tcp=80:http"],
+        ["create", "cronjob", "wire", "--image=busybox:1.36", "--schedule=0 3 * * *", "--", "echo", "hi"],
+        ["create", "pdb", "wire", "--selector=app=web", "--max-unavailable=50%"],
+        ["create", "ingress", "wire", "--rule=web.example.com/*=web:80", "--class=alb", "--annotation=team=payments"],
+    ],
+    ids=lambda command: " ".join(command[:3]),
+)
+def test_the_protobuf_body_kubectl_posts_decodes_to_the_json_kubectl_builds(payments_prod, command: list[str]):
+    """Field for field, zero values included: the decoded body is what encoding/json writes for kubectl's object."""
+    cut = command.index("--") if "--" in command else len(command)
+    options, arguments = [*command[:cut], "-n", NAMESPACE], command[cut:]
+    built = payments_prod.kubectl(*options, "--dry-run=client", "-o", "json", *arguments)
+    assert built.returncode == 0, built.stderr
+    posted = payments_prod.kubectl(*options, "-v=9", *arguments)
+    assert posted.returncode == 0, posted.stderr[-2000:]
+    (body,) = posted_protobuf_bodies(posted.stderr)
+    assert decode(body) == json.loads(built.stdout)
 
 
 @pytest.mark.xfail(strict=True, reason="gap: the sandbox serves no resourcequotas (api-resources.yaml)")
