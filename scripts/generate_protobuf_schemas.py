@@ -13,7 +13,7 @@ protobuf:"bytes,4,opt,name=uID"``) link each field number to its JSON name, ``in
 Go type says whether the field is a pointer: that is what decides whether encoding/json would send a zero value.
 
 Only the messages reachable from the kinds in sandbox/eks_sandbox/kube/api-resources.yaml (at every version listed,
-subresource kinds included) and from the extra kinds below are written.
+subresource kinds included) are written. (A DELETE's body, DeleteOptions, is not read in any encoding.)
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = ROOT / "sandbox/eks_sandbox/kube/api-resources.yaml"
 OUTPUT = ROOT / "sandbox/eks_sandbox/kube/protobuf-schemas.json"
-
-#: Kinds posted as bodies that are not resources of their own: kubectl delete's DeleteOptions.
-EXTRA_KINDS = [("meta.k8s.io/v1", "DeleteOptions", "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions")]
 
 #: Messages whose JSON form is not an object of their fields (custom MarshalJSON in Go), decoded by name.
 SPECIAL = {
@@ -169,8 +166,6 @@ def served_kinds(messages: dict[str, Any]) -> dict[str, str]:
         for sub in resource.get("subresources", []):
             if "kind" in sub:
                 _add_kind(kinds, messages, sub["group"], sub["version"], sub["kind"])
-    for api_version, kind, message in EXTRA_KINDS:
-        kinds[f"{api_version} {kind}"] = message
     return kinds
 
 

@@ -3,7 +3,7 @@
 kubectl 1.32 and later post the bodies of its typed commands (``create namespace|configmap|secret|deployment|...``,
 ``autoscale``, ``certificate approve``, ``auth can-i``) as ``application/vnd.kubernetes.protobuf`` and do not retry
 them as JSON; kube-apiserver accepts protobuf for every built-in kind, so the sandbox reads it for every kind it
-serves (api-resources.yaml, every version, subresource kinds such as Eviction and Scale too) plus DeleteOptions.
+serves (api-resources.yaml, every version, subresource kinds such as Eviction and Scale too).
 Answers stay JSON: the client's Accept header lists ``application/json`` after protobuf.
 
 The envelope (k8s.io/apimachinery/pkg/runtime/serializer/protobuf/protobuf.go): the 4 bytes ``k8s\\x00``, then a
