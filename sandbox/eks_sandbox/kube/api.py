@@ -505,11 +505,11 @@ def _body(request: Request) -> Any:
 
 
 def _protobuf_body(raw: bytes) -> dict[str, Any]:
-    """A protobuf body of a kind clients post typed (eks_sandbox.kube.protobuf); any other kind answers 415."""
+    """A protobuf body of a kind the sandbox serves (eks_sandbox.kube.protobuf); any other kind answers 415."""
     try:
         return protobuf.decode(raw)
     except protobuf.UnknownKind:
-        # Other kinds are served in JSON and YAML only, as kube-apiserver serves custom resources.
+        # Kinds the sandbox does not serve (custom resources) are read in JSON and YAML only, as kube-apiserver does.
         raise KubeApiError(
             415,
             "UnsupportedMediaType",
