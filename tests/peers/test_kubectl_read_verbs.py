@@ -2,8 +2,7 @@
 
 The kubeconfig is the one `aws eks update-kubeconfig` writes (the CA from DescribeCluster, an exec plugin running
 `aws eks get-token`). Every answer is held against what the AWS API and the cluster's own API report, read
-apart from kubectl. Verbs the sandbox cannot serve yet are expected to fail (strict): each names its gap, and
-its test turns red the day the gap closes, to be un-marked.
+apart from kubectl.
 """
 
 from __future__ import annotations
