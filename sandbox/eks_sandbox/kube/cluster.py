@@ -313,8 +313,12 @@ class KubeCluster:
         force: bool = False,
         dry_run: bool = False,
         manager: FieldManager | None = None,
+        sent: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """PUT (and the end of PATCH): optimistic concurrency on resourceVersion; status only via /status."""
+        """PUT (and the end of PATCH): optimistic concurrency on resourceVersion; status only via /status.
+
+        ``sent`` is what a PATCH sent: its manager's entry owns those fields, not all of the patched ``body``.
+        """
         scope = _scope(resource_type, namespace)
         current = self.store.get(resource_type.group, resource_type.kind, scope, name)
         if current is None:
@@ -331,7 +335,9 @@ class KubeCluster:
         for field in ("name", "uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
             if field in current["metadata"]:
                 updated["metadata"][field] = current["metadata"][field]
-        self._carry_managed_fields(updated, current, manager, resource_type.api_version(version), body, subresource)
+        self._carry_managed_fields(
+            updated, current, manager, resource_type.api_version(version), body if sent is None else sent, subresource
+        )
         if dry_run:
             return self.present(resource_type, updated, version)
         self.store.save(resource_type.group, resource_type.kind, updated)
@@ -344,10 +350,11 @@ class KubeCluster:
         current: dict[str, Any],
         manager: FieldManager | None,
         api_version: str,
-        body: dict[str, Any],
+        sent: dict[str, Any],
         subresource: str | None,
     ) -> None:
-        """managedFields survive every write; a write by a manager adds or refreshes its entry."""
+        """managedFields survive every write; a write by a manager adds or refreshes its entry with the fields
+        it ``sent`` (a subresource's write owns only that subresource's part of them)."""
         metadata = updated["metadata"]
         metadata.pop("managedFields", None)
         if current["metadata"].get("managedFields"):
@@ -355,9 +362,9 @@ class KubeCluster:
         if manager is None:
             return
         written = {
-            "status": {"status": body.get("status") or {}},
-            "scale": {"spec": {"replicas": (body.get("spec") or {}).get("replicas")}},
-        }.get(subresource or "", body)
+            "status": {"status": sent.get("status") or {}},
+            "scale": {"spec": {"replicas": (sent.get("spec") or {}).get("replicas")}},
+        }.get(subresource or "", sent)
         record_write(metadata, manager, api_version, written, self.store.now(), subresource)
 
     def delete_object(
