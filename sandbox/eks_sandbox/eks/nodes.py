@@ -144,6 +144,7 @@ def launch_node(
         capacity=_capacity(nodegroup),
         provider_id=f"aws:///{node.availability_zone}/{node.instance_id}",
         taints=[kube_taint(t) for t in nodegroup.taints] or None,
+        subnet_cidr=subnet.cidr_block,
     )
     return node
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -138,6 +139,8 @@ class KubeCluster:
         self.network_ready: NetworkCheck | None = None
         #: What the kubelets remember of each container (pod uid, container name) beyond its status.
         self.container_runs: dict[tuple[str, str], ContainerRun] = {}
+        #: The subnet of each node the EKS side launched (node name -> CIDR): its pods' addresses come from it.
+        self.node_subnets: dict[str, ipaddress.IPv4Network] = {}
         #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
         self.api_usage: dict[tuple[str, str, str], dict[str, ApiUsage]] = {}
         #: Who an authenticated IAM caller is in this cluster (access entries, aws-auth); None lets nobody in.
@@ -473,9 +476,11 @@ class KubeCluster:
         capacity: dict[str, str],
         provider_id: str,
         taints: list[dict] | None = None,
+        subnet_cidr: str | None = None,
     ) -> dict:
         """Register a node, as a managed node group's instance does when it joins: Ready and schedulable, or
-        NotReady while its container network is not (``network_ready``)."""
+        NotReady while its container network is not (``network_ready``). ``subnet_cidr``: its instance's subnet,
+        where the VPC CNI takes its pods' addresses."""
         node = self.register_node(
             name,
             labels=labels,
@@ -484,6 +489,8 @@ class KubeCluster:
             provider_id=provider_id,
             taints=taints,
         )
+        if subnet_cidr is not None:
+            self.node_subnets[name] = ipaddress.IPv4Network(subnet_cidr)
         reconcile(self)
         return self.get("v1", "Node", name) or node
 
@@ -584,6 +591,7 @@ class KubeCluster:
 
     def delete_node(self, node_name: str) -> None:
         """The instance is gone: the node and its pods disappear; controllers re-create the pods elsewhere."""
+        self.node_subnets.pop(node_name, None)
         if self.store.remove("", "Node", None, node_name) is not None:
             reconcile(self)
 
