@@ -319,6 +319,7 @@ def _maybe_table(
             cluster.clock.now(),
             str(cluster.store.resource_version),
             request.args.get("includeObject", "Metadata"),
+            cluster.minor,
         )
     )
 
