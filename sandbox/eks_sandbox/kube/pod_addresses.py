@@ -3,7 +3,8 @@ comes out of the node's subnet; a ``hostNetwork`` pod, and a Fargate pod (its no
 node's address.
 
 Warm ENIs and secondary-address pools are not modelled: a pod's address does not lower its subnet's
-AvailableIpAddressCount, and an address is only kept apart from this cluster's nodes and running pods.
+AvailableIpAddressCount, and an address is only kept apart from this cluster's nodes and running pods (a node
+launched later passes over the pods' addresses while its subnet has another free one).
 """
 
 from __future__ import annotations
@@ -51,13 +52,19 @@ class PodAddresses:
 
     def _taken_addresses(self) -> set[str]:
         if self._taken is None:
-            store = self.cluster.store
-            self._taken = {node_address(node) for node in store.all("", "Node")} | {
-                pod["status"]["podIP"]
-                for pod in store.all("", "Pod")
-                if (pod.get("status") or {}).get("podIP") and pod["status"].get("phase") not in ("Succeeded", "Failed")
-            }
+            self._taken = addresses_in_use(self.cluster)
         return self._taken
+
+
+def addresses_in_use(cluster: KubeCluster) -> set[str]:
+    """The addresses the cluster's nodes and its pods that have not finished hold (what a new pod, or a node
+    launched into the same subnet, must not take)."""
+    store = cluster.store
+    return {node_address(node) for node in store.all("", "Node")} | {
+        pod["status"]["podIP"]
+        for pod in store.all("", "Pod")
+        if (pod.get("status") or {}).get("podIP") and pod["status"].get("phase") not in ("Succeeded", "Failed")
+    }
 
 
 def free_address(subnet: ipaddress.IPv4Network, taken: set[str], rng: random.Random) -> str | None:
