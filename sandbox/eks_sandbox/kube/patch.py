@@ -171,7 +171,8 @@ def _pruned(kept: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 def json_patch_fields(operations: list[dict[str, Any]], patched: Any) -> dict[str, Any]:
     """The fields a JSON patch sets: the paths it adds, replaces, copies or moves to, read from ``patched``.
 
-    An item of a list whose items have names is sent alone (with its name); any other list is sent whole.
+    An item of a list whose items have names is sent alone (with its name); any other list is sent whole. A list
+    index (``-``: the last item) names the item at that index once the whole patch is applied.
     """
     sent: dict[str, Any] = {}
     for operation in operations:
@@ -188,10 +189,12 @@ def _path_fields(node: Any, tokens: list[str]) -> Any:
     if isinstance(node, dict):
         child = _path_fields(node[head], rest) if head in node else None
         return None if child is None else {head: child}
-    if not isinstance(node, list) or not node:
+    if not isinstance(node, list) or not (head == "-" or head.isdigit()):
         return None
     index = len(node) - 1 if head == "-" else int(head)
-    item = node[index] if 0 <= index < len(node) else None
+    if not 0 <= index < len(node):
+        return None
+    item = node[index]
     if not (isinstance(item, dict) and "name" in item):
         return copy.deepcopy(node)
     child = _path_fields(item, rest)

@@ -131,6 +131,14 @@ def test_a_json_patch_sends_the_paths_it_adds_or_replaces():
         },
     }
     assert field_set(sent)["f:spec"]["f:containers"]['k:{"name":"app"}'] == {".": {}, "f:name": {}, "f:image": {}}
+    # A path a later operation removed again is not sent.
+    added_then_removed = [
+        {"op": "add", "path": "/spec/containers/2", "value": {"name": "debug", "image": "busybox"}},
+        {"op": "remove", "path": "/spec/containers/2"},
+        {"op": "add", "path": "/metadata/annotations", "value": {"a": "1"}},
+        {"op": "remove", "path": "/metadata/annotations"},
+    ]
+    assert json_patch_fields(added_then_removed, json_patch(document, added_then_removed)) == {}
 
 
 @pytest.mark.parametrize(
