@@ -321,11 +321,14 @@ class LaunchedInstance:
     availability_zone: str
 
 
-def free_private_ip(account: str, region: str, subnet_id: str) -> str | None:
+def free_private_ip(
+    account: str, region: str, subnet_id: str, avoid: frozenset[str] | set[str] = frozenset()
+) -> str | None:
     """The lowest address of the subnet no ENI holds, or None when DescribeSubnets' AvailableIpAddressCount is 0.
 
     moto counts a subnet's free addresses from its ENIs (each ENI's private IPs), so an address is taken exactly
-    when an ENI (an instance's primary interface, or one created by hand) holds it.
+    when an ENI (an instance's primary interface, or one created by hand) holds it. Addresses in ``avoid`` (pods'
+    addresses, which no ENI holds here) are passed over while another free one is left.
     """
     backend = ec2_backend(account, region)
     found = backend.get_subnet(subnet_id)
@@ -337,10 +340,15 @@ def free_private_ip(account: str, region: str, subnet_id: str) -> str | None:
         if eni.subnet.id == subnet_id
         for address in eni.private_ip_addresses
     }
-    for index, host in enumerate(found.cidr.hosts()):
-        if index >= _RESERVED_LEADING_HOSTS and str(host) not in taken and host != found.cidr.broadcast_address:
-            return str(host)
-    return None
+    free = (
+        str(host)
+        for index, host in enumerate(found.cidr.hosts())
+        if index >= _RESERVED_LEADING_HOSTS and str(host) not in taken and host != found.cidr.broadcast_address
+    )
+    first = next(free, None)
+    if first is None or first not in avoid:
+        return first
+    return next((address for address in free if address not in avoid), first)
 
 
 def run_instance(

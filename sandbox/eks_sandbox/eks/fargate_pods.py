@@ -29,6 +29,7 @@ import yaml
 from eks_sandbox import moto_compat
 from eks_sandbox.kube.controllers.objects import live_pods, serialise_pod_conditions, set_condition
 from eks_sandbox.kube.nodes import COMPUTE_TYPE_LABEL
+from eks_sandbox.kube.pod_addresses import addresses_in_use
 from eks_sandbox.kube.requests import pod_requests
 from eks_sandbox.kube.store import clone
 
@@ -200,9 +201,10 @@ class FargateScheduler:
             if subnet_id in held:
                 held[subnet_id] += 1
         account, region = self.cluster.account, self.cluster.region
+        pods = addresses_in_use(self.cluster.kube)
         for subnet_id in sorted(profile.subnets, key=lambda s: held[s]):
             subnet = moto_compat.subnet(account, region, subnet_id)
-            ip = moto_compat.free_private_ip(account, region, subnet_id) if subnet else None
+            ip = moto_compat.free_private_ip(account, region, subnet_id, avoid=pods) if subnet else None
             if subnet is not None and ip is not None:
                 return subnet, ip
         return None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from eks_sandbox import moto_compat
 from eks_sandbox.eks.amis import windows_release
 from eks_sandbox.eks.node_join import missing_node_role_policies
+from eks_sandbox.kube.pod_addresses import addresses_in_use
 
 if TYPE_CHECKING:
     from eks_sandbox.eks.clusters import Cluster
@@ -94,8 +95,9 @@ def _placement(cluster: Cluster, nodegroup: Nodegroup) -> tuple[moto_compat.Subn
     held = {subnet.id: 0 for subnet in nodegroup.subnets}
     for node in nodegroup.nodes:
         held[node.subnet_id] = held.get(node.subnet_id, 0) + 1
+    pods = addresses_in_use(cluster.kube)
     for subnet in sorted(nodegroup.subnets, key=lambda s: held[s.id]):
-        ip = moto_compat.free_private_ip(cluster.account, cluster.region, subnet.id)
+        ip = moto_compat.free_private_ip(cluster.account, cluster.region, subnet.id, avoid=pods)
         if ip is not None:
             return subnet, ip
     raise InsufficientFreeAddresses([subnet.id for subnet in nodegroup.subnets])
@@ -144,6 +146,7 @@ def launch_node(
         capacity=_capacity(nodegroup),
         provider_id=f"aws:///{node.availability_zone}/{node.instance_id}",
         taints=[kube_taint(t) for t in nodegroup.taints] or None,
+        subnet_cidr=subnet.cidr_block,
     )
     return node
 

@@ -26,7 +26,14 @@ from eks_sandbox.kube.discovery import api_group, api_group_list, api_resource_l
 from eks_sandbox.kube.errors import KubeApiError
 from eks_sandbox.kube.managed_fields import FieldManager
 from eks_sandbox.kube.openapi import openapi_group_version, openapi_index
-from eks_sandbox.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from eks_sandbox.kube.patch import (
+    json_patch,
+    json_patch_fields,
+    merge_patch,
+    merge_patch_fields,
+    strategic_merge_patch,
+    strategic_merge_patch_fields,
+)
 from eks_sandbox.kube.rbac import authorize, request_attributes
 from eks_sandbox.kube.resources import ResourceType
 from eks_sandbox.kube.reviews import REVIEW_GROUPS, review
@@ -312,6 +319,7 @@ def _maybe_table(
             cluster.clock.now(),
             str(cluster.store.resource_version),
             request.args.get("includeObject", "Metadata"),
+            cluster.minor,
         )
     )
 
@@ -348,8 +356,19 @@ def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
             subresource=target.subresource,
             dry_run=dry_run,
             manager=_manager(request),
+            sent=_sent_fields(request.mimetype, patch, patched),
         )
     )
+
+
+def _sent_fields(mimetype: str, patch: Any, patched: dict[str, Any]) -> dict[str, Any]:
+    """The fields a patch sent, which its managedFields entry owns (not the whole object it leaves)."""
+    if mimetype == "application/json-patch+json":
+        return json_patch_fields(patch, patched)
+    if mimetype == "application/strategic-merge-patch+json":
+        return strategic_merge_patch_fields(patch)
+    # A merge patch, or a server-side apply's configuration: the fields it names, less those it deletes.
+    return merge_patch_fields(patch)
 
 
 def _manager(request: Request) -> FieldManager:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -138,6 +139,8 @@ class KubeCluster:
         self.network_ready: NetworkCheck | None = None
         #: What the kubelets remember of each container (pod uid, container name) beyond its status.
         self.container_runs: dict[tuple[str, str], ContainerRun] = {}
+        #: The subnet of each node the EKS side launched (node name -> CIDR): its pods' addresses come from it.
+        self.node_subnets: dict[str, ipaddress.IPv4Network] = {}
         #: (group, version, resource) -> user agent -> usage; what EKS upgrade insights read.
         self.api_usage: dict[tuple[str, str, str], dict[str, ApiUsage]] = {}
         #: Who an authenticated IAM caller is in this cluster (access entries, aws-auth); None lets nobody in.
@@ -313,8 +316,12 @@ class KubeCluster:
         force: bool = False,
         dry_run: bool = False,
         manager: FieldManager | None = None,
+        sent: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """PUT (and the end of PATCH): optimistic concurrency on resourceVersion; status only via /status."""
+        """PUT (and the end of PATCH): optimistic concurrency on resourceVersion; status only via /status.
+
+        ``sent`` is what a PATCH sent: its manager's entry owns those fields, not all of the patched ``body``.
+        """
         scope = _scope(resource_type, namespace)
         current = self.store.get(resource_type.group, resource_type.kind, scope, name)
         if current is None:
@@ -331,7 +338,9 @@ class KubeCluster:
         for field in ("name", "uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
             if field in current["metadata"]:
                 updated["metadata"][field] = current["metadata"][field]
-        self._carry_managed_fields(updated, current, manager, resource_type.api_version(version), body, subresource)
+        self._carry_managed_fields(
+            updated, current, manager, resource_type.api_version(version), body if sent is None else sent, subresource
+        )
         if dry_run:
             return self.present(resource_type, updated, version)
         self.store.save(resource_type.group, resource_type.kind, updated)
@@ -344,10 +353,11 @@ class KubeCluster:
         current: dict[str, Any],
         manager: FieldManager | None,
         api_version: str,
-        body: dict[str, Any],
+        sent: dict[str, Any],
         subresource: str | None,
     ) -> None:
-        """managedFields survive every write; a write by a manager adds or refreshes its entry."""
+        """managedFields survive every write; a write by a manager adds or refreshes its entry with the fields
+        it ``sent`` (a subresource's write owns only that subresource's part of them)."""
         metadata = updated["metadata"]
         metadata.pop("managedFields", None)
         if current["metadata"].get("managedFields"):
@@ -355,9 +365,9 @@ class KubeCluster:
         if manager is None:
             return
         written = {
-            "status": {"status": body.get("status") or {}},
-            "scale": {"spec": {"replicas": (body.get("spec") or {}).get("replicas")}},
-        }.get(subresource or "", body)
+            "status": {"status": sent.get("status") or {}},
+            "scale": {"spec": {"replicas": (sent.get("spec") or {}).get("replicas")}},
+        }.get(subresource or "", sent)
         record_write(metadata, manager, api_version, written, self.store.now(), subresource)
 
     def delete_object(
@@ -466,9 +476,11 @@ class KubeCluster:
         capacity: dict[str, str],
         provider_id: str,
         taints: list[dict] | None = None,
+        subnet_cidr: str | None = None,
     ) -> dict:
         """Register a node, as a managed node group's instance does when it joins: Ready and schedulable, or
-        NotReady while its container network is not (``network_ready``)."""
+        NotReady while its container network is not (``network_ready``). ``subnet_cidr``: its instance's subnet,
+        where the VPC CNI takes its pods' addresses."""
         node = self.register_node(
             name,
             labels=labels,
@@ -477,6 +489,8 @@ class KubeCluster:
             provider_id=provider_id,
             taints=taints,
         )
+        if subnet_cidr is not None:
+            self.node_subnets[name] = ipaddress.IPv4Network(subnet_cidr)
         reconcile(self)
         return self.get("v1", "Node", name) or node
 
@@ -577,6 +591,7 @@ class KubeCluster:
 
     def delete_node(self, node_name: str) -> None:
         """The instance is gone: the node and its pods disappear; controllers re-create the pods elsewhere."""
+        self.node_subnets.pop(node_name, None)
         if self.store.remove("", "Node", None, node_name) is not None:
             reconcile(self)
 

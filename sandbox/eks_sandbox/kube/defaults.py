@@ -76,6 +76,11 @@ def _default_persistent_volume(volume: dict[str, Any]) -> None:
     volume.setdefault("status", {}).setdefault("phase", "Available")
 
 
+def _default_priority_class(priority_class: dict[str, Any]) -> None:
+    # pkg/apis/scheduling/v1 SetDefaults_PriorityClass; ``kubectl get priorityclass`` prints it from 1.32.
+    priority_class.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
 def _default_hpa(hpa: dict[str, Any]) -> None:
     status = hpa.setdefault("status", {})
     status.setdefault("currentReplicas", 0)
@@ -181,6 +186,7 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "Secret": _default_secret,
     "HorizontalPodAutoscaler": _default_hpa,
     "PersistentVolume": _default_persistent_volume,
+    "PriorityClass": _default_priority_class,
     "CustomResourceDefinition": _default_crd,
 }
 

@@ -4,7 +4,8 @@ kube-apiserver keeps one entry per manager and operation — and, for ``Update``
 ``BuildManagerIdentifier`` clears the apiVersion only of ``Apply`` entries (k8s.io/apiserver
 pkg/endpoints/handlers/fieldmanager/internal/managedfields.go). So an object once written through a removed
 apiVersion keeps that entry until the manager's fields move on: what a deprecation scan can read. The field
-sets are simplified: every field the write sent, with list items keyed by ``name`` where they have one.
+sets are simplified: every field the write sent (for a patch, the fields the patch itself names, not the whole
+object it leaves), with list items keyed by ``name`` where they have one.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def record_write(
     if subresource:
         entry["subresource"] = subresource
     previous = [e for e in metadata.get("managedFields") or [] if _identity(e) == _identity(entry)]
-    if previous and previous[0].get("fieldsV1") == entry["fieldsV1"]:
-        # The same manager writing the same fields again: a no-op write leaves managedFields as they were.
+    if not entry["fieldsV1"] or (previous and previous[0].get("fieldsV1") == entry["fieldsV1"]):
+        # A write that sets no field (a patch that only deletes) or the same manager writing the same fields
+        # again leaves managedFields as they were: the apiserver keeps no entry without fields.
         return
     entries = [e for e in metadata.get("managedFields") or [] if _identity(e) != _identity(entry)]
     metadata["managedFields"] = [*entries, entry]

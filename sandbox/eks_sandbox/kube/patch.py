@@ -3,6 +3,9 @@
 Strategic merge is what kubectl sends (``set image``, ``rollout restart``, ``cordon``, client-side ``apply``):
 lists of containers, env vars, volumes and ports merge element by element on their merge key instead of being
 replaced, so ``{"containers": [{"name": "web", "image": "v2"}]}`` changes one image and keeps the rest.
+
+Each format also tells which fields a patch sent (``*_fields``): a patch's managedFields entry owns those, not
+the whole object the patch left behind, as kube-apiserver's Update entries own only the fields a write set.
 """
 
 from __future__ import annotations
@@ -133,6 +136,87 @@ def json_patch(target: Any, operations: list[dict[str, Any]]) -> Any:
         else:
             raise KubeApiError.bad_request(f"unexpected JSON patch operation {op!r}")
     return document
+
+
+def merge_patch_fields(patch: Any) -> Any:
+    """The fields a JSON merge patch sets: the patch without what it deletes (``null``)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    return _pruned({key: merge_patch_fields(value) for key, value in patch.items() if value is not None}, patch)
+
+
+def strategic_merge_patch_fields(patch: Any) -> Any:
+    """The fields a strategic merge patch sets: without ``null``s, ``$`` directives and items it deletes."""
+    if isinstance(patch, list):
+        return [strategic_merge_patch_fields(item) for item in patch if not _deletes(item)]
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    kept = {
+        key: strategic_merge_patch_fields(value)
+        for key, value in patch.items()
+        if not key.startswith("$") and value is not None and not _deletes(value)
+    }
+    return _pruned(kept, patch)
+
+
+def _deletes(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("$patch") == "delete"
+
+
+def _pruned(kept: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    # A map or list whose every entry was deleted sets nothing: leave it out rather than own it as a whole.
+    return {key: value for key, value in kept.items() if value not in ({}, []) or patch[key] in ({}, [])}
+
+
+def json_patch_fields(operations: list[dict[str, Any]], patched: Any) -> dict[str, Any]:
+    """The fields a JSON patch sets: the paths it adds, replaces, copies or moves to, read from ``patched``.
+
+    An item of a list whose items have names is sent alone (with its name); any other list is sent whole. A list
+    index (``-``: the last item) names the item at that index once the whole patch is applied.
+    """
+    sent: dict[str, Any] = {}
+    for operation in operations:
+        if operation.get("op") in ("add", "replace", "copy", "move"):
+            sent = _merged_fields(sent, _path_fields(patched, _tokens(operation.get("path", ""))))
+    return sent
+
+
+def _path_fields(node: Any, tokens: list[str]) -> Any:
+    """The part of ``node`` along ``tokens``; None when the path is gone (a later operation removed it)."""
+    if not tokens:
+        return copy.deepcopy(node)
+    head, rest = tokens[0], tokens[1:]
+    if isinstance(node, dict):
+        child = _path_fields(node[head], rest) if head in node else None
+        return None if child is None else {head: child}
+    if not isinstance(node, list) or not (head == "-" or head.isdigit()):
+        return None
+    index = len(node) - 1 if head == "-" else int(head)
+    if not 0 <= index < len(node):
+        return None
+    item = node[index]
+    if not (isinstance(item, dict) and "name" in item):
+        return copy.deepcopy(node)
+    child = _path_fields(item, rest)
+    return None if child is None else [{"name": item["name"], **child}]
+
+
+def _merged_fields(sent: Any, more: Any) -> Any:
+    """Two operations' fields together: maps merge, named list items merge by name, anything else is replaced."""
+    if more is None:
+        return sent
+    if isinstance(sent, dict) and isinstance(more, dict):
+        return {**sent, **{key: _merged_fields(sent.get(key), value) for key, value in more.items()}}
+    if _named(sent) and _named(more):
+        items = {item["name"]: item for item in sent}
+        for item in more:
+            items[item["name"]] = _merged_fields(items.get(item["name"]), item)
+        return list(items.values())
+    return more
+
+
+def _named(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) and "name" in item for item in value)
 
 
 def _tokens(path: str) -> list[str]:

@@ -2,7 +2,9 @@
 
 kubectl no longer knows how to print built-in kinds itself; the apiserver sends the columns. The columns here
 are those of pkg/printers/internalversion for the kinds runbooks and operators look at, and NAME/AGE for
-the rest. Ages are measured on the simulated clock.
+the rest; the storage, PriorityClass, CertificateSigningRequest and EndpointSlice columns follow that file as
+of Kubernetes 1.32/1.33, less the columns the cluster's minor did not print yet (``_SINCE``). Ages are measured
+on the simulated clock.
 """
 
 from __future__ import annotations
@@ -21,13 +23,23 @@ def wants_table(accept: str) -> bool:
 
 
 def build_table(
-    kind: str, objects: list[dict[str, Any]], now: datetime, resource_version: str, include_object: str = "Metadata"
+    kind: str,
+    objects: list[dict[str, Any]],
+    now: datetime,
+    resource_version: str,
+    include_object: str = "Metadata",
+    minor: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """A Table of ``objects``; each row carries the object (or its metadata) so kubectl can add NAMESPACE."""
-    columns, cells_of = PRINTERS.get(kind, (_NAME_AGE, _name_age_cells))
+    """A Table of ``objects``, as a cluster at ``minor`` prints them (None: the newest columns); each row carries
+    the object (or its metadata) so kubectl can add NAMESPACE."""
+    all_columns, cells_of = PRINTERS.get(kind, (_NAME_AGE, _name_age_cells))
+    since = _SINCE.get(kind, {})
+    shown = [i for i, (name, _, _) in enumerate(all_columns) if minor is None or since.get(name, (0, 0)) <= minor]
+    columns = [all_columns[i] for i in shown]
     rows = []
     for obj in objects:
-        row: dict[str, Any] = {"cells": cells_of(obj, now)}
+        cells = cells_of(obj, now)
+        row: dict[str, Any] = {"cells": [cells[i] for i in shown]}
         if include_object == "Object":
             row["object"] = obj
         elif include_object != "None":
@@ -316,6 +328,191 @@ def _pdb_cells(pdb: dict[str, Any], now: datetime) -> Row:
     ]
 
 
+#: The PersistentVolume access modes in the order and short forms kubectl prints them
+#: (pkg/apis/core/helper GetAccessModesAsString).
+_ACCESS_MODES = (
+    ("ReadWriteOnce", "RWO"),
+    ("ReadOnlyMany", "ROX"),
+    ("ReadWriteMany", "RWX"),
+    ("ReadWriteOncePod", "RWOP"),
+)
+#: The annotation that named a volume's or claim's class before ``storageClassName``; it still wins.
+_BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+
+
+def _access_modes(modes: list[str] | None) -> str:
+    return ",".join(short for mode, short in _ACCESS_MODES if mode in (modes or []))
+
+
+def _storage_class(obj: dict[str, Any]) -> str:
+    annotations = obj["metadata"].get("annotations") or {}
+    return annotations.get(_BETA_CLASS_ANNOTATION) or (obj.get("spec") or {}).get("storageClassName") or ""
+
+
+def _phase(obj: dict[str, Any]) -> str:
+    if obj["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    return (obj.get("status") or {}).get("phase", "")
+
+
+_PV: Columns = [
+    ("Name", "string", 0),
+    ("Capacity", "string", 0),
+    ("Access Modes", "string", 0),
+    ("Reclaim Policy", "string", 0),
+    ("Status", "string", 0),
+    ("Claim", "string", 0),
+    ("StorageClass", "string", 0),
+    ("VolumeAttributesClass", "string", 0),
+    ("Reason", "string", 0),
+    ("Age", "string", 0),
+    ("VolumeMode", "string", 1),
+]
+
+
+def _pv_cells(volume: dict[str, Any], now: datetime) -> Row:
+    spec = volume.get("spec") or {}
+    claim = spec.get("claimRef")
+    return [
+        volume["metadata"]["name"],
+        (spec.get("capacity") or {}).get("storage", "0"),
+        _access_modes(spec.get("accessModes")),
+        spec.get("persistentVolumeReclaimPolicy", ""),
+        _phase(volume),
+        f"{claim.get('namespace', '')}/{claim.get('name', '')}" if claim else "",
+        _storage_class(volume),
+        spec.get("volumeAttributesClassName") or "<unset>",
+        (volume.get("status") or {}).get("reason", ""),
+        _age(volume, now),
+        spec.get("volumeMode") or "<unset>",
+    ]
+
+
+_PVC: Columns = [
+    ("Name", "string", 0),
+    ("Status", "string", 0),
+    ("Volume", "string", 0),
+    ("Capacity", "string", 0),
+    ("Access Modes", "string", 0),
+    ("StorageClass", "string", 0),
+    ("VolumeAttributesClass", "string", 0),
+    ("Age", "string", 0),
+    ("VolumeMode", "string", 1),
+]
+
+
+def _pvc_cells(claim: dict[str, Any], now: datetime) -> Row:
+    spec, status = claim.get("spec") or {}, claim.get("status") or {}
+    bound = bool(spec.get("volumeName"))
+    # Capacity and modes are the bound volume's (the claim's status); an unbound claim shows neither.
+    return [
+        claim["metadata"]["name"],
+        _phase(claim),
+        spec.get("volumeName", ""),
+        (status.get("capacity") or {}).get("storage", "0") if bound else "",
+        _access_modes(status.get("accessModes")) if bound else "",
+        _storage_class(claim),
+        spec.get("volumeAttributesClassName") or "<unset>",
+        _age(claim, now),
+        spec.get("volumeMode") or "<unset>",
+    ]
+
+
+_PRIORITY_CLASS: Columns = [
+    ("Name", "string", 0),
+    ("Value", "integer", 0),
+    ("Global-Default", "boolean", 0),
+    ("Age", "string", 0),
+    ("PreemptionPolicy", "string", 0),
+]
+
+
+def _priority_class_cells(priority_class: dict[str, Any], now: datetime) -> Row:
+    return [
+        priority_class["metadata"]["name"],
+        priority_class.get("value", 0),
+        bool(priority_class.get("globalDefault")),
+        _age(priority_class, now),
+        priority_class.get("preemptionPolicy", ""),
+    ]
+
+
+_CSR: Columns = [
+    ("Name", "string", 0),
+    ("Age", "string", 0),
+    ("SignerName", "string", 0),
+    ("Requestor", "string", 0),
+    ("RequestedDuration", "string", 0),
+    ("Condition", "string", 0),
+]
+
+
+def _csr_cells(csr: dict[str, Any], now: datetime) -> Row:
+    spec = csr.get("spec") or {}
+    seconds = spec.get("expirationSeconds")
+    return [
+        csr["metadata"]["name"],
+        _age(csr, now),
+        spec.get("signerName") or "<none>",
+        spec.get("username", ""),
+        human_duration(seconds) if seconds is not None else "<none>",
+        _csr_condition(csr.get("status") or {}),
+    ]
+
+
+def _csr_condition(status: dict[str, Any]) -> str:
+    """Denied over Approved over Pending, then Failed and Issued (printers.go extractCSRStatus: condition types
+    only, whatever their status)."""
+    types = {condition.get("type") for condition in status.get("conditions") or []}
+    condition = "Denied" if "Denied" in types else "Approved" if "Approved" in types else "Pending"
+    if "Failed" in types:
+        condition += ",Failed"
+    if status.get("certificate"):
+        condition += ",Issued"
+    return condition
+
+
+_ENDPOINT_SLICE: Columns = [
+    ("Name", "string", 0),
+    ("AddressType", "string", 0),
+    ("Ports", "string", 0),
+    ("Endpoints", "string", 0),
+    ("Age", "string", 0),
+]
+
+
+def _endpoint_slice_cells(endpoint_slice: dict[str, Any], now: datetime) -> Row:
+    ports = [
+        str(port["port"]) if port.get("port") is not None else port.get("name") or "*"
+        for port in endpoint_slice.get("ports") or []
+    ]
+    addresses = [address for e in endpoint_slice.get("endpoints") or [] for address in e.get("addresses") or []]
+    return [
+        endpoint_slice["metadata"]["name"],
+        endpoint_slice.get("addressType", ""),
+        _first_three(ports),
+        _first_three(addresses),
+        _age(endpoint_slice, now),
+    ]
+
+
+def _first_three(items: list[str]) -> str:
+    """At most three items, then how many more (printers.go listWithMoreString); ``<unset>`` for none."""
+    if len(items) > 3:
+        return f"{','.join(items[:3])} + {len(items) - 3} more..."
+    return ",".join(items) or "<unset>"
+
+
+#: Columns a kind gained in a later minor: a cluster below it does not print them. VolumeAttributesClass came
+#: with the API of that name (KEP-3751, alpha in 1.29; the column's release is UNCONFIRMED); PreemptionPolicy
+#: with kubernetes/kubernetes#126529 (merged August 2024, released in 1.32).
+_SINCE: dict[str, dict[str, tuple[int, int]]] = {
+    "PersistentVolume": {"VolumeAttributesClass": (1, 29)},
+    "PersistentVolumeClaim": {"VolumeAttributesClass": (1, 29)},
+    "PriorityClass": {"PreemptionPolicy": (1, 32)},
+}
+
+
 PRINTERS: dict[str, tuple[Columns, Callable[[dict[str, Any], datetime], Row]]] = {
     "Node": (_NODE, _node_cells),
     "Pod": (_POD, _pod_cells),
@@ -326,4 +523,9 @@ PRINTERS: dict[str, tuple[Columns, Callable[[dict[str, Any], datetime], Row]]] =
     "StatefulSet": (_STATEFULSET, _statefulset_cells),
     "Service": (_SERVICE, _service_cells),
     "PodDisruptionBudget": (_PDB, _pdb_cells),
+    "PersistentVolume": (_PV, _pv_cells),
+    "PersistentVolumeClaim": (_PVC, _pvc_cells),
+    "PriorityClass": (_PRIORITY_CLASS, _priority_class_cells),
+    "CertificateSigningRequest": (_CSR, _csr_cells),
+    "EndpointSlice": (_ENDPOINT_SLICE, _endpoint_slice_cells),
 }

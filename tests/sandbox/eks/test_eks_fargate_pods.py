@@ -70,6 +70,7 @@ def test_a_pod_matching_an_active_fargate_profile_runs_on_a_fargate_node_of_its_
         node = nodes[pod["spec"]["nodeName"]]
         address = pod["status"]["hostIP"]
         assert node["metadata"]["name"] == f"fargate-ip-{address.replace('.', '-')}.ec2.internal"
+        assert pod["status"]["podIP"] == address, "a Fargate pod's address is its node's: the one ENI they share"
         labels = node["metadata"]["labels"]
         assert labels["eks.amazonaws.com/compute-type"] == "fargate"
         assert labels["topology.kubernetes.io/zone"] in {s["AvailabilityZone"] for s in subnets.values()}

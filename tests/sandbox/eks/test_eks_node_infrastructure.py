@@ -4,10 +4,15 @@ EKS optimized AMIs."""
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
+
+from eks_sandbox import moto_compat
+from eks_sandbox.kube.store import clone
+from tests.sandbox.eks.kube_api import KubeApi, deployment
 
 AL2023_X86 = "/aws/service/eks/optimized-ami/{}/amazon-linux-2023/x86_64/standard/recommended/"
 
@@ -79,6 +84,60 @@ def test_nodegroup_owns_a_tagged_auto_scaling_group_whose_instances_are_its_node
     # each node took one address of its subnet: three nodes over two subnets, two in one and one in the other
     taken = {subnet: before[subnet] - free for subnet, free in _free_ips(fleet, fleet.subnets[:2]).items()}
     assert sorted(taken.values()) == [1, 2]
+
+
+def test_pods_take_addresses_of_their_nodes_subnet_that_no_node_or_other_pod_holds(simulated_fleet, tmp_path):
+    fleet = simulated_fleet
+    fleet.create_cluster(version="1.31")
+    fleet.create_nodegroup(size=3)
+    kube = KubeApi(fleet, "prod", tmp_path)
+    kube.create(deployment("web", "default", replicas=12))
+    kube.create(deployment("agent", "default", replicas=2, hostNetwork=True))
+    fleet.sandbox.settle()
+    cidrs = {s["SubnetId"]: ipaddress.ip_network(s["CidrBlock"]) for s in fleet.ec2.describe_subnets()["Subnets"]}
+    subnet_of = {i["PrivateIpAddress"]: cidrs[i["SubnetId"]] for i in _running(fleet).values()}
+    host_of = {node["metadata"]["name"]: node["status"]["addresses"][0]["address"] for node in kube.nodes()}
+    pods = kube.pods("default") + kube.pods("kube-system")
+    pod_ips = [pod["status"]["podIP"] for pod in pods if not pod["spec"].get("hostNetwork")]
+    assert len(pod_ips) >= 12 and len(set(pod_ips)) == len(pod_ips), "no two pods share an address"
+    assert not set(pod_ips) & set(host_of.values()), "no pod holds a node's address"
+    for pod in pods:
+        host_ip, pod_ip = host_of[pod["spec"]["nodeName"]], pod["status"]["podIP"]
+        assert pod["status"]["hostIP"] == host_ip and pod["status"]["podIPs"] == [{"ip": pod_ip}]
+        if pod["spec"].get("hostNetwork"):
+            assert pod_ip == host_ip
+        else:
+            # The VPC CNI gives a pod a secondary address of its node's ENI, out of the node's subnet.
+            subnet = subnet_of[host_ip]
+            assert ipaddress.ip_address(pod_ip) in subnet
+            assert pod_ip not in {str(subnet.network_address + n) for n in range(4)} | {str(subnet[-1])}
+
+
+def test_a_node_launched_later_does_not_take_an_address_a_pod_holds(simulated_fleet, tmp_path):
+    fleet = simulated_fleet
+    fleet.create_cluster(version="1.31")
+    subnet = fleet.subnets[0]
+    fleet.eks.create_nodegroup(
+        clusterName="prod",
+        nodegroupName="ng-1",
+        subnets=[subnet],
+        nodeRole=fleet.node_role,
+        instanceTypes=["m5.large"],
+        scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 1},
+    )
+    fleet.sandbox.settle()
+    KubeApi(fleet, "prod", tmp_path).create(deployment("web", "default", replicas=1))
+    fleet.sandbox.settle()
+    kube = fleet.kube("prod")
+    # The address the next instance would take is the one this pod holds (pods' addresses are not ENIs').
+    next_free = moto_compat.free_private_ip("123456789012", "us-east-1", subnet)
+    (pod,) = [clone(p) for p in kube.store.all("", "Pod", "default")]
+    pod["status"]["podIP"], pod["status"]["podIPs"] = next_free, [{"ip": next_free}]
+    kube.store.save("", "Pod", pod)
+    fleet.eks.update_nodegroup_config(clusterName="prod", nodegroupName="ng-1", scalingConfig={"desiredSize": 2})
+    fleet.sandbox.settle()
+    addresses = {i["PrivateIpAddress"] for i in _running(fleet).values()}
+    assert len(addresses) == 2 and next_free not in addresses
 
 
 def test_scaling_in_terminates_instances_and_gives_their_addresses_back(simulated_fleet):

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from eks_sandbox.kube.errors import KubeApiError
-from eks_sandbox.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from eks_sandbox.kube.managed_fields import field_set
+from eks_sandbox.kube.patch import (
+    json_patch,
+    json_patch_fields,
+    merge_patch,
+    merge_patch_fields,
+    strategic_merge_patch,
+    strategic_merge_patch_fields,
+)
 from eks_sandbox.kube.selectors import parse_field_selector, parse_label_selector
 
 POD_SPEC = {
@@ -77,6 +85,60 @@ def test_json_patch_operations():
     with pytest.raises(KubeApiError) as failed:
         json_patch(document, [{"op": "test", "path": "/spec/replicas", "value": 2}])
     assert failed.value.code == 422
+
+
+def test_a_merge_patch_sends_its_fields_but_not_the_ones_it_deletes():
+    sent = merge_patch_fields({"metadata": {"labels": {"a": None, "b": "2"}, "annotations": {"c": None}}})
+    assert sent == {"metadata": {"labels": {"b": "2"}}}
+
+
+def test_a_strategic_merge_patch_sends_its_fields_without_directives_or_deleted_items():
+    patch = {
+        "$setElementOrder/containers": [{"name": "app"}],
+        "$retainKeys": ["containers"],
+        "containers": [{"name": "app", "image": "app:2"}, {"name": "sidecar", "$patch": "delete"}],
+        "tolerations": [{"key": "b", "operator": "Exists"}],
+        "securityContext": {"$patch": "replace", "runAsUser": 1000},
+        "affinity": {"$patch": "delete"},
+        "dnsConfig": None,
+    }
+    assert strategic_merge_patch_fields(patch) == {
+        "containers": [{"name": "app", "image": "app:2"}],
+        "tolerations": [{"key": "b", "operator": "Exists"}],
+        "securityContext": {"runAsUser": 1000},
+    }
+
+
+def test_a_json_patch_sends_the_paths_it_adds_or_replaces():
+    operations = [
+        {"op": "replace", "path": "/spec/containers/0/image", "value": "app:2"},
+        {"op": "add", "path": "/spec/containers/-", "value": {"name": "proxy", "image": "envoy:1.31"}},
+        {"op": "add", "path": "/spec/tolerations/0", "value": {"key": "c", "operator": "Exists"}},
+        {"op": "remove", "path": "/spec/containers/1/env"},
+        {"op": "test", "path": "/spec/containers/1/name", "value": "sidecar"},
+        {"op": "copy", "from": "/metadata/labels/x~1y", "path": "/metadata/labels/z"},
+    ]
+    document = {"metadata": {"labels": {"x/y": "1"}}, "spec": {**POD_SPEC, "containers": [*POD_SPEC["containers"]]}}
+    document["spec"]["containers"][1] = {**document["spec"]["containers"][1], "env": []}
+    patched = json_patch(document, operations)
+    sent = json_patch_fields(operations, patched)
+    assert sent == {
+        "metadata": {"labels": {"z": "1"}},
+        "spec": {
+            # Items of a list keyed by name are owned one by one; a list without names is owned whole.
+            "containers": [{"name": "app", "image": "app:2"}, {"name": "proxy", "image": "envoy:1.31"}],
+            "tolerations": patched["spec"]["tolerations"],
+        },
+    }
+    assert field_set(sent)["f:spec"]["f:containers"]['k:{"name":"app"}'] == {".": {}, "f:name": {}, "f:image": {}}
+    # A path a later operation removed again is not sent.
+    added_then_removed = [
+        {"op": "add", "path": "/spec/containers/2", "value": {"name": "debug", "image": "busybox"}},
+        {"op": "remove", "path": "/spec/containers/2"},
+        {"op": "add", "path": "/metadata/annotations", "value": {"a": "1"}},
+        {"op": "remove", "path": "/metadata/annotations"},
+    ]
+    assert json_patch_fields(added_then_removed, json_patch(document, added_then_removed)) == {}
 
 
 @pytest.mark.parametrize(

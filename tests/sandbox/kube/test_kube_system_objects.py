@@ -66,7 +66,7 @@ def test_the_deprecation_scan_skips_the_built_ins_and_finds_a_users_flow_schema(
     assert [(finding.kind, finding.name) for finding in findings] == [("FlowSchema", "analytics-batch")]
 
 
-def _request(kube, method: str, path: str, body: dict, content_type: str = "application/json") -> dict:
+def _request(kube, method: str, path: str, body: dict | list, content_type: str = "application/json") -> dict:
     request = urllib.request.Request(
         kube.url + path,
         data=json.dumps(body).encode(),
@@ -109,6 +109,65 @@ def test_managed_fields_record_manager_operation_and_the_api_version_of_each_wri
     # The bootstrap objects carry the apiserver's APF manager.
     exempt = kube.cluster.get(f"{APF}/v1", "FlowSchema", "exempt")
     assert exempt["metadata"]["managedFields"][0]["manager"] == "api-priority-and-fairness-config-producer-v1"
+
+
+HPA = {
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {"name": "web", "labels": {"app": "web"}},
+    "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "minReplicas": 1,
+        "maxReplicas": 3,
+    },
+}
+
+
+def _fields_of(obj: dict, manager: str) -> dict:
+    (entry,) = [e for e in obj["metadata"]["managedFields"] if e["manager"] == manager]
+    return entry["fieldsV1"]
+
+
+def test_a_patch_records_the_fields_it_sent_not_the_whole_object(kube):
+    hpas = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
+    _request(kube, "POST", hpas, HPA)
+    # What ``kubectl label hpa web bb=1`` sends: its entry owns that label, not the spec the object holds.
+    labelled = _request(
+        kube,
+        "PATCH",
+        f"{hpas}/web?fieldManager=kubectl-label",
+        {"metadata": {"labels": {"bb": "1"}}},
+        "application/strategic-merge-patch+json",
+    )
+    assert _fields_of(labelled, "kubectl-label") == {"f:metadata": {"f:labels": {"f:bb": {}}}}
+    assert "f:spec" in _fields_of(labelled, "kubectl"), "the creator's entry keeps what the creation sent"
+    # A JSON patch owns the paths it adds or replaces; what it removes or tests is not owned.
+    patched = _request(
+        kube,
+        "PATCH",
+        f"{hpas}/web?fieldManager=tuner",
+        [
+            {"op": "test", "path": "/spec/minReplicas", "value": 1},
+            {"op": "add", "path": "/metadata/annotations", "value": {"owner": "team-a"}},
+            {"op": "replace", "path": "/spec/maxReplicas", "value": 5},
+            {"op": "remove", "path": "/metadata/labels/bb"},
+        ],
+        "application/json-patch+json",
+    )
+    assert _fields_of(patched, "tuner") == {
+        "f:metadata": {"f:annotations": {"f:owner": {}}},
+        "f:spec": {"f:maxReplicas": {}},
+    }
+    # A patch that only deletes sets no field: no entry for its manager.
+    unlabelled = _request(
+        kube,
+        "PATCH",
+        f"{hpas}/web?fieldManager=kubectl-annotate",
+        {"metadata": {"annotations": {"owner": None}}},
+        "application/merge-patch+json",
+    )
+    assert "owner" not in unlabelled["metadata"].get("annotations", {})
+    assert unlabelled["metadata"]["managedFields"] == patched["metadata"]["managedFields"]
 
 
 def test_endpoint_slices_follow_the_pods_a_service_selects(kube, api_client: client.ApiClient):

@@ -314,3 +314,32 @@ def test_a_node_created_without_a_status_yet_does_not_stop_scheduling(kube):
     kube.cluster.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ip-10-0-9-9.ec2.internal"}})
     _apply_sized_deployment(kube.cluster, "big", 1, "500m", "1Gi")
     assert [p["spec"].get("nodeName") for p in _pods(kube.cluster, "app=big")] != [None]
+
+
+def test_pods_take_free_addresses_of_their_nodes_subnet_and_wait_when_it_has_none_left(kube):
+    for index in range(3):
+        kube.cluster.cordon(f"ip-10-0-1-{10 + index}.ec2.internal")
+    # A /29: AWS reserves .0-.3 and .7, the node holds .4, which leaves .5 and .6 for pods.
+    kube.cluster.add_node(
+        "ip-10-0-64-4.ec2.internal",
+        labels={"eks.amazonaws.com/nodegroup": "tight"},
+        kubelet_version="v1.31.7-eks-4cb2c3f",
+        capacity={"cpu": "2", "memory": "7935036Ki", "pods": "29"},
+        provider_id="aws:///us-east-1a/i-0123456789abcdef0",
+        subnet_cidr="10.0.64.0/29",
+    )
+    _apply_deployment(kube.cluster, "web", 3)
+    pods = _pods(kube.cluster, "app=web")
+    running = sorted(p["status"]["podIP"] for p in pods if p["status"]["phase"] == "Running")
+    assert running == ["10.0.64.5", "10.0.64.6"]
+    (waiting,) = [p for p in pods if p["status"]["phase"] != "Running"]
+    assert waiting["spec"]["nodeName"] == "ip-10-0-64-4.ec2.internal" and "podIP" not in waiting["status"]
+    # A pod that goes gives its address back: one of the two pods then waiting starts with it.
+    gone = next(p for p in pods if p["status"]["phase"] == "Running")
+    kube.cluster.delete_object(kube.cluster.resource_type("v1", "Pod")[0], "v1", "default", gone["metadata"]["name"])
+    now = _pods(kube.cluster, "app=web")
+    assert sorted((p["status"]["phase"], p["status"].get("podIP", "")) for p in now) == [
+        ("Pending", ""),
+        ("Running", "10.0.64.5"),
+        ("Running", "10.0.64.6"),
+    ]

@@ -10,6 +10,7 @@ from eks_sandbox.kube.controllers.objects import live_pods, serialise_pod_condit
 from eks_sandbox.kube.credentials import ContainerRun, Credentials, back_off, go_duration
 from eks_sandbox.kube.disruption import pod_is_ready
 from eks_sandbox.kube.nodes import node_address
+from eks_sandbox.kube.pod_addresses import PodAddresses
 from eks_sandbox.kube.store import ObjectStore, clone
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ def run_pods(cluster: KubeCluster) -> None:
     container: the delay stands for the image pull, the start and the first readiness probe). A container whose
     AWS SDK would get no credentials crash-loops instead (``eks_sandbox.kube.credentials``)."""
     store = cluster.store
+    addresses = PodAddresses(cluster)
     live: set[str] = set()
     for pod in live_pods(store):
         live.add(pod["metadata"]["uid"])
@@ -42,7 +44,10 @@ def run_pods(cluster: KubeCluster) -> None:
             and pod_is_ready(pod) == ready
         ):
             continue
-        _start_pod(store, pod, node, ready, statuses)
+        pod_ip = status.get("podIP") or addresses.for_pod(pod, node)
+        if pod_ip is None:
+            continue  # no address left in the node's subnet: the CNI cannot set the pod up (ContainerCreating)
+        _start_pod(store, pod, node, pod_ip, ready, statuses)
     for key in [key for key in cluster.container_runs if key[0] not in live]:
         del cluster.container_runs[key]
 
@@ -216,7 +221,12 @@ def _volumes_bound(store: ObjectStore, pod: dict[str, Any]) -> bool:
 
 
 def _start_pod(
-    store: ObjectStore, pod: dict[str, Any], node: dict[str, Any], ready: bool, container_statuses: list[dict[str, Any]]
+    store: ObjectStore,
+    pod: dict[str, Any],
+    node: dict[str, Any],
+    pod_ip: str,
+    ready: bool,
+    container_statuses: list[dict[str, Any]],
 ) -> None:
     now = store.now()
     updated = clone(pod)
@@ -235,9 +245,6 @@ def _start_pod(
             )
     serialise_pod_conditions(conditions)
     host_ip = node_address(node)
-    if "podIP" not in status:
-        prefix = ".".join((host_ip or "10.0.0.0").split(".")[:2])
-        status["podIP"] = f"{prefix}.{store.random.randrange(0, 256)}.{store.random.randrange(2, 255)}"
     # restartPolicy Never: a container that exited on an error fails the pod
     failed = any("terminated" in c["state"] for c in container_statuses)
     status.update(
@@ -246,7 +253,8 @@ def _start_pod(
             "conditions": conditions,
             "hostIP": host_ip,
             "hostIPs": [{"ip": host_ip}],
-            "podIPs": [{"ip": status["podIP"]}],
+            "podIP": pod_ip,
+            "podIPs": [{"ip": pod_ip}],
             "startTime": status.get("startTime", now),
             "containerStatuses": container_statuses,
         }
