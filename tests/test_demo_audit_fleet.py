@@ -11,7 +11,9 @@ import yaml
 from tests.helpers import DEMO_FLEET, REPO
 
 
-def demo_module():
+def demo_module(monkeypatch):
+    """scripts/demo.py as the demo runs it: its folder on the path for the modules beside it."""
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
     spec = importlib.util.spec_from_file_location("demo_script", REPO / "scripts" / "demo.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
@@ -22,7 +24,7 @@ def demo_module():
 def test_the_demo_audit_discovers_every_demo_cluster_in_both_accounts(demo_fleet, airflow_db, monkeypatch, tmp_path):
     from eks_runbooks.tasks.audit import audit_targets, discover_clusters
 
-    environment = demo_module().airflow_environment(
+    environment = demo_module(monkeypatch).airflow_environment(
         8080, os.environ["AWS_ENDPOINT_URL"], "2026-01-20", tmp_path, {"runbooks": "secret"}
     )
     for name, value in environment.items():
