@@ -39,6 +39,7 @@ from eks_sandbox.endpoints import ClusterListeners
 from eks_sandbox.faults import ErrorFault
 from eks_sandbox.kube.api import (
     CLUSTER_ENVIRON_KEY,
+    HEADER_LINES_ENVIRON_KEY,
     STREAM_ENVIRON_KEY,
     TICK_ENVIRON_KEY,
     USER_ENVIRON_KEY,
@@ -204,6 +205,7 @@ class _RequestHandler(WSGIRequestHandler):
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
         environ[LOCAL_PORT_KEY] = self.connection.getsockname()[1]
+        environ[HEADER_LINES_ENVIRON_KEY] = self.headers.items()
         if isinstance(self.connection, ssl.SSLSocket):
             environ["wsgi.url_scheme"] = "https"
         return environ

@@ -109,6 +109,11 @@ def test_kubectl_create_role_and_rolebinding_grant_a_new_service_account(payment
     binding = read(payments_prod, "rolebinding", "deployer-reads")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "deployer", "namespace": NAMESPACE}]
+    # The rehearsal's point: what the account may do, asked as the account (impersonation), not as the admin.
+    as_deployer = ("-n", NAMESPACE, f"--as=system:serviceaccount:{NAMESPACE}:deployer")
+    assert payments_prod.kubectl("auth", "can-i", "get", "pods", *as_deployer).stdout.strip() == "yes"
+    assert payments_prod.kubectl("auth", "can-i", "delete", "pods", *as_deployer).stdout.strip() == "no"
+    assert payments_prod.kubectl("auth", "can-i", "delete", "pods", "-n", NAMESPACE).stdout.strip() == "yes"
 
 
 def test_kubectl_create_clusterrole_and_clusterrolebinding_grant_a_group(payments_prod):

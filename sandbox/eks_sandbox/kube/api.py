@@ -2,8 +2,9 @@
 
 The sandbox dispatcher serves this app on the cluster's own port (its endpoint), holds the sandbox lock,
 applies due transitions, and passes the cluster in ``environ["eks_sandbox.kube_cluster"]`` and the authenticated
-user in ``environ["eks_sandbox.kube_user"]``; every request is authorized here (RBAC and EKS access policies,
-``eks_sandbox.kube.rbac``) before it is served.
+user in ``environ["eks_sandbox.kube_user"]``; every request runs as that user, or as the one its impersonation
+headers name if the user may impersonate it (``eks_sandbox.kube.impersonation``), and is authorized here (RBAC and
+EKS access policies, ``eks_sandbox.kube.rbac``) before it is served.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from eks_sandbox.kube.chunking import chunk
 from eks_sandbox.kube.cluster import KubeCluster
 from eks_sandbox.kube.discovery import api_group, api_group_list, api_resource_list, api_versions
 from eks_sandbox.kube.errors import KubeApiError
+from eks_sandbox.kube.impersonation import impersonated_user
 from eks_sandbox.kube.managed_fields import FieldManager
 from eks_sandbox.kube.openapi import openapi_group_version, openapi_index
 from eks_sandbox.kube.patch import (
@@ -44,6 +46,9 @@ from eks_sandbox.kube.tables import build_table, wants_table
 CLUSTER_ENVIRON_KEY = "eks_sandbox.kube_cluster"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 USER_ENVIRON_KEY = "eks_sandbox.kube_user"
+#: The request's headers as sent, one (name, value) pair per header line (set by the server's request handler):
+#: WSGI joins repeated headers with commas, and ``Impersonate-Group`` is sent once per group.
+HEADER_LINES_ENVIRON_KEY = "eks_sandbox.header_lines"
 #: Set by the app on a response that streams (a watch): the dispatcher iterates it after releasing its lock.
 STREAM_ENVIRON_KEY = "eks_sandbox.kube_stream"
 #: Set by the dispatcher: runs the sandbox's due transitions under its lock (a watch's idle tick).
@@ -69,9 +74,9 @@ def make_kube_app() -> WsgiApp:
         request = Request(environ)
         cluster: KubeCluster = environ[CLUSTER_ENVIRON_KEY]
         cluster.advance()
-        user: KubeUser = environ[USER_ENVIRON_KEY]
         watch = request.args.get("watch", "").lower() in ("true", "1")
         try:
+            user = impersonated_user(cluster, environ[USER_ENVIRON_KEY], environ[HEADER_LINES_ENVIRON_KEY])
             authorize(cluster, user, request_attributes(request.method, request.path, watch))
             response = _dispatch(request, cluster, user)
         except KubeApiError as error:

@@ -26,7 +26,15 @@ def readers_role(simulated_fleet) -> str:
     return simulated_fleet.role(READER_ROLE.rpartition("/")[2])
 
 
-def _call(fleet, cluster: str, path: str, token: str, method: str = "GET", body: dict | None = None):
+def _call(
+    fleet,
+    cluster: str,
+    path: str,
+    token: str,
+    method: str = "GET",
+    body: dict | None = None,
+    headers: dict[str, str] | None = None,
+):
     """(status, JSON body) of one request to the cluster's API at the endpoint DescribeCluster reports."""
     endpoint = fleet.eks.describe_cluster(name=cluster)["cluster"]["endpoint"]
     data = json.dumps(body).encode() if body is not None else None
@@ -34,7 +42,7 @@ def _call(fleet, cluster: str, path: str, token: str, method: str = "GET", body:
         endpoint + path,
         data=data,
         method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})},
     )
     try:
         with urllib.request.urlopen(request, context=fleet.sandbox.tls.client_context()) as response:
@@ -332,3 +340,129 @@ def test_kubectl_auth_whoami_names_the_assumed_role_session(simulated_fleet, tmp
     assert user["username"] == "arn:aws:sts::123456789012:assumed-role/readers/tests"
     assert user["groups"] == ["system:authenticated"]
     assert user["extra"]["canonicalArn"] == [READER_ROLE]
+
+
+DEPLOYER = "system:serviceaccount:rehearsal:deployer"
+
+
+def _rehearsal_namespace_with_a_reading_service_account(fleet, cluster: str) -> None:
+    """Namespace rehearsal, service account deployer and a RoleBinding that lets it get and list pods only."""
+    kube = fleet.kube(cluster)
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "rehearsal"}})
+    rbac = "rbac.authorization.k8s.io"
+    kube.apply(
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "Role",
+            "metadata": {"name": "reader", "namespace": "rehearsal"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+        }
+    )
+    kube.apply(
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "deployer-reads", "namespace": "rehearsal"},
+            "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": "rehearsal"}],
+        }
+    )
+
+
+def _may(fleet, cluster: str, token: str, verb: str, headers: dict[str, str]) -> bool:
+    """What SelfSubjectAccessReview (``kubectl auth can-i``) answers for ``verb`` on pods in rehearsal."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": verb, "resource": "pods", "namespace": "rehearsal"}},
+    }
+    path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    status, body = _call(fleet, cluster, path, token, "POST", review, headers)
+    assert status == 201, body
+    return body["status"]["allowed"]
+
+
+def test_an_admin_impersonating_a_service_account_may_do_only_what_its_bindings_grant(simulated_fleet):
+    simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
+    _rehearsal_namespace_with_a_reading_service_account(simulated_fleet, "prod")
+    admin = eks_token("prod", simulated_fleet.url)  # the creator: AmazonEKSClusterAdminPolicy
+    as_deployer = {"Impersonate-User": DEPLOYER}
+    pods = "/api/v1/namespaces/rehearsal/pods"
+    assert _call(simulated_fleet, "prod", pods, admin, headers=as_deployer)[0] == 200
+    status, body = _call(simulated_fleet, "prod", pods + "/web", admin, "DELETE", headers=as_deployer)
+    assert (status, body["reason"]) == (403, "Forbidden")
+    assert body["message"] == (
+        f'pods "web" is forbidden: User "{DEPLOYER}" cannot delete resource "pods" in API group "" '
+        'in the namespace "rehearsal"'
+    )
+    assert _call(simulated_fleet, "prod", "/api/v1/namespaces/default/pods", admin, headers=as_deployer)[0] == 403
+    assert _may(simulated_fleet, "prod", admin, "get", as_deployer)
+    assert not _may(simulated_fleet, "prod", admin, "delete", as_deployer)
+    assert _may(simulated_fleet, "prod", admin, "delete", {})  # without the header: the admin itself
+
+
+def test_a_view_policy_principal_may_not_impersonate_and_the_refusal_names_the_verb(simulated_fleet):
+    simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
+    _grant(simulated_fleet, "prod", READER_ROLE, "AmazonEKSViewPolicy")
+    token = _as_role(simulated_fleet, READER_ROLE, "prod")
+    reader = "arn:aws:sts::123456789012:assumed-role/readers/tests"
+    pods = "/api/v1/namespaces/default/pods"
+    status, body = _call(simulated_fleet, "prod", pods, token, headers={"Impersonate-User": "alice"})
+    assert (status, body["reason"], body["details"]) == (403, "Forbidden", {"name": "alice", "kind": "users"})
+    assert body["message"] == (
+        f'users "alice" is forbidden: User "{reader}" cannot impersonate resource "users" in API group "" '
+        "at the cluster scope"
+    )
+    status, body = _call(simulated_fleet, "prod", pods, token, headers={"Impersonate-User": DEPLOYER})
+    assert status == 403
+    assert body["message"] == (
+        f'serviceaccounts "deployer" is forbidden: User "{reader}" cannot impersonate resource "serviceaccounts" '
+        'in API group "" in the namespace "rehearsal"'
+    )
+
+
+def test_the_edit_policy_impersonates_service_accounts_of_its_namespaces_but_no_user(simulated_fleet):
+    simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
+    _rehearsal_namespace_with_a_reading_service_account(simulated_fleet, "prod")
+    # AmazonEKSEditPolicy holds the edit role's rules, which include impersonate on serviceaccounts.
+    _grant(simulated_fleet, "prod", READER_ROLE, "AmazonEKSEditPolicy", namespaces=["rehearsal"])
+    token = _as_role(simulated_fleet, READER_ROLE, "prod")
+    pods = "/api/v1/namespaces/rehearsal/pods"
+    assert _call(simulated_fleet, "prod", pods, token, headers={"Impersonate-User": DEPLOYER})[0] == 200
+    other_namespace = "system:serviceaccount:default:builder"
+    assert _call(simulated_fleet, "prod", pods, token, headers={"Impersonate-User": other_namespace})[0] == 403
+    assert _call(simulated_fleet, "prod", pods, token, headers={"Impersonate-User": "alice"})[0] == 403
+
+
+def test_the_self_review_under_impersonation_names_the_impersonated_user_and_its_groups(simulated_fleet):
+    simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
+    admin = eks_token("prod", simulated_fleet.url)
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+
+    def whoami(headers: dict[str, str]) -> dict:
+        status, body = _call(simulated_fleet, "prod", path, admin, "POST", review, headers)
+        assert status == 201, body
+        return body["status"]["userInfo"]
+
+    assert whoami({"Impersonate-User": "alice", "Impersonate-Group": "developers"}) == {
+        "username": "alice",
+        "groups": ["developers", "system:authenticated"],
+    }
+    assert whoami({"Impersonate-User": DEPLOYER}) == {
+        "username": DEPLOYER,
+        "groups": ["system:serviceaccounts", "system:serviceaccounts:rehearsal", "system:authenticated"],
+    }
+    assert whoami({})["username"] == "arn:aws:iam::123456789012:user/moto"
+
+
+@pytest.mark.wall_clock  # kubectl checks the sandbox's certificate against the real clock
+@kubectl_required
+def test_kubectl_auth_can_i_as_a_service_account_answers_per_its_binding(simulated_fleet, tmp_path):
+    simulated_fleet.create_cluster("prod", accessConfig={"authenticationMode": "API"})
+    _rehearsal_namespace_with_a_reading_service_account(simulated_fleet, "prod")
+    kubeconfig = _kubeconfig(simulated_fleet, "prod", eks_token("prod", simulated_fleet.url), tmp_path / "kc")
+    as_deployer = ("-n", "rehearsal", f"--as={DEPLOYER}")
+    assert _kubectl(kubeconfig, "auth", "can-i", "get", "pods", *as_deployer).stdout.strip() == "yes"
+    assert _kubectl(kubeconfig, "auth", "can-i", "delete", "pods", *as_deployer).stdout.strip() == "no"
+    assert _kubectl(kubeconfig, "auth", "can-i", "delete", "pods", "-n", "rehearsal").stdout.strip() == "yes"
