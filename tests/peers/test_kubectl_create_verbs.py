@@ -233,8 +233,12 @@ def test_kubectl_certificate_approve_marks_the_request_approved(payments_prod, t
     (tmp_path / "csr.json").write_text(json.dumps(manifest))
     create(payments_prod, "create", "-f", str(tmp_path / "csr.json"))
     create(payments_prod, "certificate", "approve", "alice")
-    conditions = read(payments_prod, "csr", "alice", namespaced=False)["status"]["conditions"]
+    approved = read(payments_prod, "csr", "alice", namespaced=False)
+    conditions = approved["status"]["conditions"]
     assert [(c["type"], c["status"], c["reason"]) for c in conditions] == [("Approved", "True", "KubectlApprove")]
+    # kubectl sends no lastTransitionTime: the API server sets it, on the sandbox's clock (which runs ahead of the
+    # wall clock kubectl's lastUpdateTime is read from), not after the request was created.
+    assert conditions[0]["lastTransitionTime"] >= approved["metadata"]["creationTimestamp"]
 
 
 def posted_protobuf_bodies(verbose_log: str) -> list[bytes]:

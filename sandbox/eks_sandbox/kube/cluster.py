@@ -334,7 +334,7 @@ class KubeCluster:
         sent_version = obj["metadata"].get("resourceVersion")
         if sent_version and sent_version != current["metadata"]["resourceVersion"] and not force:
             raise KubeApiError.conflict(resource_type.resource, name, resource_type.group)
-        updated = _replaced(resource_type, current, obj, subresource)
+        updated = _replaced(resource_type, current, obj, subresource, self.store.now())
         for field in ("name", "uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
             if field in current["metadata"]:
                 updated["metadata"][field] = current["metadata"][field]
@@ -732,17 +732,20 @@ class KubeCluster:
 
 
 def _replaced(
-    resource_type: ResourceType, current: dict[str, Any], sent: dict[str, Any], subresource: str | None
+    resource_type: ResourceType, current: dict[str, Any], sent: dict[str, Any], subresource: str | None, now: str
 ) -> dict[str, Any]:
     """What a PUT stores: the object sent, keeping the status it may not change; or, through /status (or a
-    CertificateSigningRequest's /approval, its conditions only), the stored object with the part sent."""
+    CertificateSigningRequest's /approval, its conditions only, timestamped at ``now``), the stored object with
+    the part sent."""
     if subresource == "status":
         updated = clone(current)
         updated["status"] = sent.get("status") or {}
         return updated
     if subresource == "approval":
         updated = clone(current)
-        updated.setdefault("status", {})["conditions"] = (sent.get("status") or {}).get("conditions") or []
+        conditions = (sent.get("status") or {}).get("conditions") or []
+        old_conditions = (current.get("status") or {}).get("conditions") or []
+        updated.setdefault("status", {})["conditions"] = _timestamped(conditions, old_conditions, now)
         return updated
     if resource_type.subresource("status") is not None:
         sent.pop("status", None)
@@ -751,6 +754,24 @@ def _replaced(
     apply_defaults(sent)
     validate(sent, resource_type.group)
     return sent
+
+
+def _timestamped(conditions: list[dict[str, Any]], old: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+    """A CSR approval's conditions as kube-apiserver stores them (certificates strategy.go
+    ``populateConditionTimestamps``): an empty lastUpdateTime becomes now; an empty lastTransitionTime that of
+    the stored condition of the same type and status, else now. kubectl sends no lastTransitionTime."""
+    for condition in conditions:
+        if not condition.get("lastUpdateTime"):
+            condition["lastUpdateTime"] = now
+        if not condition.get("lastTransitionTime"):
+            kept = (
+                previous.get("lastTransitionTime")
+                for previous in old
+                if (previous.get("type"), previous.get("status")) == (condition.get("type"), condition.get("status"))
+                and previous.get("lastTransitionTime")
+            )
+            condition["lastTransitionTime"] = next(kept, now)
+    return conditions
 
 
 def _scope(resource_type: ResourceType, namespace: str | None) -> str | None:

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import urllib.error
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -381,3 +382,37 @@ def test_certificate_signing_requests_are_served_and_approved_through_approval(a
     read = certificates.read_certificate_signing_request("node-csr-1")
     assert [(condition.type, condition.status) for condition in read.status.conditions] == [("Approved", "True")]
     assert read.spec.signer_name == "kubernetes.io/kube-apiserver-client-kubelet"
+
+
+def test_an_approval_without_timestamps_gets_the_simulated_time_and_keeps_its_transition(kube, api_client):
+    """kube-apiserver's approval strategy fills a condition's empty lastUpdateTime and lastTransitionTime with now,
+    and keeps the transition of a condition of the same type and status (strategy.go populateConditionTimestamps)."""
+    certificates = client.CertificatesV1Api(api_client)
+    request = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": "alice"},
+        "spec": {
+            "request": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K",
+            "signerName": "kubernetes.io/kube-apiserver-client",
+            "usages": ["client auth"],
+        },
+    }
+    certificates.create_certificate_signing_request(request)
+    approved = {"type": "Approved", "status": "True", "reason": "Test", "message": "approved"}
+
+    def approve() -> client.V1CertificateSigningRequestCondition:
+        before = kube.cluster.clock.now().replace(microsecond=0)
+        certificates.replace_certificate_signing_request_approval(
+            "alice", {**request, "status": {"conditions": [approved]}}
+        )
+        (condition,) = certificates.read_certificate_signing_request("alice").status.conditions
+        assert before <= condition.last_update_time <= kube.cluster.clock.now()
+        return condition
+
+    first = approve()
+    assert first.last_transition_time == first.last_update_time
+    kube.cluster.clock.skip(timedelta(hours=1))
+    again = approve()
+    assert again.last_update_time >= first.last_update_time + timedelta(hours=1)
+    assert again.last_transition_time == first.last_transition_time
