@@ -361,18 +361,25 @@ def test_lists_come_in_chunks_with_a_continue_token_as_kubectl_asks(kube, api_cl
     assert invalid.value.status == 400
 
 
-def test_certificate_signing_requests_are_served_and_approved_through_approval(api_client: client.ApiClient):
-    certificates = client.CertificatesV1Api(api_client)
-    request = {
+def _certificate_signing_request(name: str, signer: str, usages: list[str]) -> dict:
+    """A CSR as a client posts it (the request itself is a placeholder PEM: the sandbox signs nothing)."""
+    return {
         "apiVersion": "certificates.k8s.io/v1",
         "kind": "CertificateSigningRequest",
-        "metadata": {"name": "node-csr-1"},
+        "metadata": {"name": name},
         "spec": {
             "request": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K",
-            "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
-            "usages": ["digital signature", "client auth"],
+            "signerName": signer,
+            "usages": usages,
         },
     }
+
+
+def test_certificate_signing_requests_are_served_and_approved_through_approval(api_client: client.ApiClient):
+    certificates = client.CertificatesV1Api(api_client)
+    request = _certificate_signing_request(
+        "node-csr-1", "kubernetes.io/kube-apiserver-client-kubelet", ["digital signature", "client auth"]
+    )
     certificates.create_certificate_signing_request(request)
     assert [csr.metadata.name for csr in certificates.list_certificate_signing_request().items] == ["node-csr-1"]
     approved = {"type": "Approved", "status": "True", "reason": "Test", "message": "approved by the test"}
@@ -388,16 +395,7 @@ def test_an_approval_without_timestamps_gets_the_simulated_time_and_keeps_its_tr
     """kube-apiserver's approval strategy fills a condition's empty lastUpdateTime and lastTransitionTime with now,
     and keeps the transition of a condition of the same type and status (strategy.go populateConditionTimestamps)."""
     certificates = client.CertificatesV1Api(api_client)
-    request = {
-        "apiVersion": "certificates.k8s.io/v1",
-        "kind": "CertificateSigningRequest",
-        "metadata": {"name": "alice"},
-        "spec": {
-            "request": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K",
-            "signerName": "kubernetes.io/kube-apiserver-client",
-            "usages": ["client auth"],
-        },
-    }
+    request = _certificate_signing_request("alice", "kubernetes.io/kube-apiserver-client", ["client auth"])
     certificates.create_certificate_signing_request(request)
     approved = {"type": "Approved", "status": "True", "reason": "Test", "message": "approved"}
 

@@ -98,6 +98,20 @@ def test_a_role_binding_grants_only_in_its_namespace(kube):
     )
 
 
+def _bind_cluster_role(kube, role: str, subject_kind: str, subject: str) -> None:
+    """Bind the ClusterRole ``role`` to one User or Group, cluster-wide."""
+    rbac = "rbac.authorization.k8s.io"
+    kube.cluster.apply(
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"{role}-{subject}".replace(":", "-")},
+            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": role},
+            "subjects": [{"apiGroup": rbac, "kind": subject_kind, "name": subject}],
+        }
+    )
+
+
 def _whoami(kube, headers: list[tuple[str, str]]) -> tuple[int, dict]:
     """(status, body) of a SelfSubjectReview sent with ``headers``, repeated names sent as separate lines."""
     url = urlsplit(kube.url)
@@ -155,16 +169,7 @@ def test_impersonation_sets_the_user_its_groups_uid_and_extras_as_sent(kube):
 )
 def test_impersonated_groups_follow_kube_apiserver(kube, headers, groups):
     # Only authenticated users may ask who they are by default: let the unauthenticated ones ask too.
-    rbac = "rbac.authorization.k8s.io"
-    kube.cluster.apply(
-        {
-            "apiVersion": f"{rbac}/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "unauthenticated-basic-user"},
-            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "system:basic-user"},
-            "subjects": [{"apiGroup": rbac, "kind": "Group", "name": "system:unauthenticated"}],
-        }
-    )
+    _bind_cluster_role(kube, "system:basic-user", "Group", "system:unauthenticated")
     status, body = _whoami(kube, headers)
     assert status == 201, body
     assert body["status"]["userInfo"]["groups"] == groups
@@ -188,15 +193,7 @@ def test_each_impersonated_attribute_needs_its_own_permission(kube):
             "rules": [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]}],
         }
     )
-    kube.cluster.apply(
-        {
-            "apiVersion": f"{rbac}/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "impersonate-users"},
-            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "impersonate-users"},
-            "subjects": [{"apiGroup": rbac, "kind": "User", "name": "test-admin"}],
-        }
-    )
+    _bind_cluster_role(kube, "impersonate-users", "User", "test-admin")
     kube.cluster.delete(f"{rbac}/v1", "ClusterRoleBinding", "cluster-admin")
     assert _whoami(kube, [("Impersonate-User", "alice")])[0] == 201
     status, body = _whoami(kube, [("Impersonate-User", "alice"), ("Impersonate-Extra-Reason", "INC-7")])
