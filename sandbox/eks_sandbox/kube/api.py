@@ -58,12 +58,17 @@ DEFAULT_WATCH_SECONDS = 1800.0
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-_PATCHERS = {
-    "application/json-patch+json": json_patch,
-    "application/merge-patch+json": merge_patch,
-    "application/strategic-merge-patch+json": strategic_merge_patch,
+#: Per patch format: how it applies, and the fields it sent (what its managedFields entry owns, not the whole object
+#: it leaves; a JSON patch's are read from the patched object).
+_PATCHERS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] = {
+    "application/json-patch+json": (json_patch, json_patch_fields),
+    "application/merge-patch+json": (merge_patch, lambda patch, _: merge_patch_fields(patch)),
+    "application/strategic-merge-patch+json": (
+        strategic_merge_patch,
+        lambda patch, _: strategic_merge_patch_fields(patch),
+    ),
     # Server-side apply is approximated by a merge of the applied configuration (no field ownership).
-    "application/apply-patch+yaml": merge_patch,
+    "application/apply-patch+yaml": (merge_patch, lambda patch, _: merge_patch_fields(patch)),
 }
 
 
@@ -330,9 +335,9 @@ def _maybe_table(
 
 
 def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run: bool) -> Response:
-    patcher = _PATCHERS.get(request.mimetype)
-    if patcher is None:
+    if request.mimetype not in _PATCHERS:
         raise KubeApiError.unsupported_media_type(request.mimetype)
+    patcher, sent_fields = _PATCHERS[request.mimetype]
     patch = _body(request)
     try:
         current = cluster.read_object(target.resource_type, target.version, target.namespace, target.name)
@@ -361,19 +366,9 @@ def _patch(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
             subresource=target.subresource,
             dry_run=dry_run,
             manager=_manager(request),
-            sent=_sent_fields(request.mimetype, patch, patched),
+            sent=sent_fields(patch, patched),
         )
     )
-
-
-def _sent_fields(mimetype: str, patch: Any, patched: dict[str, Any]) -> dict[str, Any]:
-    """The fields a patch sent, which its managedFields entry owns (not the whole object it leaves)."""
-    if mimetype == "application/json-patch+json":
-        return json_patch_fields(patch, patched)
-    if mimetype == "application/strategic-merge-patch+json":
-        return strategic_merge_patch_fields(patch)
-    # A merge patch, or a server-side apply's configuration: the fields it names, less those it deletes.
-    return merge_patch_fields(patch)
 
 
 def _manager(request: Request) -> FieldManager:
@@ -473,9 +468,9 @@ def _scale(request: Request, cluster: KubeCluster, target: ResourcePath, dry_run
     if request.method == "PUT":
         wanted = _body(request)
     elif request.method == "PATCH":
-        patcher = _PATCHERS.get(request.mimetype)
-        if patcher is None:
+        if request.mimetype not in _PATCHERS:
             raise KubeApiError.unsupported_media_type(request.mimetype)
+        patcher, _ = _PATCHERS[request.mimetype]
         wanted = patcher(scale, _body(request))
     else:
         raise KubeApiError.method_not_allowed()
